@@ -1,0 +1,114 @@
+"""The Litestar application: `create_app()` wires settings, database, auth and routes."""
+
+from __future__ import annotations
+
+import logging
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.logging.config import StructLoggingConfig
+from litestar.middleware.logging import LoggingMiddlewareConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from backend.auth.controllers import AuthController
+from backend.auth.security import API_KEY_HEADER, make_jwt_auth
+from backend.config import Settings
+from backend.customers.controllers import CustomerController
+from backend.errors import exception_handlers
+from backend.geofences.controllers import GeofenceController, TerritoryController
+from backend.ops.controllers import HealthController, MetricsController
+from backend.org.controllers import (
+    DeviceController,
+    OrgUnitController,
+    StoreAppController,
+    UserController,
+)
+from backend.places.controllers import BeaconController, PlaceController, WifiAccessPointController
+
+ROUTES = [
+    AuthController,
+    HealthController,
+    MetricsController,
+    OrgUnitController,
+    UserController,
+    DeviceController,
+    StoreAppController,
+    CustomerController,
+    PlaceController,
+    BeaconController,
+    WifiAccessPointController,
+    GeofenceController,
+    TerritoryController,
+]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (or run `fieldsense serve`, which starts one)")
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        echo=settings.log_sql,
+    )
+    db = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        set_default_exception_handler=False,
+    )
+    jwt_auth = make_jwt_auth(settings.secret, settings.token_ttl_s)
+    prometheus = PrometheusConfig(app_name="fieldsense", group_path=True, exclude=["/metrics"])
+    openapi = OpenAPIConfig(
+        title="fieldsense",
+        version="0.1.0",
+        description="Backend for mobile field-sales teams and the stores they serve.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "ApiKey": SecurityScheme(
+                    type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"
+                )
+            }
+        ),
+    )
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    return Litestar(
+        route_handlers=ROUTES,
+        plugins=[
+            SQLAlchemyPlugin(config=db),
+            StructlogPlugin(
+                config=StructlogConfig(
+                    structlog_logging_config=StructLoggingConfig(
+                        log_exceptions="always",
+                        disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 422, 429},
+                    ),
+                    # Bodies carry passwords and locations: log the request line and status only.
+                    middleware_logging_config=LoggingMiddlewareConfig(
+                        request_log_fields=("method", "path", "query"),
+                        response_log_fields=["status_code"],
+                    ),
+                )
+            ),
+        ],
+        middleware=[prometheus.middleware],
+        on_app_init=[jwt_auth.on_app_init],
+        exception_handlers=exception_handlers,
+        openapi_config=openapi,
+        state=State({"settings": settings}),
+        on_shutdown=[engine.dispose],
+        debug=False,
+    )

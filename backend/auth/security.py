@@ -1,0 +1,171 @@
+"""Who is calling: JWT bearer tokens for users, API keys for store apps."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.db.models import OrgUnit, StoreApp, User
+
+API_KEY_HEADER = "X-API-Key"
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A hash to verify against when the user does not exist, so timing does not tell.
+DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request, as every service sees it."""
+
+    kind: str  # "user" | "store_app"
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    role: str  # "agent" | "manager" | "admin" | "store_app"
+    org_unit_id: uuid.UUID
+    org_path: tuple[uuid.UUID, ...] = ()
+    store_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == "manager"
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role == "agent"
+
+    @property
+    def is_store_app(self) -> bool:
+        return self.kind == "store_app"
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A new store-app key: (full key shown once, public prefix, SHA-256 hex kept)."""
+    prefix = secrets.token_hex(6)
+    key = f"fsk_{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_token(secret: str, user_id: uuid.UUID, tenant_id: uuid.UUID, ttl_s: int) -> str:
+    token = Token(
+        sub=str(user_id),
+        exp=datetime.now(UTC) + timedelta(seconds=ttl_s),
+        extras={"tid": str(tenant_id)},
+    )
+    return token.encode(secret=secret, algorithm="HS256")
+
+
+async def principal_for_user(
+    engine: AsyncEngine, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> Principal | None:
+    stmt = (
+        select(User.role, User.org_unit_id, OrgUnit.path)
+        .join(OrgUnit, (OrgUnit.tenant_id == User.tenant_id) & (OrgUnit.id == User.org_unit_id))
+        .where(User.tenant_id == tenant_id, User.id == user_id, User.active.is_(True))
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    return Principal(
+        kind="user",
+        tenant_id=tenant_id,
+        id=user_id,
+        role=row.role,
+        org_unit_id=row.org_unit_id,
+        org_path=tuple(row.path),
+    )
+
+
+async def principal_for_api_key(engine: AsyncEngine, key: str) -> Principal | None:
+    parts = key.split("_")
+    if len(parts) < 3 or parts[0] != "fsk":
+        return None
+    stmt = select(
+        StoreApp.tenant_id, StoreApp.id, StoreApp.org_unit_id, StoreApp.store_ids, StoreApp.key_hash
+    ).where(StoreApp.key_prefix == parts[1], StoreApp.revoked_at.is_(None))
+    async with engine.connect() as conn:
+        app = (await conn.execute(stmt)).first()
+    if app is None:
+        return None
+    if not hmac.compare_digest(app.key_hash, hashlib.sha256(key.encode()).hexdigest()):
+        return None
+    return Principal(
+        kind="store_app",
+        tenant_id=app.tenant_id,
+        id=app.id,
+        role="store_app",
+        org_unit_id=app.org_unit_id,
+        store_ids=tuple(app.store_ids or ()),
+    )
+
+
+def _engine(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncEngine:
+    engine: AsyncEngine = connection.app.state["db_engine"]
+    return engine
+
+
+async def retrieve_user(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+) -> Principal | None:
+    try:
+        tenant_id = uuid.UUID(str(token.extras.get("tid")))
+        user_id = uuid.UUID(token.sub)
+    except ValueError:
+        return None
+    return await principal_for_user(_engine(connection), tenant_id, user_id)
+
+
+class AuthMiddleware(JWTAuthenticationMiddleware):
+    """Litestar's JWT bearer auth, plus `X-API-Key` for store apps."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        key = connection.headers.get(API_KEY_HEADER)
+        if key:
+            principal = await principal_for_api_key(_engine(connection), key)
+            if principal is None:
+                raise NotAuthorizedException("invalid API key")
+            return AuthenticationResult(user=principal, auth=None)
+        return await super().authenticate_request(connection)
+
+
+def make_jwt_auth(secret: str, ttl_s: int) -> JWTAuth[Principal, Token]:
+    return JWTAuth[Principal, Token](
+        token_secret=secret,
+        retrieve_user_handler=retrieve_user,
+        authentication_middleware_class=AuthMiddleware,
+        default_token_expiration=timedelta(seconds=ttl_s),
+        exclude=["^/health", "^/ready", "^/schema", "^/auth/login"],
+    )

@@ -1,0 +1,216 @@
+"""The `fieldsense` command: run the service, manage the embedded database, seed data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from backend.config import DATA_DIR, Settings
+from backend.embedded_db import EmbeddedDbError, EmbeddedPostgres
+
+T = TypeVar("T")
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def embedded() -> EmbeddedPostgres:
+    return EmbeddedPostgres(Path(DATA_DIR) / "pg")
+
+
+def database_url(start: bool = True) -> str:
+    """DATABASE_URL when given; otherwise the embedded cluster (started when asked)."""
+    url = Settings.from_env().database_url
+    if url:
+        return url
+    pg = embedded()
+    if start:
+        pg.start()
+    return pg.url
+
+
+def run_in_session(url: str, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `fn` in one transaction that commits when it returns."""
+
+    async def _go() -> T:
+        engine = create_async_engine(url)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_go())
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from backend.db import migrate
+
+    pg = embedded()
+    if args.action == "up":
+        pg.start()
+        say(f"database ready: {pg.url}")
+    elif args.action == "down":
+        pg.stop()
+    elif args.action == "status":
+        print(pg.status())
+        if pg.running():
+            print(f"revision: {migrate.current(pg.url)}")
+    elif args.action == "migrate":
+        url = database_url()
+        say(f"migrating to {args.revision}")
+        migrate.upgrade(url, args.revision)
+        say(f"at revision {migrate.current(url)}")
+    elif args.action == "destroy":
+        pg.destroy()
+        say(f"removed {pg.root}")
+    return 0
+
+
+def _print_demo_access(url: str, host: str, port: int) -> None:
+    from backend.auth.security import issue_token
+    from backend.tenants.demo import DEMO_PASSWORD, DEMO_SLUG, demo_logins, seed_demo
+
+    settings = Settings.from_env()
+    demo = run_in_session(url, seed_demo)
+    key_file = Path(DATA_DIR) / "demo-store-api-key"
+    if demo.store_api_key:
+        key_file.write_text(demo.store_api_key)
+        key_file.chmod(0o600)
+        say(f"seeded demo tenant {DEMO_SLUG}: {json.dumps(demo.counts)}")
+    logins = run_in_session(url, lambda s: demo_logins(s, demo.tenant_id))
+    tokens = {
+        label: issue_token(settings.secret, user.id, demo.tenant_id, settings.token_ttl_s)
+        for label, user in logins.items()
+    }
+    base = f"http://{host}:{port}"
+    store_key = (
+        key_file.read_text().strip()
+        if key_file.exists()
+        else "(rotate with POST /store-apps/{id}/rotate-key)"
+    )
+    print(
+        f"""
+fieldsense is starting at {base}
+  API docs:        {base}/schema/swagger
+  tenant:          {DEMO_SLUG}   (every demo user's password: {DEMO_PASSWORD})
+  agent:           {logins["agent"].email}
+  manager:         {logins["manager"].email}
+  admin:           {logins["admin"].email}
+
+  export AGENT_TOKEN={tokens["agent"]}
+  export MANAGER_TOKEN={tokens["manager"]}
+  export STORE_API_KEY={store_key}
+
+  try:  curl -H "Authorization: Bearer $AGENT_TOKEN" '{base}/customers?limit=3'
+        curl -H "Authorization: Bearer $MANAGER_TOKEN" {base}/org-units
+        curl -H "X-API-Key: $STORE_API_KEY" {base}/places
+""",
+        flush=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.db import migrate
+
+    url = database_url()
+    os.environ["DATABASE_URL"] = url
+    Settings.from_env()  # creates the local secret once, before workers start
+    say("migrating the database to head")
+    migrate.upgrade(url)
+    if args.demo:
+        _print_demo_access(url, args.host, args.port)
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from backend.db import migrate
+    from backend.tenants.demo import seed_demo
+
+    url = database_url()
+    migrate.upgrade(url)
+    demo = run_in_session(url, seed_demo)
+    print(json.dumps({"tenant": demo.slug, "created": bool(demo.counts), **demo.counts}))
+    return 0
+
+
+def cmd_tenant(args: argparse.Namespace) -> int:
+    from backend.tenants.services import create_tenant
+
+    url = database_url()
+
+    async def _create(session: AsyncSession) -> str:
+        t = await create_tenant(
+            session,
+            slug=args.slug,
+            name=args.name,
+            admin_email=args.admin_email,
+            admin_password=args.admin_password,
+        )
+        return str(t.tenant.id)
+
+    print(run_in_session(url, _create))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fieldsense", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (starts the embedded PostGIS if needed)")
+    serve.add_argument("--demo", action="store_true", help="seed the demo tenant and print tokens")
+    serve.add_argument("--host", default=os.environ.get("FIELDSENSE_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("FIELDSENSE_PORT", 8000)))
+    serve.add_argument("--workers", type=int, default=1, help="API worker processes")
+    serve.set_defaults(fn=cmd_serve)
+
+    db = sub.add_parser("db", help="manage the embedded PostGIS under .data/pg")
+    db.add_argument("action", choices=["up", "down", "status", "migrate", "destroy"])
+    db.add_argument("--revision", default="head", help="for migrate: target revision")
+    db.set_defaults(fn=cmd_db)
+
+    seed = sub.add_parser("seed", help="seed the demo tenant (idempotent)")
+    seed.add_argument("what", choices=["demo"])
+    seed.set_defaults(fn=cmd_seed)
+
+    tenant = sub.add_parser("tenant", help="create a tenant with its HQ and first admin")
+    tenant.add_argument("action", choices=["create"])
+    tenant.add_argument("--slug", required=True)
+    tenant.add_argument("--name", required=True)
+    tenant.add_argument("--admin-email", required=True)
+    tenant.add_argument("--admin-password", required=True)
+    tenant.set_defaults(fn=cmd_tenant)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.fn(args)
+    except EmbeddedDbError as exc:
+        say(f"error: {exc}")
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

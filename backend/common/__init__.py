@@ -1,0 +1,1 @@
+"""Shared building blocks: CRUD services, pagination, geometry adapters."""

@@ -1,0 +1,52 @@
+"""Settings, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("FIELDSENSE_DATA_DIR", ROOT / ".data"))
+
+
+def _secret() -> str:
+    if value := os.environ.get("FIELDSENSE_SECRET"):
+        return value
+    # A local install keeps one generated secret so tokens survive restarts.
+    path = DATA_DIR / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret: str
+    token_ttl_s: int = 12 * 3600
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 10
+    log_sql: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        url = os.environ.get("DATABASE_URL", "")
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return cls(
+            database_url=url,
+            secret=_secret(),
+            token_ttl_s=int(os.environ.get("FIELDSENSE_TOKEN_TTL_S", 12 * 3600)),
+            host=os.environ.get("FIELDSENSE_HOST", "127.0.0.1"),
+            port=int(os.environ.get("FIELDSENSE_PORT", 8000)),
+            db_pool_size=int(os.environ.get("FIELDSENSE_DB_POOL_SIZE", 10)),
+            log_sql=os.environ.get("FIELDSENSE_LOG_SQL", "") == "1",
+        )

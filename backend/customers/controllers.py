@@ -1,0 +1,79 @@
+"""HTTP routes for customers and prospects."""
+
+import uuid
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromQuery
+
+from backend.auth.security import Principal
+from backend.common.controllers import crud_controller
+from backend.common.deps import DbSession
+from backend.common.imports import ImportResult
+from backend.common.pagination import Page
+from backend.common.params import Cursor, Limit, NearLat, NearLon, Search, WithinM, near_filter
+from backend.customers.schemas import Customer, CustomerCreate, CustomerUpdate, Status
+from backend.customers.services import CustomerService
+
+_CustomerControllerBase: Any = crud_controller(
+    path="/customers",
+    tag="customers",
+    noun="Customer",
+    service=CustomerService,
+    create_schema=CustomerCreate,
+    update_schema=CustomerUpdate,
+    read_schema=Customer,
+)
+
+
+class CustomerController(_CustomerControllerBase):
+    @get("/", operation_id="ListCustomers")
+    async def list_customers(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        status: FromQuery[Status | None] = None,
+        assigned_agent_id: FromQuery[uuid.UUID | None] = None,
+        org_unit_id: FromQuery[uuid.UUID | None] = None,
+        income_band: FromQuery[str | None] = None,
+        household_type: FromQuery[str | None] = None,
+        life_stage: FromQuery[str | None] = None,
+        lifestyle_tag: FromQuery[str | None] = None,
+        do_not_visit: FromQuery[bool | None] = None,
+        external_id: FromQuery[str | None] = None,
+        q: Search = None,
+        near_lat: NearLat = None,
+        near_lon: NearLon = None,
+        within_m: WithinM = None,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> Page[Customer]:
+        service = CustomerService(db_session, request.user)
+        filters = service.filters(
+            status=status,
+            assigned_agent_id=assigned_agent_id,
+            org_unit_id=org_unit_id,
+            income_band=income_band,
+            household_type=household_type,
+            life_stage=life_stage,
+            lifestyle_tag=lifestyle_tag,
+            do_not_visit=do_not_visit,
+            external_id=external_id,
+            q=q,
+            near=near_filter(near_lat, near_lon, within_m),
+        )
+        return await service.page(filters, cursor, limit)
+
+    @post(
+        "/import",
+        operation_id="ImportCustomers",
+        description=(
+            "CSV with a header (columns as in CustomerCreate; lifestyle_tags separated by ';'). "
+            "Every row is checked first; any bad row rejects the whole file with a 422 that "
+            "lists each bad row, and nothing is written."
+        ),
+    )
+    async def import_customers(
+        self, db_session: DbSession, request: Request[Principal, Any, Any]
+    ) -> ImportResult:
+        return await CustomerService(db_session, request.user).import_csv(await request.body())

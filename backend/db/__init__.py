@@ -1,0 +1,1 @@
+"""Database: engine, base and models."""

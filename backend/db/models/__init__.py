@@ -1,0 +1,27 @@
+"""All models, re-exported so Alembic sees one metadata."""
+
+from backend.db.base import Base
+from backend.db.models.customers import CUSTOMER_STATUSES, Customer
+from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
+from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
+from backend.db.models.tenancy import ORG_KINDS, ROLES, Device, OrgUnit, StoreApp, Tenant, User
+
+__all__ = [
+    "CUSTOMER_STATUSES",
+    "MAX_RADIUS_M",
+    "ORG_KINDS",
+    "PLACE_KINDS",
+    "ROLES",
+    "Base",
+    "Beacon",
+    "Customer",
+    "Device",
+    "Geofence",
+    "OrgUnit",
+    "Place",
+    "StoreApp",
+    "Tenant",
+    "Territory",
+    "User",
+    "WifiAccessPoint",
+]

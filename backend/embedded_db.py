@@ -1,0 +1,261 @@
+"""An embedded local PostGIS: a PostgreSQL 15 cluster in a directory of ours.
+
+Used by `fieldsense db up|down|status` (cluster under `.data/pg`) and by the test
+suite (a throwaway cluster in a temp dir). PostgreSQL refuses to run as root, so
+when invoked as root every server command runs as the `postgres` user, who must
+own the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_MAJOR = "15"
+POSTGIS_PACKAGE = f"postgresql-{PG_MAJOR}-postgis-3"
+DB_NAME = "fieldsense"
+DB_USER = "fieldsense"
+
+
+class EmbeddedDbError(RuntimeError):
+    """The embedded cluster could not be prepared or started."""
+
+
+def _say(msg: str) -> None:
+    print(f"[db] {msg}", file=sys.stderr, flush=True)
+
+
+def pg_bindir() -> Path | None:
+    """Where PostgreSQL 15's server binaries live, if installed."""
+    candidates = [Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")]
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run(  # noqa: S603
+            [pg_config, "--bindir"], capture_output=True, text=True, check=False
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            candidates.append(Path(out.stdout.strip()))
+    for c in candidates:
+        if (c / "postgres").exists() and (c / "initdb").exists():
+            return c
+    return None
+
+
+def postgis_installed() -> bool:
+    return Path(f"/usr/share/postgresql/{PG_MAJOR}/extension/postgis.control").exists()
+
+
+def ensure_postgis_installed() -> Path:
+    """Install Debian's PostGIS (and PostgreSQL 15 with it) when missing."""
+    bindir = pg_bindir()
+    if bindir is not None and postgis_installed():
+        return bindir
+    if os.geteuid() != 0:
+        raise EmbeddedDbError(
+            f"PostgreSQL {PG_MAJOR} with PostGIS is not installed and we are not root: "
+            f"run `sudo apt-get install {POSTGIS_PACKAGE}` or set DATABASE_URL"
+        )
+    _say(f"installing {POSTGIS_PACKAGE} from Debian (one time)...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)  # noqa: S607
+    subprocess.run(  # noqa: S603
+        ["apt-get", "install", "-y", "-qq", POSTGIS_PACKAGE],  # noqa: S607
+        check=True,
+        env=env,
+    )
+    bindir = pg_bindir()
+    if bindir is None or not postgis_installed():
+        raise EmbeddedDbError(f"{POSTGIS_PACKAGE} installed but PostgreSQL binaries not found")
+    return bindir
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class EmbeddedPostgres:
+    """One cluster in `root` (data in root/data, socket and log beside it)."""
+
+    root: Path
+    port: int | None = None
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logfile(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def portfile(self) -> Path:
+        return self.root / "port"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://{DB_USER}:{DB_USER}@127.0.0.1:{self.resolved_port}/{DB_NAME}"
+
+    @property
+    def resolved_port(self) -> int:
+        if self.port is None:
+            if self.portfile.exists():
+                self.port = int(self.portfile.read_text().strip())
+            else:
+                self.port = free_port()
+        return self.port
+
+    def _as_owner(self, argv: list[str]) -> list[str]:
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *argv]
+        return argv
+
+    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603
+            self._as_owner(argv), capture_output=True, text=True, check=check
+        )
+
+    def _chown(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(path, "postgres", "postgres")
+
+    def initialized(self) -> bool:
+        return (self.datadir / "PG_VERSION").exists()
+
+    def running(self) -> bool:
+        bindir = pg_bindir()
+        if bindir is None or not self.initialized():
+            return False
+        res = self._run([str(bindir / "pg_ctl"), "-D", str(self.datadir), "status"], check=False)
+        return res.returncode == 0
+
+    def init(self) -> None:
+        bindir = ensure_postgis_installed()
+        if self.initialized():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._chown(self.root)
+        # postgres must be able to reach the directory when we run as root.
+        if os.geteuid() == 0:
+            for parent in self.root.resolve().parents:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(parent, mode | 0o001)
+        _say(f"initdb {self.datadir}")
+        res = self._run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=False,
+        )
+        if res.returncode != 0:
+            raise EmbeddedDbError(f"initdb failed: {res.stderr.strip() or res.stdout.strip()}")
+        self.portfile.write_text(str(self.resolved_port))
+        self._chown(self.portfile)
+
+    def start(self, fsync: bool = True) -> None:
+        """Start the server (initializing the cluster first) and create the database."""
+        self.init()
+        bindir = ensure_postgis_installed()
+        if not self.running():
+            opts = (
+                f"-p {self.resolved_port} -c listen_addresses=127.0.0.1 "
+                f"-c unix_socket_directories={self.root} -c max_connections=200 "
+                "-c shared_buffers=256MB"
+            )
+            if not fsync:
+                # Throwaway test clusters only: durability is not what they test.
+                opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            _say(f"starting PostgreSQL on 127.0.0.1:{self.resolved_port}")
+            res = self._run(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.logfile),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+                check=False,
+            )
+            if res.returncode != 0:
+                log = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
+                raise EmbeddedDbError(f"pg_ctl start failed: {res.stderr.strip()}\n{log}")
+        self._ensure_database()
+
+    def _psql(self, sql: str, db: str = "postgres") -> str:
+        bindir = ensure_postgis_installed()
+        res = self._run(
+            [
+                str(bindir / "psql"),
+                "-h",
+                str(self.root),
+                "-p",
+                str(self.resolved_port),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ],
+            check=False,
+        )
+        if res.returncode != 0:
+            raise EmbeddedDbError(f"psql failed: {res.stderr.strip()}")
+        return res.stdout.strip()
+
+    def _ensure_database(self) -> None:
+        for _ in range(50):
+            try:
+                exists = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}'")
+                break
+            except EmbeddedDbError:
+                time.sleep(0.2)
+        else:
+            raise EmbeddedDbError("server did not accept connections")
+        if exists != "1":
+            # The owner is a superuser so the first migration can CREATE EXTENSION postgis.
+            self._psql(f"CREATE ROLE {DB_USER} LOGIN SUPERUSER PASSWORD '{DB_USER}'")
+        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
+            self._psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
+
+    def stop(self) -> None:
+        bindir = pg_bindir()
+        if bindir is None or not self.running():
+            return
+        _say("stopping PostgreSQL")
+        self._run([str(bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def status(self) -> str:
+        if not self.initialized():
+            return f"not initialized ({self.datadir})"
+        state = "running" if self.running() else "stopped"
+        return f"{state}: {self.datadir} port {self.resolved_port}"

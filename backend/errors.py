@@ -1,0 +1,152 @@
+"""The domain error hierarchy, mapped to HTTP status once (see `exception_handlers`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+
+class DomainError(Exception):
+    """Base of every error a service raises; carries a status, a message and details."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None, extra: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status_code": self.status_code, "detail": self.message}
+        if self.field is not None:
+            body["errors"] = [{"field": self.field, "message": self.message}]
+        if self.extra is not None:
+            body["extra"] = self.extra
+        return body
+
+
+class NotFound(DomainError):
+    status_code = HTTP_404_NOT_FOUND
+
+
+class Conflict(DomainError):
+    status_code = HTTP_409_CONFLICT
+
+
+class Invalid(DomainError):
+    """Input that parses but breaks a rule: 422 naming the field."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class Forbidden(DomainError):
+    status_code = HTTP_403_FORBIDDEN
+
+
+class Unauthorized(DomainError):
+    status_code = HTTP_401_UNAUTHORIZED
+
+
+_KEY_RE = re.compile(r"Key \(([^)]*)\)=")
+
+
+def _columns_from_detail(detail: str | None) -> list[str]:
+    m = _KEY_RE.search(detail or "")
+    if not m:
+        return []
+    return [c.strip() for c in m.group(1).split(",") if c.strip() != "tenant_id"]
+
+
+def domain_error_from_integrity(exc: IntegrityError, *, deleting: bool = False) -> DomainError:
+    """Turn a constraint violation into the error a client can act on."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    detail = getattr(getattr(orig, "__cause__", None), "detail", None) or str(orig)
+    cols = _columns_from_detail(detail)
+    field = ",".join(cols) or None
+    if sqlstate == "23505":
+        return Conflict(f"{field or 'record'} already exists", field=field)
+    if sqlstate == "23503":
+        if deleting or "is still referenced" in (detail or ""):
+            return Conflict("record is still referenced by other records", field=field)
+        return Invalid(f"unknown {field or 'reference'}", field=field)
+    if sqlstate == "23514":
+        return Invalid("value breaks a check constraint", field=field)
+    if sqlstate == "23502":
+        return Invalid("a required value is missing", field=field)
+    return Conflict("the change conflicts with existing data")
+
+
+def _domain_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return Response(content=exc.body(), status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            field = item.get("key") or item.get("field")
+            errors.append(
+                {"field": field, "message": item.get("message"), "source": item.get("source")}
+            )
+    body = {"status_code": 422, "detail": exc.detail or "Validation failed", "errors": errors}
+    return Response(content=body, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+def _integrity_handler(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    return _domain_handler(_, domain_error_from_integrity(exc))
+
+
+def _dbapi_handler(_: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    if exc.connection_invalidated:
+        return Response(
+            content={"status_code": 503, "detail": "database unavailable"},
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+    raise exc
+
+
+def _os_error_handler(_: Request[Any, Any, Any], exc: OSError) -> Response[Any]:
+    # The database socket refused or dropped: tell the client to come back.
+    return Response(
+        content={"status_code": 503, "detail": "database unavailable"},
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    DomainError: _domain_handler,
+    ValidationException: _validation_handler,
+    IntegrityError: _integrity_handler,
+    DBAPIError: _dbapi_handler,
+    ConnectionRefusedError: _os_error_handler,
+}
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "HTTPException",
+    "Invalid",
+    "NotFound",
+    "Unauthorized",
+    "domain_error_from_integrity",
+    "exception_handlers",
+]

@@ -1,0 +1,1 @@
+"""The org tree, users, devices and store apps."""

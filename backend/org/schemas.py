@@ -1,0 +1,121 @@
+"""API schemas for org units, users, devices and store apps."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OrgKind = Literal["hq", "region", "branch", "team"]
+Role = Literal["agent", "manager", "admin"]
+Platform = Literal["android", "ios", "other"]
+Email = str
+
+
+class OrgUnitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrgKind
+    parent_id: uuid.UUID | None = Field(default=None, description="none only for the HQ")
+
+
+class OrgUnitUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class OrgUnit(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+    kind: OrgKind
+    parent_id: uuid.UUID | None
+    path: list[uuid.UUID] = Field(description="ids from the root down to this unit")
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Email = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = "agent"
+    org_unit_id: uuid.UUID
+    password: str = Field(min_length=8, max_length=256)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+    org_unit_id: uuid.UUID | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+    active: bool | None = None
+
+
+class User(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    org_unit_id: uuid.UUID
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    platform: Platform = "android"
+    identifier: str = Field(min_length=1, max_length=128, description="the app's install id")
+    user_id: uuid.UUID | None = Field(default=None, description="defaults to the caller")
+
+
+class DeviceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    revoked: bool | None = Field(default=None, description="true revokes the device")
+
+
+class Device(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    platform: Platform
+    identifier: str
+    revoked_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StoreAppCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    store_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+    org_unit_id: uuid.UUID | None = None
+
+
+class StoreAppUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    store_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=1000)
+    revoked: bool | None = None
+
+
+class StoreApp(BaseModel):
+    id: uuid.UUID
+    name: str
+    org_unit_id: uuid.UUID
+    store_ids: list[uuid.UUID]
+    key_prefix: str
+    revoked_at: datetime | None
+    api_key: str | None = Field(
+        default=None, description="shown once, when the app is created or its key rotated"
+    )
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,1 @@
+"""Places and the beacons and Wi-Fi access points inside them."""

@@ -1,0 +1,1 @@
+"""Tenants: creating one with its HQ and first admin."""

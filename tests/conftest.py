@@ -1,0 +1,75 @@
+"""Test fixtures: a throwaway PostGIS the suite starts itself, migrated once per session.
+
+Set TEST_DATABASE_URL to use an existing empty PostGIS database instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from backend.app import create_app
+from backend.config import Settings
+from backend.db import migrate
+from backend.embedded_db import EmbeddedPostgres
+
+TEST_SECRET = "test-secret-" + "x" * 32
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[EmbeddedPostgres | None]:
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="fieldsense-test-"))
+    cluster = EmbeddedPostgres(root)
+    cluster.start(fsync=False)
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def db_url(pg: EmbeddedPostgres | None) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or (pg.url if pg else "")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, secret=TEST_SECRET, token_ttl_s=3600)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as c:
+        yield c
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_async_engine(db_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest_asyncio.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose work commits, for setting up data the API then reads."""
+    async with AsyncSession(engine, expire_on_commit=False) as s:
+        yield s
