@@ -70,7 +70,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         set_default_exception_handler=False,
     )
     jwt_auth = make_jwt_auth(settings.secret, settings.token_ttl_s)
-    prometheus = PrometheusConfig(app_name="fieldsense", group_path=True, exclude=["/metrics"])
+    prometheus = PrometheusConfig(
+        app_name="fieldsense", prefix="fieldsense", group_path=True, exclude=["/metrics"]
+    )
     openapi = OpenAPIConfig(
         title="fieldsense",
         version="0.1.0",

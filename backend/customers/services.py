@@ -22,7 +22,7 @@ from backend.customers.schemas import Customer, CustomerCreate
 from backend.db.base import uuid7
 from backend.db.models import Customer as CustomerRow
 from backend.db.models import User
-from backend.errors import Invalid
+from backend.errors import Forbidden, Invalid
 
 LIST_FIELDS = ("lifestyle_tags",)
 
@@ -124,7 +124,7 @@ class CustomerService(CrudService[CustomerRow, Customer]):
     async def import_csv(self, body: bytes) -> ImportResult:
         """Validate every row, then insert all in this transaction or nothing at all."""
         if not self.may_create():
-            raise Invalid("store apps cannot import customers", field="body")
+            raise Forbidden("your role may not import customers")
         rows, errors = read_csv(body)
         parsed: list[tuple[int, CustomerCreate]] = []
         for n, record in rows:

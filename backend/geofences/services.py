@@ -30,7 +30,7 @@ from backend.customers.services import CustomerService
 from backend.db.base import uuid7
 from backend.db.models import Geofence as GeofenceRow
 from backend.db.models import Territory as TerritoryRow
-from backend.errors import Invalid
+from backend.errors import Forbidden, Invalid
 from backend.geofences.schemas import (
     Circle,
     Geofence,
@@ -216,7 +216,7 @@ class GeofenceService(CrudService[GeofenceRow, Geofence]):
     async def import_geojson(self, body: bytes) -> ImportResult:
         """Upsert every feature by (tag, external_id); all features or none."""
         if not self.may_create():
-            raise Invalid("your role may not import geofences", field="body")
+            raise Forbidden("your role may not import geofences")
         features, errors = read_features(body)
         parsed: list[tuple[int, GeofenceCreate]] = []
         for n, geometry, props in features:

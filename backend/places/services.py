@@ -22,7 +22,7 @@ from backend.db.base import uuid7
 from backend.db.models import Beacon as BeaconRow
 from backend.db.models import Place as PlaceRow
 from backend.db.models import WifiAccessPoint as WifiRow
-from backend.errors import Invalid
+from backend.errors import Forbidden, Invalid
 from backend.places.schemas import (
     Beacon,
     BeaconCreate,
@@ -112,7 +112,7 @@ class PlaceService(CrudService[PlaceRow, Place]):
     async def import_geojson(self, body: bytes) -> ImportResult:
         """Point features become places at that point; Polygon features, footprints."""
         if not self.may_create():
-            raise Invalid("your role may not import places", field="body")
+            raise Forbidden("your role may not import places")
         features, errors = read_features(body)
         parsed: list[tuple[int, PlaceCreate]] = []
         for n, geometry, props in features:

@@ -7,15 +7,13 @@ record shows up in the resource's list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.backend.world import Tenant, make_tenant
+from tests.backend.world import Tenant
 
 SQUARE = {
     "type": "Polygon",
@@ -162,11 +160,8 @@ async def build_records(t: Tenant) -> Records:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def world(client: AsyncTestClient[Litestar], engine: Any) -> tuple[Tenant, Records, Records]:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        a = await make_tenant(client, session)
-        b = await make_tenant(client, session)
-    return a, await build_records(a), await build_records(b)
+async def world(tenant: Tenant, other_tenant: Tenant) -> tuple[Tenant, Records, Records]:
+    return tenant, await build_records(tenant), await build_records(other_tenant)
 
 
 def headers(t: Tenant, recs: Records, role: str) -> dict[str, str]:

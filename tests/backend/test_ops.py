@@ -1,0 +1,42 @@
+"""Health, readiness, the OpenAPI contract and metrics."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.backend.world import Tenant
+
+
+async def test_health_and_ready_need_no_auth(client: AsyncTestClient[Litestar]) -> None:
+    assert (await client.get("/health")).json() == {
+        "status": "ok",
+        "database": None,
+        "postgis": None,
+    }
+    ready = await client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["database"] == "ok"
+    assert ready.json()["postgis"].startswith("3.")
+
+
+async def test_openapi_is_public_and_names_every_operation(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    resp = await client.get("/schema/openapi.json")
+    assert resp.status_code == 200
+    ops = [op["operationId"] for path in resp.json()["paths"].values() for op in path.values()]
+    assert len(ops) == len(set(ops)), Counter(ops).most_common(3)
+    assert {"ListGeofences", "ImportCustomers", "UpsertGeofence", "Login"} <= set(ops)
+
+
+async def test_metrics_are_for_admins(client: AsyncTestClient[Litestar], tenant: Tenant) -> None:
+    await client.get("/places", headers=tenant.h("agent"))
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers=tenant.h("manager"))).status_code == 403
+    resp = await client.get("/metrics", headers=tenant.h("admin"))
+    assert resp.status_code == 200
+    assert (
+        'fieldsense_requests_total{app_name="fieldsense",method="GET",path="/places"' in resp.text
+    )
