@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.scope import subtree_unit_ids, unit_in_subtree
 from backend.auth.security import Principal
+from backend.common.geo import point
 from backend.common.imports import RowError
 from backend.common.pagination import Page, check_limit, decode_cursor, encode_cursor
 from backend.db.models import OrgUnit, User
@@ -143,6 +144,18 @@ class CrudService(Generic[M, R]):
         """`column = value` for each filter the caller gave."""
         return [getattr(self.model, k) == v for k, v in given.items() if v is not None]
 
+    def search_filters(
+        self, q: str | None, near: tuple[float, float, float] | None
+    ) -> list[ColumnElement[bool]]:
+        """Name contains `q` (wildcards in `q` are literal); within `near`'s metres of a point."""
+        conds: list[ColumnElement[bool]] = []
+        if q:
+            conds.append(self.model.name.icontains(q, autoescape=True))
+        if near:
+            lat, lon, within_m = near
+            conds.append(func.ST_DWithin(self.model.location, point(lat, lon), within_m))
+        return conds
+
     # --- checks shared by resources -------------------------------------------------
     async def require_unit(self, unit_id: uuid.UUID, field: str = "org_unit_id") -> None:
         """The unit exists in the tenant and lies in the caller's subtree."""
@@ -195,6 +208,27 @@ class CrudService(Generic[M, R]):
         msg = "unknown org_unit_id (or outside your org subtree)"
         return [
             RowError(row=n, field="org_unit_id", message=msg) for n, u in rows if u and u not in ok
+        ]
+
+    async def reference_row_errors(
+        self,
+        rows: Sequence[tuple[int, uuid.UUID | None]],
+        field: str,
+        service_cls: type[CrudService[Any, Any]],
+    ) -> list[RowError]:
+        """Rows whose `field` names a record the caller cannot see (one query for all rows)."""
+        wanted = {ref for _, ref in rows if ref is not None}
+        if not wanted:
+            return []
+        other = service_cls(self.session, self.p)
+        stmt = select(other.model.id).where(
+            other.model.tenant_id == self.p.tenant_id, other.model.id.in_(wanted), other.visible()
+        )
+        found = set((await self.session.scalars(stmt)).all())
+        return [
+            RowError(row=n, field=field, message=f"unknown {field}")
+            for n, ref in rows
+            if ref is not None and ref not in found
         ]
 
     async def external_id_row_errors(

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import ColumnElement, insert, select
 
 from backend.auth.scope import unit_in_subtree
 from backend.common.crud import CrudService
@@ -114,12 +114,7 @@ class CustomerService(CrudService[CustomerRow, Customer]):
         )
         if lifestyle_tag:
             conds.append(CustomerRow.lifestyle_tags.any_() == lifestyle_tag)
-        if q:
-            conds.append(CustomerRow.name.ilike(f"%{q}%"))
-        if near:
-            lat, lon, within_m = near
-            conds.append(func.ST_DWithin(CustomerRow.location, point(lat, lon), within_m))
-        return conds
+        return conds + self.search_filters(q, near)
 
     async def import_csv(self, body: bytes) -> ImportResult:
         """Validate every row, then insert all in this transaction or nothing at all."""

@@ -128,13 +128,16 @@ class GeofenceService(CrudService[GeofenceRow, Geofence]):
             "geom": from_shape(area, 4326),
         }
 
-    async def _check_links(self, values: dict[str, Any]) -> None:
-        links = (
+    @staticmethod
+    def _links() -> tuple[tuple[str, type[CrudService[Any, Any]]], ...]:
+        return (
             ("customer_id", CustomerService),
             ("place_id", PlaceService),
             ("territory_id", TerritoryService),
         )
-        for field, service in links:
+
+    async def _check_links(self, values: dict[str, Any]) -> None:
+        for field, service in self._links():
             if values.get(field) is not None:
                 await self.require_visible(service, values[field], field)
 
@@ -240,6 +243,9 @@ class GeofenceService(CrudService[GeofenceRow, Geofence]):
             except (TypeError, IndexError):
                 errors.append(RowError(row=n, field="geometry", message="unreadable coordinates"))
         errors += await self.unit_row_errors([(n, d.org_unit_id) for n, d in parsed])
+        for field, service in self._links():
+            refs = [(n, getattr(d, field)) for n, d in parsed]
+            errors += await self.reference_row_errors(refs, field, service)
         existing, more = await self._existing_by_key(parsed)
         errors += more
         if errors:

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, false, func, insert, select
+from sqlalchemy import ColumnElement, false, insert, select
 
 from backend.auth.scope import unit_in_subtree, unit_on_path
 from backend.common.crud import CrudService
@@ -102,12 +102,7 @@ class PlaceService(CrudService[PlaceRow, Place]):
         conds = self.equal_filters(kind=kind, org_unit_id=org_unit_id, external_id=external_id)
         if tag:
             conds.append(PlaceRow.tags.any_() == tag)
-        if q:
-            conds.append(PlaceRow.name.ilike(f"%{q}%"))
-        if near:
-            lat, lon, within_m = near
-            conds.append(func.ST_DWithin(PlaceRow.location, point(lat, lon), within_m))
-        return conds
+        return conds + self.search_filters(q, near)
 
     async def import_geojson(self, body: bytes) -> ImportResult:
         """Point features become places at that point; Polygon features, footprints."""

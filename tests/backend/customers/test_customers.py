@@ -324,3 +324,14 @@ class TestImportCustomers:
             "/customers/import", content=b"name,lat,lon\n", headers=tenant.h("manager")
         )
         assert header_only.status_code == 422 and errors_for(header_only) == ["body"]
+
+
+async def test_name_search_treats_wildcards_literally(
+    client: AsyncTestClient[Litestar], tenant: Tenant
+) -> None:
+    await tenant.post("manager", "/customers", {"name": "100% Kim", "lat": LAT, "lon": LON})
+    await tenant.post("manager", "/customers", {"name": "1000 Kim", "lat": LAT, "lon": LON})
+    resp = await client.get("/customers", params={"q": "100%"}, headers=tenant.h("manager"))
+    assert [c["name"] for c in resp.json()["items"]] == ["100% Kim"]
+    resp = await client.get("/customers", params={"q": "kim"}, headers=tenant.h("manager"))
+    assert {c["name"] for c in resp.json()["items"]} >= {"100% Kim", "1000 Kim"}

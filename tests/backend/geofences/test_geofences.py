@@ -231,6 +231,14 @@ class TestImportGeofences:
             },
             {"type": "Feature", "geometry": square(), "properties": {"external_id": "no-name"}},
             {"type": "Polygon"},
+            {
+                "type": "Feature",
+                "geometry": square(),
+                "properties": {
+                    "name": "bad link",
+                    "place_id": "00000000-0000-7000-8000-000000000000",
+                },
+            },
         ]
         resp = await client.post(
             "/geofences/import", content=self.collection(features), headers=tenant.h("admin")
@@ -241,6 +249,7 @@ class TestImportGeofences:
         assert (3, "circle.radius_m") in rows
         assert (4, "name") in rows
         assert (5, "type") in rows
+        assert (6, "place_id") in rows
         assert not any(r == 1 for r, _ in rows)
         listed = await client.get("/geofences", params={"tag": "imp"}, headers=tenant.h("admin"))
         assert listed.json()["items"] == []
