@@ -1,0 +1,129 @@
+"""One device's engine: filters, then presence and stops, in fix-time order; and its state.
+
+`process` is a pure function of (state, sorted points): the same points from the same state
+always give the same events and the same end state, however they were split into batches.
+That is what makes late batches replayable (see timeline.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from geofence.filters import SPOOF_FLAGS, FilterConfig, flag_for
+from geofence.presence import Presence, PresenceConfig
+from geofence.stops import StopConfig, StopState
+from geofence.types import Event, FenceRule, Fix, Flag, Kind, make_event
+
+Near = dict[str, tuple[float, FenceRule]]
+JUMPS_TO_TRUST = 3  # consistent "impossible" fixes in a row: the old position was the wrong one
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
+    stops: StopConfig = field(default_factory=StopConfig)
+    silent_after_s: float = 1800.0
+
+
+def _fix_dict(f: Fix) -> dict[str, Any]:
+    return {s: getattr(f, s) for s in Fix.__slots__}
+
+
+@dataclass(slots=True)
+class DeviceState:
+    last: Fix | None = None
+    presence: Presence = field(default_factory=Presence)
+    stops: StopState = field(default_factory=StopState)
+    jumps: list[Fix] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "last": _fix_dict(self.last) if self.last else None,
+            "presence": self.presence.to_dict(),
+            "stops": self.stops.to_dict(),
+            "jumps": [_fix_dict(j) for j in self.jumps],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> DeviceState:
+        if not d:
+            return cls()
+        return cls(
+            last=Fix(**d["last"]) if d.get("last") else None,
+            presence=Presence.from_dict(d["presence"]),
+            stops=StopState.from_dict(d["stops"]),
+            jumps=[Fix(**j) for j in d.get("jumps", [])],
+        )
+
+    @property
+    def inside(self) -> list[str]:
+        return sorted(fid for fid, s in self.presence.stays.items() if s.inside)
+
+
+@dataclass(slots=True)
+class Produced:
+    """An event and the point whose processing produced it."""
+
+    event: Event
+    by: tuple[float, str]
+
+
+@dataclass(slots=True)
+class Result:
+    produced: list[Produced]
+    flags: dict[str, Flag]
+    state: DeviceState
+
+    @property
+    def events(self) -> list[Event]:
+        return [p.event for p in self.produced]
+
+
+def _silence(device: str, state: DeviceState, at: float) -> list[Event]:
+    events = [make_event(device, Kind.DEVICE_SILENT, at, device)]
+    events += state.presence.close_all(device, at)
+    events += state.stops.end(device)
+    return events
+
+
+def process(
+    device: str,
+    state: DeviceState,
+    items: list[tuple[Fix, Near]],
+    cfg: EngineConfig,
+    now: float | None = None,
+) -> Result:
+    """Run sorted points through the engine; with `now`, also exit a device silent since."""
+    produced: list[Produced] = []
+    flags: dict[str, Flag] = {}
+    for fix, near in items:
+        by = fix.order
+        flag = flag_for(fix, state.last, cfg.filters)
+        if flag is Flag.SPEED_JUMP:
+            prev_jump = state.jumps[-1] if state.jumps else None
+            consistent = prev_jump is not None and flag_for(fix, prev_jump, cfg.filters) is None
+            state.jumps = [*state.jumps, fix] if consistent else [fix]
+            if len(state.jumps) >= JUMPS_TO_TRUST:
+                state.jumps, flag = [], None
+        if flag is not None:
+            flags[fix.client_id] = flag
+            if flag in SPOOF_FLAGS:
+                ev = make_event(
+                    device, Kind.SPOOF_SUSPECTED, fix.t, fix.client_id, reason=str(flag)
+                )
+                produced.append(Produced(ev, by))
+            continue
+        state.jumps = []
+        if state.last is not None and fix.t - state.last.t > cfg.silent_after_s:
+            produced += [Produced(e, by) for e in _silence(device, state, state.last.t)]
+        events = state.presence.step(device, fix, near, cfg.presence)
+        events += state.stops.step(device, fix, cfg.stops)
+        produced += [Produced(e, by) for e in events]
+        state.last = fix
+    last = state.last
+    silent = now is not None and last is not None and now - last.t > cfg.silent_after_s
+    if silent and last is not None and (state.presence.stays or state.stops.started):
+        produced += [Produced(e, last.order) for e in _silence(device, state, last.t)]
+    return Result(produced, flags, state)

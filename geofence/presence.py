@@ -1,0 +1,183 @@
+"""The presence state machine for one device and its fences.
+
+Enter: the point is inside by its accuracy margin (distance to the border ≥ accuracy), or
+`enter_streak` consecutive points are inside at all. Exit: points outside by more than
+max(accuracy, the fence's exit buffer) for `min_exit_s`, stamped at the first of them.
+A point in between (inside the buffer, or inside without margin) changes nothing: jitter
+at the border never produces an exit / enter pair. Dwell fires once per stay; a visit id is
+made at enter and carried through dwell and exit; exit carries the stay's duration.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from geofence.types import Event, FenceRule, Fix, Kind, event_id, make_event
+
+INF = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceConfig:
+    enter_streak: int = 3
+    min_exit_s: float = 60.0
+
+
+@dataclass(slots=True)
+class Stay:
+    """A device's state at one fence."""
+
+    inside: bool = False
+    entered_t: float = 0.0
+    visit_id: str = ""
+    dwelled: bool = False
+    out_since: float | None = None
+    streak: int = 0
+    streak_t: float | None = None
+    dwell_s: float = 300.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Stay:
+        return cls(**d)
+
+    @property
+    def idle(self) -> bool:
+        return not self.inside and self.streak == 0
+
+
+@dataclass(slots=True)
+class Presence:
+    """All of one device's fence stays (only fences it is in or near are kept)."""
+
+    stays: dict[str, Stay] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v.to_dict() for k, v in self.stays.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Presence:
+        return cls({k: Stay.from_dict(v) for k, v in d.items()})
+
+    def step(
+        self,
+        device: str,
+        fix: Fix,
+        near: dict[str, tuple[float, FenceRule]],
+        cfg: PresenceConfig,
+    ) -> list[Event]:
+        """Advance with one good fix; `near` maps fence id to (signed distance m, rule).
+
+        Negative distance is inside. Fences missing from `near` are far away (outside).
+        """
+        events: list[Event] = []
+        for fid in sorted(set(self.stays) | set(near)):
+            d, rule = near.get(fid, (INF, None))
+            stay = self.stays.get(fid)
+            if stay is None:
+                stay = Stay(dwell_s=rule.dwell_s if rule else 300.0)
+            if rule is not None:
+                stay.dwell_s = rule.dwell_s
+            exit_buffer = rule.exit_buffer_m if rule else 0.0
+            if stay.inside:
+                self._inside(device, fid, fix, d, exit_buffer, stay, cfg, events)
+            else:
+                self._outside(device, fid, fix, d, stay, cfg, events)
+            if stay.idle:
+                self.stays.pop(fid, None)
+            else:
+                self.stays[fid] = stay
+        return events
+
+    @staticmethod
+    def _outside(
+        device: str, fid: str, fix: Fix, d: float, stay: Stay, cfg: PresenceConfig, out: list[Event]
+    ) -> None:
+        if d <= -fix.accuracy_m:
+            entered = fix.t if stay.streak_t is None else stay.streak_t
+        elif d <= 0:
+            stay.streak += 1
+            stay.streak_t = fix.t if stay.streak_t is None else stay.streak_t
+            if stay.streak < cfg.enter_streak:
+                return
+            entered = stay.streak_t
+        else:
+            stay.streak, stay.streak_t = 0, None
+            return
+        stay.inside, stay.entered_t, stay.dwelled, stay.out_since = True, entered, False, None
+        stay.streak, stay.streak_t = 0, None
+        stay.visit_id = event_id(device, "visit", fid, entered)
+        out.append(make_event(device, Kind.ENTERED, entered, fid, visit_id=stay.visit_id))
+        Presence._maybe_dwell(device, fid, fix.t, stay, out)
+
+    @staticmethod
+    def _inside(
+        device: str,
+        fid: str,
+        fix: Fix,
+        d: float,
+        exit_buffer: float,
+        stay: Stay,
+        cfg: PresenceConfig,
+        out: list[Event],
+    ) -> None:
+        if d > max(fix.accuracy_m, exit_buffer):
+            stay.out_since = fix.t if stay.out_since is None else stay.out_since
+            if fix.t - stay.out_since >= cfg.min_exit_s:
+                Presence.close(device, fid, stay, stay.out_since, out)
+            return
+        stay.out_since = None
+        Presence._maybe_dwell(device, fid, fix.t, stay, out)
+
+    @staticmethod
+    def _maybe_dwell(device: str, fid: str, t: float, stay: Stay, out: list[Event]) -> None:
+        if stay.dwelled or t - stay.entered_t < stay.dwell_s:
+            return
+        stay.dwelled = True
+        at = stay.entered_t + stay.dwell_s
+        out.append(make_event(device, Kind.DWELLED, at, fid, visit_id=stay.visit_id))
+        out.append(
+            make_event(
+                device,
+                Kind.VISIT_STARTED,
+                stay.entered_t,
+                fid,
+                visit_id=stay.visit_id,
+                source="geofence",
+            )
+        )
+
+    @staticmethod
+    def close(device: str, fid: str, stay: Stay, at: float, out: list[Event]) -> None:
+        """Exit the stay at time `at` (also used when the device goes silent)."""
+        duration = max(0.0, at - stay.entered_t)
+        out.append(
+            make_event(device, Kind.EXITED, at, fid, visit_id=stay.visit_id, duration_s=duration)
+        )
+        if stay.dwelled:
+            out.append(
+                make_event(
+                    device,
+                    Kind.VISIT_ENDED,
+                    at,
+                    fid,
+                    visit_id=stay.visit_id,
+                    source="geofence",
+                    duration_s=duration,
+                )
+            )
+        stay.inside, stay.out_since, stay.dwelled = False, None, False
+        stay.streak, stay.streak_t = 0, None
+
+    def close_all(self, device: str, at: float) -> list[Event]:
+        out: list[Event] = []
+        for fid in sorted(self.stays):
+            stay = self.stays[fid]
+            if stay.inside:
+                self.close(device, fid, stay, at, out)
+        self.stays.clear()
+        return out

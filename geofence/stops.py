@@ -1,0 +1,99 @@
+"""Online stop detection: the device stayed within `radius_m` for at least `min_stay_s`.
+
+A stop becomes a visit candidate (source "stop"); the backend keeps the ones near a
+customer that has no fence. Gaps are fine while the device reappears in the same place
+(a phone asleep in a meeting); a gap longer than `max_gap_s` ends the stop at its last point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from geofence.distance import haversine_m
+from geofence.types import Event, Fix, Kind, event_id, make_event
+
+
+@dataclass(frozen=True, slots=True)
+class StopConfig:
+    radius_m: float = 100.0
+    min_stay_s: float = 300.0
+    max_gap_s: float = 3600.0
+
+
+@dataclass(slots=True)
+class StopState:
+    lat: float = 0.0
+    lon: float = 0.0
+    n: int = 0
+    first_t: float = 0.0
+    last_t: float = 0.0
+    started: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StopState:
+        return cls(**d)
+
+    def stop_id(self, device: str) -> str:
+        return event_id(device, "stop", "", self.first_t)
+
+    def step(self, device: str, fix: Fix, cfg: StopConfig) -> list[Event]:
+        out: list[Event] = []
+        if self.n:
+            far = haversine_m(self.lat, self.lon, fix.lat, fix.lon) > cfg.radius_m
+            if far or fix.t - self.last_t > cfg.max_gap_s:
+                out += self.end(device)
+        if self.n == 0:
+            self.lat, self.lon, self.n, self.first_t, self.last_t = (
+                fix.lat,
+                fix.lon,
+                1,
+                fix.t,
+                fix.t,
+            )
+            self.started = False
+            return out
+        # The running centroid: later points refine where the stop is.
+        self.n += 1
+        self.lat += (fix.lat - self.lat) / self.n
+        self.lon += (fix.lon - self.lon) / self.n
+        self.last_t = fix.t
+        if not self.started and self.last_t - self.first_t >= cfg.min_stay_s:
+            self.started = True
+            sid = self.stop_id(device)
+            out.append(
+                make_event(
+                    device,
+                    Kind.VISIT_STARTED,
+                    self.first_t,
+                    sid,
+                    visit_id=sid,
+                    source="stop",
+                    lat=round(self.lat, 7),
+                    lon=round(self.lon, 7),
+                )
+            )
+        return out
+
+    def end(self, device: str) -> list[Event]:
+        out: list[Event] = []
+        if self.started:
+            sid = self.stop_id(device)
+            out.append(
+                make_event(
+                    device,
+                    Kind.VISIT_ENDED,
+                    self.last_t,
+                    sid,
+                    visit_id=sid,
+                    source="stop",
+                    lat=round(self.lat, 7),
+                    lon=round(self.lon, 7),
+                    duration_s=self.last_t - self.first_t,
+                )
+            )
+        self.n, self.started = 0, False
+        return out

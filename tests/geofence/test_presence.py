@@ -1,0 +1,128 @@
+"""The presence state machine on hand-made tracks with known answers."""
+
+from __future__ import annotations
+
+from geofence.device import DeviceState, EngineConfig, process
+from geofence.shapes import near_function
+from geofence.types import Event, Fix, Flag, Kind
+from tests.geofence.helpers import circle, fix
+
+CFG = EngineConfig()
+FENCE = circle(radius_m=100, dwell_s=300, exit_buffer_m=20)
+NEAR = near_function([FENCE])
+
+
+def run(
+    points: list[Fix], state: DeviceState | None = None
+) -> tuple[list[Event], DeviceState, dict[str, Flag]]:
+    st = state or DeviceState()
+    res = process("dev", st, [(p, NEAR(p)) for p in sorted(points, key=lambda f: f.order)], CFG)
+    return res.events, res.state, res.flags
+
+
+def kinds(events: list[Event]) -> list[tuple[str, float]]:
+    return [
+        (e.kind.value, e.t)
+        for e in events
+        if e.kind not in (Kind.VISIT_STARTED, Kind.VISIT_ENDED) or e.source == "geofence"
+    ]
+
+
+class TestEnter:
+    def test_inside_by_the_accuracy_margin_enters_at_once(self) -> None:
+        events, state, _ = run([fix(1, 0, 500), fix(2, 60, 50, acc=20)])
+        assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 60)]
+        assert state.inside == ["f1"]
+
+    def test_inside_without_margin_needs_three_points(self) -> None:
+        # 90 m from the centre: inside a 100 m circle, but not by the 30 m accuracy.
+        pts = [fix(1, 0, 90, acc=30), fix(2, 30, 90, acc=30)]
+        events, state, _ = run(pts)
+        assert events == [] and state.inside == []
+        events, state, _ = run([fix(3, 60, 90, acc=30)], state)
+        assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 0)]
+
+    def test_drive_by_never_dwells(self) -> None:
+        pts = [fix(i, i * 10, n) for i, n in enumerate(range(-300, 801, 50))]
+        events, _, _ = run(pts)
+        assert [e.kind for e in events if e.subject == "f1"] == [Kind.ENTERED, Kind.EXITED]
+
+
+class TestDwellAndVisit:
+    def test_dwell_once_visit_id_carried_and_exit_duration(self) -> None:
+        pts = [fix(i, i * 60, 0) for i in range(15)]  # 14 minutes at the centre
+        pts += [fix(100 + i, 900 + i * 30, 400) for i in range(4)]  # then 400 m away
+        events, state, _ = run(pts)
+        fence_events = [e for e in events if e.subject == "f1"]
+        assert [e.kind for e in fence_events] == [
+            Kind.ENTERED,
+            Kind.DWELLED,
+            Kind.VISIT_STARTED,
+            Kind.EXITED,
+            Kind.VISIT_ENDED,
+        ]
+        assert len({e.visit_id for e in fence_events}) == 1
+        entered, dwelled, _, exited, ended = fence_events
+        assert dwelled.t == entered.t + 300
+        assert exited.t == 900 and exited.data["duration_s"] == 900
+        assert ended.data["duration_s"] == 900
+        assert state.inside == []
+
+
+class TestExit:
+    def test_exit_needs_a_minimum_time_outside_and_is_stamped_at_the_first_point(self) -> None:
+        pts = [fix(1, 0, 0), fix(2, 100, 150), fix(3, 130, 150)]
+        events, state, _ = run(pts)
+        assert [e.kind for e in events] == [Kind.ENTERED]
+        events, state, _ = run([fix(4, 170, 150)], state)
+        assert [(e.kind, e.t) for e in events] == [(Kind.EXITED, 100)]
+
+    def test_back_inside_before_the_minimum_cancels_the_exit(self) -> None:
+        pts = [fix(1, 0, 0), fix(2, 100, 150), fix(3, 130, 0), fix(4, 200, 150), fix(5, 230, 0)]
+        events, state, _ = run(pts)
+        assert [e.kind for e in events] == [Kind.ENTERED]
+        assert state.inside == ["f1"]
+
+    def test_outside_within_the_exit_buffer_is_not_outside(self) -> None:
+        # 115 m: outside the 100 m circle, but within its 20 m exit buffer.
+        pts = [fix(1, 0, 0)] + [fix(i, i * 60, 115, acc=5) for i in range(2, 20)]
+        events, _state, _ = run(pts)
+        assert [e.kind for e in events if e.kind in (Kind.ENTERED, Kind.EXITED)] == [Kind.ENTERED]
+
+    def test_silent_device_exits_at_its_last_point(self) -> None:
+        pts = [fix(1, 0, 0), fix(2, 60, 0)]
+        _events, state, _ = run(pts)
+        res = process("dev", state, [], CFG, now=60 + CFG.silent_after_s + 1)
+        assert [(e.kind, e.t) for e in res.events] == [(Kind.DEVICE_SILENT, 60), (Kind.EXITED, 60)]
+        # A point after a long gap exits the same way, with the same event ids.
+        events2, _, _ = run([*pts, fix(3, 60 + CFG.silent_after_s + 10, 0)])
+        assert {e.id for e in res.events} <= {e.id for e in events2}
+
+
+class TestFilters:
+    def test_flags_keep_points_out_of_presence(self) -> None:
+        pts = [
+            fix(1, 0, 500),
+            fix(2, 10, 0, acc=400),  # low accuracy
+            Fix("p000003", 20, 0.0, 0.0, 5.0),  # zero island
+            fix(4, 30, 0, mock=True),  # mock location
+            fix(5, 40, 500),  # the same time-and-place as nothing: fine
+            fix(6, 40, 500),  # same fix time as the last good one: duplicate
+            fix(7, 50, 50_000),  # 50 km in 10 s
+        ]
+        events, state, flags = run(pts)
+        assert flags == {
+            "p000002": Flag.LOW_ACCURACY,
+            "p000003": Flag.ZERO_ISLAND,
+            "p000004": Flag.MOCK,
+            "p000006": Flag.DUPLICATE,
+            "p000007": Flag.SPEED_JUMP,
+        }
+        assert [e.kind for e in events] == [Kind.SPOOF_SUSPECTED, Kind.SPOOF_SUSPECTED]
+        assert state.inside == []
+
+    def test_three_consistent_jumps_move_the_device(self) -> None:
+        far = [fix(10 + i, 100 + i * 10, 50_000 + i * 50) for i in range(3)]
+        _, state, flags = run([fix(1, 0, 0), *far])
+        assert set(flags) == {"p000010", "p000011"}
+        assert state.last is not None and state.last.client_id == "p000012"

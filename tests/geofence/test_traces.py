@@ -1,0 +1,115 @@
+"""Real recorded GPS traces (../shared/bench/gps) through the engine: no crash, no flapping."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from geofence.device import DeviceState, EngineConfig, process
+from geofence.shapes import CircleFence, near_function
+from geofence.timeline import MemoryTimeline
+from geofence.types import Event, FenceRule, Fix, Kind
+
+BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "gps"
+TRACES = sorted(BENCH.glob("mopsi/[0-9]*.txt")) + sorted(BENCH.glob("gpxpy/*.gpx"))
+TRKPT = re.compile(r'<trkpt lat="([-\d.]+)" lon="([-\d.]+)">.*?<time>([^<]+)</time>', re.S)
+
+pytestmark = pytest.mark.skipif(not TRACES, reason="../shared/bench/gps is not beside the project")
+
+
+def load(path: Path) -> list[Fix]:
+    """Mopsi: `lat lon unix_ms alt`; GPX: trkpt with time. Accuracy is not recorded: 15 m."""
+    out: list[Fix] = []
+    if path.suffix == ".txt":
+        for i, line in enumerate(path.read_text().split("\n")):
+            parts = line.split()
+            if len(parts) >= 3:
+                out.append(
+                    Fix(
+                        f"{path.stem}-{i}",
+                        int(parts[2]) / 1000,
+                        float(parts[0]),
+                        float(parts[1]),
+                        15.0,
+                    )
+                )
+    else:
+        for i, (lat, lon, ts) in enumerate(TRKPT.findall(path.read_text())):
+            t = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+            out.append(Fix(f"{path.stem}-{i}", t, float(lat), float(lon), 15.0))
+    return out
+
+
+def fences_along(points: list[Fix]) -> list[CircleFence]:
+    """Circles of several sizes centred on points of the trace itself, so it crosses them."""
+    step = max(1, len(points) // 12)
+    return [
+        CircleFence(
+            FenceRule(f"f{i}", dwell_s=120, exit_buffer_m=20),
+            p.lat,
+            p.lon,
+            radius_m=[40, 80, 150][i % 3],
+        )
+        for i, p in enumerate(points[::step])
+    ]
+
+
+def flaps(
+    events: list[Event], points: list[Fix], fences: list[CircleFence], jitter_m: float = 30.0
+) -> list[tuple[str, float]]:
+    """Exit / re-entry pairs the device never really left for: while "outside" it was never
+    more than `jitter_m` (twice the fixes' accuracy) beyond the border. Real excursions are fine."""
+    by_id = {f.rule.id: f for f in fences}
+    out = []
+    ordered = sorted(events, key=lambda e: (e.t, e.kind != Kind.EXITED))
+    for i, e in enumerate(ordered):
+        if e.kind is not Kind.EXITED:
+            continue
+        back = next(
+            (x for x in ordered[i + 1 :] if x.subject == e.subject and x.kind is Kind.ENTERED), None
+        )
+        if back is None:
+            continue
+        fence = by_id[e.subject]
+        between = [fence.signed_distance_m(p.lat, p.lon) for p in points if e.t <= p.t <= back.t]
+        if max(between, default=0.0) < jitter_m:
+            out.append((e.subject, e.t))
+    return out
+
+
+@pytest.mark.parametrize("path", TRACES, ids=[p.name for p in TRACES])
+def test_trace_replays_without_flapping(path: Path) -> None:
+    points = load(path)
+    assert len(points) > 0
+    fences = fences_along(points)
+    near = near_function(fences)
+    items = [(p, near(p)) for p in sorted(points, key=lambda f: f.order)]
+    result = process("trace", DeviceState(), items, EngineConfig())
+    entered = [e for e in result.events if e.kind is Kind.ENTERED]
+    exited = [e for e in result.events if e.kind is Kind.EXITED]
+    assert len(exited) <= len(entered)
+    assert entered, "the fences are on the trace: it must enter some"
+    assert flaps(result.events, points, fences) == []
+    # Every stay that ended has a non-negative duration and a visit id from its enter.
+    visit_ids = {e.visit_id for e in entered}
+    assert all(e.visit_id in visit_ids and e.data["duration_s"] >= 0 for e in exited)
+
+
+def test_trace_in_offline_batches_gives_the_same_events() -> None:
+    path = TRACES[0]
+    points = load(path)
+    near = near_function(fences_along(points))
+    items = [(p, near(p)) for p in sorted(points, key=lambda f: f.order)]
+    expected = process("trace", DeviceState(), items, EngineConfig()).events
+    timeline = MemoryTimeline("trace", near)
+    # Live points first, then the offline backlog of the first half, in reverse batch order.
+    half = len(points) // 2
+    timeline.ingest(points[half:])
+    for start in range(half - half % 50, -1, -50):
+        timeline.ingest(points[start : start + 50])
+    assert timeline.events == sorted(
+        {e.id: e for e in expected}.values(), key=lambda e: (e.t, e.kind, e.id)
+    )
