@@ -26,6 +26,7 @@ from backend.config import Settings
 from backend.customers.controllers import CustomerController
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
+from backend.jobs.runner import JobRunner
 from backend.ops.controllers import HealthController, MetricsController
 from backend.org.controllers import (
     DeviceController,
@@ -34,6 +35,13 @@ from backend.org.controllers import (
     UserController,
 )
 from backend.places.controllers import BeaconController, PlaceController, WifiAccessPointController
+from backend.tracking.controllers import (
+    DeviceTimelineController,
+    EventController,
+    IngestController,
+    VisitController,
+)
+from backend.tracking.jobs import exit_silent_devices
 
 ROUTES = [
     AuthController,
@@ -49,6 +57,10 @@ ROUTES = [
     WifiAccessPointController,
     GeofenceController,
     TerritoryController,
+    IngestController,
+    EventController,
+    DeviceTimelineController,
+    VisitController,
 ]
 
 
@@ -88,6 +100,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    jobs = JobRunner(engine)
+    jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
+    on_startup = [jobs.start] if settings.jobs else []
     return Litestar(
         route_handlers=ROUTES,
         plugins=[
@@ -110,7 +125,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
-        state=State({"settings": settings}),
-        on_shutdown=[engine.dispose],
+        state=State({"settings": settings, "jobs": jobs}),
+        on_startup=on_startup,
+        on_shutdown=[jobs.stop, engine.dispose],
         debug=False,
     )

@@ -34,6 +34,7 @@ class Settings:
     port: int = 8000
     db_pool_size: int = 10
     log_sql: bool = False
+    jobs: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -49,4 +50,5 @@ class Settings:
             port=int(os.environ.get("FIELDSENSE_PORT", 8000)),
             db_pool_size=int(os.environ.get("FIELDSENSE_DB_POOL_SIZE", 10)),
             log_sql=os.environ.get("FIELDSENSE_LOG_SQL", "") == "1",
+            jobs=os.environ.get("FIELDSENSE_JOBS", "1") != "0",
         )

@@ -47,7 +47,8 @@ def db_url(pg: EmbeddedPostgres | None) -> str:
 
 @pytest.fixture(scope="session")
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, secret=TEST_SECRET, token_ttl_s=3600)
+    # Jobs are run by the tests that test them, at the times they choose.
+    return Settings(database_url=db_url, secret=TEST_SECRET, token_ttl_s=3600, jobs=False)
 
 
 @pytest.fixture(scope="session")

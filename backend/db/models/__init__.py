@@ -5,6 +5,15 @@ from backend.db.models.customers import CUSTOMER_STATUSES, Customer
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
 from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
 from backend.db.models.tenancy import ORG_KINDS, ROLES, Device, OrgUnit, StoreApp, Tenant, User
+from backend.db.models.tracking import (
+    VISIT_SOURCES,
+    DeviceCheckpoint,
+    DeviceState,
+    Event,
+    Ping,
+    Scan,
+    Visit,
+)
 
 __all__ = [
     "CUSTOMER_STATUSES",
@@ -12,16 +21,23 @@ __all__ = [
     "ORG_KINDS",
     "PLACE_KINDS",
     "ROLES",
+    "VISIT_SOURCES",
     "Base",
     "Beacon",
     "Customer",
     "Device",
+    "DeviceCheckpoint",
+    "DeviceState",
+    "Event",
     "Geofence",
     "OrgUnit",
+    "Ping",
     "Place",
+    "Scan",
     "StoreApp",
     "Tenant",
     "Territory",
     "User",
+    "Visit",
     "WifiAccessPoint",
 ]

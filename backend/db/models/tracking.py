@@ -1,0 +1,184 @@
+"""Raw location data, the engine's per-device state, events and visits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+from backend.db.models._keys import TenantKeyed, tenant_fk
+
+VISIT_SOURCES = ("geofence", "stop", "beacon", "wifi", "manual")
+
+
+def _device_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["tenant_id", "device_id"], ["devices.tenant_id", "devices.id"], ondelete="CASCADE"
+    )
+
+
+class Ping(Base):
+    """Every location point a device sent, good or flagged; (device, client id) is its key."""
+
+    __tablename__ = "pings"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    fix_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float)
+    heading_deg: Mapped[float | None] = mapped_column(Float)
+    altitude_m: Mapped[float | None] = mapped_column(Float)
+    battery: Mapped[float | None] = mapped_column(Float)
+    provider: Mapped[str | None] = mapped_column(String(16))
+    mock: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    flag: Mapped[str | None] = mapped_column(String(16))
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "device_id", "client_id"),
+        _device_fk(),
+        Index("ix_pings_tenant_id_device_id_fix_time", "tenant_id", "device_id", "fix_time"),
+    )
+
+
+class Scan(Base):
+    """A beacon or Wi-Fi scan: what the phone saw at one time; an empty list is "none seen"."""
+
+    __tablename__ = "scans"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(8))
+    scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sightings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "device_id", "kind", "scanned_at"),
+        _device_fk(),
+        CheckConstraint("kind IN ('beacon', 'wifi')", name="kind"),
+    )
+
+
+class DeviceState(Base):
+    """The engine's live state for one device, and where it has got to."""
+
+    __tablename__ = "device_states"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    beacons: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    wifi: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    last_fix_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "device_id"), _device_fk())
+
+
+class DeviceCheckpoint(Base):
+    """The engine's state after the point (fix_time, client_id): where late points replay from."""
+
+    __tablename__ = "device_checkpoints"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    device_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    fix_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "device_id", "fix_time", "client_id"),
+        _device_fk(),
+    )
+
+
+class Event(Base):
+    """Append-only: rows are never deleted or rewritten, only marked retracted by a replay."""
+
+    __tablename__ = "events"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(24))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    device_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    subject: Mapped[str] = mapped_column(Text)
+    fence_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    place_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    produced_by_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    produced_by_client: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    replayed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),
+        Index("ix_events_tenant_id_device_id_occurred_at", "tenant_id", "device_id", "occurred_at"),
+        Index("ix_events_tenant_id_occurred_at", "tenant_id", "occurred_at"),
+        Index(
+            "ix_events_tenant_id_device_id_produced_by_time",
+            "tenant_id",
+            "device_id",
+            "produced_by_time",
+        ),
+    )
+
+
+class Visit(TenantKeyed, Base):
+    """One visit whatever its source: fence dwell, stop near a customer, beacon, Wi-Fi, manual."""
+
+    __tablename__ = "visits"
+    agent_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    device_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    source: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    place_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    fence_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    arrived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    departed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    __table_args__ = (
+        tenant_fk("agent_id", "users", ondelete="CASCADE"),
+        tenant_fk("customer_id", "customers", nullable_set_null=True),
+        tenant_fk("place_id", "places", nullable_set_null=True),
+        CheckConstraint(f"source IN {VISIT_SOURCES}", name="source"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN "
+            "('met', 'not_home', 'declined', 'appointment_set', 'sale')",
+            name="outcome",
+        ),
+        Index("ix_visits_tenant_id_agent_id_arrived_at", "tenant_id", "agent_id", "arrived_at"),
+        Index("ix_visits_tenant_id_customer_id", "tenant_id", "customer_id"),
+    )

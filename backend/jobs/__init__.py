@@ -1,0 +1,1 @@
+"""Periodic work: one APScheduler runner, each job firing once across API processes."""

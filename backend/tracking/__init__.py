@@ -1,0 +1,1 @@
+"""Location ingest, the presence engine adapter, events and visits."""

@@ -1,0 +1,240 @@
+"""HTTP routes: ingest (locations, beacon and Wi-Fi scans), events, device timelines, visits."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from pydantic import BaseModel, ValidationError
+
+from backend.auth.security import Principal
+from backend.common.controllers import crud_controller
+from backend.common.deps import DbSession
+from backend.common.pagination import Page
+from backend.common.params import Cursor, Limit
+from backend.errors import DomainError, Invalid
+from backend.tracking.ingest import LocationIngest
+from backend.tracking.scans import ScanIngest
+from backend.tracking.schemas import (
+    MAX_BODY_BYTES,
+    MAX_POINTS,
+    BeaconBatch,
+    CheckIn,
+    CheckOut,
+    EventOut,
+    IngestResult,
+    ScanResult,
+    VisitOut,
+    VisitUpdate,
+    WifiBatch,
+)
+from backend.tracking.services import EventService, VisitService
+from backend.tracking.timeline import Timeline, device_timeline
+from geofence.device import EngineConfig
+
+ENGINE = EngineConfig()
+Since = Annotated[datetime | None, QueryParameter(description="from this time (inclusive)")]
+Until = Annotated[datetime | None, QueryParameter(description="to this time (exclusive)")]
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+
+
+async def read_json(request: Request[Any, Any, Any]) -> Any:
+    """The body as JSON, refusing over 1 MiB before parsing (NaN / Infinity parse, then fail
+    validation per point with their field named)."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"body over the limit of {MAX_BODY_BYTES} bytes (1 MiB)", field="body"
+        )
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Invalid(f"not JSON: {exc}", field="body") from exc
+
+
+def _check_count(items: Any, field: str) -> list[Any]:
+    if not isinstance(items, list) or not items:
+        raise Invalid(f"{field} must be a non-empty list", field=field)
+    if len(items) > MAX_POINTS:
+        raise PayloadTooLarge(f"at most {MAX_POINTS} {field} per request", field=field)
+    return items
+
+
+def _validated(model: type[BaseModel], doc: Any) -> Any:
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "body"
+        raise Invalid(err["msg"], field=field) from exc
+
+
+class IngestController(Controller):
+    path = "/ingest"
+    tags = ["ingest"]
+
+    @post(
+        "/locations",
+        operation_id="IngestLocations",
+        status_code=200,
+        description=(
+            "1 to 1,000 points from one of the caller's devices. Each point is checked on its own: "
+            "a bad one is rejected (field and reason in `results`), the rest are kept. Re-sending "
+            "a point (same client_id) changes nothing. 413 past 1,000 points or 1 MiB. "
+            "Body: {device_id, points: [{client_id, time | age_s, lat, lon, accuracy_m, "
+            "speed_mps?, heading_deg?, altitude_m?, battery?, provider?, mock?}]} (docs/ingest.md)."
+        ),
+    )
+    async def ingest_locations(
+        self, db_session: DbSession, request: Request[Principal, Any, Any]
+    ) -> IngestResult:
+        received = datetime.now(UTC)
+        doc = await read_json(request)
+        if not isinstance(doc, dict):
+            raise Invalid("expected an object with device_id and points", field="body")
+        points = _check_count(doc.get("points"), "points")
+        try:
+            device_id = uuid.UUID(str(doc.get("device_id")))
+        except ValueError as exc:
+            raise Invalid("device_id must be a UUID", field="device_id") from exc
+        return await LocationIngest(db_session, request.user, ENGINE).run(
+            device_id, points, received
+        )
+
+    @post("/beacons", operation_id="IngestBeaconScans", status_code=200)
+    async def ingest_beacons(
+        self, db_session: DbSession, request: Request[Principal, Any, Any]
+    ) -> ScanResult:
+        received = datetime.now(UTC)
+        doc = await read_json(request)
+        _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
+        batch: BeaconBatch = _validated(BeaconBatch, doc)
+        return await ScanIngest(db_session, request.user).beacons(batch, received)
+
+    @post("/wifi", operation_id="IngestWifiScans", status_code=200)
+    async def ingest_wifi(
+        self, db_session: DbSession, request: Request[Principal, Any, Any]
+    ) -> ScanResult:
+        received = datetime.now(UTC)
+        doc = await read_json(request)
+        _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
+        batch: WifiBatch = _validated(WifiBatch, doc)
+        return await ScanIngest(db_session, request.user).wifi(batch, received)
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["events"]
+
+    @get("/", operation_id="ListEvents")
+    async def list_events(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        device_id: FromQuery[uuid.UUID | None] = None,
+        user_id: FromQuery[uuid.UUID | None] = None,
+        kind: FromQuery[str | None] = None,
+        place_id: FromQuery[uuid.UUID | None] = None,
+        fence_id: FromQuery[uuid.UUID | None] = None,
+        since: Since = None,
+        until: Until = None,
+        include_retracted: FromQuery[bool] = False,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> Page[EventOut]:
+        svc = EventService(db_session, request.user)
+        filters = svc.filters(
+            device_id=device_id,
+            user_id=user_id,
+            kind=kind,
+            place_id=place_id,
+            fence_id=fence_id,
+            since=since,
+            until=until,
+            include_retracted=include_retracted,
+        )
+        from backend.db.models import Event as EventRow
+
+        return await svc.page_by_time(EventRow.occurred_at, filters, cursor, limit)
+
+    @get("/{item_id:uuid}", operation_id="GetEvent")
+    async def get_event(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        item_id: FromPath[uuid.UUID],
+    ) -> EventOut:
+        return await EventService(db_session, request.user).get(item_id)
+
+
+class DeviceTimelineController(Controller):
+    path = "/devices"
+    tags = ["events"]
+
+    @get("/{device_id:uuid}/timeline", operation_id="GetDeviceTimeline")
+    async def timeline(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        device_id: FromPath[uuid.UUID],
+        since: Since = None,
+        until: Until = None,
+    ) -> Timeline:
+        return await device_timeline(db_session, request.user, device_id, since, until)
+
+
+_VisitBase: Any = crud_controller(
+    path="/visits",
+    tag="visits",
+    noun="Visit",
+    service=VisitService,
+    create_schema=CheckIn,
+    update_schema=VisitUpdate,
+    read_schema=VisitOut,
+)
+
+
+class VisitController(_VisitBase):
+    @get("/", operation_id="ListVisits")
+    async def list_visits(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        agent_id: FromQuery[uuid.UUID | None] = None,
+        customer_id: FromQuery[uuid.UUID | None] = None,
+        place_id: FromQuery[uuid.UUID | None] = None,
+        source: FromQuery[str | None] = None,
+        since: Since = None,
+        until: Until = None,
+        include_retracted: FromQuery[bool] = False,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> Page[VisitOut]:
+        from backend.db.models import Visit as VisitRow
+
+        svc = VisitService(db_session, request.user)
+        filters = svc.filters(
+            agent_id=agent_id,
+            customer_id=customer_id,
+            place_id=place_id,
+            source=source,
+            since=since,
+            until=until,
+            include_retracted=include_retracted,
+        )
+        return await svc.page_by_time(VisitRow.arrived_at, filters, cursor, limit)
+
+    @post("/{item_id:uuid}/check-out", operation_id="CheckOutVisit", status_code=200)
+    async def check_out(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        item_id: FromPath[uuid.UUID],
+        data: JSONBody[CheckOut],
+    ) -> VisitOut:
+        return await VisitService(db_session, request.user).check_out(item_id, data)

@@ -1,0 +1,398 @@
+"""Location ingest: store every point, run the engine in fix-time order, record events.
+
+This is the hot path, so it talks to asyncpg directly (array parameters with `unnest`, one
+round trip per step, never one query per point), inside the request's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.security import Principal
+from backend.errors import Forbidden, Invalid, NotFound
+from backend.tracking.records import EventWriter
+from backend.tracking.schemas import FenceToWatch, IngestResult, PointIn, PointResult
+from geofence.device import DeviceState, EngineConfig, Near, process
+from geofence.timeline import reconcile
+from geofence.types import FenceRule, Fix
+
+MATCH_MARGIN_M = 200.0
+WATCH_RADIUS_M = 5_000.0
+WATCH_LIMIT = 20
+STOP_CUSTOMER_M = 60.0
+
+
+def loads(value: Any) -> Any:
+    """asyncpg hands jsonb over as text under SQLAlchemy's codecs."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def to_dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def ms(dt: datetime) -> float:
+    """Epoch seconds rounded to the millisecond: the same number in Python and PostgreSQL."""
+    return round(dt.timestamp(), 3)
+
+
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
+
+async def require_own_device(db: asyncpg.Connection, p: Principal, device_id: uuid.UUID) -> None:
+    row = await db.fetchrow(
+        "SELECT user_id, revoked_at FROM devices WHERE tenant_id = $1 AND id = $2",
+        p.tenant_id,
+        device_id,
+    )
+    if row is None or (row["user_id"] != p.id and not p.is_admin):
+        raise NotFound(f"device {device_id} not found")
+    if row["revoked_at"] is not None:
+        raise Forbidden("this device has been revoked")
+
+
+@dataclass(slots=True)
+class Parsed:
+    point: PointIn
+    fix: Fix
+
+
+def parse_points(
+    raw: list[Any], received: datetime
+) -> tuple[list[Parsed], list[PointResult], dict[int, PointResult]]:
+    """Each point on its own: good ones, their results, and the rejected by index."""
+    good: list[Parsed] = []
+    results: list[PointResult] = []
+    rejected: dict[int, PointResult] = {}
+    seen: set[uuid.UUID] = set()
+    for i, item in enumerate(raw):
+        cid = item.get("client_id") if isinstance(item, dict) else None
+        try:
+            point = PointIn.model_validate(item)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            res = PointResult(
+                client_id=str(cid) if cid is not None else None,
+                status="rejected",
+                reason=err["msg"],
+                field=f"points.{i}" + (f".{loc}" if loc else ""),
+            )
+            rejected[i] = res
+            results.append(res)
+            continue
+        if point.client_id in seen:
+            results.append(PointResult(client_id=str(point.client_id), status="duplicate"))
+            continue
+        seen.add(point.client_id)
+        when = received - timedelta(seconds=point.age_s) if point.age_s is not None else point.time
+        assert when is not None
+        fix = Fix(
+            client_id=str(point.client_id),
+            t=ms(when),
+            lat=point.lat,
+            lon=point.lon,
+            accuracy_m=point.accuracy_m,
+            speed_mps=point.speed_mps,
+            mock=point.mock,
+            received_t=ms(received),
+        )
+        good.append(Parsed(point, fix))
+        results.append(PointResult(client_id=str(point.client_id), status="accepted"))
+    return good, results, rejected
+
+
+INSERT_PINGS = """
+INSERT INTO pings (tenant_id, device_id, client_id, fix_time, received_at, lat, lon, accuracy_m,
+                   speed_mps, heading_deg, altitude_m, battery, provider, mock)
+SELECT $1, $2, u.* FROM unnest(
+    $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::float8[], $7::float8[], $8::float8[],
+    $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::text[], $14::bool[]
+) AS u
+ON CONFLICT DO NOTHING
+RETURNING client_id
+"""
+
+MATCH = """
+WITH pts AS (
+    SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g,
+           margin_m / (111320.0 * greatest(cos(radians(lat)), 0.01)) AS margin_deg
+    FROM unnest($2::int[], $3::float8[], $4::float8[], $5::float8[]) AS p(i, lat, lon, margin_m)
+), cand AS (
+    SELECT pts.i, f.id FROM pts JOIN geofences f
+      ON f.tenant_id = $1 AND ST_DWithin(f.geom, pts.g, pts.margin_deg)
+    UNION
+    SELECT pts.i, f.id FROM pts JOIN geofences f ON f.tenant_id = $1 AND f.id = ANY($6::uuid[])
+)
+SELECT c.i, f.id, f.dwell_s, f.exit_buffer_m,
+       CASE WHEN f.shape = 'circle' THEN ST_Distance(f.center, pts.g::geography, false) - f.radius_m
+            WHEN ST_Intersects(f.geom, pts.g)
+                 THEN -ST_Distance(ST_Boundary(f.geom)::geography, pts.g::geography, false)
+            ELSE ST_Distance(f.geom::geography, pts.g::geography, false) END AS d
+FROM cand c JOIN pts USING (i) JOIN geofences f ON f.tenant_id = $1 AND f.id = c.id
+"""
+
+WATCH = """
+SELECT f.id, f.name,
+       ST_Y(ST_Centroid(f.geom)) AS lat, ST_X(ST_Centroid(f.geom)) AS lon,
+       coalesce(f.radius_m, ST_MaxDistance(f.geom, ST_Centroid(f.geom)) * 111320.0) AS radius_m,
+       ST_Distance(f.geom::geography, ST_SetSRID(ST_MakePoint($3, $2), 4326)::geography, false) AS d
+FROM geofences f
+WHERE f.tenant_id = $1
+  AND ST_DWithin(f.geom, ST_SetSRID(ST_MakePoint($3, $2), 4326),
+                  $4 / (111320.0 * greatest(cos(radians($2)), 0.01)))
+ORDER BY f.geom <-> ST_SetSRID(ST_MakePoint($3, $2), 4326)
+LIMIT $5
+"""
+
+
+async def match_fences(
+    db: asyncpg.Connection, tenant_id: uuid.UUID, fixes: list[Fix], state_fences: list[str]
+) -> list[Near]:
+    """Signed distances (m) from every point to every fence near it, in one query."""
+    near: list[Near] = [{} for _ in fixes]
+    if not fixes:
+        return near
+    rows = await db.fetch(
+        MATCH,
+        tenant_id,
+        list(range(len(fixes))),
+        [f.lat for f in fixes],
+        [f.lon for f in fixes],
+        [f.accuracy_m + MATCH_MARGIN_M for f in fixes],
+        [uuid.UUID(x) for x in state_fences],
+    )
+    rules: dict[uuid.UUID, FenceRule] = {}
+    for r in rows:
+        rule = rules.get(r["id"])
+        if rule is None:
+            rule = rules[r["id"]] = FenceRule(
+                str(r["id"]), float(r["dwell_s"]), float(r["exit_buffer_m"])
+            )
+        near[r["i"]][rule.id] = (float(r["d"]), rule)
+    return near
+
+
+class LocationIngest:
+    """One batch of points from one device, in the request's transaction."""
+
+    def __init__(self, session: AsyncSession, principal: Principal, cfg: EngineConfig) -> None:
+        self.session = session
+        self.p = principal
+        self.cfg = cfg
+
+    async def run(self, device_id: uuid.UUID, raw: list[Any], received: datetime) -> IngestResult:
+        db = await raw_connection(self.session)
+        await require_own_device(db, self.p, device_id)
+        good, results, rejected = parse_points(raw, received)
+        if not good and rejected:
+            first = next(iter(rejected.values()))
+            raise Invalid(
+                first.reason or "invalid point",
+                field=first.field,
+                extra=[r.model_dump() for r in results],
+            )
+        new_ids = await self._store(db, device_id, good, received)
+        fresh = [g for g in good if g.point.client_id in new_ids]
+        by_id = {r.client_id: r for r in results if r.status == "accepted"}
+        for g in good:
+            if g.point.client_id not in new_ids:
+                by_id[g.fix.client_id].status = "duplicate"
+        events = 0
+        if fresh:
+            flags, events = await self._process(db, device_id, [g.fix for g in fresh])
+            for cid, flag in flags.items():
+                if cid in by_id and by_id[cid].status == "accepted":
+                    by_id[cid].status, by_id[cid].reason = "flagged", flag
+        watch: list[FenceToWatch] = []
+        last_good = max((g.fix for g in good), key=lambda f: f.order, default=None)
+        if last_good is not None:
+            watch = await self._watch(db, last_good)
+        counts = {
+            s: sum(1 for r in results if r.status == s)
+            for s in ("accepted", "duplicate", "flagged", "rejected")
+        }
+        return IngestResult(
+            accepted=counts["accepted"],
+            duplicates=counts["duplicate"],
+            flagged=counts["flagged"],
+            rejected=counts["rejected"],
+            events=events,
+            results=results,
+            watch=watch,
+        )
+
+    async def _store(
+        self, db: asyncpg.Connection, device_id: uuid.UUID, good: list[Parsed], received: datetime
+    ) -> set[uuid.UUID]:
+        if not good:
+            return set()
+        pts = [g.point for g in good]
+        rows = await db.fetch(
+            INSERT_PINGS,
+            self.p.tenant_id,
+            device_id,
+            [p.client_id for p in pts],
+            [to_dt(g.fix.t) for g in good],
+            [received] * len(good),
+            [p.lat for p in pts],
+            [p.lon for p in pts],
+            [p.accuracy_m for p in pts],
+            [p.speed_mps for p in pts],
+            [p.heading_deg for p in pts],
+            [p.altitude_m for p in pts],
+            [p.battery for p in pts],
+            [p.provider for p in pts],
+            [p.mock for p in pts],
+        )
+        return {r["client_id"] for r in rows}
+
+    async def _process(
+        self, db: asyncpg.Connection, device_id: uuid.UUID, fresh: list[Fix]
+    ) -> tuple[dict[str, str], int]:
+        """Advance the engine; replay from a checkpoint when a point is older than the state."""
+        tid = self.p.tenant_id
+        row = await db.fetchrow(
+            """INSERT INTO device_states (tenant_id, device_id, state, beacons, wifi)
+               VALUES ($1, $2, '{}', '{}', '{}')
+               ON CONFLICT (tenant_id, device_id) DO UPDATE SET updated_at = now()
+               RETURNING state, last_fix_time, last_client_id""",
+            tid,
+            device_id,
+        )
+        assert row is not None
+        fresh.sort(key=lambda f: f.order)
+        last = (
+            (ms(row["last_fix_time"]), str(row["last_client_id"])) if row["last_fix_time"] else None
+        )
+        replay = last is not None and fresh[0].order < last
+        recorded: dict[str, tuple[float, str]] = {}
+        if replay:
+            oldest = fresh[0]
+            cp = await db.fetchrow(
+                """SELECT fix_time, client_id, state FROM device_checkpoints
+                   WHERE tenant_id = $1 AND device_id = $2 AND (fix_time, client_id) < ($3, $4)
+                   ORDER BY fix_time DESC, client_id DESC LIMIT 1""",
+                tid,
+                device_id,
+                to_dt(oldest.t),
+                uuid.UUID(oldest.client_id),
+            )
+            start_t, start_c = (
+                (cp["fix_time"], cp["client_id"])
+                if cp
+                else (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
+            )
+            state = DeviceState.from_dict(loads(cp["state"]) if cp else None)
+            await db.execute(
+                """DELETE FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
+                   AND (fix_time, client_id) > ($3, $4)""",
+                tid,
+                device_id,
+                start_t,
+                start_c,
+            )
+            pts = await db.fetch(
+                """SELECT client_id, fix_time, received_at, lat, lon, accuracy_m, speed_mps, mock
+                   FROM pings WHERE tenant_id = $1 AND device_id = $2
+                   AND (fix_time, client_id) > ($3, $4)
+                   ORDER BY fix_time, client_id""",
+                tid,
+                device_id,
+                start_t,
+                start_c,
+            )
+            todo = [
+                Fix(
+                    str(r["client_id"]),
+                    ms(r["fix_time"]),
+                    r["lat"],
+                    r["lon"],
+                    r["accuracy_m"],
+                    r["speed_mps"],
+                    r["mock"],
+                    ms(r["received_at"]),
+                )
+                for r in pts
+            ]
+            ev = await db.fetch(
+                """SELECT id, produced_by_time, produced_by_client FROM events
+                   WHERE tenant_id = $1 AND device_id = $2 AND retracted_at IS NULL
+                   AND (produced_by_time, produced_by_client) > ($3, $4)""",
+                tid,
+                device_id,
+                start_t,
+                start_c,
+            )
+            recorded = {
+                str(r["id"]): (ms(r["produced_by_time"]), str(r["produced_by_client"])) for r in ev
+            }
+        else:
+            state = DeviceState.from_dict(loads(row["state"]))
+            todo = fresh
+        near = await match_fences(db, tid, todo, list(state.presence.stays))
+        # `now`: a device whose newest point is already older than the silence timeout is
+        # exited here exactly as the silent-device job would (same events, same ids).
+        now = ms(datetime.now(UTC))
+        items = list(zip(todo, near, strict=True))
+        result = process(str(device_id), state, items, self.cfg, now=now)
+        writer = EventWriter(db, self.p.tenant_id, self.p.id, device_id)
+        produced = await writer.resolve_stops(result.produced)
+        rec = reconcile(produced, recorded)
+        events = await writer.write(rec.added, replayed=replay, retracted=rec.retracted)
+        flags = {cid: str(f) for cid, f in result.flags.items()}
+        changed = [f.client_id for f in todo] if replay else list(flags)
+        if changed:
+            await db.execute(
+                """UPDATE pings SET flag = u.flag
+                   FROM unnest($3::uuid[], $4::text[]) AS u(cid, flag)
+                   WHERE tenant_id = $1 AND device_id = $2 AND client_id = u.cid""",
+                tid,
+                device_id,
+                [uuid.UUID(c) for c in changed],
+                [flags.get(c) for c in changed],
+            )
+        end = todo[-1]
+        end_state = json.dumps(result.state.to_dict())
+        await db.execute(
+            """WITH cp AS (
+                 INSERT INTO device_checkpoints (tenant_id, device_id, fix_time, client_id, state)
+                 VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING)
+               UPDATE device_states SET state = $5::jsonb, last_fix_time = $3, last_client_id = $4
+               WHERE tenant_id = $1 AND device_id = $2""",
+            tid,
+            device_id,
+            to_dt(end.t),
+            uuid.UUID(end.client_id),
+            end_state,
+        )
+        return flags, events
+
+    async def _watch(self, db: asyncpg.Connection, fix: Fix) -> list[FenceToWatch]:
+        rows = await db.fetch(
+            WATCH, self.p.tenant_id, fix.lat, fix.lon, WATCH_RADIUS_M, WATCH_LIMIT
+        )
+        return [
+            FenceToWatch(
+                id=r["id"],
+                name=r["name"],
+                lat=r["lat"],
+                lon=r["lon"],
+                radius_m=math.ceil(float(r["radius_m"])),
+                distance_m=round(float(r["d"]), 1),
+            )
+            for r in rows
+        ]

@@ -1,0 +1,254 @@
+"""Turning engine events into event rows and visits (shared by points and scans)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from geofence.device import Produced
+from geofence.types import Event, Kind, event_id
+
+STOP_CUSTOMER_M = 60.0
+_FENCE_KINDS = {Kind.ENTERED, Kind.EXITED, Kind.DWELLED}
+
+STOP_CUSTOMERS = """
+SELECT s.i, c.id
+FROM unnest($2::int[], $3::float8[], $4::float8[]) AS s(i, lat, lon)
+CROSS JOIN LATERAL (
+    SELECT c.id FROM customers c
+    WHERE c.tenant_id = $1
+      AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
+      AND NOT EXISTS (SELECT 1 FROM geofences f WHERE f.tenant_id = $1 AND f.customer_id = c.id)
+    ORDER BY c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+    LIMIT 1
+) c
+"""
+
+INSERT_EVENTS = """
+INSERT INTO events (tenant_id, id, kind, occurred_at, device_id, user_id, subject, fence_id,
+                    place_id, customer_id, visit_id, data, produced_by_time, produced_by_client,
+                    replayed)
+SELECT $1, u.id, u.kind, to_timestamp(u.t), $2, $3, u.subject, u.fence_id, u.place_id,
+       u.customer_id, u.visit_id, u.data::jsonb, to_timestamp(u.by_t), u.by_c, $4
+FROM unnest($5::uuid[], $6::text[], $7::float8[], $8::text[], $9::uuid[], $10::uuid[],
+            $11::uuid[], $12::uuid[], $13::text[], $14::float8[], $15::uuid[])
+     AS u(id, kind, t, subject, fence_id, place_id, customer_id, visit_id, data, by_t, by_c)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def visit_id_for(device: str, source: str, key: str, arrived_t: float) -> str:
+    """Beacon and Wi-Fi visits: one per stay near an emitter, named by where and when it began."""
+    return event_id(device, f"{source}-visit", key, arrived_t)
+
+
+class EventWriter:
+    """Records a device's events and keeps its visits in step, in the caller's transaction."""
+
+    def __init__(
+        self,
+        db: asyncpg.Connection,
+        tenant_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        device_id: uuid.UUID,
+    ) -> None:
+        self.db = db
+        self.tenant_id = tenant_id
+        self.user_id = user_id
+        self.device_id = device_id
+        self.customer_of_stop: dict[str, uuid.UUID] = {}
+        self.place_of_key: dict[str, uuid.UUID] = {}
+
+    async def resolve_stops(self, produced: list[Produced]) -> list[Produced]:
+        """Keep stop visits only where a customer without a fence is near (one query)."""
+        stops = {p.event.subject: p.event for p in produced if p.event.source == "stop"}
+        if not stops:
+            return produced
+        ids = list(stops)
+        rows = await self.db.fetch(
+            STOP_CUSTOMERS,
+            self.tenant_id,
+            list(range(len(ids))),
+            [stops[s].data["lat"] for s in ids],
+            [stops[s].data["lon"] for s in ids],
+            STOP_CUSTOMER_M,
+        )
+        self.customer_of_stop = {ids[r["i"]]: r["id"] for r in rows}
+        return [
+            p
+            for p in produced
+            if p.event.source != "stop" or p.event.subject in self.customer_of_stop
+        ]
+
+    async def _fences(self, events: list[Event]) -> dict[uuid.UUID, tuple[Any, Any]]:
+        ids = {
+            u
+            for e in events
+            if (e.kind in _FENCE_KINDS or e.source == "geofence") and (u := _uuid(e.subject))
+        }
+        if not ids:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT id, place_id, customer_id FROM geofences "
+            "WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+            self.tenant_id,
+            list(ids),
+        )
+        return {r["id"]: (r["place_id"], r["customer_id"]) for r in rows}
+
+    def _row(self, e: Event, fences: dict[uuid.UUID, tuple[Any, Any]]) -> dict[str, Any]:
+        fence_id = place_id = customer_id = None
+        visit = _uuid(e.visit_id)
+        if e.kind in _FENCE_KINDS or e.source == "geofence":
+            fence_id = _uuid(e.subject)
+            place_id, customer_id = fences.get(fence_id, (None, None)) if fence_id else (None, None)
+        elif e.source == "stop":
+            customer_id = self.customer_of_stop.get(e.subject)
+        elif e.source in ("beacon", "wifi"):
+            place_id = self.place_of_key.get(e.subject)
+            arrived = e.t - e.data.get("duration_s", 0.0) if e.kind.endswith("exited") else e.t
+            visit = uuid.UUID(visit_id_for(str(self.device_id), e.source, e.subject, arrived))
+        return {
+            "fence_id": fence_id,
+            "place_id": place_id,
+            "customer_id": customer_id,
+            "visit_id": visit,
+        }
+
+    async def write(
+        self,
+        added: list[Produced],
+        *,
+        replayed: bool,
+        retracted: list[str] = (),  # type: ignore[assignment]
+    ) -> int:
+        """Insert new events, retract stale ones, and update the visits they imply."""
+        if retracted:
+            rows = await self.db.fetch(
+                """UPDATE events SET retracted_at = now()
+                   WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND retracted_at IS NULL
+                   RETURNING kind, visit_id""",
+                self.tenant_id,
+                [uuid.UUID(x) for x in retracted],
+            )
+            started = [
+                r["visit_id"]
+                for r in rows
+                if r["kind"] in ("visit_started", "beacon_entered", "wifi_entered")
+                and r["visit_id"]
+            ]
+            ended = [
+                r["visit_id"]
+                for r in rows
+                if r["kind"] in ("visit_ended", "beacon_exited", "wifi_exited") and r["visit_id"]
+            ]
+            if started:
+                await self.db.execute(
+                    "UPDATE visits SET retracted_at = now() "
+                    "WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+                    self.tenant_id,
+                    started,
+                )
+            if ended:
+                await self.db.execute(
+                    "UPDATE visits SET departed_at = NULL "
+                    "WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+                    self.tenant_id,
+                    ended,
+                )
+        if not added:
+            return 0
+        events = [p.event for p in added]
+        fences = await self._fences(events)
+        meta = [self._row(e, fences) for e in events]
+        inserted = await self.db.fetch(
+            INSERT_EVENTS,
+            self.tenant_id,
+            self.device_id,
+            self.user_id,
+            replayed,
+            [uuid.UUID(e.id) for e in events],
+            [str(e.kind) for e in events],
+            [e.t for e in events],
+            [e.subject for e in events],
+            [m["fence_id"] for m in meta],
+            [m["place_id"] for m in meta],
+            [m["customer_id"] for m in meta],
+            [m["visit_id"] for m in meta],
+            [json.dumps(e.data) for e in events],
+            [p.by[0] for p in added],
+            [uuid.UUID(p.by[1]) if _uuid(p.by[1]) else None for p in added],
+        )
+        await self._visits(events, meta)
+        return len(inserted)
+
+    async def _visits(self, events: list[Event], meta: list[dict[str, Any]]) -> None:
+        opens, closes = [], []
+        for e, m in zip(events, meta, strict=True):
+            if m["visit_id"] is None:
+                continue
+            starts = e.kind is Kind.VISIT_STARTED or (
+                e.kind in (Kind.BEACON_ENTERED, Kind.WIFI_ENTERED) and m["place_id"] is not None
+            )
+            ends = e.kind is Kind.VISIT_ENDED or (
+                e.kind in (Kind.BEACON_EXITED, Kind.WIFI_EXITED) and m["place_id"] is not None
+            )
+            if starts:
+                confidence = {"geofence": 0.9, "beacon": 0.95, "wifi": 0.8, "stop": 0.6}.get(
+                    e.source or "", 0.5
+                )
+                opens.append(
+                    (
+                        m["visit_id"],
+                        e.source,
+                        m["customer_id"],
+                        m["place_id"],
+                        m["fence_id"],
+                        e.t,
+                        e.data.get("lat"),
+                        e.data.get("lon"),
+                        confidence,
+                    )
+                )
+            elif ends:
+                closes.append((m["visit_id"], e.t))
+        if opens:
+            cols = list(zip(*opens, strict=True))
+            await self.db.execute(
+                """INSERT INTO visits (tenant_id, id, agent_id, device_id, source, customer_id,
+                                       place_id, fence_id, arrived_at, lat, lon, confidence)
+                   SELECT $1, u.id, $2, $3, u.source, u.customer_id, u.place_id, u.fence_id,
+                          to_timestamp(u.t), u.lat, u.lon, u.confidence
+                   FROM unnest($4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[],
+                               $9::float8[], $10::float8[], $11::float8[], $12::float8[])
+                        AS u(id, source, customer_id, place_id, fence_id, t, lat, lon, confidence)
+                   ON CONFLICT (tenant_id, id) DO UPDATE SET retracted_at = NULL,
+                        arrived_at = EXCLUDED.arrived_at""",
+                self.tenant_id,
+                self.user_id,
+                self.device_id,
+                *[list(c) for c in cols],
+            )
+        if closes:
+            ids, ts = zip(*closes, strict=True)
+            await self.db.execute(
+                """UPDATE visits v SET departed_at = to_timestamp(u.t), updated_at = now()
+                   FROM unnest($2::uuid[], $3::float8[]) AS u(id, t)
+                   WHERE v.tenant_id = $1 AND v.id = u.id""",
+                self.tenant_id,
+                list(ids),
+                list(ts),
+            )

@@ -1,0 +1,207 @@
+"""API schemas for ingest, events and visits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+MAX_POINTS = 1000
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class PointIn(BaseModel):
+    """One location fix. Give `time` (device clock) and, better, `age_s`: how old the fix was
+    when the batch was sent; the server then dates it from its own clock, so a device clock
+    that is wrong does not matter."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    client_id: uuid.UUID
+    time: AwareDatetime | None = None
+    age_s: float | None = Field(default=None, ge=0, le=30 * 86_400)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(ge=0, le=100_000)
+    speed_mps: float | None = Field(default=None, ge=0, le=1_000)
+    heading_deg: float | None = Field(default=None, ge=0, le=360)
+    altitude_m: float | None = Field(default=None, ge=-1_000, le=100_000)
+    battery: float | None = Field(default=None, ge=0, le=1)
+    provider: Literal["gps", "network", "fused", "passive", "other"] | None = None
+    mock: bool = False
+
+    @model_validator(mode="after")
+    def _dated(self) -> PointIn:
+        if self.time is None and self.age_s is None:
+            raise ValueError("give time or age_s")
+        return self
+
+
+class LocationBatch(BaseModel):
+    """Documented shape of POST /ingest/locations (each point is checked on its own)."""
+
+    device_id: uuid.UUID
+    points: list[PointIn] = Field(min_length=1, max_length=MAX_POINTS)
+
+
+class PointResult(BaseModel):
+    client_id: str | None
+    status: Literal["accepted", "duplicate", "flagged", "rejected"]
+    reason: str | None = None
+    field: str | None = None
+
+
+class FenceToWatch(BaseModel):
+    id: uuid.UUID
+    name: str
+    lat: float
+    lon: float
+    radius_m: float = Field(description="a circle enclosing the fence, for the phone's OS region")
+    distance_m: float
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    flagged: int
+    rejected: int
+    events: int = Field(description="events recorded because of this batch")
+    results: list[PointResult]
+    watch: list[FenceToWatch] = Field(default_factory=list)
+
+
+class BeaconSighting(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    ibeacon_uuid: uuid.UUID | None = None
+    major: int | None = Field(default=None, ge=0, le=65535)
+    minor: int | None = Field(default=None, ge=0, le=65535)
+    eddystone_namespace: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{20}$")
+    eddystone_instance: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{12}$")
+    rssi: float = Field(ge=-127, le=20)
+    tx_power: float | None = Field(default=None, ge=-127, le=20)
+
+    def key(self) -> str:
+        if self.ibeacon_uuid is not None and self.major is not None and self.minor is not None:
+            return f"ib:{self.ibeacon_uuid}:{self.major}:{self.minor}"
+        if self.eddystone_namespace and self.eddystone_instance:
+            return f"ed:{self.eddystone_namespace.lower()}:{self.eddystone_instance.lower()}"
+        raise ValueError("an iBeacon (uuid, major, minor) or an Eddystone (namespace, instance)")
+
+    @model_validator(mode="after")
+    def _identity(self) -> BeaconSighting:
+        self.key()
+        return self
+
+
+class WifiSighting(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    bssid: str = Field(pattern=r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
+    rssi: float = Field(ge=-127, le=20)
+
+    def key(self) -> str:
+        return self.bssid.lower().replace("-", ":")
+
+
+class BeaconScan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time: AwareDatetime
+    sightings: list[BeaconSighting] = Field(
+        max_length=500, description="empty: scanned and saw none (not the same as no scan)"
+    )
+
+
+class WifiScan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time: AwareDatetime
+    sightings: list[WifiSighting] = Field(max_length=500)
+
+
+class BeaconBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device_id: uuid.UUID
+    scans: list[BeaconScan] = Field(min_length=1, max_length=MAX_POINTS)
+
+
+class WifiBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device_id: uuid.UUID
+    scans: list[WifiScan] = Field(min_length=1, max_length=MAX_POINTS)
+
+
+class ScanResult(BaseModel):
+    accepted: int
+    duplicates: int
+    late: int = Field(description="older than the device's last scan: stored, not replayed")
+    events: int
+
+
+class EventOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    occurred_at: datetime
+    device_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+    subject: str
+    fence_id: uuid.UUID | None
+    place_id: uuid.UUID | None
+    customer_id: uuid.UUID | None
+    visit_id: uuid.UUID | None
+    data: dict[str, Any]
+    replayed: bool
+    retracted_at: datetime | None
+    recorded_at: datetime
+
+
+Outcome = Literal["met", "not_home", "declined", "appointment_set", "sale"]
+
+
+class VisitOut(BaseModel):
+    id: uuid.UUID
+    agent_id: uuid.UUID
+    device_id: uuid.UUID | None
+    source: str
+    customer_id: uuid.UUID | None
+    place_id: uuid.UUID | None
+    fence_id: uuid.UUID | None
+    arrived_at: datetime
+    departed_at: datetime | None
+    duration_s: float | None
+    lat: float | None
+    lon: float | None
+    confidence: float
+    outcome: Outcome | None
+    note: str | None
+    retracted_at: datetime | None
+
+
+class CheckIn(BaseModel):
+    """A manual check-in by the agent, at a customer or a place."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    customer_id: uuid.UUID | None = None
+    place_id: uuid.UUID | None = None
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(ge=0, le=10_000)
+    at: AwareDatetime | None = Field(default=None, description="defaults to now")
+    device_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> CheckIn:
+        if (self.customer_id is None) == (self.place_id is None):
+            raise ValueError("give exactly one of customer_id or place_id")
+        return self
+
+
+class CheckOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: AwareDatetime | None = None
+    outcome: Outcome | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class VisitUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Outcome | None = None
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,171 @@
+"""Reading events and visits, manual check-in / check-out, and visit outcomes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, select, true
+
+from backend.auth.scope import subtree_unit_ids
+from backend.common.crud import CrudService
+from backend.customers.services import CustomerService
+from backend.db.models import Device, User
+from backend.db.models import Event as EventRow
+from backend.db.models import Visit as VisitRow
+from backend.errors import Forbidden, Invalid
+from backend.places.services import PlaceService
+from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
+
+
+def _people_scope(col: Any, svc: CrudService[Any, Any]) -> ColumnElement[bool]:
+    p = svc.p
+    if p.is_admin:
+        return true()
+    if p.is_agent:
+        return col == p.id
+    if p.is_manager:
+        users = select(User.id).where(
+            User.tenant_id == p.tenant_id, User.org_unit_id.in_(subtree_unit_ids(p))
+        )
+        return col.in_(users)
+    return false()
+
+
+class EventService(CrudService[EventRow, EventOut]):
+    model = EventRow
+    label = "event"
+
+    def visible(self) -> ColumnElement[bool]:
+        if self.p.is_store_app:
+            return EventRow.place_id.in_(list(self.p.store_ids)) if self.p.store_ids else false()
+        return _people_scope(EventRow.user_id, self)
+
+    def writable(self) -> ColumnElement[bool]:
+        return false()  # append-only
+
+    def may_create(self) -> bool:
+        return False
+
+    def to_schema(self, row: EventRow) -> EventOut:
+        return EventOut.model_validate(row, from_attributes=True)
+
+    def filters(
+        self,
+        *,
+        device_id: uuid.UUID | None,
+        user_id: uuid.UUID | None,
+        kind: str | None,
+        place_id: uuid.UUID | None,
+        fence_id: uuid.UUID | None,
+        since: datetime | None,
+        until: datetime | None,
+        include_retracted: bool,
+    ) -> list[ColumnElement[bool]]:
+        conds = self.equal_filters(
+            device_id=device_id, user_id=user_id, kind=kind, place_id=place_id, fence_id=fence_id
+        )
+        if since is not None:
+            conds.append(EventRow.occurred_at >= since)
+        if until is not None:
+            conds.append(EventRow.occurred_at < until)
+        if not include_retracted:
+            conds.append(EventRow.retracted_at.is_(None))
+        return conds
+
+
+class VisitService(CrudService[VisitRow, VisitOut]):
+    model = VisitRow
+    label = "visit"
+
+    def visible(self) -> ColumnElement[bool]:
+        if self.p.is_store_app:
+            return VisitRow.place_id.in_(list(self.p.store_ids)) if self.p.store_ids else false()
+        return _people_scope(VisitRow.agent_id, self)
+
+    def writable(self) -> ColumnElement[bool]:
+        # The agent records outcomes of their own visits; their managers may correct them.
+        return _people_scope(VisitRow.agent_id, self) if not self.p.is_store_app else false()
+
+    def may_create(self) -> bool:
+        return self.p.is_agent
+
+    def to_schema(self, row: VisitRow) -> VisitOut:
+        duration = (row.departed_at - row.arrived_at).total_seconds() if row.departed_at else None
+        fields = {k: getattr(row, k) for k in VisitOut.model_fields if k != "duration_s"}
+        return VisitOut.model_validate(fields | {"duration_s": duration})
+
+    async def create_values(self, data: CheckIn) -> dict[str, Any]:
+        if data.customer_id is not None:
+            await self.require_visible(CustomerService, data.customer_id, "customer_id")
+        if data.place_id is not None:
+            await self.require_visible(PlaceService, data.place_id, "place_id")
+        if data.device_id is not None:
+            owner = await self.session.scalar(
+                select(Device.user_id).where(
+                    Device.tenant_id == self.p.tenant_id, Device.id == data.device_id
+                )
+            )
+            if owner != self.p.id:
+                raise Invalid("unknown device_id", field="device_id")
+        # A manual check-in is as good as the fix it was made with.
+        confidence = 1.0 if data.accuracy_m <= 50 else max(0.3, 50.0 / data.accuracy_m)
+        return {
+            "agent_id": self.p.id,
+            "device_id": data.device_id,
+            "source": "manual",
+            "customer_id": data.customer_id,
+            "place_id": data.place_id,
+            "arrived_at": data.at or datetime.now(UTC),
+            "lat": data.lat,
+            "lon": data.lon,
+            "accuracy_m": data.accuracy_m,
+            "confidence": round(confidence, 3),
+        }
+
+    async def update_values(self, row: VisitRow, changes: dict[str, Any]) -> dict[str, Any]:
+        return changes
+
+    async def check_out(self, item_id: uuid.UUID, data: CheckOut) -> VisitOut:
+        row = await self._load_writable(item_id)
+        if row.source != "manual":
+            raise Invalid("only manual check-ins are checked out by hand", field="id")
+        if row.departed_at is not None:
+            raise Invalid("this visit is already checked out", field="id")
+        at = data.at or datetime.now(UTC)
+        if at < row.arrived_at:
+            raise Invalid("check-out before check-in", field="at")
+        row.departed_at = at
+        if data.outcome is not None:
+            row.outcome = data.outcome
+        if data.note is not None:
+            row.note = data.note
+        await self._flush()
+        await self.session.refresh(row)
+        return self.to_schema(row)
+
+    async def delete(self, item_id: uuid.UUID) -> None:
+        raise Forbidden("visits are kept; correct one with its outcome and note")
+
+    def filters(
+        self,
+        *,
+        agent_id: uuid.UUID | None,
+        customer_id: uuid.UUID | None,
+        place_id: uuid.UUID | None,
+        source: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        include_retracted: bool,
+    ) -> list[ColumnElement[bool]]:
+        conds = self.equal_filters(
+            agent_id=agent_id, customer_id=customer_id, place_id=place_id, source=source
+        )
+        if since is not None:
+            conds.append(VisitRow.arrived_at >= since)
+        if until is not None:
+            conds.append(VisitRow.arrived_at < until)
+        if not include_retracted:
+            conds.append(VisitRow.retracted_at.is_(None))
+        return conds

@@ -1,0 +1,239 @@
+"""Location ingest end to end: HTTP into PostGIS, the engine, events and visits."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.backend.conftest import errors_for
+from tests.backend.tracking.conftest import T0, Field, at, point, visit_track
+
+
+async def send(
+    client: AsyncTestClient[Litestar],
+    f: Field,
+    device: str,
+    pts: list[dict[str, Any]],
+    who: str = "agent",
+) -> Any:
+    resp = await client.post(
+        "/ingest/locations", json={"device_id": device, "points": pts}, headers=f.tenant.h(who)
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def events_of(
+    client: AsyncTestClient[Litestar], f: Field, device: str, **params: Any
+) -> list[dict[str, Any]]:
+    resp = await client.get(
+        "/events", params={"device_id": device, "limit": 500, **params}, headers=f.tenant.h("agent")
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()["items"]
+
+
+def summary(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((e["kind"], e["occurred_at"]) for e in events)
+
+
+class TestGeofenceVisit:
+    async def test_enter_dwell_exit_and_a_visit(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        device = await field.device()
+        body = await send(client, field, device, visit_track())
+        assert body["accepted"] == 31 and body["duplicates"] == 0 and body["rejected"] == 0, body[
+            "results"
+        ][:3]
+        assert body["watch"] and body["watch"][0]["id"] == field.fence["id"]
+        events = await events_of(client, field, device)
+        kinds = [e["kind"] for e in events if e["fence_id"] == field.fence["id"]]
+        assert sorted(kinds) == sorted(
+            ["entered", "visit_started", "dwelled", "exited", "visit_ended"]
+        )
+        entered = next(e for e in events if e["kind"] == "entered")
+        exited = next(e for e in events if e["kind"] == "exited")
+        assert exited["data"]["duration_s"] > 500
+        assert entered["visit_id"] == exited["visit_id"]
+        visits = (
+            await client.get(
+                "/visits",
+                params={"agent_id": str(field.tenant.users["agent"])},
+                headers=field.tenant.h("agent"),
+            )
+        ).json()["items"]
+        visit = next(v for v in visits if v["id"] == entered["visit_id"])
+        assert visit["source"] == "geofence" and visit["departed_at"] is not None
+        assert visit["duration_s"] == exited["data"]["duration_s"]
+
+    async def test_resending_changes_nothing(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        device = await field.device()
+        pts = visit_track()
+        await send(client, field, device, pts)
+        before = await events_of(client, field, device)
+        again = await send(client, field, device, pts[:10])
+        assert again["duplicates"] == 10 and again["accepted"] == 0 and again["events"] == 0
+        assert await events_of(client, field, device) == before
+
+    async def test_offline_backlog_gives_the_events_of_a_clean_pass(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        clean, late = await field.device(), await field.device()
+        pts = visit_track()
+        await send(client, field, clean, pts)
+        expected = summary(await events_of(client, field, clean))
+        # The phone was offline for the first 20 minutes: live points first, then the backlog
+        # in three shuffled batches.
+        await send(client, field, late, pts[25:])
+        backlog = pts[:25]
+        random.Random(4).shuffle(backlog)
+        for i in range(0, 25, 9):
+            await send(client, field, late, backlog[i : i + 9])
+        got = await events_of(client, field, late)
+        assert summary(got) == expected
+        assert any(e["replayed"] for e in got)
+        retracted = await events_of(client, field, late, include_retracted=True)
+        assert len(retracted) >= len(got)
+
+
+class TestStopVisit:
+    async def test_a_stop_near_a_fenceless_customer_is_a_visit(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        device = await field.device()
+        pts = []
+        for i in range(12):  # 6 minutes within a few metres of the customer
+            lat, lon = at(
+                random.Random(i).uniform(-5, 5), 3000 + random.Random(i + 99).uniform(-5, 5)
+            )
+            pts.append({**point(i * 30, 0), "lat": lat, "lon": lon})
+        lat, lon = at(800, 3000)
+        pts.append({**point(400, 0), "lat": lat, "lon": lon})
+        await send(client, field, device, pts)
+        visits = [
+            e for e in await events_of(client, field, device) if e["kind"].startswith("visit_")
+        ]
+        assert [e["kind"] for e in visits] == ["visit_started", "visit_ended"]
+        assert {e["customer_id"] for e in visits} == {field.customer["id"]}
+        visit = (
+            await client.get(f"/visits/{visits[0]['visit_id']}", headers=field.tenant.h("agent"))
+        ).json()
+        assert visit["source"] == "stop" and visit["customer_id"] == field.customer["id"]
+        assert 300 <= visit["duration_s"] <= 360
+
+
+class TestFlagsAndBadInput:
+    async def test_flags_and_spoofing(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        device = await field.device()
+        pts = [point(0, 2000), point(10, 2000, mock=True), point(20, 2000, acc=900), point(30, 0)]
+        pts.append({**point(40, 0), "lat": 0.0, "lon": 0.0})
+        body = await send(client, field, device, pts)
+        statuses = [(r["status"], r["reason"]) for r in body["results"]]
+        assert statuses == [
+            ("accepted", None),
+            ("flagged", "mock_location"),
+            ("flagged", "low_accuracy"),
+            ("accepted", None),
+            ("flagged", "zero_island"),
+        ]
+        kinds = [e["kind"] for e in await events_of(client, field, device)]
+        assert kinds.count("spoof_suspected") == 1
+
+    async def test_a_bad_point_is_rejected_alone(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        device = await field.device()
+        pts = [
+            point(0, 2000),
+            {**point(10, 2000), "lat": 91},
+            {**point(20, 2000), "accuracy_m": "far"},
+            point(30, 2000),
+        ]
+        body = await send(client, field, device, pts)
+        assert [r["status"] for r in body["results"]] == [
+            "accepted",
+            "rejected",
+            "rejected",
+            "accepted",
+        ]
+        assert body["results"][1]["field"] == "points.1.lat"
+        assert body["results"][2]["field"] == "points.2.accuracy_m"
+        timeline = (
+            await client.get(
+                f"/devices/{device}/timeline",
+                params={"since": T0.isoformat()},
+                headers=field.tenant.h("agent"),
+            )
+        ).json()
+        assert len(timeline["points"]) == 2
+
+    async def test_nan_infinity_and_out_of_range(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        device = await field.device()
+        for bad, fld in (("NaN", "lat"), ("Infinity", "lon"), ("-Infinity", "accuracy_m")):
+            p = point(0, 0)
+            raw = json.dumps({"device_id": device, "points": [p]}).replace(
+                json.dumps(p[fld]), bad, 1
+            )
+            resp = await client.post(
+                "/ingest/locations",
+                content=raw,
+                headers=field.tenant.h("agent") | {"content-type": "application/json"},
+            )
+            assert resp.status_code == 422, resp.text
+            assert errors_for(resp) == [f"points.0.{fld}"]
+        resp = await client.post(
+            "/ingest/locations",
+            json={"device_id": device, "points": [{**point(0, 0), "lat": 91}]},
+            headers=field.tenant.h("agent"),
+        )
+        assert resp.status_code == 422 and errors_for(resp) == ["points.0.lat"]
+
+    async def test_limits_are_413(self, client: AsyncTestClient[Litestar], field: Field) -> None:
+        device = await field.device()
+        many = [point(i, 0) for i in range(1001)]
+        resp = await client.post(
+            "/ingest/locations",
+            json={"device_id": device, "points": many},
+            headers=field.tenant.h("agent"),
+        )
+        assert resp.status_code == 413 and "1000" in resp.text
+        fat = [{**point(i, 0), "provider": "gps"} for i in range(900)]
+        blob = json.dumps({"device_id": device, "points": fat, "pad": "x" * 1_100_000})
+        resp = await client.post(
+            "/ingest/locations",
+            content=blob,
+            headers=field.tenant.h("agent") | {"content-type": "application/json"},
+        )
+        assert resp.status_code == 413 and "1 MiB" in resp.text
+
+    async def test_someone_elses_device(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        theirs = await field.device("agent2")
+        resp = await client.post(
+            "/ingest/locations",
+            json={"device_id": theirs, "points": [point(0, 0)]},
+            headers=field.tenant.h("agent"),
+        )
+        assert resp.status_code == 404
+        revoked = await field.device()
+        await client.patch(
+            f"/devices/{revoked}", json={"revoked": True}, headers=field.tenant.h("agent")
+        )
+        resp = await client.post(
+            "/ingest/locations",
+            json={"device_id": revoked, "points": [point(0, 0)]},
+            headers=field.tenant.h("agent"),
+        )
+        assert resp.status_code == 403

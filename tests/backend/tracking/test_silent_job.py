@@ -1,0 +1,65 @@
+"""The silent-device job exits devices that stopped reporting, stamped at their last point."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.jobs.runner import JobRunner
+from backend.tracking.jobs import exit_silent_devices
+from tests.backend.tracking.conftest import IBEACON, Field, at
+
+
+def recent(minutes_ago: float, north_m: float) -> dict[str, Any]:
+    lat, lon = at(north_m)
+    return {
+        "client_id": str(uuid.uuid4()),
+        "age_s": minutes_ago * 60,
+        "lat": lat,
+        "lon": lon,
+        "accuracy_m": 8,
+    }
+
+
+async def test_silent_device_is_exited_at_its_last_point(
+    client: AsyncTestClient[Litestar], field: Field, engine: AsyncEngine
+) -> None:
+    device = await field.device()
+    h = field.tenant.h("agent")
+    pts = [recent(10 - i, 0) for i in range(10)]  # inside the fence for the last 10 minutes
+    resp = await client.post(
+        "/ingest/locations", json={"device_id": device, "points": pts}, headers=h
+    )
+    assert resp.status_code == 200, resp.text
+    sightings = [{"ibeacon_uuid": IBEACON, "major": 1, "minor": 2, "rssi": -60}]
+    scan = {"time": datetime.now(UTC).isoformat(), "sightings": sightings}
+    await client.post("/ingest/beacons", json={"device_id": device, "scans": [scan]}, headers=h)
+
+    def kinds(items: list[dict[str, Any]]) -> list[str]:
+        return sorted(e["kind"] for e in items)
+
+    before = (await client.get("/events", params={"device_id": device}, headers=h)).json()["items"]
+    assert "exited" not in kinds(before) and "beacon_exited" not in kinds(before)
+
+    runner = JobRunner(engine)
+    runner.add("exit_silent_devices", exit_silent_devices, every_s=60)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert (await runner.run("exit_silent_devices", now=later) or 0) >= 3
+    after = (await client.get("/events", params={"device_id": device}, headers=h)).json()["items"]
+    new = [e for e in after if e["id"] not in {b["id"] for b in before}]
+    assert kinds(new) == ["beacon_exited", "device_silent", "exited", "visit_ended"]
+    last_point = max(
+        datetime.fromisoformat(p["time"])
+        for p in (await client.get(f"/devices/{device}/timeline", headers=h)).json()["points"]
+    )
+    exited = next(e for e in new if e["kind"] == "exited")
+    assert datetime.fromisoformat(exited["occurred_at"]) == last_point
+    # Running again finds nothing more to do.
+    assert await runner.run("exit_silent_devices", now=later) == 0
+    status = runner.jobs["exit_silent_devices"][1]
+    assert status.runs == 2 and status.last_error is None
