@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 422, 429},
                     ),
                     # Bodies carry passwords and locations: log the request line and status only.
+                    enable_middleware_logging=settings.access_log,
                     middleware_logging_config=LoggingMiddlewareConfig(
                         request_log_fields=("method", "path", "query"),
                         response_log_fields=["status_code"],
@@ -125,7 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
-        state=State({"settings": settings, "jobs": jobs}),
+        state=State({"settings": settings, "jobs": jobs, "db_engine": engine}),
         on_startup=on_startup,
         on_shutdown=[jobs.stop, engine.dispose],
         debug=False,

@@ -199,7 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
     tenant.add_argument("--admin-email", required=True)
     tenant.add_argument("--admin-password", required=True)
     tenant.set_defaults(fn=cmd_tenant)
+    bench = sub.add_parser("bench", help="run a benchmark (starts its own PostGIS)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    ingest = bench_sub.add_parser("ingest", help="end-to-end ingest against raw COPY")
+    ingest.add_argument("--json", help="write the report here")
+    ingest.add_argument("--fences", type=int, default=10_000)
+    ingest.add_argument("--devices", type=int, default=5_000)
+    ingest.add_argument("--seconds", type=float, default=15.0, help="per round")
+    ingest.add_argument("--rounds", type=int, default=3)
+    ingest.add_argument("--batch", type=int, default=200, help="points per request")
+    ingest.add_argument("--concurrency", type=int, default=16)
+    ingest.add_argument("--workers", type=int, default=2, help="API worker processes")
+    ingest.add_argument("--latency-seconds", type=float, default=10.0)
+    ingest.add_argument("--rate", type=float, default=200.0, help="single-point requests/s")
+    ingest.set_defaults(fn=cmd_bench_ingest)
     return parser
+
+
+def cmd_bench_ingest(args: argparse.Namespace) -> int:
+    from backend.bench.ingest import cli
+
+    return cli(args)
 
 
 def main(argv: list[str] | None = None) -> int:

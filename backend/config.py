@@ -35,6 +35,7 @@ class Settings:
     db_pool_size: int = 10
     log_sql: bool = False
     jobs: bool = True
+    access_log: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -51,4 +52,5 @@ class Settings:
             db_pool_size=int(os.environ.get("FIELDSENSE_DB_POOL_SIZE", 10)),
             log_sql=os.environ.get("FIELDSENSE_LOG_SQL", "") == "1",
             jobs=os.environ.get("FIELDSENSE_JOBS", "1") != "0",
+            access_log=os.environ.get("FIELDSENSE_ACCESS_LOG", "1") != "0",
         )

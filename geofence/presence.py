@@ -75,6 +75,8 @@ class Presence:
         Negative distance is inside. Fences missing from `near` are far away (outside).
         """
         events: list[Event] = []
+        if not near and not self.stays:
+            return events  # the common case: nowhere near any fence
         for fid in sorted(set(self.stays) | set(near)):
             d, rule = near.get(fid, (INF, None))
             stay = self.stays.get(fid)
@@ -152,11 +154,15 @@ class Presence:
         )
 
     @staticmethod
-    def close(device: str, fid: str, stay: Stay, at: float, out: list[Event]) -> None:
+    def close(
+        device: str, fid: str, stay: Stay, at: float, out: list[Event], **data: Any
+    ) -> None:
         """Exit the stay at time `at` (also used when the device goes silent)."""
         duration = max(0.0, at - stay.entered_t)
         out.append(
-            make_event(device, Kind.EXITED, at, fid, visit_id=stay.visit_id, duration_s=duration)
+            make_event(
+                device, Kind.EXITED, at, fid, visit_id=stay.visit_id, duration_s=duration, **data
+            )
         )
         if stay.dwelled:
             out.append(
@@ -172,6 +178,24 @@ class Presence:
             )
         stay.inside, stay.out_since, stay.dwelled = False, None, False
         stay.streak, stay.streak_t = 0, None
+
+    def force(
+        self, device: str, fid: str, inside: bool, at: float, rule: FenceRule, reason: str
+    ) -> list[Event]:
+        """A synthetic enter or exit because the fence itself changed (created, moved, deleted)."""
+        out: list[Event] = []
+        stay = self.stays.get(fid)
+        if inside and not (stay and stay.inside):
+            stay = Stay(dwell_s=rule.dwell_s, inside=True, entered_t=at)
+            stay.visit_id = event_id(device, "visit", fid, at)
+            self.stays[fid] = stay
+            out.append(
+                make_event(device, Kind.ENTERED, at, fid, visit_id=stay.visit_id, synthetic=reason)
+            )
+        elif not inside and stay is not None and stay.inside:
+            self.close(device, fid, stay, at, out, synthetic=reason)
+            del self.stays[fid]
+        return out
 
     def close_all(self, device: str, at: float) -> list[Event]:
         out: list[Event] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from geoalchemy2.shape import from_shape
@@ -194,6 +195,29 @@ class GeofenceService(CrudService[GeofenceRow, Geofence]):
             updated_at=row.updated_at,
         )
 
+    async def _changed(self, fence_id: uuid.UUID, *, deleted: bool = False) -> None:
+        """Devices the change moves in or out of the fence get synthetic events now."""
+        from backend.tracking.fence_changes import apply_fence_change
+
+        await apply_fence_change(
+            self.session, self.p.tenant_id, fence_id, datetime.now(UTC), deleted=deleted
+        )
+
+    async def create(self, data: Any) -> Geofence:
+        fence = await super().create(data)
+        await self._changed(fence.id)
+        return fence
+
+    async def update(self, item_id: uuid.UUID, data: Any) -> Geofence:
+        fence = await super().update(item_id, data)
+        await self._changed(fence.id)
+        return fence
+
+    async def delete(self, item_id: uuid.UUID) -> None:
+        await self._load_writable(item_id)
+        await self._changed(item_id, deleted=True)
+        await super().delete(item_id)
+
     async def upsert(self, tag: str, external_id: str, data: GeofenceBody) -> tuple[Geofence, bool]:
         """Create or replace the geofence known by (tag, external_id); True when created."""
         existing = (
@@ -214,6 +238,7 @@ class GeofenceService(CrudService[GeofenceRow, Geofence]):
             setattr(row, key, value)
         await self._flush()
         await self.session.refresh(row)
+        await self._changed(row.id)
         return self.to_schema(row), False
 
     async def import_geojson(self, body: bytes) -> ImportResult:

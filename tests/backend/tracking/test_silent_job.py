@@ -63,3 +63,54 @@ async def test_silent_device_is_exited_at_its_last_point(
     assert await runner.run("exit_silent_devices", now=later) == 0
     status = runner.jobs["exit_silent_devices"][1]
     assert status.runs == 2 and status.last_error is None
+
+
+async def test_moving_or_deleting_a_fence_gives_synthetic_events(
+    client: AsyncTestClient[Litestar], field: Field
+) -> None:
+    device = await field.device()
+    h = field.tenant.h("agent")
+    far_lat, far_lon = at(0, -5000)
+    fence = await field.tenant.post(
+        "manager",
+        "/geofences",
+        {"name": "moving", "circle": {"lat": far_lat, "lon": far_lon, "radius_m": 100}},
+    )
+    pts = []
+    for i in range(5):
+        lat, lon = at(0, -8000)
+        pts.append(
+            {
+                "client_id": str(uuid.uuid4()),
+                "age_s": 300 - i * 60,
+                "lat": lat,
+                "lon": lon,
+                "accuracy_m": 8,
+            }
+        )
+    assert (
+        await client.post("/ingest/locations", json={"device_id": device, "points": pts}, headers=h)
+    ).status_code == 200
+    mine = {"device_id": device, "fence_id": fence["id"]}
+    assert (await client.get("/events", params=mine, headers=h)).json()["items"] == []
+    # The fence moves onto the device: it is inside now.
+    lat, lon = at(0, -8000)
+    moved = await client.patch(
+        f"/geofences/{fence['id']}",
+        json={"circle": {"lat": lat, "lon": lon, "radius_m": 150}},
+        headers=field.tenant.h("manager"),
+    )
+    assert moved.status_code == 200, moved.text
+    items = (await client.get("/events", params=mine, headers=h)).json()["items"]
+    assert [(e["kind"], e["data"].get("synthetic")) for e in items] == [
+        ("entered", "fence_changed")
+    ]
+    # Deleted: the device is out.
+    assert (
+        await client.delete(f"/geofences/{fence['id']}", headers=field.tenant.h("manager"))
+    ).status_code == 204
+    items = (await client.get("/events", params=mine, headers=h)).json()["items"]
+    assert sorted((e["kind"], e["data"].get("synthetic")) for e in items) == [
+        ("entered", "fence_changed"),
+        ("exited", "fence_deleted"),
+    ]

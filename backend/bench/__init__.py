@@ -1,0 +1,1 @@
+"""Benchmarks: `fieldsense bench NAME --json PATH`."""

@@ -1,0 +1,376 @@
+"""`fieldsense bench ingest`: end-to-end ingest throughput against raw COPY, in one run.
+
+It starts its own throwaway PostGIS cluster, loads fences and devices, runs the API in
+worker processes, drives it with the load generator in `simulators/` (a separate process,
+HTTP only), then times a raw COPY of as many rows into the same `pings` table. Throughput
+is the median of several rounds; latency is measured open-loop at a steady request rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from backend.auth.security import issue_token
+from backend.db import migrate
+from backend.embedded_db import EmbeddedPostgres, free_port
+
+# Seoul, where the demo lives.
+LAT_MIN, LAT_MAX, LON_MIN, LON_MAX = 37.45, 37.65, 126.85, 127.15
+
+
+@dataclass
+class IngestBenchConfig:
+    fences: int = 10_000
+    devices: int = 5_000
+    seconds: float = 15.0
+    rounds: int = 3
+    batch: int = 200
+    concurrency: int = 16
+    workers: int = 2
+    latency_seconds: float = 10.0
+    rate: float = 200.0
+    seed: int = 7
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _seed(url: str, cfg: IngestBenchConfig, secret: str) -> dict[str, Any]:
+    """A tenant with fences and agents with devices, written in bulk (no per-user hashing)."""
+    rng = random.Random(cfg.seed)
+    db = await asyncpg.connect(_dsn(url))
+    try:
+        tid, hq = uuid.uuid4(), uuid.uuid4()
+        await db.execute("INSERT INTO tenants (id, slug, name) VALUES ($1, 'bench', 'Bench')", tid)
+        await db.execute(
+            "INSERT INTO org_units (tenant_id, id, name, kind, path) VALUES ($1, $2, 'HQ', 'hq', $3)",
+            tid,
+            hq,
+            [hq],
+        )
+        users = [uuid.uuid4() for _ in range(cfg.devices)]
+        devices = [uuid.uuid4() for _ in range(cfg.devices)]
+        await db.copy_records_to_table(
+            "users",
+            records=[
+                (tid, u, f"agent{i}@bench.test", f"Agent {i}", "agent", hq, "!")
+                for i, u in enumerate(users)
+            ],
+            columns=["tenant_id", "id", "email", "name", "role", "org_unit_id", "password_hash"],
+        )
+        await db.copy_records_to_table(
+            "devices",
+            records=[
+                (tid, d, u, "phone", "android", f"bench-{i}")
+                for i, (d, u) in enumerate(zip(devices, users, strict=True))
+            ],
+            columns=["tenant_id", "id", "user_id", "name", "platform", "identifier"],
+        )
+        centres = [
+            (rng.uniform(LAT_MIN, LAT_MAX), rng.uniform(LON_MIN, LON_MAX))
+            for _ in range(cfg.fences)
+        ]
+        circles = [
+            (i, lat, lon, rng.uniform(50, 300))
+            for i, (lat, lon) in enumerate(centres)
+            if i % 10 < 7
+        ]
+        squares = [
+            (i, lat, lon, rng.uniform(40, 250))
+            for i, (lat, lon) in enumerate(centres)
+            if i % 10 >= 7
+        ]
+        await db.execute(
+            """INSERT INTO geofences (tenant_id, id, org_unit_id, name, tag, external_id, shape, center,
+                                      radius_m, geom, dwell_s, exit_buffer_m)
+               SELECT $1, gen_random_uuid(), $2, 'fence ' || u.i, 'bench', u.i::text, 'circle',
+                      ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r,
+                      ST_Buffer(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r, 'quad_segs=8')::geometry,
+                      120, 20
+               FROM unnest($3::int[], $4::float8[], $5::float8[], $6::float8[]) AS u(i, lat, lon, r)""",
+            tid,
+            hq,
+            *[list(c) for c in zip(*circles, strict=True)],
+        )
+        await db.execute(
+            """INSERT INTO geofences (tenant_id, id, org_unit_id, name, tag, external_id, shape, geom,
+                                      dwell_s, exit_buffer_m)
+               SELECT $1, gen_random_uuid(), $2, 'fence ' || u.i, 'bench', u.i::text, 'polygon',
+                      ST_Envelope(ST_Buffer(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r)::geometry),
+                      120, 20
+               FROM unnest($3::int[], $4::float8[], $5::float8[], $6::float8[]) AS u(i, lat, lon, r)""",
+            tid,
+            hq,
+            *[list(c) for c in zip(*squares, strict=True)],
+        )
+        await db.execute("ANALYZE")
+        # Every phone starts at a fence's edge, so that walking produces enters and exits.
+        spec_devices = []
+        for i, (d, u) in enumerate(zip(devices, users, strict=True)):
+            lat, lon = centres[i % len(centres)]
+            spec_devices.append(
+                {
+                    "device_id": str(d),
+                    "token": issue_token(secret, u, tid, 6 * 3600),
+                    "lat": lat,
+                    "lon": lon,
+                }
+            )
+        return {"tenant_id": str(tid), "devices": spec_devices, "device_ids": devices}
+    finally:
+        await db.close()
+
+
+async def _copy_rate(
+    url: str, device_ids: list[uuid.UUID], tenant_id: uuid.UUID, rows: int, seed: int
+) -> float:
+    """Raw COPY of `rows` pings into the same table (fresh keys): rows per second."""
+    rng = random.Random(1000 + seed)
+    now = datetime.now(UTC)
+    records = [
+        (
+            tenant_id,
+            device_ids[i % len(device_ids)],
+            uuid.UUID(int=rng.getrandbits(128), version=4),
+            now,
+            now,
+            37.5 + rng.random() * 0.1,
+            127.0 + rng.random() * 0.1,
+            10.0,
+            False,
+        )
+        for i in range(rows)
+    ]
+    db = await asyncpg.connect(_dsn(url))
+    try:
+        t0 = time.perf_counter()
+        await db.copy_records_to_table(
+            "pings",
+            records=records,
+            columns=[
+                "tenant_id",
+                "device_id",
+                "client_id",
+                "fix_time",
+                "received_at",
+                "lat",
+                "lon",
+                "accuracy_m",
+                "mock",
+            ],
+        )
+        return rows / (time.perf_counter() - t0)
+    finally:
+        await db.close()
+
+
+async def _count_events(url: str) -> int:
+    db = await asyncpg.connect(_dsn(url))
+    try:
+        return int(await db.fetchval("SELECT count(*) FROM events WHERE retracted_at IS NULL"))
+    finally:
+        await db.close()
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the API process exited during start-up")
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the API did not become ready")
+
+
+def _load(mode: str, spec_path: Path, args: list[str]) -> dict[str, Any]:
+    out = spec_path.with_suffix(f".{mode}.json")
+    subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "simulators.load",
+            mode,
+            "--spec",
+            str(spec_path),
+            "--out",
+            str(out),
+            *args,
+        ],
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="fieldsense-bench-"))
+    pg = EmbeddedPostgres(work / "pg")
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        say("[1/6] starting a throwaway PostGIS")
+        pg.start()
+        migrate.upgrade(pg.url)
+        secret = secrets.token_urlsafe(32)
+        say(f"[2/6] loading {cfg.fences:,} fences and {cfg.devices:,} devices")
+        seeded = asyncio.run(_seed(pg.url, cfg, secret))
+        spec_path = work / "spec.json"
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        spec_path.write_text(json.dumps({"base_url": base, "devices": seeded["devices"]}))
+        say(f"[3/6] starting the API ({cfg.workers} worker processes)")
+        env = {
+            **os.environ,
+            "DATABASE_URL": pg.url,
+            "FIELDSENSE_SECRET": secret,
+            "FIELDSENSE_JOBS": "0",
+            "FIELDSENSE_ACCESS_LOG": "0",
+            "FIELDSENSE_DB_POOL_SIZE": "8",
+        }
+        server = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "backend.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(cfg.workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+        )
+        _wait_ready(base, server)
+        rounds = []
+        for r in range(cfg.rounds):
+            say(
+                f"[4/6] batches round {r + 1}/{cfg.rounds}: {cfg.seconds:.0f} s, {cfg.batch} points per request, {cfg.concurrency} uploaders"
+            )
+            res = _load(
+                "batches",
+                spec_path,
+                [
+                    "--seconds",
+                    str(cfg.seconds),
+                    "--batch",
+                    str(cfg.batch),
+                    "--concurrency",
+                    str(cfg.concurrency),
+                ],
+            )
+            res["pings_per_s"] = res["points_stored"] / res["seconds"]
+            say(
+                f"      {res['points_stored']:,} pings stored in {res['seconds']:.1f} s = {res['pings_per_s']:,.0f}/s, {res['errors']} errors"
+            )
+            rounds.append(res)
+        say(
+            f"[5/6] single-point latency at {cfg.rate:.0f} requests/s for {cfg.latency_seconds:.0f} s"
+        )
+        lat = _load(
+            "latency", spec_path, ["--seconds", str(cfg.latency_seconds), "--rate", str(cfg.rate)]
+        )
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+        stored = int(statistics.median(r["points_stored"] for r in rounds))
+        say(f"[6/6] raw COPY of {stored:,} rows into the same table (x3)")
+        device_ids = seeded["device_ids"]
+        tid = uuid.UUID(seeded["tenant_id"])
+        copies = [asyncio.run(_copy_rate(pg.url, device_ids, tid, stored, i)) for i in range(3)]
+        events = asyncio.run(_count_events(pg.url))
+    finally:
+        if server is not None:
+            server.terminate()
+        pg.destroy()
+    pings_per_s = statistics.median(r["pings_per_s"] for r in rounds)
+    copy_rows_per_s = statistics.median(copies)
+    summary = {
+        "pings_per_s": round(pings_per_s, 1),
+        "copy_rows_per_s": round(copy_rows_per_s, 1),
+        "ratio": round(pings_per_s / copy_rows_per_s, 4),
+        "events": events,
+        "fences": cfg.fences,
+        "p50_ms": round(lat["p50_ms"], 2),
+        "p99_ms": round(lat["p99_ms"], 2),
+    }
+    report = {
+        "benchmark": "ingest",
+        "summary": summary,
+        "config": cfg.__dict__,
+        "rounds": rounds,
+        "copy_rows_per_s_runs": copies,
+        "latency": lat,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
+    _print_table(summary, rounds, lat)
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2, default=str))
+        say(f"wrote {json_path}")
+    return report
+
+
+def _print_table(
+    summary: dict[str, Any], rounds: list[dict[str, Any]], lat: dict[str, Any]
+) -> None:
+    rows = [
+        ("pings/s end to end (median of rounds)", f"{summary['pings_per_s']:,.0f}", ">= 20,000"),
+        ("raw COPY rows/s (median of 3)", f"{summary['copy_rows_per_s']:,.0f}", ""),
+        ("ratio", f"{summary['ratio']:.3f}", ">= 0.5"),
+        ("events recorded", f"{summary['events']:,}", ""),
+        ("fences", f"{summary['fences']:,}", ""),
+        ("single-point p50 ms", f"{summary['p50_ms']:.1f}", "<= 10"),
+        ("single-point p99 ms", f"{summary['p99_ms']:.1f}", "<= 50"),
+        ("HTTP errors", str(sum(r["errors"] for r in rounds) + lat["errors"]), "0"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'ingest benchmark'.ljust(width)}  {'measured':>12}  {'target':>10}")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>12}  {target:>10}")
+    print(flush=True)
+
+
+def cli(args: Any) -> int:
+    cfg = IngestBenchConfig(
+        fences=args.fences,
+        devices=args.devices,
+        seconds=args.seconds,
+        rounds=args.rounds,
+        batch=args.batch,
+        concurrency=args.concurrency,
+        workers=args.workers,
+        latency_seconds=args.latency_seconds,
+        rate=args.rate,
+    )
+    run(cfg, Path(args.json) if args.json else None)
+    return 0

@@ -1,0 +1,194 @@
+"""Load generators for the ingest benchmark: many phones uploading batches, and a steady
+trickle of single points for latency. HTTP only, like a phone.
+
+Run as a module: `python -m simulators.load batches|latency --spec FILE --out FILE`.
+The spec (JSON) names the base URL and, per device, its id, a bearer token and a start
+position; the result (JSON) holds counts and latencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Phone:
+    device_id: str
+    token: str
+    lat: float
+    lon: float
+    t: float  # epoch seconds of the next fix
+    rng: random.Random
+
+    def walk(self, n: int, step_s: float = 5.0, live: bool = False) -> list[dict[str, Any]]:
+        """The next n fixes of a person walking and pausing, `step_s` apart in time.
+
+        Recorded fixes carry their time; a live fix is dated by its age (0) at send time.
+        """
+        out = []
+        for _ in range(n):
+            if self.rng.random() < 0.7:
+                heading = self.rng.uniform(0, 2 * math.pi)
+                dist = self.rng.uniform(0, 8)
+                self.lat += dist * math.cos(heading) / 111_195
+                self.lon += dist * math.sin(heading) / (111_195 * math.cos(math.radians(self.lat)))
+            self.t += step_s
+            when = (
+                {"age_s": 0.0}
+                if live
+                else {"time": datetime.fromtimestamp(self.t, UTC).isoformat()}
+            )
+            out.append(
+                {
+                    "client_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+                    **when,
+                    "lat": round(self.lat, 7),
+                    "lon": round(self.lon, 7),
+                    "accuracy_m": round(self.rng.uniform(4, 25), 1),
+                    "speed_mps": round(self.rng.uniform(0, 1.6), 2),
+                }
+            )
+        return out
+
+
+def phones(spec: dict[str, Any], history_s: float) -> list[Phone]:
+    """Phones whose recorded history starts `history_s` ago (a working day, uploaded late)."""
+    start = time.time() - history_s
+    return [
+        Phone(d["device_id"], d["token"], d["lat"], d["lon"], start + i % 60, random.Random(i))
+        for i, d in enumerate(spec["devices"])
+    ]
+
+
+async def batches(
+    spec: dict[str, Any], seconds: float, batch: int, concurrency: int
+) -> dict[str, Any]:
+    """Closed loop: `concurrency` uploaders, each taking the next phone's next batch."""
+    fleet = phones(spec, history_s=8 * 3600)
+    # Bodies are built before the clock starts so the generator spends its time sending.
+    rounds = max(2, int(seconds * 30000 / max(1, batch * len(fleet))) + 2)
+    bodies = [
+        (p.token, json.dumps({"device_id": p.device_id, "points": p.walk(batch)}).encode())
+        for _ in range(rounds)
+        for p in fleet
+    ]
+    accepted = sent = errors = events = 0
+    latencies: list[float] = []
+    next_body = 0
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=spec["base_url"], limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            nonlocal next_body, accepted, sent, errors, events
+            while time.perf_counter() < stop_at and next_body < len(bodies):
+                token, body = bodies[next_body]
+                next_body += 1
+                t0 = time.perf_counter()
+                resp = await client.post(
+                    "/ingest/locations",
+                    content=body,
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                latencies.append(time.perf_counter() - t0)
+                sent += batch
+                if resp.status_code == 200:
+                    doc = resp.json()
+                    accepted += doc["accepted"] + doc["flagged"]
+                    events += doc["events"]
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "seconds": elapsed,
+        "points_sent": sent,
+        "points_stored": accepted,
+        "requests": len(latencies),
+        "errors": errors,
+        "events": events,
+        "request_p50_ms": statistics.median(latencies) * 1000 if latencies else None,
+    }
+
+
+async def latency(spec: dict[str, Any], seconds: float, rate: float) -> dict[str, Any]:
+    """Open loop: single-point requests at a steady `rate` per second; latency of each."""
+    fleet = phones(spec, history_s=0)
+    total = int(seconds * rate)
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(base_url=spec["base_url"], timeout=30) as client:
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            p = fleet[i % len(fleet)]
+            body = json.dumps({"device_id": p.device_id, "points": p.walk(1, live=True)}).encode()
+            t0 = time.perf_counter()
+            resp = await client.post(
+                "/ingest/locations",
+                content=body,
+                headers={"Authorization": f"Bearer {p.token}", "Content-Type": "application/json"},
+            )
+            latencies.append(time.perf_counter() - t0)
+            if resp.status_code != 200:
+                errors += 1
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+    lat_ms = sorted(x * 1000 for x in latencies)
+    return {
+        "requests": len(lat_ms),
+        "errors": errors,
+        "rate": rate,
+        "p50_ms": lat_ms[len(lat_ms) // 2] if lat_ms else None,
+        "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))] if lat_ms else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="simulators.load")
+    parser.add_argument("mode", choices=["batches", "latency"])
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=200)
+    args = parser.parse_args(argv)
+    with open(args.spec) as f:
+        spec = json.load(f)
+    if args.mode == "batches":
+        result = asyncio.run(batches(spec, args.seconds, args.batch, args.concurrency))
+    else:
+        result = asyncio.run(latency(spec, args.seconds, args.rate))
+    with open(args.out, "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
