@@ -154,9 +154,7 @@ class Presence:
         )
 
     @staticmethod
-    def close(
-        device: str, fid: str, stay: Stay, at: float, out: list[Event], **data: Any
-    ) -> None:
+    def close(device: str, fid: str, stay: Stay, at: float, out: list[Event], **data: Any) -> None:
         """Exit the stay at time `at` (also used when the device goes silent)."""
         duration = max(0.0, at - stay.entered_t)
         out.append(
