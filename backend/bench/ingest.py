@@ -287,6 +287,8 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
                     str(cfg.batch),
                     "--concurrency",
                     str(cfg.concurrency),
+                    "--round",
+                    str(r),
                 ],
             )
             res["pings_per_s"] = res["points_stored"] / res["seconds"]
