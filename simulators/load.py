@@ -64,11 +64,22 @@ class Phone:
         return out
 
 
-def phones(spec: dict[str, Any], history_s: float) -> list[Phone]:
-    """Phones whose recorded history starts `history_s` ago (a working day, uploaded late)."""
+def phones(spec: dict[str, Any], history_s: float, seed: int = 0) -> list[Phone]:
+    """Phones whose recorded history starts `history_s` ago (a working day, uploaded late).
+
+    `seed` must differ between runs against one database, or the client ids repeat and the
+    server rightly calls the points duplicates.
+    """
     start = time.time() - history_s
     return [
-        Phone(d["device_id"], d["token"], d["lat"], d["lon"], start + i % 60, random.Random(i))
+        Phone(
+            d["device_id"],
+            d["token"],
+            d["lat"],
+            d["lon"],
+            start + i % 60,
+            random.Random(seed * 1_000_003 + i),
+        )
         for i, d in enumerate(spec["devices"])
     ]
 
@@ -81,7 +92,7 @@ async def batches(
     Round n's history starts n * 2 h later than round 0's, so later rounds continue the
     phones' days rather than re-sending older (late) points.
     """
-    fleet = phones(spec, history_s=8 * 3600 - round_no * 2 * 3600)
+    fleet = phones(spec, history_s=8 * 3600 - round_no * 2 * 3600, seed=round_no)
     # Bodies are built before the clock starts so the generator spends its time sending.
     rounds = max(2, int(seconds * 30000 / max(1, batch * len(fleet))) + 2)
     bodies = [
@@ -135,7 +146,7 @@ async def batches(
 
 async def latency(spec: dict[str, Any], seconds: float, rate: float) -> dict[str, Any]:
     """Open loop: single-point requests at a steady `rate` per second; latency of each."""
-    fleet = phones(spec, history_s=0)
+    fleet = phones(spec, history_s=0, seed=999)
     total = int(seconds * rate)
     latencies: list[float] = []
     errors = 0

@@ -27,7 +27,6 @@ from geofence.types import FenceRule, Fix
 
 WATCH_RADIUS_M = 5_000.0
 WATCH_LIMIT = 20
-STOP_CUSTOMER_M = 60.0
 
 
 def loads(value: Any) -> Any:
@@ -84,17 +83,23 @@ def parse_points(
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
-            res = PointResult(
-                client_id=str(cid) if cid is not None else None,
-                status="rejected",
-                reason=err["msg"],
-                field=f"points.{i}" + (f".{loc}" if loc else ""),
-            )
+            res: PointResult = {
+                "client_id": str(cid) if cid is not None else None,
+                "status": "rejected",
+                "reason": err["msg"],
+                "field": f"points.{i}" + (f".{loc}" if loc else ""),
+            }
             rejected[i] = res
             results.append(res)
             continue
         if point.client_id in seen:
-            results.append(PointResult(client_id=str(point.client_id), status="duplicate"))
+            dup: PointResult = {
+                "client_id": str(point.client_id),
+                "status": "duplicate",
+                "reason": None,
+                "field": None,
+            }
+            results.append(dup)
             continue
         seen.add(point.client_id)
         when = received - timedelta(seconds=point.age_s) if point.age_s is not None else point.time
@@ -111,9 +116,7 @@ def parse_points(
         )
         good.append(Parsed(point, fix))
         results.append(
-            PointResult.model_construct(
-                client_id=fix.client_id, status="accepted", reason=None, field=None
-            )
+            {"client_id": fix.client_id, "status": "accepted", "reason": None, "field": None}
         )
     return good, results, rejected
 
@@ -207,40 +210,36 @@ class LocationIngest:
         good, results, rejected = parse_points(raw, received)
         if not good and rejected:
             first = next(iter(rejected.values()))
-            raise Invalid(
-                first.reason or "invalid point",
-                field=first.field,
-                extra=[r.model_dump() for r in results],
-            )
+            raise Invalid(first["reason"] or "invalid point", field=first["field"], extra=results)
         new_ids = await self._store(db, device_id, good, received)
         fresh = [g for g in good if g.fix.client_id in new_ids]
-        by_id = {r.client_id: r for r in results if r.status == "accepted"}
+        by_id = {r["client_id"]: r for r in results if r["status"] == "accepted"}
         for g in good:
             if g.fix.client_id not in new_ids:
-                by_id[g.fix.client_id].status = "duplicate"
+                by_id[g.fix.client_id]["status"] = "duplicate"
         events = 0
         if fresh:
             flags, events = await self._process(db, device_id, [g.fix for g in fresh])
             for cid, flag in flags.items():
-                if cid in by_id and by_id[cid].status == "accepted":
-                    by_id[cid].status, by_id[cid].reason = "flagged", flag
+                if cid in by_id and by_id[cid]["status"] == "accepted":
+                    by_id[cid]["status"], by_id[cid]["reason"] = "flagged", flag
         watch: list[FenceToWatch] = []
         last_good = max((g.fix for g in good), key=lambda f: f.order, default=None)
         if last_good is not None:
             watch = await self._watch(db, last_good)
         counts = {
-            s: sum(1 for r in results if r.status == s)
+            s: sum(1 for r in results if r["status"] == s)
             for s in ("accepted", "duplicate", "flagged", "rejected")
         }
-        return IngestResult(
-            accepted=counts["accepted"],
-            duplicates=counts["duplicate"],
-            flagged=counts["flagged"],
-            rejected=counts["rejected"],
-            events=events,
-            results=results,
-            watch=watch,
-        )
+        return {
+            "accepted": counts["accepted"],
+            "duplicates": counts["duplicate"],
+            "flagged": counts["flagged"],
+            "rejected": counts["rejected"],
+            "events": events,
+            "results": results,
+            "watch": watch,
+        }
 
     async def _store(
         self, db: asyncpg.Connection, device_id: uuid.UUID, good: list[Parsed], received: datetime
@@ -392,13 +391,13 @@ class LocationIngest:
             WATCH, self.p.tenant_id, fix.lat, fix.lon, WATCH_RADIUS_M, WATCH_LIMIT
         )
         return [
-            FenceToWatch(
-                id=r["id"],
-                name=r["name"],
-                lat=r["lat"],
-                lon=r["lon"],
-                radius_m=math.ceil(float(r["radius_m"])),
-                distance_m=round(float(r["d"]), 1),
-            )
+            {
+                "id": str(r["id"]),
+                "name": r["name"],
+                "lat": r["lat"],
+                "lon": r["lon"],
+                "radius_m": math.ceil(float(r["radius_m"])),
+                "distance_m": round(float(r["d"]), 1),
+            }
             for r in rows
         ]

@@ -33,6 +33,20 @@ def _people_scope(col: Any, svc: CrudService[Any, Any]) -> ColumnElement[bool]:
     return false()
 
 
+def _window(
+    at: Any, retracted_at: Any, since: datetime | None, until: datetime | None, retracted: bool
+) -> list[ColumnElement[bool]]:
+    """[since, until) on `at`, and without retracted rows unless asked for."""
+    conds: list[ColumnElement[bool]] = []
+    if since is not None:
+        conds.append(at >= since)
+    if until is not None:
+        conds.append(at < until)
+    if not retracted:
+        conds.append(retracted_at.is_(None))
+    return conds
+
+
 class EventService(CrudService[EventRow, EventOut]):
     model = EventRow
     label = "event"
@@ -66,13 +80,9 @@ class EventService(CrudService[EventRow, EventOut]):
         conds = self.equal_filters(
             device_id=device_id, user_id=user_id, kind=kind, place_id=place_id, fence_id=fence_id
         )
-        if since is not None:
-            conds.append(EventRow.occurred_at >= since)
-        if until is not None:
-            conds.append(EventRow.occurred_at < until)
-        if not include_retracted:
-            conds.append(EventRow.retracted_at.is_(None))
-        return conds
+        return conds + _window(
+            EventRow.occurred_at, EventRow.retracted_at, since, until, include_retracted
+        )
 
 
 class VisitService(CrudService[VisitRow, VisitOut]):
@@ -162,10 +172,6 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         conds = self.equal_filters(
             agent_id=agent_id, customer_id=customer_id, place_id=place_id, source=source
         )
-        if since is not None:
-            conds.append(VisitRow.arrived_at >= since)
-        if until is not None:
-            conds.append(VisitRow.arrived_at < until)
-        if not include_retracted:
-            conds.append(VisitRow.retracted_at.is_(None))
-        return conds
+        return conds + _window(
+            VisitRow.arrived_at, VisitRow.retracted_at, since, until, include_retracted
+        )
