@@ -11,11 +11,11 @@ from pydantic import BaseModel, ValidationError
 
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbSession
+from backend.common.deps import DbEngine, DbSession
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.errors import DomainError, Invalid
-from backend.tracking.ingest import LocationIngest
+from backend.tracking.ingest import LocationIngest, driver_transaction
 from backend.tracking.scans import ScanIngest
 from backend.tracking.schemas import (
     MAX_BODY_BYTES,
@@ -91,7 +91,7 @@ class IngestController(Controller):
         ),
     )
     async def ingest_locations(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self, db_engine: DbEngine, request: Request[Principal, Any, Any]
     ) -> IngestResult:
         received = datetime.now(UTC)
         doc = await read_json(request)
@@ -102,29 +102,30 @@ class IngestController(Controller):
             device_id = uuid.UUID(str(doc.get("device_id")))
         except ValueError as exc:
             raise Invalid("device_id must be a UUID", field="device_id") from exc
-        return await LocationIngest(db_session, request.user, ENGINE).run(
-            device_id, points, received
-        )
+        async with driver_transaction(db_engine) as db:
+            return await LocationIngest(db, request.user, ENGINE).run(device_id, points, received)
 
     @post("/beacons", operation_id="IngestBeaconScans", status_code=200)
     async def ingest_beacons(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self, db_engine: DbEngine, request: Request[Principal, Any, Any]
     ) -> ScanResult:
         received = datetime.now(UTC)
         doc = await read_json(request)
         _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
         batch: BeaconBatch = _validated(BeaconBatch, doc)
-        return await ScanIngest(db_session, request.user).beacons(batch, received)
+        async with driver_transaction(db_engine) as db:
+            return await ScanIngest(db, request.user).beacons(batch, received)
 
     @post("/wifi", operation_id="IngestWifiScans", status_code=200)
     async def ingest_wifi(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self, db_engine: DbEngine, request: Request[Principal, Any, Any]
     ) -> ScanResult:
         received = datetime.now(UTC)
         doc = await read_json(request)
         _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
         batch: WifiBatch = _validated(WifiBatch, doc)
-        return await ScanIngest(db_session, request.user).wifi(batch, received)
+        async with driver_transaction(db_engine) as db:
+            return await ScanIngest(db, request.user).wifi(batch, received)
 
 
 class EventController(Controller):

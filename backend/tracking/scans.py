@@ -11,10 +11,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from backend.auth.security import Principal
-from backend.tracking.ingest import loads, ms, raw_connection, require_own_device
+from backend.tracking.ingest import loads, ms, require_own_device
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import BeaconBatch, ScanResult, WifiBatch
 from geofence.device import Produced
@@ -36,8 +36,8 @@ WHERE tenant_id = $1 AND bssid = ANY($2::text[])
 
 
 class ScanIngest:
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
-        self.session = session
+    def __init__(self, db: asyncpg.Connection, principal: Principal) -> None:
+        self.db = db
         self.p = principal
 
     async def beacons(self, batch: BeaconBatch, received: datetime) -> ScanResult:
@@ -71,7 +71,7 @@ class ScanIngest:
         known_sql: str,
         cfg: ProximityConfig,
     ) -> ScanResult:
-        db = await raw_connection(self.session)
+        db = self.db
         await require_own_device(db, self.p, device_id)
         tid = self.p.tenant_id
         by_time = {t: (seen, raw) for t, seen, raw in scans}  # one scan per instant
