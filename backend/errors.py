@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
@@ -122,7 +123,7 @@ def _dbapi_handler(_: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
     raise exc
 
 
-def _os_error_handler(_: Request[Any, Any, Any], exc: OSError) -> Response[Any]:
+def _os_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The database socket refused or dropped: tell the client to come back.
     return Response(
         content={"status_code": 503, "detail": "database unavailable"},
@@ -137,6 +138,11 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     IntegrityError: _integrity_handler,
     DBAPIError: _dbapi_handler,
     ConnectionRefusedError: _os_error_handler,
+    # The ingest hot path talks to asyncpg directly: its connection errors are outages too.
+    asyncpg.exceptions.PostgresConnectionError: _os_error_handler,
+    asyncpg.exceptions.ConnectionDoesNotExistError: _os_error_handler,
+    asyncpg.exceptions.CannotConnectNowError: _os_error_handler,
+    asyncpg.exceptions.AdminShutdownError: _os_error_handler,
 }
 
 __all__ = [

@@ -390,9 +390,19 @@ class LocationIngest:
         end = todo[-1]
         end_state = json.dumps(result.state.to_dict())
         await db.execute(
+            # A checkpoint at most every 10 minutes of fix time (a replay starts from the one
+            # before the late point and re-runs the minutes since), none kept past 8 days.
             """WITH cp AS (
                  INSERT INTO device_checkpoints (tenant_id, device_id, fix_time, client_id, state)
-                 VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING)
+                 SELECT $1, $2, $3, $4, $5::jsonb
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
+                     AND fix_time > $3::timestamptz - interval '10 minutes'
+                     AND fix_time <= $3::timestamptz)
+                 ON CONFLICT DO NOTHING
+               ), old AS (
+                 DELETE FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
+                 AND fix_time < $3::timestamptz - interval '8 days')
                UPDATE device_states SET state = $5::jsonb, last_fix_time = $3, last_client_id = $4
                WHERE tenant_id = $1 AND device_id = $2""",
             tid,
