@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
 from backend.common.deps import DbEngine, DbSession
+from backend.common.openapi import documented_body
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.errors import DomainError, Invalid
@@ -25,6 +26,7 @@ from backend.tracking.schemas import (
     CheckOut,
     EventOut,
     IngestResult,
+    LocationBatch,
     ScanResult,
     VisitOut,
     VisitUpdate,
@@ -82,6 +84,7 @@ class IngestController(Controller):
         "/locations",
         operation_id="IngestLocations",
         status_code=200,
+        operation_class=documented_body(LocationBatch),
         description=(
             "1 to 1,000 points from one of the caller's devices. Each point is checked on its own: "
             "a bad one is rejected (field and reason in `results`), the rest are kept. Re-sending "
@@ -105,7 +108,12 @@ class IngestController(Controller):
         async with driver_transaction(db_engine) as db:
             return await LocationIngest(db, request.user, ENGINE).run(device_id, points, received)
 
-    @post("/beacons", operation_id="IngestBeaconScans", status_code=200)
+    @post(
+        "/beacons",
+        operation_id="IngestBeaconScans",
+        status_code=200,
+        operation_class=documented_body(BeaconBatch),
+    )
     async def ingest_beacons(
         self, db_engine: DbEngine, request: Request[Principal, Any, Any]
     ) -> ScanResult:
@@ -116,7 +124,12 @@ class IngestController(Controller):
         async with driver_transaction(db_engine) as db:
             return await ScanIngest(db, request.user).beacons(batch, received)
 
-    @post("/wifi", operation_id="IngestWifiScans", status_code=200)
+    @post(
+        "/wifi",
+        operation_id="IngestWifiScans",
+        status_code=200,
+        operation_class=documented_body(WifiBatch),
+    )
     async def ingest_wifi(
         self, db_engine: DbEngine, request: Request[Principal, Any, Any]
     ) -> ScanResult:

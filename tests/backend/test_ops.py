@@ -40,3 +40,15 @@ async def test_metrics_are_for_admins(client: AsyncTestClient[Litestar], tenant:
     assert (
         'fieldsense_requests_total{app_name="fieldsense",method="GET",path="/places"' in resp.text
     )
+
+
+async def test_ingest_bodies_are_in_the_contract(client: AsyncTestClient[Litestar]) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path, field in (
+        ("/ingest/locations", "points"),
+        ("/ingest/beacons", "scans"),
+        ("/ingest/wifi", "scans"),
+    ):
+        schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert {"device_id", field} <= set(schema["required"])
+        assert schema["properties"][field]["maxItems"] == 1000
