@@ -6,16 +6,18 @@ the fence's border, negative inside.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import shapely
 from shapely import Point as ShapelyPoint
 from shapely import Polygon as ShapelyPolygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 from geofence.device import Near
-from geofence.distance import haversine_m, to_local_m
+from geofence.distance import EARTH_RADIUS_M, haversine_m, to_local_m
 from geofence.types import FenceRule, Fix
 
 
@@ -37,7 +39,13 @@ class PolygonFence:
 
     def signed_distance_m(self, lat: float, lon: float) -> float:
         c = self.polygon.centroid
-        local = transform(lambda x, y, z=None: to_local_m(y, x, c.y, c.x), self.polygon)
+        scale_x = math.radians(1) * EARTH_RADIUS_M * math.cos(math.radians(c.y))
+        scale_y = math.radians(1) * EARTH_RADIUS_M
+
+        def to_metres(lonlat: np.ndarray) -> np.ndarray:
+            return np.column_stack(((lonlat[:, 0] - c.x) * scale_x, (lonlat[:, 1] - c.y) * scale_y))
+
+        local = shapely.transform(self.polygon, to_metres)
         px, py = to_local_m(lat, lon, c.y, c.x)
         p = ShapelyPoint(px, py)
         border = local.exterior if isinstance(local, ShapelyPolygon) else local.boundary

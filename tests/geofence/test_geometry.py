@@ -63,3 +63,17 @@ def test_bad_radius(radius: float) -> None:
 @pytest.mark.parametrize("radius", [0.5, 100, 50_000])
 def test_good_radius(radius: float) -> None:
     check_radius(radius)
+
+
+def test_polygon_fence_signed_distance_in_metres() -> None:
+    from shapely.geometry import box
+
+    from geofence.shapes import PolygonFence
+    from geofence.types import FenceRule
+
+    # About 88 m (east-west) by 111 m (north-south) at Seoul's latitude.
+    fence = PolygonFence(FenceRule("p"), box(127.0, 37.5, 127.001, 37.501))
+    centre = fence.signed_distance_m(37.5005, 127.0005)
+    assert -46 < centre < -43  # inside: negative, half the shorter side
+    north = fence.signed_distance_m(37.502, 127.0005)
+    assert 110 < north < 112  # 0.001 degrees of latitude north of the edge
