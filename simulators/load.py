@@ -84,6 +84,40 @@ def phones(spec: dict[str, Any], history_s: float, seed: int = 0) -> list[Phone]
     ]
 
 
+class _Conn:
+    """One keep-alive HTTP/1.1 connection, just enough for JSON POSTs (no httpx overhead:
+    the latency generator must cost far less than the server it measures)."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str
+    ) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    async def post(self, path: str, token: str, body: bytes) -> int:
+        return (await self._exchange(path, token, body))[0]
+
+    async def post_json(self, path: str, token: str, body: bytes) -> tuple[int, Any]:
+        status, raw = await self._exchange(path, token, body)
+        return status, json.loads(raw) if raw else None
+
+    async def _exchange(self, path: str, token: str, body: bytes) -> tuple[int, bytes]:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+
 async def batches(
     spec: dict[str, Any], seconds: float, batch: int, concurrency: int, round_no: int = 0
 ) -> dict[str, Any]:
@@ -103,36 +137,31 @@ async def batches(
     accepted = sent = errors = events = 0
     latencies: list[float] = []
     next_body = 0
+    url = httpx.URL(spec["base_url"])
+    host, port = url.host, url.port or 80
+
+    async def worker() -> None:
+        nonlocal next_body, accepted, sent, errors, events
+        reader, writer = await asyncio.open_connection(host, port)
+        conn = _Conn(reader, writer, f"{host}:{port}")
+        while time.perf_counter() < stop_at and next_body < len(bodies):
+            token, body = bodies[next_body]
+            next_body += 1
+            t0 = time.perf_counter()
+            status, doc = await conn.post_json("/ingest/locations", token, body)
+            latencies.append(time.perf_counter() - t0)
+            sent += batch
+            if status == 200:
+                accepted += doc["accepted"] + doc["flagged"]
+                events += doc["events"]
+            else:
+                errors += 1
+        writer.close()
+
     stop_at = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=spec["base_url"], limits=limits, timeout=60) as client:
-
-        async def worker() -> None:
-            nonlocal next_body, accepted, sent, errors, events
-            while time.perf_counter() < stop_at and next_body < len(bodies):
-                token, body = bodies[next_body]
-                next_body += 1
-                t0 = time.perf_counter()
-                resp = await client.post(
-                    "/ingest/locations",
-                    content=body,
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Content-Type": "application/json",
-                    },
-                )
-                latencies.append(time.perf_counter() - t0)
-                sent += batch
-                if resp.status_code == 200:
-                    doc = resp.json()
-                    accepted += doc["accepted"] + doc["flagged"]
-                    events += doc["events"]
-                else:
-                    errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     return {
         "seconds": elapsed,
         "points_sent": sent,
@@ -145,43 +174,44 @@ async def batches(
 
 
 async def latency(spec: dict[str, Any], seconds: float, rate: float) -> dict[str, Any]:
-    """Open loop: single-point requests at a steady `rate` per second; latency of each."""
+    """Open loop: single-point requests at a steady `rate` per second; latency of each,
+    measured from when the request was due (so queueing in the generator counts too)."""
     fleet = phones(spec, history_s=0, seed=999)
     total = int(seconds * rate)
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=spec["base_url"], timeout=60, limits=limits) as client:
+    url = httpx.URL(spec["base_url"])
+    host, port = url.host, url.port or 80
+    idle: asyncio.Queue[_Conn] = asyncio.Queue()
+    for _ in range(64):
+        reader, writer = await asyncio.open_connection(host, port)
+        idle.put_nowait(_Conn(reader, writer, f"{host}:{port}"))
 
-        async def one(i: int) -> None:
-            nonlocal errors
-            p = fleet[i % len(fleet)]
-            body = json.dumps({"device_id": p.device_id, "points": p.walk(1, live=True)}).encode()
-            t0 = time.perf_counter()
-            try:
-                resp = await client.post(
-                    "/ingest/locations",
-                    content=body,
-                    headers={
-                        "Authorization": f"Bearer {p.token}",
-                        "Content-Type": "application/json",
-                    },
-                )
-                ok = resp.status_code == 200
-            except httpx.HTTPError:
-                ok = False  # timed out or refused: an error, and its wait still counts
-            latencies.append(time.perf_counter() - t0)
-            if not ok:
-                errors += 1
+    async def one(i: int, due: float) -> None:
+        nonlocal errors
+        p = fleet[i % len(fleet)]
+        body = json.dumps({"device_id": p.device_id, "points": p.walk(1, live=True)}).encode()
+        conn = await idle.get()
+        try:
+            status = await asyncio.wait_for(conn.post("/ingest/locations", p.token, body), 60)
+            idle.put_nowait(conn)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            status = 0  # a broken connection is not returned to the pool
+        latencies.append(time.perf_counter() - due)
+        if status != 200:
+            errors += 1
 
-        tasks = []
-        start = time.perf_counter()
-        for i in range(total):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+    tasks = []
+    start = time.perf_counter()
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    while not idle.empty():
+        idle.get_nowait().writer.close()
     lat_ms = sorted(x * 1000 for x in latencies)
     return {
         "requests": len(lat_ms),
