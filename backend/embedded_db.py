@@ -177,7 +177,7 @@ class EmbeddedPostgres:
             opts = (
                 f"-p {self.resolved_port} -c listen_addresses=127.0.0.1 "
                 f"-c unix_socket_directories={self.root} -c max_connections=200 "
-                "-c shared_buffers=256MB"
+                "-c shared_buffers=256MB -c max_wal_size=4GB -c checkpoint_timeout=15min"
             )
             if not fsync:
                 # Throwaway test clusters only: durability is not what they test.
