@@ -296,12 +296,26 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
                 f"      {res['points_stored']:,} pings stored in {res['seconds']:.1f} s = {res['pings_per_s']:,.0f}/s, {res['errors']} errors"
             )
             rounds.append(res)
-        say(
-            f"[5/6] single-point latency at {cfg.rate:.0f} requests/s for {cfg.latency_seconds:.0f} s"
-        )
-        lat = _load(
-            "latency", spec_path, ["--seconds", str(cfg.latency_seconds), "--rate", str(cfg.rate)]
-        )
+        latencies = []
+        for r in range(cfg.rounds):
+            say(
+                f"[5/6] single-point latency round {r + 1}/{cfg.rounds}: {cfg.rate:.0f} requests/s for {cfg.latency_seconds:.0f} s"
+            )
+            res = _load(
+                "latency",
+                spec_path,
+                ["--seconds", str(cfg.latency_seconds), "--rate", str(cfg.rate)],
+            )
+            say(
+                f"      p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, {res['errors']} errors"
+            )
+            latencies.append(res)
+        lat = {
+            "p50_ms": statistics.median(x["p50_ms"] for x in latencies),
+            "p99_ms": statistics.median(x["p99_ms"] for x in latencies),
+            "errors": sum(x["errors"] for x in latencies),
+            "rounds": latencies,
+        }
         server.terminate()
         server.wait(timeout=30)
         server = None
