@@ -39,6 +39,8 @@ R = TypeVar("R", bound=BaseModel)
 class CrudService(Generic[M, R]):
     model: ClassVar[type[Any]]
     label: ClassVar[str]
+    # For records whose ids are not time-ordered: page in (this column, id) order instead.
+    time_order: ClassVar[str | None] = None
 
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
@@ -72,6 +74,9 @@ class CrudService(Generic[M, R]):
     async def page(
         self, filters: Sequence[ColumnElement[bool]], cursor: str | None, limit: int
     ) -> Page[R]:
+        if self.time_order is not None:
+            column = getattr(self.model, self.time_order)
+            return await self._page_by_time(column, filters, cursor, limit)
         limit = check_limit(limit)
         stmt = self._base().where(*filters)
         after = decode_cursor(cursor)
@@ -85,10 +90,10 @@ class CrudService(Generic[M, R]):
             next_cursor=encode_cursor(rows[-1].id) if more else None,
         )
 
-    async def page_by_time(
+    async def _page_by_time(
         self, time_col: Any, filters: Sequence[ColumnElement[bool]], cursor: str | None, limit: int
     ) -> Page[R]:
-        """Like `page`, in (time, id) order: for records whose ids are not time-ordered."""
+        """`page` in (time, id) order."""
         limit = check_limit(limit)
         stmt = self._base().where(*filters)
         after = decode_time_cursor(cursor)

@@ -172,9 +172,7 @@ class EventController(Controller):
             until=until,
             include_retracted=include_retracted,
         )
-        from backend.db.models import Event as EventRow
-
-        return await svc.page_by_time(EventRow.occurred_at, filters, cursor, limit)
+        return await svc.page(filters, cursor, limit)
 
     @get("/{item_id:uuid}", operation_id="GetEvent")
     async def get_event(
@@ -229,8 +227,6 @@ class VisitController(_VisitBase):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[VisitOut]:
-        from backend.db.models import Visit as VisitRow
-
         svc = VisitService(db_session, request.user)
         filters = svc.filters(
             agent_id=agent_id,
@@ -241,7 +237,7 @@ class VisitController(_VisitBase):
             until=until,
             include_retracted=include_retracted,
         )
-        return await svc.page_by_time(VisitRow.arrived_at, filters, cursor, limit)
+        return await svc.page(filters, cursor, limit)
 
     @post("/{item_id:uuid}/check-out", operation_id="CheckOutVisit", status_code=200)
     async def check_out(

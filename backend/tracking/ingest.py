@@ -83,6 +83,23 @@ async def require_own_device(db: asyncpg.Connection, p: Principal, device_id: uu
         raise Forbidden("this device has been revoked")
 
 
+async def lock_device_state(
+    db: asyncpg.Connection, tenant_id: uuid.UUID, device_id: uuid.UUID
+) -> asyncpg.Record:
+    """The device's engine state row, created if missing and locked for this transaction:
+    one device's batches (points or scans) are processed one at a time."""
+    row = await db.fetchrow(
+        """INSERT INTO device_states (tenant_id, device_id, state, beacons, wifi)
+           VALUES ($1, $2, '{}', '{}', '{}')
+           ON CONFLICT (tenant_id, device_id) DO UPDATE SET updated_at = now()
+           RETURNING state, beacons, wifi, last_fix_time, last_client_id""",
+        tenant_id,
+        device_id,
+    )
+    assert row is not None
+    return row
+
+
 @dataclass(slots=True)
 class Parsed:
     point: PointIn
@@ -291,15 +308,7 @@ class LocationIngest:
     ) -> tuple[dict[str, str], int]:
         """Advance the engine; replay from a checkpoint when a point is older than the state."""
         tid = self.p.tenant_id
-        row = await db.fetchrow(
-            """INSERT INTO device_states (tenant_id, device_id, state, beacons, wifi)
-               VALUES ($1, $2, '{}', '{}', '{}')
-               ON CONFLICT (tenant_id, device_id) DO UPDATE SET updated_at = now()
-               RETURNING state, last_fix_time, last_client_id""",
-            tid,
-            device_id,
-        )
-        assert row is not None
+        row = await lock_device_state(db, tid, device_id)
         fresh.sort(key=lambda f: f.order)
         last = (
             (ms(row["last_fix_time"]), str(row["last_client_id"])) if row["last_fix_time"] else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -138,7 +139,7 @@ class EventWriter:
         added: list[Produced],
         *,
         replayed: bool,
-        retracted: list[str] = (),  # type: ignore[assignment]
+        retracted: Sequence[str] = (),
     ) -> int:
         """Insert new events, retract stale ones, and update the visits they imply."""
         if retracted:

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from backend.auth.security import Principal
-from backend.tracking.ingest import loads, ms, require_own_device
+from backend.tracking.ingest import loads, lock_device_state, ms, require_own_device
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import BeaconBatch, ScanResult, WifiBatch
 from geofence.device import Produced
@@ -91,16 +91,8 @@ class ScanIngest:
         fresh = sorted(r["scanned_at"] for r in rows)
         duplicates = len(times) - len(fresh)
         column = "beacons" if kind == "beacon" else "wifi"
-        state_row = await db.fetchrow(
-            f"""INSERT INTO device_states (tenant_id, device_id, state, beacons, wifi)
-                VALUES ($1, $2, '{{}}', '{{}}', '{{}}')
-                ON CONFLICT (tenant_id, device_id) DO UPDATE SET updated_at = now()
-                RETURNING {column} AS prox""",
-            tid,
-            device_id,
-        )
-        assert state_row is not None
-        raw_state = loads(state_row["prox"])
+        state_row = await lock_device_state(db, tid, device_id)
+        raw_state = loads(state_row[column])
         prox = Proximity.from_dict(raw_state) if raw_state else Proximity()
         late = [t for t in fresh if prox.last_scan_t is not None and ms(t) <= prox.last_scan_t]
         todo = [t for t in fresh if t not in late]

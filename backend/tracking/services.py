@@ -50,6 +50,7 @@ def _window(
 class EventService(CrudService[EventRow, EventOut]):
     model = EventRow
     label = "event"
+    time_order = "occurred_at"
 
     def visible(self) -> ColumnElement[bool]:
         if self.p.is_store_app:
@@ -88,6 +89,7 @@ class EventService(CrudService[EventRow, EventOut]):
 class VisitService(CrudService[VisitRow, VisitOut]):
     model = VisitRow
     label = "visit"
+    time_order = "arrived_at"
 
     def visible(self) -> ColumnElement[bool]:
         if self.p.is_store_app:
