@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from geoalchemy2 import Geometry
 from geoalchemy2.elements import WKBElement, WKTElement
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import cast, func
 
 from backend.errors import Invalid
 from geofence.geometry import GeometryError, as_multipolygon, parse_area
@@ -39,14 +41,9 @@ def to_geojson(element: Any) -> dict[str, Any] | None:
 
 def circle_area(center: Any, radius_m: Any) -> Any:
     """SQL for a circle's polygon: a geodesic buffer of the center, as geometry (for GiST)."""
-    from geoalchemy2 import Geometry
-    from sqlalchemy import cast, func
-
     return cast(func.ST_Buffer(center, radius_m, "quad_segs=16"), Geometry(srid=4326))
 
 
 def geography_point(lat: float, lon: float) -> Any:
     """A geography point as a SQL expression (for use inside other spatial functions)."""
-    from sqlalchemy import func
-
     return func.ST_GeogFromText(f"SRID=4326;POINT({lon!r} {lat!r})")

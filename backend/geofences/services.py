@@ -8,7 +8,7 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, false, insert, or_, select, update
+from sqlalchemy import ColumnElement, false, func, insert, or_, select, update
 
 from backend.auth.scope import unit_in_subtree, unit_on_path
 from backend.common.crud import CrudService
@@ -371,8 +371,6 @@ def geofence_filters(
     shape: str | None,
     contains: tuple[float, float] | None,
 ) -> list[ColumnElement[bool]]:
-    from sqlalchemy import func
-
     conds = service.equal_filters(
         tag=tag,
         external_id=external_id,
