@@ -1,0 +1,386 @@
+"""The integer routing model and its OR-Tools solve.
+
+Everything the solver sees is an integer: times, distances and penalties are already scaled
+by whoever builds the model (``routing.plan`` for agents' days, ``routing.instances`` for the
+published benchmarks, each with the scaling its convention needs). Nodes are places to visit;
+each vehicle has its own start and end node, which may be the same node.
+
+Following the OR-Tools samples: build, then solve with a time limit, then extract into plain
+dataclasses. A stop with a ``penalty`` may be dropped (a single-node disjunction priced at the
+penalty); a stop without one must be visited, and if that cannot be done the search reports no
+solution, so the planners above always give every stop a (possibly huge) penalty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from google.protobuf import text_format
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+Window = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A place in the model. ``windows`` bound the start of service (empty: any time)."""
+
+    service: int = 0
+    windows: tuple[Window, ...] = ()
+    demand: int = 0
+    penalty: int | None = None  # None: must be visited
+    vehicles: tuple[int, ...] | None = None  # None: any vehicle may serve it
+    counts_as_stop: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """A break that starts in [earliest, latest] and lasts ``duration`` (e.g. lunch)."""
+
+    earliest: int
+    latest: int
+    duration: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    start: int
+    end: int
+    window: Window  # the route leaves start at or after window[0], ends by window[1]
+    capacity: int | None = None
+    max_stops: int | None = None
+    breaks: tuple[Break, ...] = ()
+    fixed_cost: int = 0
+    profile: int = 0  # which of the model's travel matrices this vehicle moves by
+    # Soft minimum of stops: each stop short of it costs ``min_stops_penalty`` (a coaching
+    # target such as "six visits a day").
+    min_stops: int | None = None
+    min_stops_penalty: int = 0
+
+
+Matrix = tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Travel matrices are node x node, one per travel profile (walk, car...); they exclude
+    service time. The arc cost is the travel time unless ``cost`` is given (one per profile)."""
+
+    nodes: tuple[Node, ...]
+    vehicles: tuple[Vehicle, ...]
+    travel: tuple[Matrix, ...]
+    cost: tuple[Matrix, ...] | None = None
+    horizon: int = 0  # latest time anything may happen; 0: derived from the vehicles
+    # Cost per unit of a route's span (time from leaving to returning): makes waiting cost
+    # something, so routes start late rather than early when nothing is gained by it.
+    span_cost: int = 0
+
+
+class FirstSolution(enum.StrEnum):
+    PATH_CHEAPEST_ARC = "PATH_CHEAPEST_ARC"
+    PARALLEL_CHEAPEST_INSERTION = "PARALLEL_CHEAPEST_INSERTION"
+    LOCAL_CHEAPEST_INSERTION = "LOCAL_CHEAPEST_INSERTION"
+    LOCAL_CHEAPEST_COST_INSERTION = "LOCAL_CHEAPEST_COST_INSERTION"
+    SEQUENTIAL_CHEAPEST_INSERTION = "SEQUENTIAL_CHEAPEST_INSERTION"
+    SAVINGS = "SAVINGS"
+    CHRISTOFIDES = "CHRISTOFIDES"
+    ALL_UNPERFORMED = "ALL_UNPERFORMED"
+    BEST_INSERTION = "BEST_INSERTION"
+    AUTOMATIC = "AUTOMATIC"
+
+
+class Metaheuristic(enum.StrEnum):
+    GUIDED_LOCAL_SEARCH = "GUIDED_LOCAL_SEARCH"
+    TABU_SEARCH = "TABU_SEARCH"
+    GENERIC_TABU_SEARCH = "GENERIC_TABU_SEARCH"
+    SIMULATED_ANNEALING = "SIMULATED_ANNEALING"
+    GREEDY_DESCENT = "GREEDY_DESCENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    first_solution: FirstSolution
+    metaheuristic: Metaheuristic
+    time_limit_s: float
+    # A deterministic budget: local-search solutions before stopping. With it, the same input
+    # gives the same plan whatever the machine's load, as long as the time limit is not hit
+    # first. None: search until the time limit (the benchmarks' setting).
+    solution_limit: int | None = None
+    lns_time_limit_s: float = 0.1
+    # Further RoutingSearchParameters in protobuf text format, e.g. operators to enable.
+    extra: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    node: int
+    start: int  # start of service
+    arrival: int  # arrival at the node (start - arrival is waiting)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    vehicle: int
+    depart: int
+    visits: tuple[Visit, ...]
+    end: int
+    breaks: tuple[tuple[int, int], ...] = ()  # (start, duration)
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    routes: tuple[Route, ...]
+    dropped: tuple[int, ...]
+    objective: int
+    strategy: Strategy | None = None
+    status: str = "SUCCESS"
+
+    @property
+    def served(self) -> int:
+        return sum(len(route.visits) for route in self.routes)
+
+
+@dataclass(slots=True)
+class _Built:
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time: pywrapcp.RoutingDimension
+    break_vars: dict[int, list[pywrapcp.IntervalVar]] = field(default_factory=dict)
+
+
+def _horizon(model: Model) -> int:
+    if model.horizon:
+        return model.horizon
+    return max(vehicle.window[1] for vehicle in model.vehicles)
+
+
+def _build(model: Model) -> _Built:
+    n = len(model.nodes)
+    starts = [vehicle.start for vehicle in model.vehicles]
+    ends = [vehicle.end for vehicle in model.vehicles]
+    manager = pywrapcp.RoutingIndexManager(n, len(model.vehicles), starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    depots = set(starts) | set(ends)
+
+    costs = model.cost if model.cost is not None else model.travel
+    cost_cbs = [routing.RegisterTransitMatrix([list(row) for row in m]) for m in costs]
+    for v, vehicle in enumerate(model.vehicles):
+        routing.SetArcCostEvaluatorOfVehicle(cost_cbs[vehicle.profile], v)
+        if vehicle.fixed_cost:
+            routing.SetFixedCostOfVehicle(vehicle.fixed_cost, v)
+
+    horizon = _horizon(model)
+    service = [node.service for node in model.nodes]
+    time_cbs = [
+        routing.RegisterTransitMatrix(
+            [[travel + service[i] for travel in row] for i, row in enumerate(m)]
+        )
+        for m in model.travel
+    ]
+    routing.AddDimensionWithVehicleTransits(
+        [time_cbs[vehicle.profile] for vehicle in model.vehicles], horizon, horizon, False, "time"
+    )
+    time = routing.GetDimensionOrDie("time")
+    if model.span_cost:
+        time.SetSpanCostCoefficientForAllVehicles(model.span_cost)
+
+    for i, node in enumerate(model.nodes):
+        if i in depots:
+            continue
+        index = manager.NodeToIndex(i)
+        if node.windows:
+            lo = min(a for a, _ in node.windows)
+            hi = max(b for _, b in node.windows)
+            cumul = time.CumulVar(index)
+            cumul.SetRange(lo, hi)
+            ordered = sorted(node.windows)
+            for (_, b), (a, _) in itertools.pairwise(ordered):
+                if a > b + 1:
+                    cumul.RemoveInterval(b + 1, a - 1)
+        if node.vehicles is not None:
+            # -1 keeps "unperformed" possible for a droppable stop.
+            allowed = list(node.vehicles) if node.penalty is None else [-1, *node.vehicles]
+            routing.VehicleVar(index).SetValues(allowed)
+        if node.penalty is not None:
+            routing.AddDisjunction([index], node.penalty)
+
+    for v, vehicle in enumerate(model.vehicles):
+        lo, hi = vehicle.window
+        time.CumulVar(routing.Start(v)).SetRange(lo, hi)
+        time.CumulVar(routing.End(v)).SetRange(lo, hi)
+        # Leave as late as the day allows and come back as early as it allows: no idle start.
+        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
+
+    if any(vehicle.capacity is not None for vehicle in model.vehicles):
+        demand_cb = routing.RegisterUnaryTransitVector([node.demand for node in model.nodes])
+        capacities = [
+            vehicle.capacity if vehicle.capacity is not None else sum(n.demand for n in model.nodes)
+            for vehicle in model.vehicles
+        ]
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, capacities, True, "load")
+
+    if any(v.max_stops is not None or v.min_stops is not None for v in model.vehicles):
+        count = [
+            1 if (i not in depots and node.counts_as_stop) else 0
+            for i, node in enumerate(model.nodes)
+        ]
+        count_cb = routing.RegisterUnaryTransitVector(count)
+        caps = [
+            vehicle.max_stops if vehicle.max_stops is not None else n for vehicle in model.vehicles
+        ]
+        routing.AddDimensionWithVehicleCapacity(count_cb, 0, caps, True, "stops")
+        stops = routing.GetDimensionOrDie("stops")
+        for v, vehicle in enumerate(model.vehicles):
+            if vehicle.min_stops:
+                stops.SetCumulVarSoftLowerBound(
+                    routing.End(v), vehicle.min_stops, vehicle.min_stops_penalty
+                )
+
+    built = _Built(manager=manager, routing=routing, time=time)
+    if any(vehicle.breaks for vehicle in model.vehicles):
+        solver = routing.solver()
+        visit_transit = [0] * routing.Size()
+        for index in range(routing.Size()):
+            visit_transit[index] = service[manager.IndexToNode(index)]
+        for v, vehicle in enumerate(model.vehicles):
+            if not vehicle.breaks:
+                continue
+            intervals = [
+                solver.FixedDurationIntervalVar(
+                    b.earliest, b.latest, b.duration, False, f"break-{v}-{k}"
+                )
+                for k, b in enumerate(vehicle.breaks)
+            ]
+            time.SetBreakIntervalsOfVehicle(intervals, v, visit_transit)
+            built.break_vars[v] = intervals
+    return built
+
+
+def _parameters(strategy: Strategy) -> pywrapcp.DefaultRoutingSearchParameters:
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, strategy.first_solution.value
+    )
+    params.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, strategy.metaheuristic.value
+    )
+    params.time_limit.FromMilliseconds(max(1, int(strategy.time_limit_s * 1000)))
+    params.lns_time_limit.FromMilliseconds(max(1, int(strategy.lns_time_limit_s * 1000)))
+    if strategy.solution_limit is not None:
+        params.solution_limit = strategy.solution_limit
+    if strategy.extra:
+        text_format.Merge(strategy.extra, params)
+    return params
+
+
+def _extract(model: Model, built: _Built, assignment: pywrapcp.Assignment) -> Solution:
+    manager, routing, time = built.manager, built.routing, built.time
+    routes = []
+    visited: set[int] = set()
+    for v in range(len(model.vehicles)):
+        travel = model.travel[model.vehicles[v].profile]
+        index = routing.Start(v)
+        depart = assignment.Min(time.CumulVar(index))
+        visits = []
+        prev_node = manager.IndexToNode(index)
+        prev_leave = depart
+        index = assignment.Value(routing.NextVar(index))
+        while not routing.IsEnd(index):
+            node = manager.IndexToNode(index)
+            start = assignment.Min(time.CumulVar(index))
+            arrival = prev_leave + travel[prev_node][node]
+            visits.append(Visit(node=node, start=start, arrival=min(arrival, start)))
+            visited.add(node)
+            prev_node, prev_leave = node, start + model.nodes[node].service
+            index = assignment.Value(routing.NextVar(index))
+        end = assignment.Min(time.CumulVar(index))
+        breaks = tuple(
+            (assignment.StartMin(interval), assignment.DurationMin(interval))
+            for interval in built.break_vars.get(v, [])
+            if assignment.PerformedValue(interval)
+        )
+        routes.append(Route(vehicle=v, depart=depart, visits=tuple(visits), end=end, breaks=breaks))
+    depots = {vehicle.start for vehicle in model.vehicles} | {
+        vehicle.end for vehicle in model.vehicles
+    }
+    dropped = tuple(i for i in range(len(model.nodes)) if i not in depots and i not in visited)
+    return Solution(routes=tuple(routes), dropped=dropped, objective=assignment.ObjectiveValue())
+
+
+_STATUS = {
+    0: "NOT_SOLVED",
+    1: "SUCCESS",
+    2: "PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED",
+    3: "FAIL",
+    4: "FAIL_TIMEOUT",
+    5: "INVALID",
+    6: "INFEASIBLE",
+    7: "OPTIMAL",
+}
+
+
+def solve(
+    model: Model,
+    strategy: Strategy,
+    initial: Sequence[Sequence[int]] | None = None,
+) -> Solution | None:
+    """One search. ``initial`` (node lists per vehicle) warm-starts it when it is feasible."""
+    built = _build(model)
+    params = _parameters(strategy)
+    routing = built.routing
+    assignment = None
+    if initial is not None:
+        routing.CloseModelWithParameters(params)
+        start = routing.ReadAssignmentFromRoutes(
+            [[built.manager.NodeToIndex(node) for node in route] for route in initial], True
+        )
+        if start is not None:
+            assignment = routing.SolveFromAssignmentWithParameters(start, params)
+    if assignment is None:
+        assignment = routing.SolveWithParameters(params)
+    if assignment is None:
+        return None
+    solution = _extract(model, built, assignment)
+    return dataclasses.replace(
+        solution, strategy=strategy, status=_STATUS.get(routing.status(), str(routing.status()))
+    )
+
+
+def _solve_job(job: tuple[Model, Strategy, Sequence[Sequence[int]] | None]) -> Solution | None:
+    return solve(*job)
+
+
+def portfolio(
+    model: Model,
+    strategies: Sequence[Strategy],
+    initial: Sequence[Sequence[int]] | None = None,
+    pool: ProcessPoolExecutor | None = None,
+) -> Solution | None:
+    """Run several strategies, in parallel when a pool is given; the best objective wins.
+
+    Ties go to the earlier strategy, so the winner does not depend on which process finished
+    first: the portfolio is as deterministic as its members.
+    """
+    jobs = [(model, strategy, initial) for strategy in strategies]
+    if pool is None or len(jobs) == 1:
+        results = [_solve_job(job) for job in jobs]
+    else:
+        results = list(pool.map(_solve_job, jobs))
+    best: Solution | None = None
+    for result in results:
+        if result is None:
+            continue
+        if best is None or result.objective < best.objective:
+            best = result
+    return best
+
+
+def worker_count() -> int:
+    return max(1, min(len(os.sched_getaffinity(0)), 4))

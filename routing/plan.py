@@ -1,0 +1,621 @@
+"""An agent's day (or a team's): appointments, must-visits and optional prospects.
+
+``plan(problem)`` turns the domain problem into the integer model of ``routing.core``, solves
+it and explains every stop it leaves out. Times are aware datetimes; inside the model they are
+whole seconds from the earliest shift start. Every stop is droppable at a price, so a plan
+always exists: an appointment is worth more than any number of must-visits, a must-visit more
+than any day of travel, and an optional prospect its score x ``score_value_s`` seconds of
+travel. The objective is travel time plus the price of what is left out.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from routing.core import (
+    Break,
+    FirstSolution,
+    Metaheuristic,
+    Model,
+    Node,
+    Solution,
+    Strategy,
+    Vehicle,
+    portfolio,
+)
+from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes, haversine_m
+
+APPOINTMENT_PENALTY = 100_000_000
+MUST_PENALTY = 10_000_000
+
+
+class StopKind(enum.StrEnum):
+    APPOINTMENT = "appointment"  # hard time window, agreed with the customer
+    MUST = "must"  # must be seen today, any time in its windows
+    OPTIONAL = "optional"  # a prospect: worth its score
+
+
+class DropReason(enum.StrEnum):
+    AVOIDED_AREA = "avoided_area"
+    NOT_ALLOWED = "not_allowed"
+    UNREACHABLE = "unreachable_in_window"
+    CONFLICT = "conflicts_with_appointment"
+    STOP_CAP = "stop_cap"
+    NO_TIME = "no_time"
+    LOWER_PRIORITY = "lower_priority"
+
+
+class ProblemError(ValueError):
+    """Input that cannot describe a day; ``field`` names the offending part."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    id: str
+    location: GeoPoint
+    service_s: int
+    kind: StopKind = StopKind.OPTIONAL
+    # Windows for the start of service; empty: any time in the shift.
+    windows: tuple[tuple[datetime, datetime], ...] = ()
+    score: float = 0.0
+    segment: str | None = None
+    # Agents allowed to make this visit (territories); None: any agent of the plan.
+    agents: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lunch:
+    earliest: datetime
+    latest: datetime
+    duration_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    start: GeoPoint
+    shift_start: datetime
+    shift_end: datetime
+    end: GeoPoint | None = None  # None: back to start
+    mode: TravelMode = TravelMode.CAR
+    lunch: Lunch | None = None
+    max_stops: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A circle to keep away from (a coaching action)."""
+
+    center: GeoPoint
+    radius_m: float
+
+    def contains(self, point: GeoPoint) -> bool:
+        return haversine_m(self.center, point) <= self.radius_m
+
+
+@dataclass(frozen=True, slots=True)
+class Coaching:
+    """Actions a manager's note carries into the next plan."""
+
+    boost: Mapping[str, float] = field(default_factory=dict)  # stop id → points added
+    focus_segment: str | None = None
+    focus_factor: float = 1.5  # score multiplier for the focus segment
+    target_visits: int | None = None  # soft minimum of stops per agent
+    avoid: tuple[Area, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    # The search stops at whichever comes first. The solution budget is deterministic: when it
+    # ends the search, the same input gives the same plan on any machine, under any load.
+    time_limit_s: float = 1.8
+    solution_limit: int | None = 300
+    score_value_s: int = 60  # one point of score is worth a minute of travel
+    workers: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    agents: tuple[Agent, ...]
+    stops: tuple[Stop, ...]
+    coaching: Coaching = field(default_factory=Coaching)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStop:
+    stop_id: str
+    kind: StopKind
+    arrival: datetime
+    start: datetime
+    departure: datetime
+    wait_s: int
+    travel_s: int  # from the previous place
+    distance_m: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPlan:
+    agent_id: str
+    depart: datetime
+    arrive: datetime  # back at the end place
+    stops: tuple[PlannedStop, ...]
+    travel_s: int
+    wait_s: int
+    service_s: int
+    distance_m: int
+    lunch: tuple[datetime, datetime] | None
+    path: tuple[GeoPoint, ...]  # start, stops in order, end
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedStop:
+    stop_id: str
+    kind: StopKind
+    reason: DropReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    agents: tuple[AgentPlan, ...]
+    dropped: tuple[DroppedStop, ...]
+    objective: int
+    score: float
+    solve_ms: int
+    strategy: str
+
+
+def validate(problem: Problem) -> None:
+    """Raise ProblemError for input that cannot describe a day."""
+    if not problem.agents:
+        raise ProblemError("agents", "at least one agent is needed")
+    for i, agent in enumerate(problem.agents):
+        if agent.shift_end <= agent.shift_start:
+            raise ProblemError(f"agents[{i}].shift_end", "the shift ends before it starts")
+        if agent.shift_end - agent.shift_start > timedelta(hours=24):
+            raise ProblemError(f"agents[{i}].shift_end", "a shift lasts at most 24 hours")
+        if agent.lunch is not None:
+            if agent.lunch.latest < agent.lunch.earliest:
+                raise ProblemError(f"agents[{i}].lunch", "latest start before earliest start")
+            if agent.lunch.duration_s < 0:
+                raise ProblemError(f"agents[{i}].lunch.duration_s", "must not be negative")
+        if agent.max_stops is not None and agent.max_stops < 0:
+            raise ProblemError(f"agents[{i}].max_stops", "must not be negative")
+    longest = max(agent.shift_end - agent.shift_start for agent in problem.agents)
+    seen: set[str] = set()
+    for i, stop in enumerate(problem.stops):
+        if stop.id in seen:
+            raise ProblemError(f"stops[{i}].id", f"duplicate stop {stop.id}")
+        seen.add(stop.id)
+        if stop.service_s < 0:
+            raise ProblemError(f"stops[{i}].service_s", "must not be negative")
+        if timedelta(seconds=stop.service_s) > longest:
+            raise ProblemError(f"stops[{i}].service_s", "longer than the shift")
+        for k, (a, b) in enumerate(stop.windows):
+            if b < a:
+                raise ProblemError(f"stops[{i}].windows[{k}]", "the window ends before it starts")
+        if stop.kind is StopKind.APPOINTMENT and not stop.windows:
+            raise ProblemError(f"stops[{i}].windows", "an appointment needs a time window")
+        if stop.score < 0:
+            raise ProblemError(f"stops[{i}].score", "must not be negative")
+
+
+def default_strategies(options: Options, shape: str) -> tuple[Strategy, ...]:
+    """Two searches for the two cores. Measured on the published instances (see docs):
+    tabu search from the cheapest arc is strongest where stops are optional; parallel cheapest
+    insertion with guided local search where every stop must be served by a fleet."""
+    tabu = Strategy(
+        FirstSolution.PATH_CHEAPEST_ARC,
+        Metaheuristic.TABU_SEARCH,
+        options.time_limit_s,
+        options.solution_limit,
+    )
+    gls = Strategy(
+        FirstSolution.PARALLEL_CHEAPEST_INSERTION,
+        Metaheuristic.GUIDED_LOCAL_SEARCH,
+        options.time_limit_s,
+        options.solution_limit,
+    )
+    return (tabu, gls) if shape == "optional" else (gls, tabu)
+
+
+@dataclass(slots=True)
+class _Built:
+    model: Model
+    origin: datetime
+    stop_nodes: dict[int, Stop]  # node → stop
+    excluded: list[DroppedStop]
+    metres: tuple[tuple[tuple[int, ...], ...], ...]  # per profile
+    profiles: list[TravelMode]
+    points: list[GeoPoint]
+
+
+def _effective_score(stop: Stop, coaching: Coaching) -> float:
+    score = stop.score + coaching.boost.get(stop.id, 0.0)
+    if coaching.focus_segment is not None and stop.segment == coaching.focus_segment:
+        score *= coaching.focus_factor
+    return max(0.0, score)
+
+
+def _seconds(t: datetime, origin: datetime) -> int:
+    return int((t - origin).total_seconds())
+
+
+def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
+    validate(problem)
+    origin = min(agent.shift_start for agent in problem.agents)
+    coaching = problem.coaching
+    agent_index = {agent.id: v for v, agent in enumerate(problem.agents)}
+
+    excluded: list[DroppedStop] = []
+    kept: list[Stop] = []
+    for stop in problem.stops:
+        if stop.kind is StopKind.OPTIONAL and any(
+            a.contains(stop.location) for a in coaching.avoid
+        ):
+            excluded.append(
+                DroppedStop(stop.id, stop.kind, DropReason.AVOIDED_AREA, "inside an avoided area")
+            )
+            continue
+        if stop.agents is not None and not any(a in agent_index for a in stop.agents):
+            excluded.append(
+                DroppedStop(
+                    stop.id, stop.kind, DropReason.NOT_ALLOWED, "no agent of this plan may visit it"
+                )
+            )
+            continue
+        kept.append(stop)
+
+    points = [stop.location for stop in kept]
+    vehicle_nodes: list[tuple[int, int]] = []
+    for agent in problem.agents:
+        points.append(agent.start)
+        start = len(points) - 1
+        points.append(agent.end or agent.start)
+        vehicle_nodes.append((start, len(points) - 1))
+
+    profiles = sorted({agent.mode for agent in problem.agents}, key=list(TravelMode).index)
+    window_start = min(agent.shift_start for agent in problem.agents)
+    window_end = max(agent.shift_end for agent in problem.agents)
+    matrices = [travel.matrix(points, mode, window_start, window_end) for mode in profiles]
+
+    horizon = _seconds(window_end, origin)
+    nodes: list[Node] = []
+    stop_nodes: dict[int, Stop] = {}
+    for i, stop in enumerate(kept):
+        windows = tuple(
+            (max(0, _seconds(a, origin)), min(horizon, _seconds(b, origin)))
+            for a, b in stop.windows
+        )
+        # A window entirely outside every shift leaves the stop unreachable, reported below.
+        windows = tuple((a, b) for a, b in windows if a <= b) or (
+            ((horizon + 1, horizon + 1),) if stop.windows else ()
+        )
+        if stop.kind is StopKind.APPOINTMENT:
+            penalty = APPOINTMENT_PENALTY
+        elif stop.kind is StopKind.MUST:
+            penalty = MUST_PENALTY
+        else:
+            penalty = round(_effective_score(stop, coaching) * options.score_value_s)
+        allowed = (
+            tuple(sorted(agent_index[a] for a in stop.agents if a in agent_index))
+            if stop.agents is not None
+            else None
+        )
+        nodes.append(
+            Node(service=stop.service_s, windows=windows, penalty=penalty, vehicles=allowed)
+        )
+        stop_nodes[i] = stop
+    for _ in problem.agents:
+        nodes.extend([Node(), Node()])
+
+    vehicles = []
+    for v, agent in enumerate(problem.agents):
+        start, end = vehicle_nodes[v]
+        breaks: tuple[Break, ...] = ()
+        if agent.lunch is not None:
+            breaks = (
+                Break(
+                    earliest=_seconds(agent.lunch.earliest, origin),
+                    latest=_seconds(agent.lunch.latest, origin),
+                    duration=agent.lunch.duration_s,
+                ),
+            )
+        target = coaching.target_visits
+        vehicles.append(
+            Vehicle(
+                start=start,
+                end=end,
+                window=(_seconds(agent.shift_start, origin), _seconds(agent.shift_end, origin)),
+                max_stops=agent.max_stops,
+                breaks=breaks,
+                profile=profiles.index(agent.mode),
+                min_stops=target,
+                # Each visit short of the target costs as much as a 30-minute detour.
+                min_stops_penalty=1800 if target else 0,
+            )
+        )
+    model = Model(
+        nodes=tuple(nodes),
+        vehicles=tuple(vehicles),
+        travel=tuple(m.seconds for m in matrices),
+        horizon=horizon + 1,
+    )
+    return _Built(
+        model=model,
+        origin=origin,
+        stop_nodes=stop_nodes,
+        excluded=excluded,
+        metres=tuple(m.metres for m in matrices),
+        profiles=profiles,
+        points=points,
+    )
+
+
+def _reachable_alone(model: Model, node: int, v: int) -> bool:
+    vehicle = model.vehicles[v]
+    travel = model.travel[vehicle.profile]
+    n = model.nodes[node]
+    t = vehicle.window[0] + travel[vehicle.start][node]
+    windows = n.windows or ((0, model.horizon),)
+    for a, b in sorted(windows):
+        start = max(t, a)
+        if start <= b and start + n.service + travel[node][vehicle.end] <= vehicle.window[1]:
+            return True
+    return False
+
+
+def _explain(built: _Built, solution: Solution, problem: Problem) -> list[DroppedStop]:
+    model = built.model
+    kept_appointments: list[tuple[int, int, int, str]] = []  # vehicle, start, end, stop id
+    counts = {}
+    for route in solution.routes:
+        counts[route.vehicle] = len(route.visits)
+        for visit in route.visits:
+            stop = built.stop_nodes[visit.node]
+            if stop.kind is StopKind.APPOINTMENT:
+                kept_appointments.append(
+                    (route.vehicle, visit.start, visit.start + stop.service_s, stop.id)
+                )
+    out = []
+    for node in solution.dropped:
+        stop = built.stop_nodes[node]
+        n = model.nodes[node]
+        vehicles = n.vehicles if n.vehicles is not None else tuple(range(len(model.vehicles)))
+        if not any(_reachable_alone(model, node, v) for v in vehicles):
+            out.append(
+                DroppedStop(
+                    stop.id,
+                    stop.kind,
+                    DropReason.UNREACHABLE,
+                    "cannot be reached and served inside its window and the shift",
+                )
+            )
+            continue
+        capped = [v for v in vehicles if model.vehicles[v].max_stops is not None]
+        if (
+            capped
+            and len(capped) == len(vehicles)
+            and all(counts.get(v, 0) >= (model.vehicles[v].max_stops or 0) for v in vehicles)
+        ):
+            out.append(
+                DroppedStop(stop.id, stop.kind, DropReason.STOP_CAP, "the stop cap is reached")
+            )
+            continue
+        if stop.kind is StopKind.APPOINTMENT:
+            lo = min(a for a, _ in n.windows)
+            hi = max(b for _, b in n.windows) + stop.service_s
+            clash = [
+                sid for v, a, b, sid in kept_appointments if v in vehicles and a < hi and lo < b
+            ]
+            if clash:
+                out.append(
+                    DroppedStop(
+                        stop.id,
+                        stop.kind,
+                        DropReason.CONFLICT,
+                        "overlaps appointment " + ", ".join(clash),
+                    )
+                )
+                continue
+        if stop.kind is StopKind.OPTIONAL:
+            out.append(
+                DroppedStop(
+                    stop.id,
+                    stop.kind,
+                    DropReason.LOWER_PRIORITY,
+                    "the day is full of stops worth more than the detour to this one",
+                )
+            )
+        else:
+            out.append(
+                DroppedStop(
+                    stop.id,
+                    stop.kind,
+                    DropReason.NO_TIME,
+                    "no room left in the day around the other commitments",
+                )
+            )
+    return out
+
+
+def _result(
+    built: _Built, solution: Solution, problem: Problem, options: Options, solve_ms: int
+) -> PlanResult:
+    model = built.model
+    origin = built.origin
+
+    def at(seconds: int) -> datetime:
+        return origin + timedelta(seconds=seconds)
+
+    plans = []
+    score = 0.0
+    for route in solution.routes:
+        agent = problem.agents[route.vehicle]
+        vehicle = model.vehicles[route.vehicle]
+        travel = model.travel[vehicle.profile]
+        metres = built.metres[vehicle.profile]
+        prev = vehicle.start
+        stops = []
+        totals = {"travel": 0, "wait": 0, "service": 0, "metres": 0}
+        for visit in route.visits:
+            stop = built.stop_nodes[visit.node]
+            leg = travel[prev][visit.node]
+            wait = max(0, visit.start - visit.arrival)
+            stops.append(
+                PlannedStop(
+                    stop_id=stop.id,
+                    kind=stop.kind,
+                    arrival=at(visit.arrival),
+                    start=at(visit.start),
+                    departure=at(visit.start + stop.service_s),
+                    wait_s=wait,
+                    travel_s=leg,
+                    distance_m=metres[prev][visit.node],
+                    score=_effective_score(stop, problem.coaching),
+                )
+            )
+            totals["travel"] += leg
+            totals["wait"] += wait
+            totals["service"] += stop.service_s
+            totals["metres"] += metres[prev][visit.node]
+            if stop.kind is StopKind.OPTIONAL:
+                score += _effective_score(stop, problem.coaching)
+            prev = visit.node
+        totals["travel"] += travel[prev][vehicle.end]
+        totals["metres"] += metres[prev][vehicle.end]
+        lunch = None
+        if route.breaks:
+            b_start, b_len = route.breaks[0]
+            lunch = (at(b_start), at(b_start + b_len))
+        plans.append(
+            AgentPlan(
+                agent_id=agent.id,
+                depart=at(route.depart),
+                arrive=at(route.end),
+                stops=tuple(stops),
+                travel_s=totals["travel"],
+                wait_s=totals["wait"],
+                service_s=totals["service"],
+                distance_m=totals["metres"],
+                lunch=lunch,
+                path=(
+                    built.points[vehicle.start],
+                    *(built.points[v.node] for v in route.visits),
+                    built.points[vehicle.end],
+                ),
+            )
+        )
+    dropped = built.excluded + _explain(built, solution, problem)
+    strategy = solution.strategy
+    return PlanResult(
+        agents=tuple(plans),
+        dropped=tuple(dropped),
+        objective=solution.objective,
+        score=round(score, 3),
+        solve_ms=solve_ms,
+        strategy=(
+            f"{strategy.first_solution.value}+{strategy.metaheuristic.value}" if strategy else ""
+        ),
+    )
+
+
+def plan(
+    problem: Problem,
+    options: Options | None = None,
+    travel: TravelTimes | None = None,
+    initial: Mapping[str, Sequence[str]] | None = None,
+    pool: ProcessPoolExecutor | None = None,
+) -> PlanResult:
+    """Plan the day. ``initial`` (agent id → stop ids in order) warm-starts the search."""
+    options = options or Options()
+    travel = travel or HaversineTravel()
+    t0 = time.perf_counter()
+    built = build(problem, options, travel)
+    node_of = {stop.id: node for node, stop in built.stop_nodes.items()}
+    start_routes = None
+    if initial is not None:
+        start_routes = [
+            [node_of[s] for s in initial.get(agent.id, ()) if s in node_of]
+            for agent in problem.agents
+        ]
+    optional = all(s.kind is StopKind.OPTIONAL for s in built.stop_nodes.values())
+    strategies = default_strategies(options, "optional" if optional else "fleet")
+    strategies = strategies[: max(1, options.workers)]
+    solution = portfolio(built.model, strategies, start_routes, pool)
+    if solution is None:
+        # Only when the warm start and both searches failed, which a model where everything
+        # may be dropped does not allow; keep the promise of a plan anyway.
+        solution = portfolio(built.model, strategies[:1], None, None)
+    if solution is None:
+        raise RuntimeError("the solver returned no plan for a model where every stop is optional")
+    solve_ms = int((time.perf_counter() - t0) * 1000)
+    return _result(built, solution, problem, options, solve_ms)
+
+
+def replan(
+    problem: Problem,
+    agent_id: str,
+    position: GeoPoint,
+    now: datetime,
+    previous: Sequence[str],
+    done: Iterable[str] = (),
+    options: Options | None = None,
+    travel: TravelTimes | None = None,
+) -> PlanResult:
+    """Re-plan one agent's rest of the day from where they are, now.
+
+    Stops in ``done`` are finished and leave the problem; the others keep their windows. The
+    previous order (without what is done or gone) warm-starts a short search.
+    """
+    done_set = set(done)
+    agents = []
+    for agent in problem.agents:
+        if agent.id != agent_id:
+            continue
+        if now >= agent.shift_end:
+            raise ProblemError("now", "the shift is already over")
+        lunch = agent.lunch
+        if lunch is not None and lunch.latest < now:
+            lunch = None  # taken or skipped: not planned again
+        elif lunch is not None and lunch.earliest < now:
+            lunch = replace(lunch, earliest=now)
+        agents.append(
+            replace(
+                agent,
+                start=position,
+                end=agent.end or agent.start,
+                shift_start=max(now, agent.shift_start),
+                lunch=lunch,
+                max_stops=(
+                    None if agent.max_stops is None else max(0, agent.max_stops - len(done_set))
+                ),
+            )
+        )
+    if not agents:
+        raise ProblemError("agent_id", f"agent {agent_id} is not in the problem")
+    stops = tuple(stop for stop in problem.stops if stop.id not in done_set)
+    rest = [s for s in previous if s not in done_set]
+    quick = replace(
+        options or Options(),
+        time_limit_s=min((options or Options()).time_limit_s, 0.15),
+        solution_limit=100,
+        workers=1,
+    )
+    return plan(
+        Problem(agents=tuple(agents), stops=stops, coaching=problem.coaching),
+        quick,
+        travel,
+        initial={agent_id: rest},
+    )
