@@ -35,6 +35,9 @@ from backend.org.controllers import (
     UserController,
 )
 from backend.places.controllers import BeaconController, PlaceController, WifiAccessPointController
+from backend.plans.controllers import AgentProfileController, PlanController, TeamPlanController
+from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
+from backend.plans.pool import shutdown_pool
 from backend.tracking.controllers import (
     DeviceTimelineController,
     EventController,
@@ -61,6 +64,9 @@ ROUTES = [
     EventController,
     DeviceTimelineController,
     VisitController,
+    AgentProfileController,
+    PlanController,
+    TeamPlanController,
 ]
 
 
@@ -102,6 +108,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     jobs = JobRunner(engine)
     jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
+    jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
+    jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
     on_startup = [jobs.start] if settings.jobs else []
     return Litestar(
         route_handlers=ROUTES,
@@ -128,6 +136,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi,
         state=State({"settings": settings, "jobs": jobs, "db_engine": engine}),
         on_startup=on_startup,
-        on_shutdown=[jobs.stop, engine.dispose],
+        on_shutdown=[jobs.stop, engine.dispose, shutdown_pool],
         debug=False,
     )

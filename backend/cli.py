@@ -213,12 +213,40 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--latency-seconds", type=float, default=10.0)
     ingest.add_argument("--rate", type=float, default=200.0, help="single-point requests/s")
     ingest.set_defaults(fn=cmd_bench_ingest)
+    bench_routing = bench_sub.add_parser(
+        "routing", help="the planner and VROOM on Solomon VRPTW / OPTW instances"
+    )
+    bench_routing.add_argument(
+        "--data", default="../shared/bench/routing", help="directory of instance files"
+    )
+    bench_routing.add_argument(
+        "--best-known",
+        default=None,
+        help="CSV family,instance,objective,best_known,vehicles (default: DATA/best_known.csv)",
+    )
+    bench_routing.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds per instance for both solvers (default: 2 for OPTW, 10 for Solomon)",
+    )
+    bench_routing.add_argument("--json", help="write the report here")
+    bench_routing.set_defaults(fn=cmd_bench_routing)
     return parser
 
 
 def cmd_bench_ingest(args: argparse.Namespace) -> int:
     from backend.bench.ingest import cli
 
+    return cli(args)
+
+
+def cmd_bench_routing(args: argparse.Namespace) -> int:
+    from backend.bench.routing import cli
+
+    if args.best_known is None:
+        default = Path(args.data) / "best_known.csv"
+        args.best_known = str(default) if default.is_file() else None
     return cli(args)
 
 

@@ -4,6 +4,7 @@ from backend.db.base import Base
 from backend.db.models.customers import CUSTOMER_STATUSES, Customer
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
 from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
+from backend.db.models.plans import PLAN_STATUSES, STOP_STATUSES, AgentProfile, Plan, PlanStop
 from backend.db.models.tenancy import ORG_KINDS, ROLES, Device, OrgUnit, StoreApp, Tenant, User
 from backend.db.models.tracking import (
     VISIT_SOURCES,
@@ -20,8 +21,11 @@ __all__ = [
     "MAX_RADIUS_M",
     "ORG_KINDS",
     "PLACE_KINDS",
+    "PLAN_STATUSES",
     "ROLES",
+    "STOP_STATUSES",
     "VISIT_SOURCES",
+    "AgentProfile",
     "Base",
     "Beacon",
     "Customer",
@@ -33,6 +37,8 @@ __all__ = [
     "OrgUnit",
     "Ping",
     "Place",
+    "Plan",
+    "PlanStop",
     "Scan",
     "StoreApp",
     "Tenant",

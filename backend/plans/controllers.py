@@ -1,0 +1,132 @@
+"""HTTP routes: planning profiles, plans, re-plans and team plans."""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from backend.auth.security import Principal
+from backend.common.deps import DbSession
+from backend.plans.schemas import (
+    AgentProfileIn,
+    AgentProfileOut,
+    PlanCreate,
+    PlanOut,
+    ReplanIn,
+    TeamPlanCreate,
+    TeamPlanOut,
+)
+from backend.plans.services import PlanService
+
+
+class AgentProfileController(Controller):
+    path = "/agents"
+    tags = ["plans"]
+
+    @get("/{user_id:uuid}/profile", operation_id="GetAgentProfile")
+    async def get_profile(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        user_id: FromPath[uuid.UUID],
+    ) -> AgentProfileOut:
+        return await PlanService(db_session, request.user).get_profile(user_id)
+
+    @put(
+        "/{user_id:uuid}/profile",
+        operation_id="PutAgentProfile",
+        description="Where the agent's day starts and ends, the shift, lunch and travel mode.",
+    )
+    async def put_profile(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[AgentProfileIn],
+    ) -> AgentProfileOut:
+        return await PlanService(db_session, request.user).put_profile(user_id, data)
+
+
+class PlanController(Controller):
+    path = "/plans"
+    tags = ["plans"]
+
+    @post(
+        "/",
+        operation_id="CreatePlan",
+        description=(
+            "Plan an agent's day: appointments (hard windows), must-visits, and prospects "
+            "(given with scores, or chosen from the customer base). Replaces the day's active "
+            "plan. A day that cannot hold everything is still a plan: `dropped` says why each "
+            "stop is left out."
+        ),
+    )
+    async def create_plan(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[PlanCreate],
+    ) -> PlanOut:
+        return await PlanService(db_session, request.user).create(data)
+
+    @get("/", operation_id="ListPlans")
+    async def list_plans(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        agent_id: FromQuery[uuid.UUID | None] = None,
+        plan_date: FromQuery[date | None] = None,
+        include_superseded: FromQuery[bool] = False,
+    ) -> list[PlanOut]:
+        return await PlanService(db_session, request.user).list(
+            agent_id, plan_date, include_superseded
+        )
+
+    @get("/{plan_id:uuid}", operation_id="GetPlan")
+    async def get_plan(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        plan_id: FromPath[uuid.UUID],
+    ) -> PlanOut:
+        return await PlanService(db_session, request.user).read(plan_id)
+
+    @post(
+        "/{plan_id:uuid}/replan",
+        operation_id="Replan",
+        description=(
+            "Re-plan the rest of the day from the agent's position and time after a "
+            "cancellation, a late finish or an urgent visit. Visits done (or detected) stay."
+        ),
+    )
+    async def replan(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        plan_id: FromPath[uuid.UUID],
+        data: JSONBody[ReplanIn],
+    ) -> PlanOut:
+        return await PlanService(db_session, request.user).replan(plan_id, data)
+
+
+class TeamPlanController(Controller):
+    path = "/team-plans"
+    tags = ["plans"]
+
+    @post(
+        "/",
+        operation_id="CreateTeamPlan",
+        description=(
+            "Plan every agent under an org unit in one solve: who visits whom, in what order. "
+            "Customers inside an agent's territory (or assigned to one) go to that agent only."
+        ),
+    )
+    async def create_team_plan(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[TeamPlanCreate],
+    ) -> TeamPlanOut:
+        return await PlanService(db_session, request.user).team(data)

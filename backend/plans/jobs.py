@@ -1,0 +1,93 @@
+"""Planning jobs: tomorrow's plan for every agent with a profile; fulfilled stops."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.security import Principal
+from backend.db.models import AgentProfile, Plan, User
+from backend.errors import DomainError
+from backend.plans.schemas import AgentProfileIn, PlanOptionsIn
+from backend.plans.services import PlanService
+
+log = logging.getLogger("fieldsense.plans")
+
+PLAN_FROM_HOUR = 18  # local time from which tomorrow is planned
+BATCH = 20  # plans per firing: each takes up to the solver's time limit
+
+
+async def plan_tomorrow(session: AsyncSession, now: datetime) -> int:
+    """Plan tomorrow (in each agent's time zone) for agents who have no plan for it yet.
+
+    Runs every few minutes; after 18:00 local time an agent without tomorrow's plan gets one
+    made from the profile and the best-scored candidates. Returns plans made."""
+    rows = (
+        await session.execute(
+            select(AgentProfile, User)
+            .join(
+                User, (User.tenant_id == AgentProfile.tenant_id) & (User.id == AgentProfile.user_id)
+            )
+            .where(User.active, User.role == "agent")
+            .order_by(AgentProfile.tenant_id, AgentProfile.user_id)
+        )
+    ).all()
+    made = 0
+    for profile_row, user in rows:
+        if made >= BATCH:
+            break
+        profile = AgentProfileIn.model_validate(profile_row.settings)
+        local = now.astimezone(ZoneInfo(profile.timezone))
+        if local.hour < PLAN_FROM_HOUR:
+            continue
+        tomorrow = (local + timedelta(days=1)).date()
+        exists = await session.scalar(
+            select(Plan.id).where(
+                Plan.tenant_id == user.tenant_id,
+                Plan.agent_id == user.id,
+                Plan.plan_date == tomorrow,
+            )
+        )
+        if exists is not None:
+            continue
+        system = Principal(
+            kind="user",
+            tenant_id=user.tenant_id,
+            id=user.id,
+            role="agent",
+            org_unit_id=user.org_unit_id,
+        )
+        try:
+            async with session.begin_nested():
+                await PlanService(session, system)._plan_agents(
+                    [(user, profile)], tomorrow, PlanOptionsIn()
+                )
+        except DomainError as exc:
+            log.warning("no plan for agent %s on %s: %s", user.id, tomorrow, exc)
+            continue
+        made += 1
+    return made
+
+
+async def fulfil_plan_stops(session: AsyncSession, now: datetime) -> int:
+    """Mark today's planned stops fulfilled by the visits detected for them."""
+    result = await session.execute(
+        text(
+            """
+UPDATE plan_stops ps SET status = 'fulfilled', visit_id = v.id
+FROM plans p, visits v
+WHERE ps.status = 'planned' AND p.tenant_id = ps.tenant_id AND p.id = ps.plan_id
+  AND p.status = 'active' AND p.depart_at < :now AND p.arrive_at > :now - interval '1 day'
+  AND v.tenant_id = ps.tenant_id AND v.agent_id = p.agent_id AND v.customer_id = ps.customer_id
+  AND v.retracted_at IS NULL
+  AND v.arrived_at >= p.depart_at - interval '2 hours'
+  AND v.arrived_at < p.arrive_at + interval '2 hours'
+"""
+        ),
+        {"now": now},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

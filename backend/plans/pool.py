@@ -1,0 +1,30 @@
+"""The process pool the planner's searches run in, one per API process, made on first use.
+
+OR-Tools holds the GIL while it searches; in worker processes it cannot stall the event loop.
+`forkserver` because forking a process that runs an event loop and threads is unsafe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+from routing.core import worker_count
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def planner_pool() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(
+            max_workers=worker_count(), mp_context=multiprocessing.get_context("forkserver")
+        )
+    return _pool
+
+
+def shutdown_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None

@@ -1,0 +1,201 @@
+"""Planning API bodies: profiles, plan requests, re-plans, team plans, and plans out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+
+from routing.travel import TravelMode
+
+
+class Point(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class LunchIn(BaseModel):
+    earliest: time = Field(description="earliest start, local time")
+    latest: time = Field(description="latest start, local time")
+    minutes: int = Field(default=60, ge=0, le=180)
+
+    @field_validator("latest")
+    @classmethod
+    def _order(cls, value: time, info: ValidationInfo) -> time:
+        earliest = info.data.get("earliest")
+        if earliest is not None and value < earliest:
+            raise ValueError("the latest start is before the earliest")
+        return value
+
+
+class AgentProfileIn(BaseModel):
+    """Where the day starts and ends, the shift (local time), lunch and how the agent moves."""
+
+    start: Point
+    end: Point | None = Field(default=None, description="default: back to start")
+    shift_start: time = time(9, 0)
+    shift_end: time = time(18, 0)
+    lunch: LunchIn | None = None
+    mode: TravelMode = TravelMode.CAR
+    max_stops: int | None = Field(default=None, ge=1, le=200)
+    timezone: str = Field(default="UTC", description="IANA name, e.g. Asia/Seoul")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("shift_end")
+    @classmethod
+    def _shift(cls, value: time, info: ValidationInfo) -> time:
+        start = info.data.get("shift_start")
+        if start is not None and value <= start:
+            raise ValueError("the shift ends before it starts")
+        return value
+
+
+class AgentProfileOut(AgentProfileIn):
+    user_id: uuid.UUID
+    updated_at: datetime
+
+
+class AppointmentIn(BaseModel):
+    customer_id: uuid.UUID
+    start: AwareDatetime = Field(description="agreed start of the visit")
+    end: AwareDatetime | None = Field(
+        default=None, description="latest acceptable start (default: start)"
+    )
+    service_min: int = Field(default=60, ge=1, le=600)
+
+    @field_validator("end")
+    @classmethod
+    def _window(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if value is not None and start is not None and value < start:
+            raise ValueError("the window ends before it starts")
+        return value
+
+
+class VisitIn(BaseModel):
+    customer_id: uuid.UUID
+    service_min: int = Field(default=30, ge=1, le=600)
+
+
+class ProspectIn(VisitIn):
+    score: float = Field(ge=0, le=100)
+
+
+class AreaIn(Point):
+    radius_m: float = Field(gt=0, le=50_000)
+
+
+class CoachingIn(BaseModel):
+    """Actions from a manager's note: boosts, a focus segment, a visit target, areas to avoid."""
+
+    boost: dict[uuid.UUID, float] = Field(default_factory=dict, description="customer → points")
+    focus_segment: str | None = Field(default=None, description="a customer life_stage")
+    focus_factor: float = Field(default=1.5, ge=1, le=10)
+    target_visits: int | None = Field(default=None, ge=1, le=100)
+    avoid: list[AreaIn] = Field(default_factory=list, max_length=50)
+
+
+class PlanOptionsIn(BaseModel):
+    max_prospects: int = Field(default=150, ge=0, le=500)
+    prospect_radius_m: float = Field(default=15_000, gt=0, le=200_000)
+    time_limit_s: float = Field(default=1.8, ge=0.1, le=30)
+    coaching: CoachingIn | None = None
+
+
+class PlanCreate(PlanOptionsIn):
+    agent_id: uuid.UUID
+    date: date
+    appointments: list[AppointmentIn] = Field(default_factory=list, max_length=100)
+    must_visit: list[VisitIn] = Field(default_factory=list, max_length=200)
+    prospects: list[ProspectIn] | None = Field(
+        default=None,
+        max_length=500,
+        description="candidates with scores; omitted: chosen and scored from the customer base",
+    )
+    profile: AgentProfileIn | None = Field(
+        default=None, description="this day only; default: the agent's stored profile"
+    )
+
+
+class UrgentIn(VisitIn):
+    start: AwareDatetime | None = Field(default=None, description="an appointment time, if any")
+
+
+class ReplanIn(BaseModel):
+    position: Point
+    at: AwareDatetime | None = Field(default=None, description="default: now")
+    cancelled: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    done: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    urgent: list[UrgentIn] = Field(default_factory=list, max_length=20)
+    time_limit_s: float = Field(default=0.15, ge=0.05, le=5)
+
+
+class TeamPlanCreate(PlanOptionsIn):
+    org_unit_id: uuid.UUID
+    date: date
+
+
+class PlanStopOut(BaseModel):
+    seq: int
+    customer_id: uuid.UUID
+    customer_name: str | None = None
+    kind: str
+    arrival_at: datetime
+    start_at: datetime
+    departure_at: datetime
+    travel_s: int
+    wait_s: int
+    distance_m: int
+    score: float
+    status: str
+    visit_id: uuid.UUID | None = None
+
+
+class DroppedOut(BaseModel):
+    customer_id: uuid.UUID
+    kind: str
+    reason: str
+    detail: str
+
+
+class PlanOut(BaseModel):
+    id: uuid.UUID
+    agent_id: uuid.UUID
+    plan_date: date
+    revision: int
+    status: str
+    team_id: uuid.UUID | None
+    created_at: datetime
+    depart_at: datetime
+    arrive_at: datetime
+    travel_s: int
+    wait_s: int
+    service_s: int
+    distance_m: int
+    score: float
+    solve_ms: int
+    strategy: str
+    lunch: dict[str, datetime] | None
+    stops: list[PlanStopOut]
+    dropped: list[DroppedOut]
+    route: dict[str, Any] = Field(description="GeoJSON LineString (lon, lat): start, stops, end")
+
+
+class TeamPlanOut(BaseModel):
+    team_id: uuid.UUID
+    org_unit_id: uuid.UUID
+    plan_date: date
+    plans: list[PlanOut]
+    dropped: list[DroppedOut]
+    skipped_agents: list[uuid.UUID] = Field(description="agents without a planning profile")

@@ -1,0 +1,830 @@
+"""Plans: from profiles, appointments and candidates to routing problems, and back to rows.
+
+The solver runs off the event loop: the problem is built and read back in a worker thread,
+and the OR-Tools searches run in a process pool (``backend.plans.pool``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.scope import subtree_unit_ids
+from backend.auth.security import Principal
+from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, User
+from backend.errors import Forbidden, Invalid, NotFound
+from backend.plans.pool import planner_pool
+from backend.plans.schemas import (
+    AgentProfileIn,
+    AgentProfileOut,
+    AppointmentIn,
+    CoachingIn,
+    DroppedOut,
+    PlanCreate,
+    PlanOptionsIn,
+    PlanOut,
+    PlanStopOut,
+    ProspectIn,
+    ReplanIn,
+    TeamPlanCreate,
+    TeamPlanOut,
+    VisitIn,
+)
+from routing import plan as planner
+from routing.travel import GeoPoint
+
+PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
+FUTURE_DAYS = 366
+
+# Until recommendations land (their own issue), candidates are scored from what the customer
+# base already says: prospects first, then how long since the last contact, then value.
+CANDIDATES = text(
+    """
+SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
+       c.life_stage, c.preferred_hours, c.assigned_agent_id,
+       LEAST(100, (CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
+             + LEAST(40, coalesce(extract(epoch FROM (:now - c.last_contact_at)) / 86400, 60)
+                         * 40 / 60)
+             + LEAST(20, c.value / 50000 * 20)) AS score,
+       (SELECT t.agent_id FROM territories t
+         WHERE t.tenant_id = c.tenant_id AND t.agent_id IS NOT NULL
+           AND ST_Covers(t.geom, c.location::geometry)
+         ORDER BY t.agent_id LIMIT 1) AS territory_agent
+FROM customers c
+WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
+  AND (c.status <> 'customer' OR c.last_contact_at IS NULL
+       OR c.last_contact_at < :now - interval '30 days')
+  AND (c.assigned_agent_id = ANY(:agents)
+       OR (:unassigned AND c.assigned_agent_id IS NULL AND c.org_unit_id = ANY(:units)))
+  AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
+  AND NOT (c.id = ANY(:exclude))
+ORDER BY score DESC, c.id
+LIMIT :limit
+"""
+)
+
+
+def _local(day: date, t: Any, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, t, tzinfo=tz)
+
+
+def _windows(hours: list[dict[str, Any]] | None, day: date, tz: ZoneInfo) -> tuple[Any, ...]:
+    """A customer's preferred hours on that weekday, as start-of-service windows."""
+    out = []
+    for entry in hours or []:
+        try:
+            if day.weekday() not in entry.get("days", range(7)):
+                continue
+            a = datetime.combine(day, datetime.strptime(entry["start"], "%H:%M").time(), tz)
+            b = datetime.combine(day, datetime.strptime(entry["end"], "%H:%M").time(), tz)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if a <= b:
+            out.append((a, b))
+    return tuple(out)
+
+
+def _agent(profile: AgentProfileIn, agent_id: uuid.UUID, day: date) -> planner.Agent:
+    tz = ZoneInfo(profile.timezone)
+    lunch = None
+    if profile.lunch is not None:
+        lunch = planner.Lunch(
+            _local(day, profile.lunch.earliest, tz),
+            _local(day, profile.lunch.latest, tz),
+            profile.lunch.minutes * 60,
+        )
+    return planner.Agent(
+        id=str(agent_id),
+        start=GeoPoint(profile.start.lat, profile.start.lon),
+        end=GeoPoint(profile.end.lat, profile.end.lon) if profile.end else None,
+        shift_start=_local(day, profile.shift_start, tz),
+        shift_end=_local(day, profile.shift_end, tz),
+        mode=profile.mode,
+        lunch=lunch,
+        max_stops=profile.max_stops,
+    )
+
+
+def _coaching(c: CoachingIn | None) -> planner.Coaching:
+    if c is None:
+        return planner.Coaching()
+    return planner.Coaching(
+        boost={str(k): v for k, v in c.boost.items()},
+        focus_segment=c.focus_segment,
+        focus_factor=c.focus_factor,
+        target_visits=c.target_visits,
+        avoid=tuple(planner.Area(GeoPoint(a.lat, a.lon), a.radius_m) for a in c.avoid),
+    )
+
+
+class PlanService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.p = principal
+        if principal.is_store_app:
+            raise Forbidden("store apps have no access to plans")
+
+    # --- access -----------------------------------------------------------------------
+    async def _require_agent(self, agent_id: uuid.UUID, field: str) -> User:
+        stmt = select(User).where(
+            User.tenant_id == self.p.tenant_id, User.id == agent_id, User.role == "agent"
+        )
+        if self.p.is_agent:
+            stmt = stmt.where(User.id == self.p.id)
+        elif not self.p.is_admin:
+            stmt = stmt.where(User.org_unit_id.in_(subtree_unit_ids(self.p)))
+        user = await self.session.scalar(stmt)
+        if user is None:
+            raise Invalid(f"unknown agent {field} (or not one you manage)", field=field)
+        return user
+
+    def _visible(self, stmt: Any) -> Any:
+        stmt = stmt.where(Plan.tenant_id == self.p.tenant_id)
+        if self.p.is_agent:
+            return stmt.where(Plan.agent_id == self.p.id)
+        if not self.p.is_admin:
+            agents = select(User.id).where(
+                User.tenant_id == self.p.tenant_id,
+                User.org_unit_id.in_(subtree_unit_ids(self.p)),
+            )
+            return stmt.where(Plan.agent_id.in_(agents))
+        return stmt
+
+    # --- profiles ---------------------------------------------------------------------
+    async def get_profile(self, user_id: uuid.UUID) -> AgentProfileOut:
+        await self._require_agent(user_id, "user_id")
+        row = await self.session.get(AgentProfile, (self.p.tenant_id, user_id))
+        if row is None:
+            raise NotFound("this agent has no planning profile yet")
+        return AgentProfileOut(user_id=user_id, updated_at=row.updated_at, **row.settings)
+
+    async def put_profile(self, user_id: uuid.UUID, data: AgentProfileIn) -> AgentProfileOut:
+        await self._require_agent(user_id, "user_id")
+        row = await self.session.get(AgentProfile, (self.p.tenant_id, user_id))
+        settings = data.model_dump(mode="json")
+        if row is None:
+            row = AgentProfile(tenant_id=self.p.tenant_id, user_id=user_id, settings=settings)
+            self.session.add(row)
+        else:
+            row.settings = settings
+        await self.session.flush()
+        await self.session.refresh(row)
+        return AgentProfileOut(user_id=user_id, updated_at=row.updated_at, **settings)
+
+    async def _profile(self, agent_id: uuid.UUID) -> AgentProfileIn | None:
+        row = await self.session.get(AgentProfile, (self.p.tenant_id, agent_id))
+        return AgentProfileIn.model_validate(row.settings) if row else None
+
+    # --- inputs -----------------------------------------------------------------------
+    def _check_date(self, day: date, field: str = "date") -> None:
+        today = datetime.now(UTC).date()
+        if day < today - timedelta(days=PAST_DAYS):
+            raise Invalid("the date is in the past", field=field)
+        if day > today + timedelta(days=FUTURE_DAYS):
+            raise Invalid("the date is more than a year ahead", field=field)
+
+    def _customer_scope(self) -> list[Any]:
+        """Who may put a customer in a plan: as for reading customers (their own for agents)."""
+        if self.p.is_admin:
+            return []
+        if self.p.is_agent:
+            return [Customer.assigned_agent_id == self.p.id]
+        return [Customer.org_unit_id.in_(subtree_unit_ids(self.p))]
+
+    async def _customers(
+        self, ids: Iterable[tuple[str, uuid.UUID]]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """The named customers, visible to the caller; 422 naming the first unknown one."""
+        wanted = list(ids)
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        if wanted:
+            rows = await self.session.execute(
+                select(
+                    Customer.id,
+                    Customer.name,
+                    func.ST_Y(func.geometry(Customer.location)),
+                    func.ST_X(func.geometry(Customer.location)),
+                    Customer.life_stage,
+                    Customer.preferred_hours,
+                ).where(
+                    Customer.tenant_id == self.p.tenant_id,
+                    Customer.id.in_([cid for _, cid in wanted]),
+                    *self._customer_scope(),
+                )
+            )
+            for cid, name, lat, lon, life_stage, hours in rows:
+                found[cid] = {
+                    "name": name,
+                    "lat": lat,
+                    "lon": lon,
+                    "segment": life_stage,
+                    "hours": hours,
+                }
+        for field, cid in wanted:
+            if cid not in found:
+                raise Invalid(f"unknown customer {cid}", field=field)
+        return found
+
+    async def _candidates(
+        self,
+        agents: Sequence[uuid.UUID],
+        units: Sequence[uuid.UUID],
+        center: GeoPoint,
+        radius_m: float,
+        limit: int,
+        exclude: Sequence[uuid.UUID],
+    ) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            CANDIDATES,
+            {
+                "tenant": self.p.tenant_id,
+                "now": datetime.now(UTC),
+                "agents": list(agents),
+                "units": list(units),
+                "lat": center.lat,
+                "lon": center.lon,
+                "radius": radius_m,
+                "exclude": list(exclude),
+                # Agents plan from their own book; managers also hand out the unit's
+                # unassigned customers.
+                "unassigned": not self.p.is_agent,
+                "limit": limit,
+            },
+        )
+        return [dict(row._mapping) for row in rows]
+
+    def _stops(
+        self,
+        day: date,
+        tz: ZoneInfo,
+        appointments: Sequence[AppointmentIn],
+        must: Sequence[VisitIn],
+        prospects: Sequence[dict[str, Any]],
+        info: dict[uuid.UUID, dict[str, Any]],
+    ) -> list[planner.Stop]:
+        stops: list[planner.Stop] = []
+        for a in appointments:
+            c = info[a.customer_id]
+            stops.append(
+                planner.Stop(
+                    id=str(a.customer_id),
+                    location=GeoPoint(c["lat"], c["lon"]),
+                    service_s=a.service_min * 60,
+                    kind=planner.StopKind.APPOINTMENT,
+                    windows=((a.start, a.end or a.start),),
+                    segment=c["segment"],
+                )
+            )
+        for m in must:
+            c = info[m.customer_id]
+            stops.append(
+                planner.Stop(
+                    id=str(m.customer_id),
+                    location=GeoPoint(c["lat"], c["lon"]),
+                    service_s=m.service_min * 60,
+                    kind=planner.StopKind.MUST,
+                    windows=_windows(c["hours"], day, tz),
+                    segment=c["segment"],
+                )
+            )
+        for p in prospects:
+            stops.append(
+                planner.Stop(
+                    id=str(p["customer_id"]),
+                    location=GeoPoint(p["lat"], p["lon"]),
+                    service_s=int(p["service_min"]) * 60,
+                    kind=planner.StopKind.OPTIONAL,
+                    windows=_windows(p.get("hours"), day, tz),
+                    score=float(p["score"]),
+                    segment=p.get("segment"),
+                    agents=tuple(p["agents"]) if p.get("agents") else None,
+                )
+            )
+        return stops
+
+    # --- solve and store --------------------------------------------------------------
+    async def _solve(
+        self,
+        problem: planner.Problem,
+        options: planner.Options,
+        field_names: dict[str, str],
+    ) -> planner.PlanResult:
+        try:
+            return await asyncio.to_thread(
+                planner.plan, problem, options, None, None, planner_pool()
+            )
+        except planner.ProblemError as exc:
+            field = exc.field
+            for prefix, name in field_names.items():
+                if field.startswith(prefix):
+                    field = name + field[len(prefix) :]
+                    break
+            raise Invalid(exc.message, field=field) from exc
+
+    async def _store(
+        self,
+        agent_plan: planner.AgentPlan,
+        dropped: Sequence[planner.DroppedStop],
+        result: planner.PlanResult,
+        day: date,
+        inputs: dict[str, Any],
+        team_id: uuid.UUID | None = None,
+        kept: Sequence[PlanStop] = (),
+        revision: int = 1,
+    ) -> Plan:
+        agent_id = uuid.UUID(agent_plan.agent_id)
+        await self.session.execute(
+            update(Plan)
+            .where(
+                Plan.tenant_id == self.p.tenant_id,
+                Plan.agent_id == agent_id,
+                Plan.plan_date == day,
+                Plan.status == "active",
+            )
+            .values(status="superseded")
+        )
+        coords = ", ".join(f"{pt.lon} {pt.lat}" for pt in agent_plan.path)
+        plan = Plan(
+            tenant_id=self.p.tenant_id,
+            agent_id=agent_id,
+            plan_date=day,
+            revision=revision,
+            status="active",
+            team_id=team_id,
+            created_by=self.p.id,
+            depart_at=agent_plan.depart,
+            arrive_at=agent_plan.arrive,
+            travel_s=agent_plan.travel_s,
+            wait_s=agent_plan.wait_s,
+            service_s=agent_plan.service_s,
+            distance_m=agent_plan.distance_m,
+            score=sum(s.score for s in agent_plan.stops if s.kind is planner.StopKind.OPTIONAL),
+            solve_ms=result.solve_ms,
+            strategy=result.strategy,
+            route=f"SRID=4326;LINESTRING({coords})",
+            lunch=(
+                {"start": agent_plan.lunch[0].isoformat(), "end": agent_plan.lunch[1].isoformat()}
+                if agent_plan.lunch
+                else None
+            ),
+            dropped=[
+                {
+                    "customer_id": d.stop_id,
+                    "kind": d.kind.value,
+                    "reason": d.reason.value,
+                    "detail": d.detail,
+                }
+                for d in dropped
+            ],
+            inputs=inputs,
+        )
+        self.session.add(plan)
+        await self.session.flush()
+        seq = 0
+        for old in kept:
+            seq += 1
+            self.session.add(
+                PlanStop(
+                    tenant_id=self.p.tenant_id,
+                    plan_id=plan.id,
+                    seq=seq,
+                    customer_id=old.customer_id,
+                    kind=old.kind,
+                    arrival_at=old.arrival_at,
+                    start_at=old.start_at,
+                    departure_at=old.departure_at,
+                    travel_s=old.travel_s,
+                    wait_s=old.wait_s,
+                    distance_m=old.distance_m,
+                    score=old.score,
+                    status=old.status if old.status != "planned" else "done",
+                    visit_id=old.visit_id,
+                )
+            )
+        for s in agent_plan.stops:
+            seq += 1
+            self.session.add(
+                PlanStop(
+                    tenant_id=self.p.tenant_id,
+                    plan_id=plan.id,
+                    seq=seq,
+                    customer_id=uuid.UUID(s.stop_id),
+                    kind=s.kind.value,
+                    arrival_at=s.arrival,
+                    start_at=s.start,
+                    departure_at=s.departure,
+                    travel_s=s.travel_s,
+                    wait_s=s.wait_s,
+                    distance_m=s.distance_m,
+                    score=s.score,
+                    status="planned",
+                )
+            )
+        await self.session.flush()
+        return plan
+
+    # --- use cases --------------------------------------------------------------------
+    async def create(self, data: PlanCreate) -> PlanOut:
+        agent = await self._require_agent(data.agent_id, "agent_id")
+        self._check_date(data.date)
+        profile = data.profile or await self._profile(data.agent_id)
+        if profile is None:
+            raise Invalid(
+                "the agent has no planning profile: PUT /agents/{id}/profile or send one",
+                field="profile",
+            )
+        plan = await self._plan_agents(
+            [(agent, profile)],
+            data.date,
+            data,
+            appointments=data.appointments,
+            must=data.must_visit,
+            prospects=data.prospects,
+        )
+        return plan[0][0]
+
+    async def _plan_agents(
+        self,
+        agents: Sequence[tuple[User, AgentProfileIn]],
+        day: date,
+        opts: PlanOptionsIn,
+        appointments: Sequence[AppointmentIn] = (),
+        must: Sequence[VisitIn] = (),
+        prospects: Sequence[ProspectIn] | None = None,
+        team_id: uuid.UUID | None = None,
+    ) -> tuple[list[PlanOut], list[DroppedOut]]:
+        tz = ZoneInfo(agents[0][1].timezone)
+        named = [
+            (f"appointments[{i}].customer_id", a.customer_id) for i, a in enumerate(appointments)
+        ]
+        named += [(f"must_visit[{i}].customer_id", m.customer_id) for i, m in enumerate(must)]
+        named += [
+            (f"prospects[{i}].customer_id", p.customer_id) for i, p in enumerate(prospects or [])
+        ]
+        info = await self._customers(named)
+        seen: set[uuid.UUID] = set()
+        for field, cid in named:
+            if cid in seen:
+                raise Invalid(f"customer {cid} is listed twice", field=field)
+            seen.add(cid)
+        if prospects is not None:
+            cands = [
+                {
+                    "customer_id": str(p.customer_id),
+                    "lat": info[p.customer_id]["lat"],
+                    "lon": info[p.customer_id]["lon"],
+                    "score": p.score,
+                    "service_min": p.service_min,
+                    "segment": info[p.customer_id]["segment"],
+                    "hours": info[p.customer_id]["hours"],
+                }
+                for p in prospects
+            ]
+        else:
+            start = agents[0][1].start
+            rows = await self._candidates(
+                [u.id for u, _ in agents],
+                sorted({u.org_unit_id for u, _ in agents}),
+                GeoPoint(start.lat, start.lon),
+                opts.prospect_radius_m,
+                opts.max_prospects,
+                [cid for _, cid in named],
+            )
+            ids = {str(u.id) for u, _ in agents}
+            cands = []
+            for r in rows:
+                owner = r["territory_agent"] or r["assigned_agent_id"]
+                cands.append(
+                    {
+                        "customer_id": str(r["id"]),
+                        "lat": r["lat"],
+                        "lon": r["lon"],
+                        "score": round(float(r["score"]), 2),
+                        "service_min": 30,
+                        "segment": r["life_stage"],
+                        "hours": r["preferred_hours"],
+                        # Territories bind only in team plans: a single agent's candidates
+                        # already come from their own book.
+                        "agents": [str(owner)]
+                        if owner and len(agents) > 1 and str(owner) in ids
+                        else None,
+                    }
+                )
+        stops = self._stops(day, tz, appointments, must, cands, info)
+        problem = planner.Problem(
+            agents=tuple(_agent(profile, user.id, day) for user, profile in agents),
+            stops=tuple(stops),
+            coaching=_coaching(opts.coaching),
+        )
+        options = planner.Options(time_limit_s=opts.time_limit_s)
+        result = await self._solve(problem, options, {"agents": "profile", "stops": "stops"})
+        base_inputs = {
+            "appointments": [a.model_dump(mode="json") for a in appointments],
+            "must_visit": [m.model_dump(mode="json") for m in must],
+            "prospects": cands,
+            "coaching": opts.coaching.model_dump(mode="json") if opts.coaching else None,
+            "time_limit_s": opts.time_limit_s,
+        }
+        by_agent_dropped: dict[str, list[planner.DroppedStop]] = {}
+        if len(agents) == 1:
+            by_agent_dropped[str(agents[0][0].id)] = list(result.dropped)
+        out = []
+        for user, profile in agents:
+            agent_plan = next(p for p in result.agents if p.agent_id == str(user.id))
+            inputs = {**base_inputs, "profile": profile.model_dump(mode="json")}
+            row = await self._store(
+                agent_plan,
+                by_agent_dropped.get(str(user.id), []),
+                result,
+                day,
+                inputs,
+                team_id=team_id,
+            )
+            out.append(await self.read(row.id))
+        dropped = [
+            DroppedOut(
+                customer_id=uuid.UUID(d.stop_id),
+                kind=d.kind.value,
+                reason=d.reason.value,
+                detail=d.detail,
+            )
+            for d in result.dropped
+        ]
+        return out, dropped
+
+    async def team(self, data: TeamPlanCreate) -> TeamPlanOut:
+        if self.p.is_agent:
+            raise Forbidden("team plans are made by managers")
+        unit = await self.session.scalar(
+            select(OrgUnit).where(
+                OrgUnit.tenant_id == self.p.tenant_id,
+                OrgUnit.id == data.org_unit_id,
+                *([] if self.p.is_admin else [OrgUnit.id.in_(subtree_unit_ids(self.p))]),
+            )
+        )
+        if unit is None:
+            raise Invalid("unknown org_unit_id (or outside your org subtree)", field="org_unit_id")
+        self._check_date(data.date)
+        users = (
+            await self.session.scalars(
+                select(User)
+                .join(
+                    OrgUnit,
+                    (OrgUnit.tenant_id == User.tenant_id) & (OrgUnit.id == User.org_unit_id),
+                )
+                .where(
+                    User.tenant_id == self.p.tenant_id,
+                    User.role == "agent",
+                    User.active,
+                    OrgUnit.path.contains([unit.id]),
+                )
+                .order_by(User.id)
+            )
+        ).all()
+        with_profiles = []
+        skipped = []
+        for user in users:
+            profile = await self._profile(user.id)
+            if profile is None:
+                skipped.append(user.id)
+            else:
+                with_profiles.append((user, profile))
+        if not with_profiles:
+            raise Invalid("no agent under this unit has a planning profile", field="org_unit_id")
+        team_id = uuid.uuid4()
+        plans, dropped = await self._plan_agents(with_profiles, data.date, data, team_id=team_id)
+        return TeamPlanOut(
+            team_id=team_id,
+            org_unit_id=unit.id,
+            plan_date=data.date,
+            plans=plans,
+            dropped=dropped,
+            skipped_agents=skipped,
+        )
+
+    async def replan(self, plan_id: uuid.UUID, data: ReplanIn) -> PlanOut:
+        old = await self._load(plan_id)
+        if old.status != "active":
+            raise Invalid("only the active plan of a day can be re-planned", field="plan_id")
+        await sync_fulfilment(self.session, self.p.tenant_id, [old.id])
+        stops = (
+            await self.session.scalars(
+                select(PlanStop)
+                .where(PlanStop.tenant_id == self.p.tenant_id, PlanStop.plan_id == old.id)
+                .order_by(PlanStop.seq)
+            )
+        ).all()
+        now = data.at or datetime.now(UTC)
+        inputs = json.loads(json.dumps(old.inputs))
+        profile = AgentProfileIn.model_validate(inputs["profile"])
+        day = old.plan_date
+        tz = ZoneInfo(profile.timezone)
+        done_ids = {s.customer_id for s in stops if s.status in ("fulfilled", "done")}
+        done_ids |= set(data.done)
+        cancelled = set(data.cancelled)
+        known = (
+            {s.customer_id for s in stops}
+            | {uuid.UUID(p["customer_id"]) for p in inputs["prospects"]}
+            | {uuid.UUID(a["customer_id"]) for a in inputs["appointments"]}
+            | {uuid.UUID(m["customer_id"]) for m in inputs["must_visit"]}
+        )
+        for i, cid in enumerate(data.cancelled):
+            if cid not in known:
+                raise Invalid(f"customer {cid} is not in this plan", field=f"cancelled[{i}]")
+        for i, cid in enumerate(data.done):
+            if cid not in known:
+                raise Invalid(f"customer {cid} is not in this plan", field=f"done[{i}]")
+        urgent_info = await self._customers(
+            [(f"urgent[{i}].customer_id", u.customer_id) for i, u in enumerate(data.urgent)]
+        )
+        appointments = [
+            AppointmentIn.model_validate(a)
+            for a in inputs["appointments"]
+            if uuid.UUID(a["customer_id"]) not in cancelled
+        ]
+        must = [
+            VisitIn.model_validate(m)
+            for m in inputs["must_visit"]
+            if uuid.UUID(m["customer_id"]) not in cancelled
+        ]
+        for u in data.urgent:
+            if u.start is not None:
+                appointments.append(
+                    AppointmentIn(
+                        customer_id=u.customer_id, start=u.start, service_min=u.service_min
+                    )
+                )
+            else:
+                must.append(VisitIn(customer_id=u.customer_id, service_min=u.service_min))
+        prospects = [
+            p
+            for p in inputs["prospects"]
+            if uuid.UUID(p["customer_id"]) not in cancelled
+            and uuid.UUID(p["customer_id"]) not in {u.customer_id for u in data.urgent}
+        ]
+        info = await self._customers(
+            [("appointments", a.customer_id) for a in appointments]
+            + [("must_visit", m.customer_id) for m in must]
+        )
+        info.update(urgent_info)
+        stops_in = self._stops(day, tz, appointments, must, prospects, info)
+        agent = _agent(profile, old.agent_id, day)
+        problem = planner.Problem(
+            (agent,),
+            tuple(stops_in),
+            _coaching(
+                CoachingIn.model_validate(inputs["coaching"]) if inputs.get("coaching") else None
+            ),
+        )
+        previous = [str(s.customer_id) for s in stops if s.customer_id not in cancelled]
+        options = planner.Options(time_limit_s=data.time_limit_s)
+        try:
+            result = await asyncio.to_thread(
+                planner.replan,
+                problem,
+                str(old.agent_id),
+                GeoPoint(data.position.lat, data.position.lon),
+                now,
+                previous,
+                [str(c) for c in done_ids],
+                options,
+            )
+        except planner.ProblemError as exc:
+            field = "at" if exc.field == "now" else exc.field
+            raise Invalid(exc.message, field=field) from exc
+        inputs.update(
+            {
+                "appointments": [a.model_dump(mode="json") for a in appointments],
+                "must_visit": [m.model_dump(mode="json") for m in must],
+                "prospects": prospects,
+                "replanned_at": now.isoformat(),
+            }
+        )
+        kept = [s for s in stops if s.customer_id in done_ids]
+        row = await self._store(
+            result.agents[0],
+            result.dropped,
+            result,
+            day,
+            inputs,
+            team_id=old.team_id,
+            kept=kept,
+            revision=old.revision + 1,
+        )
+        return await self.read(row.id)
+
+    # --- reads ------------------------------------------------------------------------
+    async def _load(self, plan_id: uuid.UUID) -> Plan:
+        plan = await self.session.scalar(self._visible(select(Plan).where(Plan.id == plan_id)))
+        if plan is None:
+            raise NotFound("no such plan")
+        return plan
+
+    async def read(self, plan_id: uuid.UUID) -> PlanOut:
+        plan = await self._load(plan_id)
+        await sync_fulfilment(self.session, self.p.tenant_id, [plan.id])
+        route = await self.session.scalar(
+            select(func.ST_AsGeoJSON(Plan.route, 6)).where(
+                Plan.tenant_id == plan.tenant_id, Plan.id == plan.id
+            )
+        )
+        rows = await self.session.execute(
+            select(PlanStop, Customer.name)
+            .join(
+                Customer,
+                (Customer.tenant_id == PlanStop.tenant_id) & (Customer.id == PlanStop.customer_id),
+            )
+            .where(PlanStop.tenant_id == plan.tenant_id, PlanStop.plan_id == plan.id)
+            .order_by(PlanStop.seq)
+        )
+        stops = [
+            PlanStopOut(
+                seq=s.seq,
+                customer_id=s.customer_id,
+                customer_name=name,
+                kind=s.kind,
+                arrival_at=s.arrival_at,
+                start_at=s.start_at,
+                departure_at=s.departure_at,
+                travel_s=s.travel_s,
+                wait_s=s.wait_s,
+                distance_m=s.distance_m,
+                score=s.score,
+                status=s.status,
+                visit_id=s.visit_id,
+            )
+            for s, name in rows
+        ]
+        return PlanOut(
+            id=plan.id,
+            agent_id=plan.agent_id,
+            plan_date=plan.plan_date,
+            revision=plan.revision,
+            status=plan.status,
+            team_id=plan.team_id,
+            created_at=plan.created_at,
+            depart_at=plan.depart_at,
+            arrive_at=plan.arrive_at,
+            travel_s=plan.travel_s,
+            wait_s=plan.wait_s,
+            service_s=plan.service_s,
+            distance_m=plan.distance_m,
+            score=plan.score,
+            solve_ms=plan.solve_ms,
+            strategy=plan.strategy,
+            lunch=(
+                {k: datetime.fromisoformat(v) for k, v in plan.lunch.items()}
+                if plan.lunch
+                else None
+            ),
+            stops=stops,
+            dropped=[DroppedOut.model_validate(d) for d in plan.dropped],
+            route=json.loads(route) if route else {"type": "LineString", "coordinates": []},
+        )
+
+    async def list(
+        self, agent_id: uuid.UUID | None, day: date | None, include_superseded: bool
+    ) -> list[PlanOut]:
+        stmt = self._visible(select(Plan.id))
+        if agent_id is not None:
+            stmt = stmt.where(Plan.agent_id == agent_id)
+        if day is not None:
+            stmt = stmt.where(Plan.plan_date == day)
+        if not include_superseded:
+            stmt = stmt.where(Plan.status == "active")
+        ids = (
+            await self.session.scalars(
+                stmt.order_by(Plan.plan_date.desc(), Plan.created_at.desc()).limit(100)
+            )
+        ).all()
+        return [await self.read(i) for i in ids]
+
+
+FULFIL = text(
+    """
+UPDATE plan_stops ps SET status = 'fulfilled', visit_id = v.id
+FROM plans p, visits v
+WHERE ps.tenant_id = :tenant AND ps.plan_id = ANY(:plans) AND ps.status = 'planned'
+  AND p.tenant_id = ps.tenant_id AND p.id = ps.plan_id
+  AND v.tenant_id = ps.tenant_id AND v.agent_id = p.agent_id AND v.customer_id = ps.customer_id
+  AND v.retracted_at IS NULL
+  AND v.arrived_at >= p.depart_at - interval '2 hours'
+  AND v.arrived_at < p.arrive_at + interval '2 hours'
+"""
+)
+
+
+async def sync_fulfilment(
+    session: AsyncSession, tenant_id: uuid.UUID, plan_ids: Sequence[uuid.UUID]
+) -> int:
+    """Mark planned stops fulfilled by the visits detected (or checked in) for them."""
+    result = await session.execute(FULFIL, {"tenant": tenant_id, "plans": list(plan_ids)})
+    return int(getattr(result, "rowcount", 0) or 0)
