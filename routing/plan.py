@@ -118,7 +118,7 @@ class Coaching:
 class Options:
     # The search stops at whichever comes first. The solution budget is deterministic: when it
     # ends the search, the same input gives the same plan on any machine, under any load.
-    time_limit_s: float = 1.8
+    time_limit_s: float = 1.5
     solution_limit: int | None = 300
     score_value_s: int = 60  # one point of score is worth a minute of travel
     workers: int = 2

@@ -6,14 +6,14 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
 from backend.db.models import AgentProfile, Plan, User
 from backend.errors import DomainError
 from backend.plans.schemas import AgentProfileIn, PlanOptionsIn
-from backend.plans.services import PlanService
+from backend.plans.services import FULFIL, PlanService
 
 log = logging.getLogger("fieldsense.plans")
 
@@ -74,20 +74,6 @@ async def plan_tomorrow(session: AsyncSession, now: datetime) -> int:
 
 
 async def fulfil_plan_stops(session: AsyncSession, now: datetime) -> int:
-    """Mark today's planned stops fulfilled by the visits detected for them."""
-    result = await session.execute(
-        text(
-            """
-UPDATE plan_stops ps SET status = 'fulfilled', visit_id = v.id
-FROM plans p, visits v
-WHERE ps.status = 'planned' AND p.tenant_id = ps.tenant_id AND p.id = ps.plan_id
-  AND p.status = 'active' AND p.depart_at < :now AND p.arrive_at > :now - interval '1 day'
-  AND v.tenant_id = ps.tenant_id AND v.agent_id = p.agent_id AND v.customer_id = ps.customer_id
-  AND v.retracted_at IS NULL
-  AND v.arrived_at >= p.depart_at - interval '2 hours'
-  AND v.arrived_at < p.arrive_at + interval '2 hours'
-"""
-        ),
-        {"now": now},
-    )
+    """Mark the planned stops of plans under way fulfilled by the visits detected for them."""
+    result = await session.execute(FULFIL, {"tenant": None, "plans": None, "now": now})
     return int(getattr(result, "rowcount", 0) or 0)

@@ -109,7 +109,7 @@ class CoachingIn(BaseModel):
 class PlanOptionsIn(BaseModel):
     max_prospects: int = Field(default=150, ge=0, le=500)
     prospect_radius_m: float = Field(default=15_000, gt=0, le=200_000)
-    time_limit_s: float = Field(default=1.8, ge=0.1, le=30)
+    time_limit_s: float = Field(default=1.5, ge=0.1, le=30)
     coaching: CoachingIn | None = None
 
 

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from backend.plans.jobs import plan_tomorrow
+from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from tests.backend.conftest import errors_for
 from tests.backend.world import Tenant
 
@@ -391,3 +391,28 @@ class TestNightlyJob:
         )
         assert len(listed.json()) == 1
         assert listed.json()[0]["stops"]
+
+
+class TestFulfilmentJob:
+    async def test_job_marks_stops_fulfilled_by_visits(
+        self, tenant: Tenant, book: Book, engine: AsyncEngine
+    ) -> None:
+        c = book.customers
+        body = {
+            "agent_id": str(tenant.users["agent"]),
+            "date": DAY.isoformat(),
+            "must_visit": [{"customer_id": c["prospect7"], "service_min": 20}],
+            "prospects": [],
+            "time_limit_s": 0.2,
+        }
+        plan = await tenant.post("manager", "/plans", body)
+        stop = plan["stops"][0]
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            assert await fulfil_plan_stops(session, datetime.fromisoformat(stop["start_at"])) == 0
+        await tenant.post(
+            "agent",
+            "/visits",
+            {"customer_id": c["prospect7"], **near(0, 0), "accuracy_m": 15, "at": stop["start_at"]},
+        )
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            assert await fulfil_plan_stops(session, datetime.fromisoformat(stop["start_at"])) == 1
