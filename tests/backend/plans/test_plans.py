@@ -232,6 +232,15 @@ class TestCreatePlan:
         assert errors_for(r) == ["agent_id"]
         r = await tenant.client.post("/plans", json=body)
         assert r.status_code == 401
+        app = await tenant.post("manager", "/store-apps", {"name": "POS", "store_ids": []})
+        key = {"X-API-Key": app["api_key"]}
+        for method, path in [("post", "/plans"), ("get", "/plans"), ("post", "/team-plans")]:
+            r = (
+                await getattr(tenant.client, method)(path, json=body, headers=key)
+                if method == "post"
+                else await tenant.client.get(path, headers=key)
+            )
+            assert r.status_code == 403, (path, r.text)
 
 
 class TestReplan:
