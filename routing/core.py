@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import itertools
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ from google.protobuf import text_format
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 Window = tuple[int, int]
+
+# Counted alternation (see _alternate): turns, and insertion rounds per turn.
+ILS_TURNS = 3
+ILS_ROUNDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,10 @@ class Strategy:
     lns_time_limit_s: float = 0.1
     # Further RoutingSearchParameters in protobuf text format, e.g. operators to enable.
     extra: str = ""
+    # Seconds of iterated insertion search (routing.ils) first, when the model suits it; its
+    # best routes warm-start OR-Tools for the rest of the time limit.
+    ils_s: float = 0.0
+    seed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +344,11 @@ def solve(
     built = _build(model)
     params = _parameters(strategy)
     routing = built.routing
+    if strategy.ils_s > 0 and initial is None:
+        from routing import ils
+
+        if ils.supports(model):
+            return _alternate(model, built, strategy)
     assignment = None
     if initial is not None:
         routing.CloseModelWithParameters(params)
@@ -351,6 +365,63 @@ def solve(
     return dataclasses.replace(
         solution, strategy=strategy, status=_STATUS.get(routing.status(), str(routing.status()))
     )
+
+
+def _alternate(model: Model, built: _Built, strategy: Strategy) -> Solution | None:
+    """Iterated insertion (routing.ils) and OR-Tools local search, taking turns.
+
+    The insertion search chooses which stops are in the day; OR-Tools' operators re-order
+    them (2-opt, relocate, exchange) and free time for more. Each turn starts from the
+    other's best. The model is built and closed once; every OR-Tools turn is a warm start."""
+    from routing import ils
+
+    deadline = time.perf_counter() + strategy.time_limit_s
+    routing, manager = built.routing, built.manager
+    turn = max(0.05, strategy.ils_s)
+    params = _parameters(dataclasses.replace(strategy, time_limit_s=turn))
+    routing.CloseModelWithParameters(params)
+    best: Solution | None = None
+    routes: list[list[int]] | None = None
+    seed = strategy.seed
+    # With a solution budget the turns are counted, not timed: the same input gives the same
+    # routes on any machine (the time limit only caps it).
+    counted = strategy.solution_limit is not None
+    turns = 0
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0.01 or (counted and turns >= ILS_TURNS):
+            break
+        turns += 1
+        routes, value = ils.search(
+            model,
+            left if counted else min(turn, left / 2),
+            seed,
+            start=routes,
+            max_rounds=ILS_ROUNDS if counted else None,
+        )
+        seed += 1
+        if best is None or value < best.objective:
+            best = ils.schedule(model, routes, int(value))
+        start = routing.ReadAssignmentFromRoutes(
+            [[manager.NodeToIndex(node) for node in route] for route in routes], True
+        )
+        left = deadline - time.perf_counter()
+        if start is None or left <= 0.01:
+            break
+        params.time_limit.FromMilliseconds(
+            max(10, int((left if counted else min(turn, left)) * 1000))
+        )
+        assignment = routing.SolveFromAssignmentWithParameters(start, params)
+        if assignment is None:
+            continue
+        solution = _extract(model, built, assignment)
+        # A metaheuristic's answer from a warm start can be worse than the start: keep both.
+        if solution.objective < best.objective:
+            best = solution
+        routes = [[v.node for v in r.visits] for r in best.routes]
+    if best is None:
+        return None
+    return dataclasses.replace(best, strategy=strategy, status="SUCCESS")
 
 
 def _solve_job(job: tuple[Model, Strategy, Sequence[Sequence[int]] | None]) -> Solution | None:

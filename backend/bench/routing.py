@@ -42,10 +42,14 @@ def strategies(kind: str, time_limit_s: float) -> tuple[Strategy, ...]:
     """The planner's portfolio per problem shape (see docs/routing.md for the measurements)."""
     if kind == "optw":
         return (
-            Strategy(FirstSolution.PATH_CHEAPEST_ARC, Metaheuristic.TABU_SEARCH, time_limit_s),
             Strategy(
-                FirstSolution.SEQUENTIAL_CHEAPEST_INSERTION, Metaheuristic.TABU_SEARCH, time_limit_s
+                FirstSolution.PATH_CHEAPEST_ARC,
+                Metaheuristic.TABU_SEARCH,
+                time_limit_s,
+                ils_s=min(0.5, time_limit_s / 4),
+                seed=1,
             ),
+            Strategy(FirstSolution.PATH_CHEAPEST_ARC, Metaheuristic.TABU_SEARCH, time_limit_s),
         )
     return (
         Strategy(
