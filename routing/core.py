@@ -28,8 +28,8 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 Window = tuple[int, int]
 
 # Counted alternation (see _alternate): turns, and insertion rounds per turn.
-ILS_TURNS = 3
-ILS_ROUNDS = 300
+ILS_TURNS = 2
+ILS_ROUNDS = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,9 @@ class Strategy:
     # best routes warm-start OR-Tools for the rest of the time limit.
     ils_s: float = 0.0
     seed: int = 0
+    ils_noise: float = 1.0
+    ils_shake: float = 0.5
+    polish_s: float | None = None  # OR-Tools' turn between insertion turns; None: ils_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,12 +395,15 @@ def _alternate(model: Model, built: _Built, strategy: Strategy) -> Solution | No
         if left <= 0.01 or (counted and turns >= ILS_TURNS):
             break
         turns += 1
+        polish = strategy.polish_s if strategy.polish_s is not None else turn
         routes, value = ils.search(
             model,
-            left if counted else min(turn, left / 2),
+            left if counted else max(0.01, min(turn, left - min(polish, left / 2))),
             seed,
             start=routes,
             max_rounds=ILS_ROUNDS if counted else None,
+            noise=strategy.ils_noise,
+            shake=strategy.ils_shake,
         )
         seed += 1
         if best is None or value < best.objective:
@@ -409,7 +415,7 @@ def _alternate(model: Model, built: _Built, strategy: Strategy) -> Solution | No
         if start is None or left <= 0.01:
             break
         params.time_limit.FromMilliseconds(
-            max(10, int((left if counted else min(turn, left)) * 1000))
+            max(10, int((left if counted else min(polish, left)) * 1000))
         )
         assignment = routing.SolveFromAssignmentWithParameters(start, params)
         if assignment is None:
@@ -422,6 +428,25 @@ def _alternate(model: Model, built: _Built, strategy: Strategy) -> Solution | No
     if best is None:
         return None
     return dataclasses.replace(best, strategy=strategy, status="SUCCESS")
+
+
+def orienteering_portfolio(
+    time_limit_s: float, solution_limit: int | None = None
+) -> tuple[Strategy, Strategy]:
+    """For days of optional stops: two randomised insertion searches with different seeds,
+    one taking short turns with OR-Tools' tabu search (0.6 s / 0.1 s), one insertion-heavy
+    with a final short polish. Measured on the OPTW instances (docs/routing.md)."""
+    tabu = Strategy(
+        FirstSolution.PATH_CHEAPEST_ARC,
+        Metaheuristic.TABU_SEARCH,
+        time_limit_s,
+        solution_limit,
+        polish_s=min(0.1, time_limit_s / 10),
+    )
+    return (
+        dataclasses.replace(tabu, ils_s=min(0.6, time_limit_s / 3), seed=1),
+        dataclasses.replace(tabu, ils_s=time_limit_s, seed=2),
+    )
 
 
 def _solve_job(job: tuple[Model, Strategy, Sequence[Sequence[int]] | None]) -> Solution | None:

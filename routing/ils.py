@@ -49,9 +49,11 @@ class _Route:
 
 
 class _Search:
-    def __init__(self, model: Model, seed: int) -> None:
+    def __init__(self, model: Model, seed: int, noise: float = 0.0) -> None:
         self.model = model
+        self.noise = noise
         self.rnd = random.Random(seed)
+        self.nprnd = np.random.default_rng(seed)
         n = len(model.nodes)
         horizon = max(v.window[1] for v in model.vehicles)
         self.service = np.array([node.service for node in model.nodes], dtype=np.int64)
@@ -167,6 +169,10 @@ class _Search:
             if not ok.any():
                 continue
             ratio = np.where(ok, profit * profit / np.maximum(shift, 1), -1.0)
+            if self.noise:
+                # Randomised greedy: each candidate's ratio is scaled by a factor drawn from
+                # [1 - noise/2, 1 + noise/2], so repeated rounds explore different days.
+                ratio = ratio * (1 + self.noise * (self.nprnd.random(ratio.shape) - 0.5))
             flat = int(np.argmax(ratio))
             p, c = divmod(flat, cands.size)
             value = float(ratio[p, c])
@@ -239,16 +245,19 @@ def search(
     seed: int = 0,
     start: list[list[int]] | None = None,
     max_rounds: int | None = None,
+    noise: float = 1.0,
+    shake: float = 0.5,
 ) -> tuple[list[list[int]], float]:
     """Best routes found (node lists without depots, one per vehicle) and their objective.
 
     ``start`` (feasible routes, e.g. from OR-Tools) is where the walk begins. Each round
-    removes a random run of consecutive visits from every route and re-inserts greedily;
+    removes a random run of up to ``shake`` of each route's visits and re-inserts by a
+    randomised greedy (``noise``: how much the ratios are blurred);
     the walk goes on from there, and back to the best after a while without progress. With
     ``max_rounds`` the result does not depend on the machine's speed (unless the time limit
     comes first)."""
     deadline = time.perf_counter() + time_limit_s
-    s = _Search(model, seed)
+    s = _Search(model, seed, noise)
     if start is not None:
         s.load(start)
     s.insert_all()
@@ -257,7 +266,7 @@ def search(
     while time.perf_counter() < deadline and (max_rounds is None or rounds < max_rounds):
         rounds += 1
         longest = max(1, max(len(r.seq) - 2 for r in s.routes))
-        size = s.rnd.randint(1, max(1, longest // 3))
+        size = s.rnd.randint(1, max(1, int(longest * shake)))
         s.shake(size, s.rnd.randrange(longest))
         s.insert_all()
         value = s._value()

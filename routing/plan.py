@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from routing import ils
 from routing.core import (
     Break,
     FirstSolution,
@@ -26,6 +27,7 @@ from routing.core import (
     Solution,
     Strategy,
     Vehicle,
+    orienteering_portfolio,
     portfolio,
 )
 from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes, haversine_m
@@ -213,8 +215,8 @@ def validate(problem: Problem) -> None:
 
 def default_strategies(options: Options, shape: str) -> tuple[Strategy, ...]:
     """Two searches for the two cores. Measured on the published instances (docs/routing.md):
-    where every stop is optional (orienteering), iterated insertion taking turns with tabu
-    search, next to tabu search from the cheapest arc; where stops must be served, parallel
+    where every stop is optional and the day has no break (orienteering), two randomised
+    insertion searches taking turns with tabu search; where stops must be served, parallel
     cheapest insertion with guided local search, next to the same tabu search."""
     tabu = Strategy(
         FirstSolution.PATH_CHEAPEST_ARC,
@@ -223,7 +225,7 @@ def default_strategies(options: Options, shape: str) -> tuple[Strategy, ...]:
         options.solution_limit,
     )
     if shape == "optional":
-        return (replace(tabu, ils_s=min(0.5, options.time_limit_s / 4), seed=1), tabu)
+        return orienteering_portfolio(options.time_limit_s, options.solution_limit)
     gls = Strategy(
         FirstSolution.PARALLEL_CHEAPEST_INSERTION,
         Metaheuristic.GUIDED_LOCAL_SEARCH,
@@ -553,8 +555,9 @@ def plan(
             [node_of[s] for s in initial.get(agent.id, ()) if s in node_of]
             for agent in problem.agents
         ]
-    optional = all(s.kind is StopKind.OPTIONAL for s in built.stop_nodes.values())
-    strategies = default_strategies(options, "optional" if optional else "fleet")
+    # The insertion search handles days of optional stops without breaks; others go to
+    # OR-Tools alone (routing.ils.supports).
+    strategies = default_strategies(options, "optional" if ils.supports(built.model) else "fleet")
     strategies = strategies[: max(1, options.workers)]
     solution = portfolio(built.model, strategies, start_routes, pool)
     if solution is None:

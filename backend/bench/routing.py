@@ -27,7 +27,14 @@ import numpy as np
 import vroom
 
 from routing import plan as planner
-from routing.core import FirstSolution, Metaheuristic, Solution, Strategy, portfolio
+from routing.core import (
+    FirstSolution,
+    Metaheuristic,
+    Solution,
+    Strategy,
+    orienteering_portfolio,
+    portfolio,
+)
 from routing.instances import Instance, InstanceError, detect, read_optw, read_solomon
 from routing.travel import GeoPoint
 
@@ -41,16 +48,7 @@ def say(msg: str) -> None:
 def strategies(kind: str, time_limit_s: float) -> tuple[Strategy, ...]:
     """The planner's portfolio per problem shape (see docs/routing.md for the measurements)."""
     if kind == "optw":
-        return (
-            Strategy(
-                FirstSolution.PATH_CHEAPEST_ARC,
-                Metaheuristic.TABU_SEARCH,
-                time_limit_s,
-                ils_s=min(0.5, time_limit_s / 4),
-                seed=1,
-            ),
-            Strategy(FirstSolution.PATH_CHEAPEST_ARC, Metaheuristic.TABU_SEARCH, time_limit_s),
-        )
+        return orienteering_portfolio(time_limit_s)
     return (
         Strategy(
             FirstSolution.PARALLEL_CHEAPEST_INSERTION,
