@@ -55,7 +55,7 @@ def strategies(kind: str, time_limit_s: float) -> tuple[Strategy, ...]:
             Metaheuristic.GUIDED_LOCAL_SEARCH,
             time_limit_s,
         ),
-        Strategy(FirstSolution.LOCAL_CHEAPEST_INSERTION, Metaheuristic.TABU_SEARCH, time_limit_s),
+        Strategy(FirstSolution.SAVINGS, Metaheuristic.GUIDED_LOCAL_SEARCH, time_limit_s),
     )
 
 
