@@ -21,6 +21,7 @@ from backend.auth.security import hash_password, new_api_key
 from backend.common.geo import circle_area, point
 from backend.db.base import uuid7
 from backend.db.models import (
+    AgentProfile,
     Beacon,
     Customer,
     Device,
@@ -224,6 +225,28 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
         for i, (a, _) in enumerate(agents, start=1)
     ]
     await session.execute(insert(Device), devices)
+
+    # Every agent starts the day near their team's office: plans work out of the box.
+    profiles = []
+    for agent_row, (_team, lat, lon, _b) in agents:
+        start_lat, start_lon = _jitter(rng, lat, lon, 400)
+        profiles.append(
+            {
+                "tenant_id": tid,
+                "user_id": agent_row["id"],
+                "settings": {
+                    "start": {"lat": start_lat, "lon": start_lon},
+                    "end": None,
+                    "shift_start": "09:00:00",
+                    "shift_end": "18:00:00",
+                    "lunch": {"earliest": "11:30:00", "latest": "13:30:00", "minutes": 60},
+                    "mode": rng.choice(["car", "car", "transit"]),
+                    "max_stops": None,
+                    "timezone": "Asia/Seoul",
+                },
+            }
+        )
+    await session.execute(insert(AgentProfile), profiles)
 
     territories = []
     for team_id, lat, lon, _b in teams:
@@ -447,6 +470,7 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
             "users": len(users) + 1,
             "agents": len(agents),
             "devices": len(devices),
+            "agent_profiles": len(profiles),
             "customers": len(customers),
             "places": len(places),
             "beacons": len(beacons),
