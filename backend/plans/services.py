@@ -200,9 +200,12 @@ class PlanService:
         return [Customer.org_unit_id.in_(subtree_unit_ids(self.p))]
 
     async def _customers(
-        self, ids: Iterable[tuple[str, uuid.UUID]]
+        self, ids: Iterable[tuple[str, uuid.UUID]], scoped: bool = True
     ) -> dict[uuid.UUID, dict[str, Any]]:
-        """The named customers, visible to the caller; 422 naming the first unknown one."""
+        """The named customers, visible to the caller; 422 naming the first unknown one.
+
+        ``scoped=False`` for customers already in a plan: a manager may have put a customer
+        the agent does not own in the agent's day, and the agent's re-plan keeps it."""
         wanted = list(ids)
         found: dict[uuid.UUID, dict[str, Any]] = {}
         if wanted:
@@ -217,7 +220,7 @@ class PlanService:
                 ).where(
                     Customer.tenant_id == self.p.tenant_id,
                     Customer.id.in_([cid for _, cid in wanted]),
-                    *self._customer_scope(),
+                    *(self._customer_scope() if scoped else []),
                 )
             )
             for cid, name, lat, lon, life_stage, hours in rows:
@@ -671,8 +674,13 @@ class PlanService:
             and uuid.UUID(p["customer_id"]) not in {u.customer_id for u in data.urgent}
         ]
         info = await self._customers(
-            [("appointments", a.customer_id) for a in appointments]
-            + [("must_visit", m.customer_id) for m in must]
+            [
+                ("appointments", a.customer_id)
+                for a in appointments
+                if a.customer_id not in urgent_info
+            ]
+            + [("must_visit", m.customer_id) for m in must if m.customer_id not in urgent_info],
+            scoped=False,
         )
         info.update(urgent_info)
         stops_in = self._stops(day, tz, appointments, must, prospects, info)

@@ -336,6 +336,29 @@ class TestReplan:
         assert r.status_code == 422
         assert errors_for(r) == ["at"]
 
+    async def test_agent_replans_a_day_a_manager_gave_them(
+        self, tenant: Tenant, book: Book
+    ) -> None:
+        # An unassigned customer of the unit: the agent does not own it, the manager does.
+        body = {"name": "walk-in", **near(300, 300), "org_unit_id": str(tenant.units["T1"])}
+        walk_in = await tenant.post("admin", "/customers", body)
+        plan = await tenant.post(
+            "manager",
+            "/plans",
+            {
+                "agent_id": str(tenant.users["agent"]),
+                "date": DAY.isoformat(),
+                "must_visit": [{"customer_id": walk_in["id"], "service_min": 20}],
+                "prospects": [],
+                "time_limit_s": 0.2,
+            },
+        )
+        assert [s["customer_id"] for s in plan["stops"]] == [walk_in["id"]]
+        new = await tenant.post(
+            "agent", f"/plans/{plan['id']}/replan", {"position": near(0, 0), "at": at(10)}
+        )
+        assert [s["customer_id"] for s in new["stops"]] == [walk_in["id"]]
+
 
 class TestTeamPlan:
     async def test_every_agent_of_the_unit_in_one_solve(
