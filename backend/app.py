@@ -38,6 +38,7 @@ from backend.places.controllers import BeaconController, PlaceController, WifiAc
 from backend.plans.controllers import AgentProfileController, PlanController, TeamPlanController
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from backend.plans.pool import shutdown_pool
+from backend.recommendations.controllers import RecommendationController
 from backend.tracking.controllers import (
     DeviceTimelineController,
     EventController,
@@ -67,6 +68,7 @@ ROUTES = [
     AgentProfileController,
     PlanController,
     TeamPlanController,
+    RecommendationController,
 ]
 
 

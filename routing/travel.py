@@ -47,6 +47,17 @@ class TravelTimes(Protocol):
         """Travel between ``points`` for a trip taken somewhere in [start, end]."""
         ...
 
+    def legs(
+        self,
+        origins: Sequence[GeoPoint],
+        destinations: Sequence[GeoPoint],
+        mode: TravelMode,
+        start: datetime,
+        end: datetime,
+    ) -> list[int]:
+        """Seconds from each origin to the destination at the same index."""
+        ...
+
 
 def haversine_m(a: GeoPoint, b: GeoPoint) -> float:
     lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
@@ -128,6 +139,54 @@ class HaversineTravel:
             seconds=tuple(map(tuple, seconds.astype(np.int64).tolist())),
             metres=tuple(map(tuple, np.rint(metres).astype(np.int64).tolist())),
         )
+
+    def legs(
+        self,
+        origins: Sequence[GeoPoint],
+        destinations: Sequence[GeoPoint],
+        mode: TravelMode,
+        start: datetime,
+        end: datetime,
+    ) -> list[int]:
+        profile = self.profiles[mode]
+        walk = self.profiles.get(TravelMode.WALK, DEFAULT_PROFILES[TravelMode.WALK])
+        speed = profile.speed_kmh * self.speed_factor(mode, start, end) / 3.6
+        straight = haversine_pairs_m(origins, destinations)
+        near = straight < 50
+        metres = np.where(near, straight * walk.detour, straight * profile.detour)
+        seconds = np.where(
+            near,
+            np.ceil(metres / (walk.speed_kmh / 3.6)),
+            np.ceil(metres / speed) + profile.overhead_s,
+        )
+        seconds[straight == 0] = 0
+        result: list[int] = seconds.astype(np.int64).tolist()
+        return result
+
+    def reach_m(self, mode: TravelMode, seconds: float) -> float:
+        """The farthest straight-line distance a trip of ``seconds`` can cover, at any hour."""
+        profile = self.profiles[mode]
+        fastest = max(profile.by_hour, default=1.0)
+        return (
+            max(0.0, seconds - profile.overhead_s)
+            * profile.speed_kmh
+            * fastest
+            / 3.6
+            / (profile.detour)
+            + 50.0
+        )
+
+
+def haversine_pairs_m(a: Sequence[GeoPoint], b: Sequence[GeoPoint]) -> np.ndarray:
+    lat1 = np.radians(np.array([p.lat for p in a], dtype=np.float64))
+    lon1 = np.radians(np.array([p.lon for p in a], dtype=np.float64))
+    lat2 = np.radians(np.array([p.lat for p in b], dtype=np.float64))
+    lon2 = np.radians(np.array([p.lon for p in b], dtype=np.float64))
+    h = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
 def haversine_matrix_m(points: Sequence[GeoPoint]) -> np.ndarray:

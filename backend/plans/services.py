@@ -38,22 +38,20 @@ from backend.plans.schemas import (
     TeamPlanOut,
     VisitIn,
 )
+from backend.recommendations.scoring import SCORE_SQL
 from routing import plan as planner
 from routing.travel import GeoPoint
 
 PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
 FUTURE_DAYS = 366
 
-# Until recommendations land (their own issue), candidates are scored from what the customer
-# base already says: prospects first, then how long since the last contact, then value.
+# Candidates are scored as suggestions are (backend/recommendations/scoring.py); SCORE_SQL is
+# a constant expression, the only thing formatted into the query (values are bound).
 CANDIDATES = text(
-    """
+    f"""
 SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
        c.life_stage, c.preferred_hours, c.assigned_agent_id,
-       LEAST(100, (CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
-             + LEAST(40, coalesce(extract(epoch FROM (:now - c.last_contact_at)) / 86400, 60)
-                         * 40 / 60)
-             + LEAST(20, c.value / 50000 * 20)) AS score,
+       {SCORE_SQL} AS score,
        (SELECT t.agent_id FROM territories t
          WHERE t.tenant_id = c.tenant_id AND t.agent_id IS NOT NULL
            AND ST_Covers(t.geom, c.location::geometry)
@@ -133,7 +131,7 @@ class PlanService:
             raise Forbidden("store apps have no access to plans")
 
     # --- access -----------------------------------------------------------------------
-    async def _require_agent(self, agent_id: uuid.UUID, field: str) -> User:
+    async def require_agent(self, agent_id: uuid.UUID, field: str) -> User:
         stmt = select(User).where(
             User.tenant_id == self.p.tenant_id, User.id == agent_id, User.role == "agent"
         )
@@ -160,14 +158,14 @@ class PlanService:
 
     # --- profiles ---------------------------------------------------------------------
     async def get_profile(self, user_id: uuid.UUID) -> AgentProfileOut:
-        await self._require_agent(user_id, "user_id")
+        await self.require_agent(user_id, "user_id")
         row = await self.session.get(AgentProfile, (self.p.tenant_id, user_id))
         if row is None:
             raise NotFound("this agent has no planning profile yet")
         return AgentProfileOut(user_id=user_id, updated_at=row.updated_at, **row.settings)
 
     async def put_profile(self, user_id: uuid.UUID, data: AgentProfileIn) -> AgentProfileOut:
-        await self._require_agent(user_id, "user_id")
+        await self.require_agent(user_id, "user_id")
         row = await self.session.get(AgentProfile, (self.p.tenant_id, user_id))
         settings = data.model_dump(mode="json")
         if row is None:
@@ -436,7 +434,7 @@ class PlanService:
 
     # --- use cases --------------------------------------------------------------------
     async def create(self, data: PlanCreate) -> PlanOut:
-        agent = await self._require_agent(data.agent_id, "agent_id")
+        agent = await self.require_agent(data.agent_id, "agent_id")
         self._check_date(data.date)
         profile = data.profile or await self._profile(data.agent_id)
         if profile is None:

@@ -1,0 +1,207 @@
+"""'I have N free minutes here': customers that fit the time, ranked by value per minute.
+
+Candidates come from one PostGIS query: within the farthest straight-line distance the free
+time could cover, nearest first on the customers' GiST index (KNN), at most ``NEAREST`` of
+them. Each is then checked with the planner's travel-time model: travel there, the visit
+(waiting for the customer's preferred hours if that still fits) and travel on to the next
+commitment must fit in the free time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.security import Principal
+from backend.db.models import AgentProfile
+from backend.errors import Forbidden, Invalid
+from backend.plans.schemas import AgentProfileIn
+from backend.plans.services import PlanService
+from backend.recommendations.schemas import (
+    MAX_FREE_MIN,
+    FreeTimeQuery,
+    FreeTimeResult,
+    Recommendation,
+)
+from backend.recommendations.scoring import SCORE_SQL, reasons
+from routing.travel import GeoPoint, HaversineTravel, TravelMode
+
+NEAREST = 1000  # candidates checked per query, nearest first
+RECENT_DAYS = 14  # a customer visited this recently is not suggested again
+
+# SCORE_SQL is a constant expression: the only thing formatted into the query.
+CANDIDATES = text(
+    f"""
+SELECT c.id, c.name, c.status, ST_Y(c.location::geometry) AS lat,
+       ST_X(c.location::geometry) AS lon, c.life_stage, c.preferred_hours, c.value,
+       c.last_contact_at, {SCORE_SQL} AS score,
+       ST_Distance(c.location, p.pt) AS distance_m
+FROM customers c,
+     (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS pt) p
+WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
+  AND (c.assigned_agent_id = :agent
+       OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
+             SELECT u.id FROM org_units u
+             WHERE u.tenant_id = :tenant AND u.path @> ARRAY[CAST(:unit AS uuid)])))
+  AND ST_DWithin(c.location, p.pt, :radius)
+  AND NOT EXISTS (
+        SELECT 1 FROM visits v
+        WHERE v.tenant_id = c.tenant_id AND v.customer_id = c.id
+          AND v.retracted_at IS NULL AND v.arrived_at > :recent)
+ORDER BY c.location <-> p.pt
+LIMIT :nearest
+"""
+)
+
+
+def _windows(
+    hours: list[dict[str, Any]] | None, day_start: datetime
+) -> list[tuple[datetime, datetime]]:
+    out = []
+    for entry in hours or []:
+        try:
+            if day_start.weekday() not in entry.get("days", range(7)):
+                continue
+            a = datetime.strptime(entry["start"], "%H:%M").time()
+            b = datetime.strptime(entry["end"], "%H:%M").time()
+        except (KeyError, TypeError, ValueError):
+            continue
+        out.append(
+            (
+                datetime.combine(day_start, a, day_start.tzinfo),
+                datetime.combine(day_start, b, day_start.tzinfo),
+            )
+        )
+    return sorted(out)
+
+
+def fit(
+    now: datetime,
+    free_s: int,
+    travel_s: int,
+    service_s: int,
+    onward_s: int,
+    windows: list[tuple[datetime, datetime]],
+) -> tuple[int, datetime] | None:
+    """Seconds to spare and the start of the visit, or None when it does not fit.
+
+    With preferred hours, the visit starts inside one of them (waiting if need be)."""
+    arrival = now + timedelta(seconds=travel_s)
+    start = arrival
+    if windows:
+        for a, b in windows:
+            if b >= arrival:
+                start = max(arrival, a)
+                break
+        else:
+            return None
+    used = (start - now).total_seconds() + service_s + onward_s
+    spare = free_s - int(used)
+    return (spare, start) if spare >= 0 else None
+
+
+class RecommendationService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        if principal.is_store_app:
+            raise Forbidden("store apps have no access to recommendations")
+        self.session = session
+        self.p = principal
+
+    async def free_time(self, q: FreeTimeQuery) -> FreeTimeResult:
+        if q.agent_id is None and not self.p.is_agent:
+            raise Invalid("say which agent the free time is for", field="agent_id")
+        agent = await PlanService(self.session, self.p).require_agent(
+            q.agent_id or self.p.id, "agent_id"
+        )
+        now = q.at or datetime.now(UTC)
+        if q.free_minutes is not None:
+            free_s = q.free_minutes * 60
+        elif q.until is not None:
+            free_s = int((q.until - now).total_seconds())
+            if free_s <= 0:
+                raise Invalid("the next commitment is not after now", field="until")
+            if free_s > MAX_FREE_MIN * 60:
+                raise Invalid("more than 24 hours away", field="until")
+        else:
+            raise Invalid("give free_minutes or until", field="free_minutes")
+
+        row = await self.session.get(AgentProfile, (self.p.tenant_id, agent.id))
+        profile = AgentProfileIn.model_validate(row.settings) if row is not None else None
+        mode = q.mode or (profile.mode if profile else TravelMode.CAR)
+        tz = ZoneInfo(profile.timezone) if profile else UTC
+        travel = HaversineTravel()
+        service_s = q.service_min * 60
+        result = FreeTimeResult(agent_id=agent.id, free_s=free_s, mode=mode, considered=0, items=[])
+        if free_s < service_s:
+            return result
+
+        rows = (
+            (
+                await self.session.execute(
+                    CANDIDATES,
+                    {
+                        "tenant": self.p.tenant_id,
+                        "agent": agent.id,
+                        "unit": agent.org_unit_id,
+                        "lat": q.position.lat,
+                        "lon": q.position.lon,
+                        "radius": travel.reach_m(mode, free_s - service_s),
+                        "recent": now - timedelta(days=RECENT_DAYS),
+                        "now": now,
+                        "nearest": NEAREST,
+                    },
+                )
+            )
+            .mappings()
+            .all()
+        )
+        result.considered = len(rows)
+        if not rows:
+            return result
+        here = GeoPoint(q.position.lat, q.position.lon)
+        places = [GeoPoint(r["lat"], r["lon"]) for r in rows]
+        end = now + timedelta(seconds=free_s)
+        there = travel.legs([here] * len(places), places, mode, now, end)
+        if q.next is not None:
+            nxt = GeoPoint(q.next.lat, q.next.lon)
+            onward = travel.legs(places, [nxt] * len(places), mode, now, end)
+        else:
+            onward = [0] * len(places)
+        local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        items = []
+        for r, travel_s, onward_s in zip(rows, there, onward, strict=True):
+            windows = _windows(r["preferred_hours"], local_day)
+            fitted = fit(now, free_s, travel_s, service_s, onward_s, windows)
+            if fitted is None:
+                continue
+            spare, start = fitted
+            busy_min = max(1.0, (free_s - spare) / 60)
+            why = reasons(dict(r), now)
+            why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
+            if windows:
+                why.append(f"prefers visits from {start.astimezone(tz):%H:%M}")
+            score = float(r["score"])
+            items.append(
+                Recommendation(
+                    customer_id=r["id"],
+                    name=r["name"],
+                    status=r["status"],
+                    lat=r["lat"],
+                    lon=r["lon"],
+                    distance_m=int(r["distance_m"]),
+                    travel_s=travel_s,
+                    service_s=service_s,
+                    onward_s=onward_s,
+                    spare_s=spare,
+                    score=round(score, 2),
+                    value_per_min=round(score / busy_min, 3),
+                    reasons=why,
+                )
+            )
+        items.sort(key=lambda i: (-i.value_per_min, i.distance_m, str(i.customer_id)))
+        result.items = items[: q.limit]
+        return result
