@@ -232,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_routing.add_argument("--json", help="write the report here")
     bench_routing.set_defaults(fn=cmd_bench_routing)
+    nearby = bench_sub.add_parser(
+        "nearby", help="free-time suggestions against a bare KNN query, 1M prospects"
+    )
+    nearby.add_argument("--json", help="write the report here")
+    nearby.add_argument("--prospects", type=int, default=1_000_000)
+    nearby.add_argument("--queries", type=int, default=500)
+    nearby.set_defaults(fn=cmd_bench_nearby)
     return parser
 
 
@@ -247,6 +254,12 @@ def cmd_bench_routing(args: argparse.Namespace) -> int:
     if args.best_known is None:
         default = Path(args.data) / "best_known.csv"
         args.best_known = str(default) if default.is_file() else None
+    return cli(args)
+
+
+def cmd_bench_nearby(args: argparse.Namespace) -> int:
+    from backend.bench.nearby import cli
+
     return cli(args)
 
 

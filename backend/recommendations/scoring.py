@@ -9,7 +9,6 @@ never contacted counts as 60), and the customer's value (up to 20, full at 50,00
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 # A SQL expression over a `customers` row aliased `c`, with `:now` bound.
@@ -36,7 +35,7 @@ def reasons(row: dict[str, Any], now: datetime) -> list[str]:
         out.append(f"untouched {days} days")
     if row.get("life_stage"):
         out.append(f"segment: {row['life_stage']}")
-    value = row.get("value") or Decimal(0)
+    value = float(row.get("value") or 0)
     if value >= 50_000:
         out.append(f"high value ({int(value):,})")
     return out

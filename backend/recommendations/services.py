@@ -1,23 +1,22 @@
 """'I have N free minutes here': customers that fit the time, ranked by value per minute.
 
-Candidates come from one PostGIS query: within the farthest straight-line distance the free
-time could cover, nearest first on the customers' GiST index (KNN), at most ``NEAREST`` of
-them. Each is then checked with the planner's travel-time model: travel there, the visit
-(waiting for the customer's preferred hours if that still fits) and travel on to the next
-commitment must fit in the free time.
+Candidates come from one PostGIS query: nearest first on the customers' GiST index (a KNN
+scan that stops after ``NEAREST`` rows), then only those within the farthest straight-line
+distance the free time could cover. Each is then checked with the planner's travel-time
+model: travel there, the visit (waiting for the customer's preferred hours if that still
+fits) and travel on to the next commitment must fit in the free time.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
-from backend.db.models import AgentProfile
 from backend.errors import Forbidden, Invalid
 from backend.plans.schemas import AgentProfileIn
 from backend.plans.services import PlanService
@@ -28,34 +27,49 @@ from backend.recommendations.schemas import (
     Recommendation,
 )
 from backend.recommendations.scoring import SCORE_SQL, reasons
+from backend.tracking.ingest import raw_connection
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
 
-NEAREST = 1000  # candidates checked per query, nearest first
+NEAREST = 150  # candidates checked per query, nearest first
 RECENT_DAYS = 14  # a customer visited this recently is not suggested again
 
-# SCORE_SQL is a constant expression: the only thing formatted into the query.
-CANDIDATES = text(
-    f"""
-SELECT c.id, c.name, c.status, ST_Y(c.location::geometry) AS lat,
-       ST_X(c.location::geometry) AS lon, c.life_stage, c.preferred_hours, c.value,
-       c.last_contact_at, {SCORE_SQL} AS score,
-       ST_Distance(c.location, p.pt) AS distance_m
-FROM customers c,
-     (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS pt) p
-WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
-  AND (c.assigned_agent_id = :agent
-       OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
-             SELECT u.id FROM org_units u
-             WHERE u.tenant_id = :tenant AND u.path @> ARRAY[CAST(:unit AS uuid)])))
-  AND ST_DWithin(c.location, p.pt, :radius)
-  AND NOT EXISTS (
-        SELECT 1 FROM visits v
-        WHERE v.tenant_id = c.tenant_id AND v.customer_id = c.id
-          AND v.retracted_at IS NULL AND v.arrived_at > :recent)
-ORDER BY c.location <-> p.pt
-LIMIT :nearest
+# The hot path of "nearby": raw asyncpg (a prepared statement, records without the ORM's
+# row processing). SCORE_SQL is a constant expression, the only thing formatted in; values
+# are bound. Empty preferred hours come back as NULL so most rows decode no JSON.
+CANDIDATES = (
+    """
+SELECT n.id, n.name, n.status, n.life_stage, n.hours, n.value, n.last_contact_at, n.score,
+       n.distance_m, ST_Y(n.location::geometry) AS lat, ST_X(n.location::geometry) AS lon
+FROM (
+    SELECT c.id, c.name, c.status, c.location, c.life_stage,
+           NULLIF(c.preferred_hours, '[]'::jsonb) AS hours, c.value::float8 AS value,
+           c.last_contact_at, ("""
+    + SCORE_SQL.replace(":now", "$8")
+    + """)::float8 AS score,
+           c.location <-> p.pt AS distance_m
+    FROM customers c,
+         (SELECT ST_SetSRID(ST_MakePoint($4, $5), 4326)::geography AS pt) p
+    WHERE c.tenant_id = $1 AND NOT c.do_not_visit
+      AND (c.assigned_agent_id = $2
+           OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
+                 SELECT u.id FROM org_units u
+                 WHERE u.tenant_id = $1 AND u.path @> ARRAY[$3::uuid])))
+      AND NOT EXISTS (
+            SELECT 1 FROM visits v
+            WHERE v.tenant_id = c.tenant_id AND v.customer_id = c.id
+              AND v.retracted_at IS NULL AND v.arrived_at > $7)
+    ORDER BY c.location <-> p.pt
+    LIMIT $9
+) n
+WHERE n.distance_m <= $6
 """
 )
+PROFILE = "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2"
+
+
+def _json(value: Any) -> Any:
+    """JSONB from asyncpg: decoded already when the session's codec is on the connection."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _windows(
@@ -114,9 +128,14 @@ class RecommendationService:
     async def free_time(self, q: FreeTimeQuery) -> FreeTimeResult:
         if q.agent_id is None and not self.p.is_agent:
             raise Invalid("say which agent the free time is for", field="agent_id")
-        agent = await PlanService(self.session, self.p).require_agent(
-            q.agent_id or self.p.id, "agent_id"
-        )
+        if self.p.is_agent and q.agent_id in (None, self.p.id):
+            # The caller, already checked by the auth middleware: no need to read them again.
+            agent_id, unit_id = self.p.id, self.p.org_unit_id
+        else:
+            agent = await PlanService(self.session, self.p).require_agent(
+                q.agent_id or self.p.id, "agent_id"
+            )
+            agent_id, unit_id = agent.id, agent.org_unit_id
         now = q.at or datetime.now(UTC)
         if q.free_minutes is not None:
             free_s = q.free_minutes * 60
@@ -129,35 +148,28 @@ class RecommendationService:
         else:
             raise Invalid("give free_minutes or until", field="free_minutes")
 
-        row = await self.session.get(AgentProfile, (self.p.tenant_id, agent.id))
-        profile = AgentProfileIn.model_validate(row.settings) if row is not None else None
+        db = await raw_connection(self.session)
+        settings = await db.fetchval(PROFILE, self.p.tenant_id, agent_id)
+        profile = AgentProfileIn.model_validate(_json(settings)) if settings else None
         mode = q.mode or (profile.mode if profile else TravelMode.CAR)
         tz = ZoneInfo(profile.timezone) if profile else UTC
         travel = HaversineTravel()
         service_s = q.service_min * 60
-        result = FreeTimeResult(agent_id=agent.id, free_s=free_s, mode=mode, considered=0, items=[])
+        result = FreeTimeResult(agent_id=agent_id, free_s=free_s, mode=mode, considered=0, items=[])
         if free_s < service_s:
             return result
 
-        rows = (
-            (
-                await self.session.execute(
-                    CANDIDATES,
-                    {
-                        "tenant": self.p.tenant_id,
-                        "agent": agent.id,
-                        "unit": agent.org_unit_id,
-                        "lat": q.position.lat,
-                        "lon": q.position.lon,
-                        "radius": travel.reach_m(mode, free_s - service_s),
-                        "recent": now - timedelta(days=RECENT_DAYS),
-                        "now": now,
-                        "nearest": NEAREST,
-                    },
-                )
-            )
-            .mappings()
-            .all()
+        rows = await db.fetch(
+            CANDIDATES,
+            self.p.tenant_id,
+            agent_id,
+            unit_id,
+            q.position.lon,
+            q.position.lat,
+            travel.reach_m(mode, free_s - service_s),
+            now - timedelta(days=RECENT_DAYS),
+            now,
+            NEAREST,
         )
         result.considered = len(rows)
         if not rows:
@@ -172,19 +184,28 @@ class RecommendationService:
         else:
             onward = [0] * len(places)
         local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        items = []
+        fitting = []
         for r, travel_s, onward_s in zip(rows, there, onward, strict=True):
-            windows = _windows(r["preferred_hours"], local_day)
-            fitted = fit(now, free_s, travel_s, service_s, onward_s, windows)
-            if fitted is None:
-                continue
-            spare, start = fitted
-            busy_min = max(1.0, (free_s - spare) / 60)
+            windows = _windows(_json(r["hours"]), local_day) if r["hours"] else []
+            if windows:
+                fitted = fit(now, free_s, travel_s, service_s, onward_s, windows)
+                if fitted is None:
+                    continue
+                spare, start = fitted
+            else:  # the common case, without the datetime arithmetic
+                spare = free_s - travel_s - service_s - onward_s
+                if spare < 0:
+                    continue
+                start = now
+            per_min = float(r["score"]) / max(1.0, (free_s - spare) / 60)
+            fitting.append((per_min, r, travel_s, onward_s, spare, start, bool(windows)))
+        fitting.sort(key=lambda f: (-f[0], f[1]["distance_m"], str(f[1]["id"])))
+        items = []
+        for per_min, r, travel_s, onward_s, spare, start, has_windows in fitting[: q.limit]:
             why = reasons(dict(r), now)
             why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
-            if windows:
+            if has_windows:
                 why.append(f"prefers visits from {start.astimezone(tz):%H:%M}")
-            score = float(r["score"])
             items.append(
                 Recommendation(
                     customer_id=r["id"],
@@ -197,11 +218,10 @@ class RecommendationService:
                     service_s=service_s,
                     onward_s=onward_s,
                     spare_s=spare,
-                    score=round(score, 2),
-                    value_per_min=round(score / busy_min, 3),
+                    score=round(float(r["score"]), 2),
+                    value_per_min=round(per_min, 3),
                     reasons=why,
                 )
             )
-        items.sort(key=lambda i: (-i.value_per_min, i.distance_m, str(i.customer_id)))
         result.items = items[: q.limit]
         return result
