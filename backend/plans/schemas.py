@@ -138,6 +138,11 @@ class ReplanIn(BaseModel):
     cancelled: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     done: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     urgent: list[UrgentIn] = Field(default_factory=list, max_length=20)
+    add: list[ProspectIn] = Field(
+        default_factory=list,
+        max_length=50,
+        description="prospects to consider for the rest of the day (e.g. from /along)",
+    )
     time_limit_s: float = Field(default=0.15, ge=0.05, le=5)
 
 

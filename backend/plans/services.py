@@ -645,6 +645,7 @@ class PlanService:
                 raise Invalid(f"customer {cid} is not in this plan", field=f"done[{i}]")
         urgent_info = await self._customers(
             [(f"urgent[{i}].customer_id", u.customer_id) for i, u in enumerate(data.urgent)]
+            + [(f"add[{i}].customer_id", a.customer_id) for i, a in enumerate(data.add)]
         )
         appointments = [
             AppointmentIn.model_validate(a)
@@ -665,12 +666,27 @@ class PlanService:
                 )
             else:
                 must.append(VisitIn(customer_id=u.customer_id, service_min=u.service_min))
+        added = {a.customer_id for a in data.add}
         prospects = [
             p
             for p in inputs["prospects"]
             if uuid.UUID(p["customer_id"]) not in cancelled
             and uuid.UUID(p["customer_id"]) not in {u.customer_id for u in data.urgent}
+            and uuid.UUID(p["customer_id"]) not in added
         ]
+        for a in data.add:
+            c = urgent_info[a.customer_id]
+            prospects.append(
+                {
+                    "customer_id": str(a.customer_id),
+                    "lat": c["lat"],
+                    "lon": c["lon"],
+                    "score": a.score,
+                    "service_min": a.service_min,
+                    "segment": c["segment"],
+                    "hours": c["hours"],
+                }
+            )
         info = await self._customers(
             [
                 ("appointments", a.customer_id)

@@ -1,13 +1,14 @@
 """HTTP routes: free-time recommendations."""
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
-from litestar import Controller, Request, post
-from litestar.params import JSONBody
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.security import Principal
 from backend.common.deps import DbSession
-from backend.recommendations.schemas import FreeTimeQuery, FreeTimeResult
+from backend.recommendations.schemas import AlongRouteResult, FreeTimeQuery, FreeTimeResult
 from backend.recommendations.services import RecommendationService
 
 
@@ -27,10 +28,31 @@ class RecommendationController(Controller):
             "agents' customers."
         ),
     )
-    async def free_time(
+    async def free_time_handler(
         self,
         db_session: DbSession,
         request: Request[Principal, Any, Any],
         data: JSONBody[FreeTimeQuery],
     ) -> FreeTimeResult:
         return await RecommendationService(db_session, request.user).free_time(data)
+
+    @get(
+        "/along-route/{plan_id:uuid}",
+        operation_id="RecommendAlongRoute",
+        description=(
+            "Prospects within a corridor of a plan's route, each with the cheapest place to "
+            "fit it in and the detour; send the chosen ones as `add` to the plan's re-plan."
+        ),
+    )
+    async def along_route(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        plan_id: FromPath[uuid.UUID],
+        corridor_m: Annotated[float, QueryParameter(gt=0, le=5000)] = 500,
+        service_min: Annotated[int, QueryParameter(ge=1, le=480)] = 30,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    ) -> AlongRouteResult:
+        return await RecommendationService(db_session, request.user).along_route(
+            plan_id, corridor_m, service_min, limit
+        )

@@ -62,3 +62,26 @@ class FreeTimeResult(BaseModel):
     mode: TravelMode
     considered: int = Field(description="candidates within reach checked against the time")
     items: list[Recommendation]
+
+
+class AlongRouteItem(BaseModel):
+    customer_id: uuid.UUID
+    name: str
+    status: str
+    lat: float
+    lon: float
+    off_route_m: int = Field(description="distance from the planned route")
+    after_seq: int = Field(description="cheapest place: after this stop (0: after the start)")
+    detour_s: int = Field(description="extra travel to fit it in there")
+    service_s: int
+    score: float
+    value_per_min: float = Field(description="score per minute of detour and visit")
+    reasons: list[str]
+
+
+class AlongRouteResult(BaseModel):
+    plan_id: uuid.UUID
+    corridor_m: float
+    items: list[AlongRouteItem] = Field(
+        description="send the chosen ones as `add` to POST /plans/{id}/replan"
+    )

@@ -10,6 +10,7 @@ fits) and travel on to the next commitment must fit in the free time.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,8 @@ from backend.plans.schemas import AgentProfileIn
 from backend.plans.services import PlanService
 from backend.recommendations.schemas import (
     MAX_FREE_MIN,
+    AlongRouteItem,
+    AlongRouteResult,
     FreeTimeQuery,
     FreeTimeResult,
     Recommendation,
@@ -65,6 +68,35 @@ WHERE n.distance_m <= $6
 """
 )
 PROFILE = "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2"
+
+ALONG = (
+    """
+SELECT c.id, c.name, c.status, c.life_stage, c.value::float8 AS value, c.last_contact_at,
+       ("""
+    + SCORE_SQL.replace(":now", "$5")
+    + """)::float8 AS score,
+       ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
+       ST_Distance(c.location, p.route) AS off_route_m
+FROM plans p
+JOIN users a ON a.tenant_id = p.tenant_id AND a.id = p.agent_id
+JOIN customers c ON c.tenant_id = p.tenant_id
+WHERE p.tenant_id = $1 AND p.id = $2 AND NOT c.do_not_visit
+  AND (c.assigned_agent_id = p.agent_id
+       OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
+             SELECT u.id FROM org_units u
+             WHERE u.tenant_id = $1 AND u.path @> ARRAY[a.org_unit_id])))
+  AND ST_DWithin(c.location, p.route, $3)
+  AND NOT EXISTS (SELECT 1 FROM plan_stops ps
+                  WHERE ps.tenant_id = $1 AND ps.plan_id = $2 AND ps.customer_id = c.id)
+  AND NOT EXISTS (
+        SELECT 1 FROM visits v
+        WHERE v.tenant_id = c.tenant_id AND v.customer_id = c.id
+          AND v.retracted_at IS NULL AND v.arrived_at > $4)
+ORDER BY score DESC, off_route_m, c.id
+LIMIT $6
+"""
+)
+ROUTE = "SELECT ST_AsGeoJSON(route) FROM plans WHERE tenant_id = $1 AND id = $2"
 
 
 def _json(value: Any) -> Any:
@@ -118,12 +150,93 @@ def fit(
     return (spare, start) if spare >= 0 else None
 
 
+def detours(
+    path: list[GeoPoint], places: list[GeoPoint], mode: TravelMode, start: datetime, end: datetime
+) -> list[tuple[int, int]]:
+    """For each place: (extra seconds of travel, leg index) of its cheapest insertion."""
+    travel = HaversineTravel()
+    legs = len(path) - 1
+    if legs < 1 or not places:
+        return [(0, 0) for _ in places]
+    n = len(places)
+    to_place = travel.legs(
+        [path[i] for i in range(legs) for _ in range(n)], places * legs, mode, start, end
+    )
+    from_place = travel.legs(
+        places * legs, [path[i + 1] for i in range(legs) for _ in range(n)], mode, start, end
+    )
+    direct = travel.legs(path[:-1], path[1:], mode, start, end)
+    out = []
+    for k in range(n):
+        best = min(
+            (to_place[i * n + k] + from_place[i * n + k] - direct[i], i) for i in range(legs)
+        )
+        out.append((max(0, best[0]), best[1]))
+    return out
+
+
 class RecommendationService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         if principal.is_store_app:
             raise Forbidden("store apps have no access to recommendations")
         self.session = session
         self.p = principal
+
+    async def along_route(
+        self, plan_id: uuid.UUID, corridor_m: float, service_min: int, limit: int
+    ) -> AlongRouteResult:
+        """Prospects within ``corridor_m`` of a plan's route, cheapest detours per value first."""
+        plan = await PlanService(self.session, self.p).read(plan_id)  # access and 404
+        db = await raw_connection(self.session)
+        now = datetime.now(UTC)
+        rows = await db.fetch(
+            ALONG,
+            self.p.tenant_id,
+            plan_id,
+            corridor_m,
+            now - timedelta(days=RECENT_DAYS),
+            now,
+            limit * 5,
+        )
+        geojson = _json(await db.fetchval(ROUTE, self.p.tenant_id, plan_id))
+        path = [GeoPoint(lat, lon) for lon, lat in geojson["coordinates"]]
+        settings = await db.fetchval(PROFILE, self.p.tenant_id, plan.agent_id)
+        mode = AgentProfileIn.model_validate(_json(settings)).mode if settings else TravelMode.CAR
+        places = [GeoPoint(r["lat"], r["lon"]) for r in rows]
+        extra = detours(path, places, mode, plan.depart_at, plan.arrive_at)
+        service_s = service_min * 60
+        ranked = sorted(
+            zip(rows, extra, strict=True),
+            key=lambda x: (
+                -float(x[0]["score"]) / max(1.0, (x[1][0] + service_s) / 60),
+                str(x[0]["id"]),
+            ),
+        )[:limit]
+        items = []
+        for r, (detour_s, leg) in ranked:
+            why = reasons(dict(r), now)
+            why.append(
+                f"{int(r['off_route_m'])} m off your route, {round(detour_s / 60)} min detour"
+            )
+            items.append(
+                AlongRouteItem(
+                    customer_id=r["id"],
+                    name=r["name"],
+                    status=r["status"],
+                    lat=r["lat"],
+                    lon=r["lon"],
+                    off_route_m=int(r["off_route_m"]),
+                    after_seq=leg,
+                    detour_s=detour_s,
+                    service_s=service_s,
+                    score=round(float(r["score"]), 2),
+                    value_per_min=round(
+                        float(r["score"]) / max(1.0, (detour_s + service_s) / 60), 3
+                    ),
+                    reasons=why,
+                )
+            )
+        return AlongRouteResult(plan_id=plan_id, corridor_m=corridor_m, items=items)
 
     async def free_time(self, q: FreeTimeQuery) -> FreeTimeResult:
         if q.agent_id is None and not self.p.is_agent:
