@@ -39,6 +39,7 @@ from backend.plans.controllers import AgentProfileController, PlanController, Te
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from backend.plans.pool import shutdown_pool
 from backend.recommendations.controllers import RecommendationController
+from backend.recommendations.learning import learn_from_outcomes
 from backend.tracking.controllers import (
     DeviceTimelineController,
     EventController,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
     jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
     jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
+    jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
     on_startup = [jobs.start] if settings.jobs else []
     return Litestar(
         route_handlers=ROUTES,

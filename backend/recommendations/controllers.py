@@ -8,7 +8,12 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from backend.auth.security import Principal
 from backend.common.deps import DbSession
-from backend.recommendations.schemas import AlongRouteResult, FreeTimeQuery, FreeTimeResult
+from backend.recommendations.schemas import (
+    AlongRouteResult,
+    FreeTimeQuery,
+    FreeTimeResult,
+    SegmentLearning,
+)
 from backend.recommendations.services import RecommendationService
 
 
@@ -56,3 +61,18 @@ class RecommendationController(Controller):
         return await RecommendationService(db_session, request.user).along_route(
             plan_id, corridor_m, service_min, limit
         )
+
+    @get(
+        "/learned",
+        operation_id="ListLearnedConversion",
+        description=(
+            "What the team's recorded visit outcomes taught, per customer segment: "
+            "conversations, conversions, the conversion rate (with a 20 % prior worth 10 "
+            "conversations) and the factor it puts on suggestion and plan scores. Recounted "
+            "every 5 minutes from the last year's visits."
+        ),
+    )
+    async def learned(
+        self, db_session: DbSession, request: Request[Principal, Any, Any]
+    ) -> list[SegmentLearning]:
+        return await RecommendationService(db_session, request.user).learned()

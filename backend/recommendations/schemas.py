@@ -85,3 +85,17 @@ class AlongRouteResult(BaseModel):
     items: list[AlongRouteItem] = Field(
         description="send the chosen ones as `add` to POST /plans/{id}/replan"
     )
+
+
+class SegmentLearning(BaseModel):
+    """What recorded visit outcomes taught about one customer segment (life stage)."""
+
+    segment: str
+    talks: int = Field(description="visits where the agent met the customer")
+    conversions: int = Field(description="of those, appointments set and sales")
+    not_home: int
+    rate: float = Field(
+        description="conversion rate with the prior: (conversions + 2) / (talks + 10)"
+    )
+    prior_rate: float
+    factor: float = Field(description="what it multiplies scores by: rate / prior, 0.25 to 3")

@@ -1,9 +1,11 @@
 """How much a visit to a customer is worth, and why: one formula for plans and suggestions.
 
-Until the scoring issue's RFM, segment fit, campaigns and learned conversion land, the score is
-what the customer base already says, out of 100: the status (a prospect 40, a dormant
-customer 30, a customer 15), how long nobody has been in touch (up to 40, full at 60 days;
-never contacted counts as 60), and the customer's value (up to 20, full at 50,000).
+Out of 100: the status (a prospect 40, a dormant customer 30, a customer 15), how long nobody
+has been in touch (up to 40, full at 60 days; never contacted counts as 60) and the
+customer's value (up to 20, full at 50,000), times what the team's outcomes taught about the
+customer's segment: its conversion rate (appointments set and sales per conversation, with a
+20 % prior worth 10 conversations) over the 20 % prior, kept between 0.25 and 3.
+RFM from transactions and campaigns are still to come.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-# A SQL expression over a `customers` row aliased `c`, with `:now` bound.
-SCORE_SQL = """LEAST(100, (CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
+# A SQL expression over a `customers` row aliased `c`, with `:now` bound. The learned factor
+# of the customer's segment (view `segment_learning`, migration 0005) scales it.
+SCORE_SQL = """LEAST(100,
+             ((CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
              + LEAST(40, coalesce(extract(epoch FROM (:now - c.last_contact_at)) / 86400, 60)
                          * 40 / 60)
-             + LEAST(20, c.value / 50000 * 20))"""
+             + LEAST(20, c.value / 50000 * 20))
+             * coalesce((SELECT LEAST(3, GREATEST(0.25, l.rate / 0.2)) FROM segment_learning l
+                         WHERE l.tenant_id = c.tenant_id
+                           AND l.segment = coalesce(c.life_stage, 'unknown')), 1))"""
 
 STATUS_LABEL = {
     "prospect": "prospect",
@@ -24,7 +31,16 @@ STATUS_LABEL = {
 }
 
 
-def reasons(row: dict[str, Any], now: datetime) -> list[str]:
+PRIOR_RATE = 0.2
+
+LEARNED = """
+SELECT segment, talks, conversions, not_home, rate,
+       LEAST(3, GREATEST(0.25, rate / 0.2)) AS factor
+FROM segment_learning WHERE tenant_id = $1 ORDER BY segment
+"""
+
+
+def reasons(row: dict[str, Any], now: datetime, learned: dict[str, Any] | None = None) -> list[str]:
     """Plain-language reasons behind a customer's score."""
     out = [STATUS_LABEL.get(row["status"], row["status"])]
     last = row.get("last_contact_at")
@@ -35,6 +51,13 @@ def reasons(row: dict[str, Any], now: datetime) -> list[str]:
         out.append(f"untouched {days} days")
     if row.get("life_stage"):
         out.append(f"segment: {row['life_stage']}")
+    segment = (learned or {}).get(row.get("life_stage") or "unknown")
+    if segment is not None and segment["talks"]:
+        out.append(
+            f"{row.get('life_stage') or 'unsegmented'}: {segment['conversions']} of "
+            f"{segment['talks']} conversations converted (learned rate "
+            f"{segment['rate']:.0%}, x{segment['factor']:.2f})"
+        )
     value = float(row.get("value") or 0)
     if value >= 50_000:
         out.append(f"high value ({int(value):,})")

@@ -28,8 +28,9 @@ from backend.recommendations.schemas import (
     FreeTimeQuery,
     FreeTimeResult,
     Recommendation,
+    SegmentLearning,
 )
-from backend.recommendations.scoring import SCORE_SQL, reasons
+from backend.recommendations.scoring import LEARNED, PRIOR_RATE, SCORE_SQL, reasons
 from backend.tracking.ingest import raw_connection
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
 
@@ -150,6 +151,10 @@ def fit(
     return (spare, start) if spare >= 0 else None
 
 
+async def learned_by_segment(db: Any, tenant_id: uuid.UUID) -> dict[str, Any]:
+    return {r["segment"]: dict(r) for r in await db.fetch(LEARNED, tenant_id)}
+
+
 def detours(
     path: list[GeoPoint], places: list[GeoPoint], mode: TravelMode, start: datetime, end: datetime
 ) -> list[tuple[int, int]]:
@@ -182,6 +187,11 @@ class RecommendationService:
         self.session = session
         self.p = principal
 
+    async def learned(self) -> list[SegmentLearning]:
+        db = await raw_connection(self.session)
+        rows = await learned_by_segment(db, self.p.tenant_id)
+        return [SegmentLearning(prior_rate=PRIOR_RATE, **r) for r in rows.values()]
+
     async def along_route(
         self, plan_id: uuid.UUID, corridor_m: float, service_min: int, limit: int
     ) -> AlongRouteResult:
@@ -212,9 +222,10 @@ class RecommendationService:
                 str(x[0]["id"]),
             ),
         )[:limit]
+        learned = await learned_by_segment(db, self.p.tenant_id) if ranked else {}
         items = []
         for r, (detour_s, leg) in ranked:
-            why = reasons(dict(r), now)
+            why = reasons(dict(r), now, learned)
             why.append(
                 f"{int(r['off_route_m'])} m off your route, {round(detour_s / 60)} min detour"
             )
@@ -313,9 +324,10 @@ class RecommendationService:
             per_min = float(r["score"]) / max(1.0, (free_s - spare) / 60)
             fitting.append((per_min, r, travel_s, onward_s, spare, start, bool(windows)))
         fitting.sort(key=lambda f: (-f[0], f[1]["distance_m"], str(f[1]["id"])))
+        learned = await learned_by_segment(db, self.p.tenant_id) if fitting else {}
         items = []
         for per_min, r, travel_s, onward_s, spare, start, has_windows in fitting[: q.limit]:
-            why = reasons(dict(r), now)
+            why = reasons(dict(r), now, learned)
             why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
             if has_windows:
                 why.append(f"prefers visits from {start.astimezone(tz):%H:%M}")

@@ -3,6 +3,7 @@
 from backend.db.base import Base
 from backend.db.models.customers import CUSTOMER_STATUSES, Customer
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
+from backend.db.models.learning import SegmentOutcome
 from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
 from backend.db.models.plans import PLAN_STATUSES, STOP_STATUSES, AgentProfile, Plan, PlanStop
 from backend.db.models.tenancy import ORG_KINDS, ROLES, Device, OrgUnit, StoreApp, Tenant, User
@@ -40,6 +41,7 @@ __all__ = [
     "Plan",
     "PlanStop",
     "Scan",
+    "SegmentOutcome",
     "StoreApp",
     "Tenant",
     "Territory",
