@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.auth.controllers import AuthController
 from backend.auth.security import API_KEY_HEADER, make_jwt_auth
+from backend.campaigns.controllers import CampaignController
+from backend.campaigns.services import track_campaigns
 from backend.config import Settings
 from backend.customers.controllers import CustomerController
 from backend.errors import exception_handlers
@@ -70,6 +72,7 @@ ROUTES = [
     PlanController,
     TeamPlanController,
     RecommendationController,
+    CampaignController,
 ]
 
 
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
     jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
     jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
+    jobs.add("track_campaigns", track_campaigns, every_s=300)
     on_startup = [jobs.start] if settings.jobs else []
     return Litestar(
         route_handlers=ROUTES,

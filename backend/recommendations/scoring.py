@@ -4,8 +4,9 @@ Out of 100: the status (a prospect 40, a dormant customer 30, a customer 15), ho
 has been in touch (up to 40, full at 60 days; never contacted counts as 60) and the
 customer's value (up to 20, full at 50,000), times what the team's outcomes taught about the
 customer's segment: its conversion rate (appointments set and sales per conversation, with a
-20 % prior worth 10 conversations) over the 20 % prior, kept between 0.25 and 3.
-RFM from transactions and campaigns are still to come.
+20 % prior worth 10 conversations) over the 20 % prior, kept between 0.25 and 3; plus the
+boost of a running campaign the customer is an unconverted member of. RFM from transactions
+is still to come.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 # A SQL expression over a `customers` row aliased `c`, with `:now` bound. The learned factor
-# of the customer's segment (view `segment_learning`, migration 0005) scales it.
+# of the customer's segment (view `segment_learning`, migration 0005) scales it; the boost of
+# the running campaigns the customer is an unconverted member of is added.
 SCORE_SQL = """LEAST(100,
              ((CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
              + LEAST(40, coalesce(extract(epoch FROM (:now - c.last_contact_at)) / 86400, 60)
@@ -22,7 +24,13 @@ SCORE_SQL = """LEAST(100,
              + LEAST(20, c.value / 50000 * 20))
              * coalesce((SELECT LEAST(3, GREATEST(0.25, l.rate / 0.2)) FROM segment_learning l
                          WHERE l.tenant_id = c.tenant_id
-                           AND l.segment = coalesce(c.life_stage, 'unknown')), 1))"""
+                           AND l.segment = coalesce(c.life_stage, 'unknown')), 1)
+             + coalesce((SELECT max(k.boost) FROM campaign_members m
+                         JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
+                         WHERE m.tenant_id = c.tenant_id AND m.customer_id = c.id
+                           AND m.status <> 'converted'
+                           AND CAST(:now AS timestamptz)::date
+                               BETWEEN k.starts_on AND k.ends_on), 0))"""
 
 STATUS_LABEL = {
     "prospect": "prospect",
@@ -40,9 +48,15 @@ FROM segment_learning WHERE tenant_id = $1 ORDER BY segment
 """
 
 
-def reasons(row: dict[str, Any], now: datetime, learned: dict[str, Any] | None = None) -> list[str]:
+def reasons(
+    row: dict[str, Any],
+    now: datetime,
+    learned: dict[str, Any] | None = None,
+    campaigns: list[str] | None = None,
+) -> list[str]:
     """Plain-language reasons behind a customer's score."""
     out = [STATUS_LABEL.get(row["status"], row["status"])]
+    out += [f"campaign: {name}" for name in campaigns or []]
     last = row.get("last_contact_at")
     if last is None:
         out.append("never contacted")

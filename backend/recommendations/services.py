@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
+from backend.campaigns.services import CAMPAIGN_NAMES
 from backend.errors import Forbidden, Invalid
 from backend.plans.schemas import AgentProfileIn
 from backend.plans.services import PlanService
@@ -155,6 +156,15 @@ async def learned_by_segment(db: Any, tenant_id: uuid.UUID) -> dict[str, Any]:
     return {r["segment"]: dict(r) for r in await db.fetch(LEARNED, tenant_id)}
 
 
+async def campaigns_of(
+    db: Any, tenant_id: uuid.UUID, customer_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, list[str]]:
+    if not customer_ids:
+        return {}
+    rows = await db.fetch(CAMPAIGN_NAMES, tenant_id, customer_ids, now.date())
+    return {r["customer_id"]: list(r["names"]) for r in rows}
+
+
 def detours(
     path: list[GeoPoint], places: list[GeoPoint], mode: TravelMode, start: datetime, end: datetime
 ) -> list[tuple[int, int]]:
@@ -223,9 +233,10 @@ class RecommendationService:
             ),
         )[:limit]
         learned = await learned_by_segment(db, self.p.tenant_id) if ranked else {}
+        campaigns = await campaigns_of(db, self.p.tenant_id, [r["id"] for r, _ in ranked], now)
         items = []
         for r, (detour_s, leg) in ranked:
-            why = reasons(dict(r), now, learned)
+            why = reasons(dict(r), now, learned, campaigns.get(r["id"]))
             why.append(
                 f"{int(r['off_route_m'])} m off your route, {round(detour_s / 60)} min detour"
             )
@@ -324,10 +335,12 @@ class RecommendationService:
             per_min = float(r["score"]) / max(1.0, (free_s - spare) / 60)
             fitting.append((per_min, r, travel_s, onward_s, spare, start, bool(windows)))
         fitting.sort(key=lambda f: (-f[0], f[1]["distance_m"], str(f[1]["id"])))
-        learned = await learned_by_segment(db, self.p.tenant_id) if fitting else {}
+        top = fitting[: q.limit]
+        learned = await learned_by_segment(db, self.p.tenant_id) if top else {}
+        campaigns = await campaigns_of(db, self.p.tenant_id, [f[1]["id"] for f in top], now)
         items = []
-        for per_min, r, travel_s, onward_s, spare, start, has_windows in fitting[: q.limit]:
-            why = reasons(dict(r), now, learned)
+        for per_min, r, travel_s, onward_s, spare, start, has_windows in top:
+            why = reasons(dict(r), now, learned, campaigns.get(r["id"]))
             why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
             if has_windows:
                 why.append(f"prefers visits from {start.astimezone(tz):%H:%M}")

@@ -1,6 +1,7 @@
 """All models, re-exported so Alembic sees one metadata."""
 
 from backend.db.base import Base
+from backend.db.models.campaigns import CAMPAIGN_KINDS, MEMBER_STATUSES, Campaign, CampaignMember
 from backend.db.models.customers import CUSTOMER_STATUSES, Customer
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
 from backend.db.models.learning import SegmentOutcome
@@ -18,8 +19,10 @@ from backend.db.models.tracking import (
 )
 
 __all__ = [
+    "CAMPAIGN_KINDS",
     "CUSTOMER_STATUSES",
     "MAX_RADIUS_M",
+    "MEMBER_STATUSES",
     "ORG_KINDS",
     "PLACE_KINDS",
     "PLAN_STATUSES",
@@ -29,6 +32,8 @@ __all__ = [
     "AgentProfile",
     "Base",
     "Beacon",
+    "Campaign",
+    "CampaignMember",
     "Customer",
     "Device",
     "DeviceCheckpoint",
