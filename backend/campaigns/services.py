@@ -287,9 +287,9 @@ class CampaignService:
 
 
 # The running campaigns each customer is an unconverted member of ($1 tenant, $2 customer ids,
-# $3 the day), for the reasons of a suggestion.
+# $3 the day): their largest boost and their names, for suggestions' scores and reasons.
 CAMPAIGN_NAMES = """
-SELECT m.customer_id, array_agg(k.name ORDER BY k.name) AS names
+SELECT m.customer_id, max(k.boost) AS boost, array_agg(k.name ORDER BY k.name) AS names
 FROM campaign_members m
 JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
 WHERE m.tenant_id = $1 AND m.customer_id = ANY($2::uuid[]) AND m.status <> 'converted'

@@ -14,23 +14,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-# A SQL expression over a `customers` row aliased `c`, with `:now` bound. The learned factor
-# of the customer's segment (view `segment_learning`, migration 0005) scales it; the boost of
-# the running campaigns the customer is an unconverted member of is added.
-SCORE_SQL = """LEAST(100,
-             ((CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
+# SQL expressions over a `customers` row aliased `c`, with `:now` bound: the base score from
+# the customer's own record, the learned factor of its segment (view `segment_learning`,
+# migration 0005) and the boost of the running campaigns it is an unconverted member of.
+BASE_SQL = """((CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
              + LEAST(40, coalesce(extract(epoch FROM (:now - c.last_contact_at)) / 86400, 60)
                          * 40 / 60)
-             + LEAST(20, c.value / 50000 * 20))
-             * coalesce((SELECT LEAST(3, GREATEST(0.25, l.rate / 0.2)) FROM segment_learning l
+             + LEAST(20, c.value / 50000 * 20))"""
+FACTOR_SQL = """coalesce((SELECT LEAST(3, GREATEST(0.25, l.rate / 0.2)) FROM segment_learning l
                          WHERE l.tenant_id = c.tenant_id
-                           AND l.segment = coalesce(c.life_stage, 'unknown')), 1)
-             + coalesce((SELECT max(k.boost) FROM campaign_members m
+                           AND l.segment = coalesce(c.life_stage, 'unknown')), 1)"""
+BOOST_SQL = """coalesce((SELECT max(k.boost) FROM campaign_members m
                          JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
                          WHERE m.tenant_id = c.tenant_id AND m.customer_id = c.id
                            AND m.status <> 'converted'
                            AND CAST(:now AS timestamptz)::date
-                               BETWEEN k.starts_on AND k.ends_on), 0))"""
+                               BETWEEN k.starts_on AND k.ends_on), 0)"""
+SCORE_SQL = f"LEAST(100, {BASE_SQL} * {FACTOR_SQL} + {BOOST_SQL})"
+
+
+def adjusted(base: float, factor: float, boost: float) -> float:
+    """The Python twin of SCORE_SQL, for hot paths that fetch factors and boosts in bulk."""
+    return min(100.0, base * factor + boost)
+
 
 STATUS_LABEL = {
     "prospect": "prospect",

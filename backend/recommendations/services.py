@@ -31,7 +31,14 @@ from backend.recommendations.schemas import (
     Recommendation,
     SegmentLearning,
 )
-from backend.recommendations.scoring import LEARNED, PRIOR_RATE, SCORE_SQL, reasons
+from backend.recommendations.scoring import (
+    BASE_SQL,
+    LEARNED,
+    PRIOR_RATE,
+    SCORE_SQL,
+    adjusted,
+    reasons,
+)
 from backend.tracking.ingest import raw_connection
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
 
@@ -39,8 +46,9 @@ NEAREST = 150  # candidates checked per query, nearest first
 RECENT_DAYS = 14  # a customer visited this recently is not suggested again
 
 # The hot path of "nearby": raw asyncpg (a prepared statement, records without the ORM's
-# row processing). SCORE_SQL is a constant expression, the only thing formatted in; values
-# are bound. Empty preferred hours come back as NULL so most rows decode no JSON.
+# row processing). BASE_SQL is a constant expression, the only thing formatted in; values
+# are bound. Empty preferred hours come back as NULL so most rows decode no JSON. The learned
+# factors and campaign boosts are fetched once per request, not probed per row.
 CANDIDATES = (
     """
 SELECT n.id, n.name, n.status, n.life_stage, n.hours, n.value, n.last_contact_at, n.score,
@@ -49,7 +57,7 @@ FROM (
     SELECT c.id, c.name, c.status, c.location, c.life_stage,
            NULLIF(c.preferred_hours, '[]'::jsonb) AS hours, c.value::float8 AS value,
            c.last_contact_at, ("""
-    + SCORE_SQL.replace(":now", "$8")
+    + BASE_SQL.replace(":now", "$8")
     + """)::float8 AS score,
            c.location <-> p.pt AS distance_m
     FROM customers c,
@@ -158,11 +166,17 @@ async def learned_by_segment(db: Any, tenant_id: uuid.UUID) -> dict[str, Any]:
 
 async def campaigns_of(
     db: Any, tenant_id: uuid.UUID, customer_ids: list[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, list[str]]:
+) -> dict[uuid.UUID, tuple[float, list[str]]]:
+    """Per customer: the largest boost of its running campaigns, and their names."""
     if not customer_ids:
         return {}
     rows = await db.fetch(CAMPAIGN_NAMES, tenant_id, customer_ids, now.date())
-    return {r["customer_id"]: list(r["names"]) for r in rows}
+    return {r["customer_id"]: (float(r["boost"]), list(r["names"])) for r in rows}
+
+
+def _factor(learned: dict[str, Any], segment: str | None) -> float:
+    row = learned.get(segment or "unknown")
+    return float(row["factor"]) if row is not None else 1.0
 
 
 def detours(
@@ -236,7 +250,7 @@ class RecommendationService:
         campaigns = await campaigns_of(db, self.p.tenant_id, [r["id"] for r, _ in ranked], now)
         items = []
         for r, (detour_s, leg) in ranked:
-            why = reasons(dict(r), now, learned, campaigns.get(r["id"]))
+            why = reasons(dict(r), now, learned, campaigns.get(r["id"], (0.0, []))[1])
             why.append(
                 f"{int(r['off_route_m'])} m off your route, {round(detour_s / 60)} min detour"
             )
@@ -319,6 +333,8 @@ class RecommendationService:
         else:
             onward = [0] * len(places)
         local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        learned = await learned_by_segment(db, self.p.tenant_id)
+        campaigns = await campaigns_of(db, self.p.tenant_id, [r["id"] for r in rows], now)
         fitting = []
         for r, travel_s, onward_s in zip(rows, there, onward, strict=True):
             windows = _windows(_json(r["hours"]), local_day) if r["hours"] else []
@@ -332,15 +348,14 @@ class RecommendationService:
                 if spare < 0:
                     continue
                 start = now
-            per_min = float(r["score"]) / max(1.0, (free_s - spare) / 60)
-            fitting.append((per_min, r, travel_s, onward_s, spare, start, bool(windows)))
-        fitting.sort(key=lambda f: (-f[0], f[1]["distance_m"], str(f[1]["id"])))
-        top = fitting[: q.limit]
-        learned = await learned_by_segment(db, self.p.tenant_id) if top else {}
-        campaigns = await campaigns_of(db, self.p.tenant_id, [f[1]["id"] for f in top], now)
+            boost = campaigns.get(r["id"], (0.0, []))[0]
+            score = adjusted(r["score"], _factor(learned, r["life_stage"]), boost)
+            per_min = score / max(1.0, (free_s - spare) / 60)
+            fitting.append((per_min, score, r, travel_s, onward_s, spare, start, bool(windows)))
+        fitting.sort(key=lambda f: (-f[0], f[2]["distance_m"], str(f[2]["id"])))
         items = []
-        for per_min, r, travel_s, onward_s, spare, start, has_windows in top:
-            why = reasons(dict(r), now, learned, campaigns.get(r["id"]))
+        for per_min, score, r, travel_s, onward_s, spare, start, has_windows in fitting[: q.limit]:
+            why = reasons(dict(r), now, learned, campaigns.get(r["id"], (0.0, []))[1])
             why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
             if has_windows:
                 why.append(f"prefers visits from {start.astimezone(tz):%H:%M}")
@@ -356,7 +371,7 @@ class RecommendationService:
                     service_s=service_s,
                     onward_s=onward_s,
                     spare_s=spare,
-                    score=round(float(r["score"]), 2),
+                    score=round(score, 2),
                     value_per_min=round(per_min, 3),
                     reasons=why,
                 )
