@@ -29,6 +29,7 @@ from backend.customers.controllers import CustomerController
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
 from backend.jobs.runner import JobRunner
+from backend.market.controllers import MarketController
 from backend.ops.controllers import HealthController, MetricsController
 from backend.org.controllers import (
     DeviceController,
@@ -73,6 +74,7 @@ ROUTES = [
     TeamPlanController,
     RecommendationController,
     CampaignController,
+    MarketController,
 ]
 
 
