@@ -10,11 +10,10 @@ travel. The objective is travel time plus the price of what is left out.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from routing import ils
@@ -30,152 +29,48 @@ from routing.core import (
     orienteering_portfolio,
     portfolio,
 )
-from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes, haversine_m
+from routing.model import (
+    Agent,
+    AgentPlan,
+    Area,
+    Coaching,
+    DroppedStop,
+    DropReason,
+    Lunch,
+    Options,
+    PlannedStop,
+    PlanResult,
+    Problem,
+    ProblemError,
+    Stop,
+    StopKind,
+)
+from routing.reasons import explain
+from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes
+
+__all__ = [
+    "Agent",
+    "AgentPlan",
+    "Area",
+    "Coaching",
+    "DropReason",
+    "DroppedStop",
+    "Lunch",
+    "Options",
+    "PlanResult",
+    "PlannedStop",
+    "Problem",
+    "ProblemError",
+    "Stop",
+    "StopKind",
+    "build",
+    "plan",
+    "replan",
+    "validate",
+]
 
 APPOINTMENT_PENALTY = 100_000_000
 MUST_PENALTY = 10_000_000
-
-
-class StopKind(enum.StrEnum):
-    APPOINTMENT = "appointment"  # hard time window, agreed with the customer
-    MUST = "must"  # must be seen today, any time in its windows
-    OPTIONAL = "optional"  # a prospect: worth its score
-
-
-class DropReason(enum.StrEnum):
-    AVOIDED_AREA = "avoided_area"
-    NOT_ALLOWED = "not_allowed"
-    UNREACHABLE = "unreachable_in_window"
-    CONFLICT = "conflicts_with_appointment"
-    STOP_CAP = "stop_cap"
-    NO_TIME = "no_time"
-    LOWER_PRIORITY = "lower_priority"
-
-
-class ProblemError(ValueError):
-    """Input that cannot describe a day; ``field`` names the offending part."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    id: str
-    location: GeoPoint
-    service_s: int
-    kind: StopKind = StopKind.OPTIONAL
-    # Windows for the start of service; empty: any time in the shift.
-    windows: tuple[tuple[datetime, datetime], ...] = ()
-    score: float = 0.0
-    segment: str | None = None
-    # Agents allowed to make this visit (territories); None: any agent of the plan.
-    agents: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Lunch:
-    earliest: datetime
-    latest: datetime
-    duration_s: int
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    id: str
-    start: GeoPoint
-    shift_start: datetime
-    shift_end: datetime
-    end: GeoPoint | None = None  # None: back to start
-    mode: TravelMode = TravelMode.CAR
-    lunch: Lunch | None = None
-    max_stops: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Area:
-    """A circle to keep away from (a coaching action)."""
-
-    center: GeoPoint
-    radius_m: float
-
-    def contains(self, point: GeoPoint) -> bool:
-        return haversine_m(self.center, point) <= self.radius_m
-
-
-@dataclass(frozen=True, slots=True)
-class Coaching:
-    """Actions a manager's note carries into the next plan."""
-
-    boost: Mapping[str, float] = field(default_factory=dict)  # stop id → points added
-    focus_segment: str | None = None
-    focus_factor: float = 1.5  # score multiplier for the focus segment
-    target_visits: int | None = None  # soft minimum of stops per agent
-    avoid: tuple[Area, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    # The search stops at whichever comes first. The solution budget is deterministic: when it
-    # ends the search, the same input gives the same plan on any machine, under any load.
-    time_limit_s: float = 1.5
-    solution_limit: int | None = 300
-    score_value_s: int = 60  # one point of score is worth a minute of travel
-    workers: int = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    agents: tuple[Agent, ...]
-    stops: tuple[Stop, ...]
-    coaching: Coaching = field(default_factory=Coaching)
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedStop:
-    stop_id: str
-    kind: StopKind
-    arrival: datetime
-    start: datetime
-    departure: datetime
-    wait_s: int
-    travel_s: int  # from the previous place
-    distance_m: int
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class AgentPlan:
-    agent_id: str
-    depart: datetime
-    arrive: datetime  # back at the end place
-    stops: tuple[PlannedStop, ...]
-    travel_s: int
-    wait_s: int
-    service_s: int
-    distance_m: int
-    lunch: tuple[datetime, datetime] | None
-    path: tuple[GeoPoint, ...]  # start, stops in order, end
-
-
-@dataclass(frozen=True, slots=True)
-class DroppedStop:
-    stop_id: str
-    kind: StopKind
-    reason: DropReason
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlanResult:
-    agents: tuple[AgentPlan, ...]
-    dropped: tuple[DroppedStop, ...]
-    objective: int
-    score: float
-    solve_ms: int
-    strategy: str
 
 
 def validate(problem: Problem) -> None:
@@ -368,93 +263,6 @@ def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
     )
 
 
-def _reachable_alone(model: Model, node: int, v: int) -> bool:
-    vehicle = model.vehicles[v]
-    travel = model.travel[vehicle.profile]
-    n = model.nodes[node]
-    t = vehicle.window[0] + travel[vehicle.start][node]
-    windows = n.windows or ((0, model.horizon),)
-    for a, b in sorted(windows):
-        start = max(t, a)
-        if start <= b and start + n.service + travel[node][vehicle.end] <= vehicle.window[1]:
-            return True
-    return False
-
-
-def _explain(built: _Built, solution: Solution, problem: Problem) -> list[DroppedStop]:
-    model = built.model
-    kept_appointments: list[tuple[int, int, int, str]] = []  # vehicle, start, end, stop id
-    counts = {}
-    for route in solution.routes:
-        counts[route.vehicle] = len(route.visits)
-        for visit in route.visits:
-            stop = built.stop_nodes[visit.node]
-            if stop.kind is StopKind.APPOINTMENT:
-                kept_appointments.append(
-                    (route.vehicle, visit.start, visit.start + stop.service_s, stop.id)
-                )
-    out = []
-    for node in solution.dropped:
-        stop = built.stop_nodes[node]
-        n = model.nodes[node]
-        vehicles = n.vehicles if n.vehicles is not None else tuple(range(len(model.vehicles)))
-        if not any(_reachable_alone(model, node, v) for v in vehicles):
-            out.append(
-                DroppedStop(
-                    stop.id,
-                    stop.kind,
-                    DropReason.UNREACHABLE,
-                    "cannot be reached and served inside its window and the shift",
-                )
-            )
-            continue
-        capped = [v for v in vehicles if model.vehicles[v].max_stops is not None]
-        if (
-            capped
-            and len(capped) == len(vehicles)
-            and all(counts.get(v, 0) >= (model.vehicles[v].max_stops or 0) for v in vehicles)
-        ):
-            out.append(
-                DroppedStop(stop.id, stop.kind, DropReason.STOP_CAP, "the stop cap is reached")
-            )
-            continue
-        if stop.kind is StopKind.APPOINTMENT:
-            lo = min(a for a, _ in n.windows)
-            hi = max(b for _, b in n.windows) + stop.service_s
-            clash = [
-                sid for v, a, b, sid in kept_appointments if v in vehicles and a < hi and lo < b
-            ]
-            if clash:
-                out.append(
-                    DroppedStop(
-                        stop.id,
-                        stop.kind,
-                        DropReason.CONFLICT,
-                        "overlaps appointment " + ", ".join(clash),
-                    )
-                )
-                continue
-        if stop.kind is StopKind.OPTIONAL:
-            out.append(
-                DroppedStop(
-                    stop.id,
-                    stop.kind,
-                    DropReason.LOWER_PRIORITY,
-                    "the day is full of stops worth more than the detour to this one",
-                )
-            )
-        else:
-            out.append(
-                DroppedStop(
-                    stop.id,
-                    stop.kind,
-                    DropReason.NO_TIME,
-                    "no room left in the day around the other commitments",
-                )
-            )
-    return out
-
-
 def _result(
     built: _Built, solution: Solution, problem: Problem, options: Options, solve_ms: int
 ) -> PlanResult:
@@ -522,7 +330,7 @@ def _result(
                 ),
             )
         )
-    dropped = built.excluded + _explain(built, solution, problem)
+    dropped = built.excluded + explain(built.model, built.stop_nodes, solution)
     strategy = solution.strategy
     return PlanResult(
         agents=tuple(plans),

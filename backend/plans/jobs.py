@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.security import Principal
 from backend.db.models import AgentProfile, Plan, User
 from backend.errors import DomainError
+from backend.plans.fulfilment import FULFIL
 from backend.plans.schemas import AgentProfileIn, PlanOptionsIn
-from backend.plans.services import FULFIL, PlanService
+from backend.plans.services import PlanService
 
 log = logging.getLogger("fieldsense.plans")
 

@@ -14,14 +14,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.scope import subtree_unit_ids
 from backend.auth.security import Principal
 from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, User
 from backend.errors import Forbidden, Invalid, NotFound
+from backend.plans.fulfilment import sync_fulfilment
 from backend.plans.pool import planner_pool
+from backend.plans.problem import CANDIDATES, agent_of, coaching_of, stops_of
 from backend.plans.schemas import (
     AgentProfileIn,
     AgentProfileOut,
@@ -38,89 +40,12 @@ from backend.plans.schemas import (
     TeamPlanOut,
     VisitIn,
 )
-from backend.recommendations.scoring import SCORE_SQL
+from backend.plans.store import store_plan
 from routing import plan as planner
 from routing.travel import GeoPoint
 
 PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
 FUTURE_DAYS = 366
-
-# Candidates are scored as suggestions are (backend/recommendations/scoring.py); SCORE_SQL is
-# a constant expression, the only thing formatted into the query (values are bound).
-CANDIDATES = text(
-    f"""
-SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
-       c.life_stage, c.preferred_hours, c.assigned_agent_id,
-       {SCORE_SQL} AS score,
-       (SELECT t.agent_id FROM territories t
-         WHERE t.tenant_id = c.tenant_id AND t.agent_id IS NOT NULL
-           AND ST_Covers(t.geom, c.location::geometry)
-         ORDER BY t.agent_id LIMIT 1) AS territory_agent
-FROM customers c
-WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
-  AND (c.status <> 'customer' OR c.last_contact_at IS NULL
-       OR c.last_contact_at < :now - interval '30 days')
-  AND (c.assigned_agent_id = ANY(:agents)
-       OR (:unassigned AND c.assigned_agent_id IS NULL AND c.org_unit_id = ANY(:units)))
-  AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
-  AND NOT (c.id = ANY(:exclude))
-ORDER BY score DESC, c.id
-LIMIT :limit
-"""
-)
-
-
-def _local(day: date, t: Any, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, t, tzinfo=tz)
-
-
-def _windows(hours: list[dict[str, Any]] | None, day: date, tz: ZoneInfo) -> tuple[Any, ...]:
-    """A customer's preferred hours on that weekday, as start-of-service windows."""
-    out = []
-    for entry in hours or []:
-        try:
-            if day.weekday() not in entry.get("days", range(7)):
-                continue
-            a = datetime.combine(day, datetime.strptime(entry["start"], "%H:%M").time(), tz)
-            b = datetime.combine(day, datetime.strptime(entry["end"], "%H:%M").time(), tz)
-        except (KeyError, TypeError, ValueError):
-            continue
-        if a <= b:
-            out.append((a, b))
-    return tuple(out)
-
-
-def _agent(profile: AgentProfileIn, agent_id: uuid.UUID, day: date) -> planner.Agent:
-    tz = ZoneInfo(profile.timezone)
-    lunch = None
-    if profile.lunch is not None:
-        lunch = planner.Lunch(
-            _local(day, profile.lunch.earliest, tz),
-            _local(day, profile.lunch.latest, tz),
-            profile.lunch.minutes * 60,
-        )
-    return planner.Agent(
-        id=str(agent_id),
-        start=GeoPoint(profile.start.lat, profile.start.lon),
-        end=GeoPoint(profile.end.lat, profile.end.lon) if profile.end else None,
-        shift_start=_local(day, profile.shift_start, tz),
-        shift_end=_local(day, profile.shift_end, tz),
-        mode=profile.mode,
-        lunch=lunch,
-        max_stops=profile.max_stops,
-    )
-
-
-def _coaching(c: CoachingIn | None) -> planner.Coaching:
-    if c is None:
-        return planner.Coaching()
-    return planner.Coaching(
-        boost={str(k): v for k, v in c.boost.items()},
-        focus_segment=c.focus_segment,
-        focus_factor=c.focus_factor,
-        target_visits=c.target_visits,
-        avoid=tuple(planner.Area(GeoPoint(a.lat, a.lon), a.radius_m) for a in c.avoid),
-    )
 
 
 class PlanService:
@@ -262,55 +187,6 @@ class PlanService:
         )
         return [dict(row._mapping) for row in rows]
 
-    def _stops(
-        self,
-        day: date,
-        tz: ZoneInfo,
-        appointments: Sequence[AppointmentIn],
-        must: Sequence[VisitIn],
-        prospects: Sequence[dict[str, Any]],
-        info: dict[uuid.UUID, dict[str, Any]],
-    ) -> list[planner.Stop]:
-        stops: list[planner.Stop] = []
-        for a in appointments:
-            c = info[a.customer_id]
-            stops.append(
-                planner.Stop(
-                    id=str(a.customer_id),
-                    location=GeoPoint(c["lat"], c["lon"]),
-                    service_s=a.service_min * 60,
-                    kind=planner.StopKind.APPOINTMENT,
-                    windows=((a.start, a.end or a.start),),
-                    segment=c["segment"],
-                )
-            )
-        for m in must:
-            c = info[m.customer_id]
-            stops.append(
-                planner.Stop(
-                    id=str(m.customer_id),
-                    location=GeoPoint(c["lat"], c["lon"]),
-                    service_s=m.service_min * 60,
-                    kind=planner.StopKind.MUST,
-                    windows=_windows(c["hours"], day, tz),
-                    segment=c["segment"],
-                )
-            )
-        for p in prospects:
-            stops.append(
-                planner.Stop(
-                    id=str(p["customer_id"]),
-                    location=GeoPoint(p["lat"], p["lon"]),
-                    service_s=int(p["service_min"]) * 60,
-                    kind=planner.StopKind.OPTIONAL,
-                    windows=_windows(p.get("hours"), day, tz),
-                    score=float(p["score"]),
-                    segment=p.get("segment"),
-                    agents=tuple(p["agents"]) if p.get("agents") else None,
-                )
-            )
-        return stops
-
     # --- solve and store --------------------------------------------------------------
     async def _solve(
         self,
@@ -329,108 +205,6 @@ class PlanService:
                     field = name + field[len(prefix) :]
                     break
             raise Invalid(exc.message, field=field) from exc
-
-    async def _store(
-        self,
-        agent_plan: planner.AgentPlan,
-        dropped: Sequence[planner.DroppedStop],
-        result: planner.PlanResult,
-        day: date,
-        inputs: dict[str, Any],
-        team_id: uuid.UUID | None = None,
-        kept: Sequence[PlanStop] = (),
-        revision: int = 1,
-    ) -> Plan:
-        agent_id = uuid.UUID(agent_plan.agent_id)
-        await self.session.execute(
-            update(Plan)
-            .where(
-                Plan.tenant_id == self.p.tenant_id,
-                Plan.agent_id == agent_id,
-                Plan.plan_date == day,
-                Plan.status == "active",
-            )
-            .values(status="superseded")
-        )
-        coords = ", ".join(f"{pt.lon} {pt.lat}" for pt in agent_plan.path)
-        plan = Plan(
-            tenant_id=self.p.tenant_id,
-            agent_id=agent_id,
-            plan_date=day,
-            revision=revision,
-            status="active",
-            team_id=team_id,
-            created_by=self.p.id,
-            depart_at=agent_plan.depart,
-            arrive_at=agent_plan.arrive,
-            travel_s=agent_plan.travel_s,
-            wait_s=agent_plan.wait_s,
-            service_s=agent_plan.service_s,
-            distance_m=agent_plan.distance_m,
-            score=sum(s.score for s in agent_plan.stops if s.kind is planner.StopKind.OPTIONAL),
-            solve_ms=result.solve_ms,
-            strategy=result.strategy,
-            route=f"SRID=4326;LINESTRING({coords})",
-            lunch=(
-                {"start": agent_plan.lunch[0].isoformat(), "end": agent_plan.lunch[1].isoformat()}
-                if agent_plan.lunch
-                else None
-            ),
-            dropped=[
-                {
-                    "customer_id": d.stop_id,
-                    "kind": d.kind.value,
-                    "reason": d.reason.value,
-                    "detail": d.detail,
-                }
-                for d in dropped
-            ],
-            inputs=inputs,
-        )
-        self.session.add(plan)
-        await self.session.flush()
-        seq = 0
-        for old in kept:
-            seq += 1
-            self.session.add(
-                PlanStop(
-                    tenant_id=self.p.tenant_id,
-                    plan_id=plan.id,
-                    seq=seq,
-                    customer_id=old.customer_id,
-                    kind=old.kind,
-                    arrival_at=old.arrival_at,
-                    start_at=old.start_at,
-                    departure_at=old.departure_at,
-                    travel_s=old.travel_s,
-                    wait_s=old.wait_s,
-                    distance_m=old.distance_m,
-                    score=old.score,
-                    status=old.status if old.status != "planned" else "done",
-                    visit_id=old.visit_id,
-                )
-            )
-        for s in agent_plan.stops:
-            seq += 1
-            self.session.add(
-                PlanStop(
-                    tenant_id=self.p.tenant_id,
-                    plan_id=plan.id,
-                    seq=seq,
-                    customer_id=uuid.UUID(s.stop_id),
-                    kind=s.kind.value,
-                    arrival_at=s.arrival,
-                    start_at=s.start,
-                    departure_at=s.departure,
-                    travel_s=s.travel_s,
-                    wait_s=s.wait_s,
-                    distance_m=s.distance_m,
-                    score=s.score,
-                    status="planned",
-                )
-            )
-        await self.session.flush()
-        return plan
 
     # --- use cases --------------------------------------------------------------------
     async def create(self, data: PlanCreate) -> PlanOut:
@@ -519,11 +293,11 @@ class PlanService:
                         else None,
                     }
                 )
-        stops = self._stops(day, tz, appointments, must, cands, info)
+        stops = stops_of(day, tz, appointments, must, cands, info)
         problem = planner.Problem(
-            agents=tuple(_agent(profile, user.id, day) for user, profile in agents),
+            agents=tuple(agent_of(profile, user.id, day) for user, profile in agents),
             stops=tuple(stops),
-            coaching=_coaching(opts.coaching),
+            coaching=coaching_of(opts.coaching),
         )
         options = planner.Options(time_limit_s=opts.time_limit_s)
         result = await self._solve(problem, options, {"agents": "profile", "stops": "stops"})
@@ -541,7 +315,9 @@ class PlanService:
         for user, profile in agents:
             agent_plan = next(p for p in result.agents if p.agent_id == str(user.id))
             inputs = {**base_inputs, "profile": profile.model_dump(mode="json")}
-            row = await self._store(
+            row = await store_plan(
+                self.session,
+                self.p,
                 agent_plan,
                 by_agent_dropped.get(str(user.id), []),
                 result,
@@ -697,12 +473,12 @@ class PlanService:
             scoped=False,
         )
         info.update(urgent_info)
-        stops_in = self._stops(day, tz, appointments, must, prospects, info)
-        agent = _agent(profile, old.agent_id, day)
+        stops_in = stops_of(day, tz, appointments, must, prospects, info)
+        agent = agent_of(profile, old.agent_id, day)
         problem = planner.Problem(
             (agent,),
             tuple(stops_in),
-            _coaching(
+            coaching_of(
                 CoachingIn.model_validate(inputs["coaching"]) if inputs.get("coaching") else None
             ),
         )
@@ -731,7 +507,9 @@ class PlanService:
             }
         )
         kept = [s for s in stops if s.customer_id in done_ids]
-        row = await self._store(
+        row = await store_plan(
+            self.session,
+            self.p,
             result.agents[0],
             result.dropped,
             result,
@@ -828,29 +606,3 @@ class PlanService:
             )
         ).all()
         return [await self.read(i) for i in ids]
-
-
-FULFIL = text(
-    """
-UPDATE plan_stops ps SET status = 'fulfilled', visit_id = v.id
-FROM plans p, visits v
-WHERE ps.status = 'planned' AND p.tenant_id = ps.tenant_id AND p.id = ps.plan_id
-  AND (CAST(:plans AS uuid[]) IS NULL OR (ps.tenant_id = :tenant AND ps.plan_id = ANY(:plans)))
-  AND (CAST(:now AS timestamptz) IS NULL
-       OR (p.status = 'active' AND p.depart_at < :now AND p.arrive_at > :now - interval '1 day'))
-  AND v.tenant_id = ps.tenant_id AND v.agent_id = p.agent_id AND v.customer_id = ps.customer_id
-  AND v.retracted_at IS NULL
-  AND v.arrived_at >= p.depart_at - interval '2 hours'
-  AND v.arrived_at < p.arrive_at + interval '2 hours'
-"""
-)
-
-
-async def sync_fulfilment(
-    session: AsyncSession, tenant_id: uuid.UUID, plan_ids: Sequence[uuid.UUID]
-) -> int:
-    """Mark planned stops fulfilled by the visits detected (or checked in) for them."""
-    result = await session.execute(
-        FULFIL, {"tenant": tenant_id, "plans": list(plan_ids), "now": None}
-    )
-    return int(getattr(result, "rowcount", 0) or 0)

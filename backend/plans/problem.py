@@ -1,0 +1,144 @@
+"""From profiles, appointments and customers to the routing engine's inputs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from backend.plans.schemas import AgentProfileIn, AppointmentIn, CoachingIn, VisitIn
+from backend.recommendations.scoring import SCORE_SQL
+from routing import plan as planner
+from routing.travel import GeoPoint
+
+# Candidates are scored as suggestions are (backend/recommendations/scoring.py); SCORE_SQL is
+# a constant expression, the only thing formatted into the query (values are bound).
+CANDIDATES = text(
+    f"""
+SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
+       c.life_stage, c.preferred_hours, c.assigned_agent_id,
+       {SCORE_SQL} AS score,
+       (SELECT t.agent_id FROM territories t
+         WHERE t.tenant_id = c.tenant_id AND t.agent_id IS NOT NULL
+           AND ST_Covers(t.geom, c.location::geometry)
+         ORDER BY t.agent_id LIMIT 1) AS territory_agent
+FROM customers c
+WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
+  AND (c.status <> 'customer' OR c.last_contact_at IS NULL
+       OR c.last_contact_at < :now - interval '30 days')
+  AND (c.assigned_agent_id = ANY(:agents)
+       OR (:unassigned AND c.assigned_agent_id IS NULL AND c.org_unit_id = ANY(:units)))
+  AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
+  AND NOT (c.id = ANY(:exclude))
+ORDER BY score DESC, c.id
+LIMIT :limit
+"""
+)
+
+
+def local_time(day: date, t: Any, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, t, tzinfo=tz)
+
+
+def preferred_windows(
+    hours: list[dict[str, Any]] | None, day: date, tz: ZoneInfo
+) -> tuple[Any, ...]:
+    """A customer's preferred hours on that weekday, as start-of-service windows."""
+    out = []
+    for entry in hours or []:
+        try:
+            if day.weekday() not in entry.get("days", range(7)):
+                continue
+            a = datetime.combine(day, datetime.strptime(entry["start"], "%H:%M").time(), tz)
+            b = datetime.combine(day, datetime.strptime(entry["end"], "%H:%M").time(), tz)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if a <= b:
+            out.append((a, b))
+    return tuple(out)
+
+
+def agent_of(profile: AgentProfileIn, agent_id: uuid.UUID, day: date) -> planner.Agent:
+    tz = ZoneInfo(profile.timezone)
+    lunch = None
+    if profile.lunch is not None:
+        lunch = planner.Lunch(
+            local_time(day, profile.lunch.earliest, tz),
+            local_time(day, profile.lunch.latest, tz),
+            profile.lunch.minutes * 60,
+        )
+    return planner.Agent(
+        id=str(agent_id),
+        start=GeoPoint(profile.start.lat, profile.start.lon),
+        end=GeoPoint(profile.end.lat, profile.end.lon) if profile.end else None,
+        shift_start=local_time(day, profile.shift_start, tz),
+        shift_end=local_time(day, profile.shift_end, tz),
+        mode=profile.mode,
+        lunch=lunch,
+        max_stops=profile.max_stops,
+    )
+
+
+def coaching_of(c: CoachingIn | None) -> planner.Coaching:
+    if c is None:
+        return planner.Coaching()
+    return planner.Coaching(
+        boost={str(k): v for k, v in c.boost.items()},
+        focus_segment=c.focus_segment,
+        focus_factor=c.focus_factor,
+        target_visits=c.target_visits,
+        avoid=tuple(planner.Area(GeoPoint(a.lat, a.lon), a.radius_m) for a in c.avoid),
+    )
+
+
+def stops_of(
+    day: date,
+    tz: ZoneInfo,
+    appointments: Sequence[AppointmentIn],
+    must: Sequence[VisitIn],
+    prospects: Sequence[dict[str, Any]],
+    info: dict[uuid.UUID, dict[str, Any]],
+) -> list[planner.Stop]:
+    stops: list[planner.Stop] = []
+    for a in appointments:
+        c = info[a.customer_id]
+        stops.append(
+            planner.Stop(
+                id=str(a.customer_id),
+                location=GeoPoint(c["lat"], c["lon"]),
+                service_s=a.service_min * 60,
+                kind=planner.StopKind.APPOINTMENT,
+                windows=((a.start, a.end or a.start),),
+                segment=c["segment"],
+            )
+        )
+    for m in must:
+        c = info[m.customer_id]
+        stops.append(
+            planner.Stop(
+                id=str(m.customer_id),
+                location=GeoPoint(c["lat"], c["lon"]),
+                service_s=m.service_min * 60,
+                kind=planner.StopKind.MUST,
+                windows=preferred_windows(c["hours"], day, tz),
+                segment=c["segment"],
+            )
+        )
+    for p in prospects:
+        stops.append(
+            planner.Stop(
+                id=str(p["customer_id"]),
+                location=GeoPoint(p["lat"], p["lon"]),
+                service_s=int(p["service_min"]) * 60,
+                kind=planner.StopKind.OPTIONAL,
+                windows=preferred_windows(p.get("hours"), day, tz),
+                score=float(p["score"]),
+                segment=p.get("segment"),
+                agents=tuple(p["agents"]) if p.get("agents") else None,
+            )
+        )
+    return stops

@@ -1,0 +1,119 @@
+"""A solved day into rows: the plan (superseding the day's active one) and its stops."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.security import Principal
+from backend.db.models import Plan, PlanStop
+from routing import plan as planner
+
+
+async def store_plan(
+    session: AsyncSession,
+    p: Principal,
+    agent_plan: planner.AgentPlan,
+    dropped: Sequence[planner.DroppedStop],
+    result: planner.PlanResult,
+    day: date,
+    inputs: dict[str, Any],
+    team_id: uuid.UUID | None = None,
+    kept: Sequence[PlanStop] = (),
+    revision: int = 1,
+) -> Plan:
+    agent_id = uuid.UUID(agent_plan.agent_id)
+    await session.execute(
+        update(Plan)
+        .where(
+            Plan.tenant_id == p.tenant_id,
+            Plan.agent_id == agent_id,
+            Plan.plan_date == day,
+            Plan.status == "active",
+        )
+        .values(status="superseded")
+    )
+    coords = ", ".join(f"{pt.lon} {pt.lat}" for pt in agent_plan.path)
+    plan = Plan(
+        tenant_id=p.tenant_id,
+        agent_id=agent_id,
+        plan_date=day,
+        revision=revision,
+        status="active",
+        team_id=team_id,
+        created_by=p.id,
+        depart_at=agent_plan.depart,
+        arrive_at=agent_plan.arrive,
+        travel_s=agent_plan.travel_s,
+        wait_s=agent_plan.wait_s,
+        service_s=agent_plan.service_s,
+        distance_m=agent_plan.distance_m,
+        score=sum(s.score for s in agent_plan.stops if s.kind is planner.StopKind.OPTIONAL),
+        solve_ms=result.solve_ms,
+        strategy=result.strategy,
+        route=f"SRID=4326;LINESTRING({coords})",
+        lunch=(
+            {"start": agent_plan.lunch[0].isoformat(), "end": agent_plan.lunch[1].isoformat()}
+            if agent_plan.lunch
+            else None
+        ),
+        dropped=[
+            {
+                "customer_id": d.stop_id,
+                "kind": d.kind.value,
+                "reason": d.reason.value,
+                "detail": d.detail,
+            }
+            for d in dropped
+        ],
+        inputs=inputs,
+    )
+    session.add(plan)
+    await session.flush()
+    seq = 0
+    for old in kept:
+        seq += 1
+        session.add(
+            PlanStop(
+                tenant_id=p.tenant_id,
+                plan_id=plan.id,
+                seq=seq,
+                customer_id=old.customer_id,
+                kind=old.kind,
+                arrival_at=old.arrival_at,
+                start_at=old.start_at,
+                departure_at=old.departure_at,
+                travel_s=old.travel_s,
+                wait_s=old.wait_s,
+                distance_m=old.distance_m,
+                score=old.score,
+                status=old.status if old.status != "planned" else "done",
+                visit_id=old.visit_id,
+            )
+        )
+    for s in agent_plan.stops:
+        seq += 1
+        session.add(
+            PlanStop(
+                tenant_id=p.tenant_id,
+                plan_id=plan.id,
+                seq=seq,
+                customer_id=uuid.UUID(s.stop_id),
+                kind=s.kind.value,
+                arrival_at=s.arrival,
+                start_at=s.start,
+                departure_at=s.departure,
+                travel_s=s.travel_s,
+                wait_s=s.wait_s,
+                distance_m=s.distance_m,
+                score=s.score,
+                status="planned",
+            )
+        )
+    await session.flush()
+    return plan
