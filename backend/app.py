@@ -40,7 +40,7 @@ from backend.org.controllers import (
 from backend.places.controllers import BeaconController, PlaceController, WifiAccessPointController
 from backend.plans.controllers import AgentProfileController, PlanController, TeamPlanController
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
-from backend.plans.pool import shutdown_pool
+from backend.plans.pool import shutdown_pool, warm_pool
 from backend.recommendations.controllers import RecommendationController
 from backend.recommendations.learning import learn_from_outcomes
 from backend.tracking.controllers import (
@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
     jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
     jobs.add("track_campaigns", track_campaigns, every_s=300)
-    on_startup = [jobs.start] if settings.jobs else []
+    # Serving processes (jobs on) also start the planner's workers up front.
+    on_startup = [jobs.start, warm_pool] if settings.jobs else []
     return Litestar(
         route_handlers=ROUTES,
         plugins=[
