@@ -23,8 +23,8 @@ from backend.errors import Forbidden, NotFound
 from backend.market.schemas import Coverage, MarketView, Referrer
 from backend.places.services import PlaceService
 
-# `{scope}` is one of three fixed boolean SQL expressions over customers `c` (the caller's
-# rights, see MarketService._scope); every value is bound.
+# `{scope}` and `{people}` are fixed boolean SQL expressions over customers `c` and users `u`
+# (the caller's rights, see MarketService._scope); every value is bound.
 COUNTS = """
 WITH a AS (SELECT ST_GeomFromGeoJSON(:area) AS g),
 inside AS (
@@ -71,6 +71,7 @@ FROM users u
 LEFT JOIN assigned s ON s.agent_id = u.id
 LEFT JOIN territory t ON t.agent_id = u.id
 WHERE u.tenant_id = :tenant AND (s.agent_id IS NOT NULL OR t.agent_id IS NOT NULL)
+  AND ({people})
 ORDER BY customers DESC, u.name
 """
 
@@ -82,16 +83,22 @@ class MarketService:
         self.session = session
         self.p = principal
 
-    def _scope(self) -> tuple[str, dict[str, Any]]:
+    def _scope(self) -> tuple[str, str, dict[str, Any]]:
+        """(customers the caller sees, colleagues the caller sees, their parameters)."""
         if self.p.is_admin:
-            return "true", {}
-        if self.p.is_agent:
-            return "c.assigned_agent_id = :me", {"me": self.p.id}
-        return (
-            "c.org_unit_id IN (SELECT u.id FROM org_units u WHERE u.tenant_id = :tenant "
-            "AND u.path @> ARRAY[CAST(:unit AS uuid)])",
-            {"unit": self.p.org_unit_id},
+            return "true", "true", {}
+        subtree = (
+            "{col} IN (SELECT x.id FROM org_units x WHERE x.tenant_id = :tenant "
+            "AND x.path @> ARRAY[CAST(:unit AS uuid)])"
         )
+        people = subtree.format(col="u.org_unit_id")
+        if self.p.is_agent:
+            return (
+                "c.assigned_agent_id = :me",
+                people,
+                {"me": self.p.id, "unit": self.p.org_unit_id},
+            )
+        return subtree.format(col="c.org_unit_id"), people, {"unit": self.p.org_unit_id}
 
     async def for_area(self, geojson: Any) -> MarketView:
         element = area_element(geojson, "area")  # 422 naming `area` when invalid
@@ -117,11 +124,13 @@ class MarketService:
         return await self._view(area)
 
     async def _view(self, area: str) -> MarketView:
-        scope, extra = self._scope()
+        scope, people, extra = self._scope()
         params = {"area": area, "tenant": self.p.tenant_id, **extra}
         counts = (await self.session.execute(text(COUNTS.format(scope=scope)), params)).one()
         referrers = (await self.session.execute(text(REFERRERS.format(scope=scope)), params)).all()
-        coverage = (await self.session.execute(text(COVERAGE.format(scope=scope)), params)).all()
+        coverage = (
+            await self.session.execute(text(COVERAGE.format(scope=scope, people=people)), params)
+        ).all()
         households = int(counts.households) if counts.households is not None else None
         return MarketView(
             area_m2=round(float(counts.area_m2), 1),

@@ -96,6 +96,11 @@ async def test_place_and_area(tenant: Tenant) -> None:
     assert view["customers"] == 1 and view["households"] is None and view["penetration"] is None
     other = (await client.post("/market/area", json=area, headers=tenant.h("agent2"))).json()
     assert other["customers"] == 0
+    # Nor does agent2 learn who covers the hill: colleagues outside their own unit are hidden.
+    hill = (
+        await client.post("/market/area", json={"area": square(100)}, headers=tenant.h("agent2"))
+    ).json()
+    assert hill["coverage"] == []
 
     bad = await client.post(
         "/market/area",
