@@ -47,12 +47,14 @@ RECENT_DAYS = 14  # a customer visited this recently is not suggested again
 
 # The hot path of "nearby": raw asyncpg (a prepared statement, records without the ORM's
 # row processing). BASE_SQL is a constant expression, the only thing formatted in; values
-# are bound. Empty preferred hours come back as NULL so most rows decode no JSON. The learned
-# factors and campaign boosts are fetched once per request, not probed per row.
+# are bound. Empty preferred hours come back as NULL so most rows decode no JSON. Two round
+# trips: the agent's context (profile, learned factors), then the candidates with their
+# campaign boosts (the sub-select runs only for the rows the KNN scan keeps).
 CANDIDATES = (
     """
 SELECT n.id, n.name, n.status, n.life_stage, n.hours, n.value, n.last_contact_at, n.score,
-       n.distance_m, ST_Y(n.location::geometry) AS lat, ST_X(n.location::geometry) AS lon
+       n.distance_m, ST_Y(n.location::geometry) AS lat, ST_X(n.location::geometry) AS lon,
+       cb.boost, cb.names
 FROM (
     SELECT c.id, c.name, c.status, c.location, c.life_stage,
            NULLIF(c.preferred_hours, '[]'::jsonb) AS hours, c.value::float8 AS value,
@@ -74,10 +76,25 @@ FROM (
     ORDER BY c.location <-> p.pt
     LIMIT $9
 ) n
+LEFT JOIN LATERAL (
+    SELECT max(k.boost) AS boost, array_agg(k.name ORDER BY k.name) AS names
+    FROM campaign_members m
+    JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
+    WHERE m.tenant_id = $1 AND m.customer_id = n.id AND m.status <> 'converted'
+      AND $8::date BETWEEN k.starts_on AND k.ends_on
+) cb ON true
 WHERE n.distance_m <= $6
 """
 )
 PROFILE = "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2"
+CONTEXT = """
+SELECT (SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2) AS settings,
+       (SELECT coalesce(json_agg(json_build_object(
+                 'segment', segment, 'talks', talks, 'conversions', conversions,
+                 'not_home', not_home, 'rate', rate,
+                 'factor', LEAST(3, GREATEST(0.25, rate / 0.2)))), '[]'::json)
+        FROM segment_learning WHERE tenant_id = $1) AS learned
+"""
 
 ALONG = (
     """
@@ -298,8 +315,10 @@ class RecommendationService:
             raise Invalid("give free_minutes or until", field="free_minutes")
 
         db = await raw_connection(self.session)
-        settings = await db.fetchval(PROFILE, self.p.tenant_id, agent_id)
+        context = await db.fetchrow(CONTEXT, self.p.tenant_id, agent_id)
+        settings = context["settings"]
         profile = AgentProfileIn.model_validate(_json(settings)) if settings else None
+        learned = {row["segment"]: row for row in _json(context["learned"])}
         mode = q.mode or (profile.mode if profile else TravelMode.CAR)
         tz = ZoneInfo(profile.timezone) if profile else UTC
         travel = HaversineTravel()
@@ -333,8 +352,6 @@ class RecommendationService:
         else:
             onward = [0] * len(places)
         local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        learned = await learned_by_segment(db, self.p.tenant_id)
-        campaigns = await campaigns_of(db, self.p.tenant_id, [r["id"] for r in rows], now)
         fitting = []
         for r, travel_s, onward_s in zip(rows, there, onward, strict=True):
             windows = _windows(_json(r["hours"]), local_day) if r["hours"] else []
@@ -348,14 +365,13 @@ class RecommendationService:
                 if spare < 0:
                     continue
                 start = now
-            boost = campaigns.get(r["id"], (0.0, []))[0]
-            score = adjusted(r["score"], _factor(learned, r["life_stage"]), boost)
+            score = adjusted(r["score"], _factor(learned, r["life_stage"]), r["boost"] or 0.0)
             per_min = score / max(1.0, (free_s - spare) / 60)
             fitting.append((per_min, score, r, travel_s, onward_s, spare, start, bool(windows)))
         fitting.sort(key=lambda f: (-f[0], f[2]["distance_m"], str(f[2]["id"])))
         items = []
         for per_min, score, r, travel_s, onward_s, spare, start, has_windows in fitting[: q.limit]:
-            why = reasons(dict(r), now, learned, campaigns.get(r["id"], (0.0, []))[1])
+            why = reasons(dict(r), now, learned, list(r["names"] or []))
             why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
             if has_windows:
                 why.append(f"prefers visits from {start.astimezone(tz):%H:%M}")
