@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,8 +45,8 @@ def local_time(day: date, t: Any, tz: ZoneInfo) -> datetime:
 
 
 def preferred_windows(
-    hours: list[dict[str, Any]] | None, day: date, tz: ZoneInfo
-) -> tuple[Any, ...]:
+    hours: list[dict[str, Any]] | None, day: date, tz: tzinfo
+) -> tuple[tuple[datetime, datetime], ...]:
     """A customer's preferred hours on that weekday, as start-of-service windows."""
     out = []
     for entry in hours or []:

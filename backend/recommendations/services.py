@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.security import Principal
 from backend.campaigns.services import CAMPAIGN_NAMES
 from backend.errors import Forbidden, Invalid
+from backend.plans.problem import preferred_windows
 from backend.plans.schemas import AgentProfileIn
 from backend.plans.services import PlanService
 from backend.recommendations.schemas import (
@@ -129,27 +130,6 @@ ROUTE = "SELECT ST_AsGeoJSON(route) FROM plans WHERE tenant_id = $1 AND id = $2"
 def _json(value: Any) -> Any:
     """JSONB from asyncpg: decoded already when the session's codec is on the connection."""
     return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _windows(
-    hours: list[dict[str, Any]] | None, day_start: datetime
-) -> list[tuple[datetime, datetime]]:
-    out = []
-    for entry in hours or []:
-        try:
-            if day_start.weekday() not in entry.get("days", range(7)):
-                continue
-            a = datetime.strptime(entry["start"], "%H:%M").time()
-            b = datetime.strptime(entry["end"], "%H:%M").time()
-        except (KeyError, TypeError, ValueError):
-            continue
-        out.append(
-            (
-                datetime.combine(day_start, a, day_start.tzinfo),
-                datetime.combine(day_start, b, day_start.tzinfo),
-            )
-        )
-    return sorted(out)
 
 
 def fit(
@@ -354,7 +334,11 @@ class RecommendationService:
         local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         fitting = []
         for r, travel_s, onward_s in zip(rows, there, onward, strict=True):
-            windows = _windows(_json(r["hours"]), local_day) if r["hours"] else []
+            windows = (
+                sorted(preferred_windows(_json(r["hours"]), local_day.date(), tz))
+                if r["hours"]
+                else []
+            )
             if windows:
                 fitted = fit(now, free_s, travel_s, service_s, onward_s, windows)
                 if fitted is None:
