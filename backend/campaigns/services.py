@@ -286,13 +286,16 @@ class CampaignService:
         return out
 
 
-# The running campaigns each customer is an unconverted member of ($1 tenant, $2 customer ids,
-# $3 the day): their largest boost and their names, for suggestions' scores and reasons.
-CAMPAIGN_NAMES = """
-SELECT m.customer_id, max(k.boost) AS boost, array_agg(k.name ORDER BY k.name) AS names
-FROM campaign_members m
-JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
-WHERE m.tenant_id = $1 AND m.customer_id = ANY($2::uuid[]) AND m.status <> 'converted'
-  AND $3::date BETWEEN k.starts_on AND k.ends_on
-GROUP BY m.customer_id
+def running_campaigns(customer: str, day: str) -> str:
+    """A LEFT JOIN LATERAL (alias `cb`: `boost`, `names`) over the running campaigns a customer is
+    an unconverted member of: ``customer`` is a SQL column, ``day`` a SQL date expression,
+    ``$1`` must be the tenant. Both are fixed SQL written by callers, never values."""
+    return f"""
+LEFT JOIN LATERAL (
+    SELECT max(k.boost) AS boost, array_agg(k.name ORDER BY k.name) AS names
+    FROM campaign_members m
+    JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
+    WHERE m.tenant_id = $1 AND m.customer_id = {customer} AND m.status <> 'converted'
+      AND {day} BETWEEN k.starts_on AND k.ends_on
+) cb ON true
 """

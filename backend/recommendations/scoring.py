@@ -21,7 +21,7 @@ BASE_SQL = """((CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELS
              + LEAST(40, coalesce(extract(epoch FROM (:now - c.last_contact_at)) / 86400, 60)
                          * 40 / 60)
              + LEAST(20, c.value / 50000 * 20))"""
-FACTOR_SQL = """coalesce((SELECT LEAST(3, GREATEST(0.25, l.rate / 0.2)) FROM segment_learning l
+FACTOR_SQL = """coalesce((SELECT l.factor FROM segment_learning l
                          WHERE l.tenant_id = c.tenant_id
                            AND l.segment = coalesce(c.life_stage, 'unknown')), 1)"""
 BOOST_SQL = """coalesce((SELECT max(k.boost) FROM campaign_members m
@@ -48,8 +48,7 @@ STATUS_LABEL = {
 PRIOR_RATE = 0.2
 
 LEARNED = """
-SELECT segment, talks, conversions, not_home, rate,
-       LEAST(3, GREATEST(0.25, rate / 0.2)) AS factor
+SELECT segment, talks, conversions, not_home, rate, factor
 FROM segment_learning WHERE tenant_id = $1 ORDER BY segment
 """
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
-from backend.campaigns.services import CAMPAIGN_NAMES
+from backend.campaigns.services import running_campaigns
 from backend.errors import Forbidden, Invalid
 from backend.plans.problem import preferred_windows
 from backend.plans.schemas import AgentProfileIn
@@ -77,14 +77,9 @@ FROM (
     ORDER BY c.location <-> p.pt
     LIMIT $9
 ) n
-LEFT JOIN LATERAL (
-    SELECT max(k.boost) AS boost, array_agg(k.name ORDER BY k.name) AS names
-    FROM campaign_members m
-    JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
-    WHERE m.tenant_id = $1 AND m.customer_id = n.id AND m.status <> 'converted'
-      AND $8::date BETWEEN k.starts_on AND k.ends_on
-) cb ON true
-WHERE n.distance_m <= $6
+"""
+    + running_campaigns("n.id", "$8::date")
+    + """WHERE n.distance_m <= $6
 """
 )
 PROFILE = "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2"
@@ -93,7 +88,7 @@ SELECT (SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $
        (SELECT coalesce(json_agg(json_build_object(
                  'segment', segment, 'talks', talks, 'conversions', conversions,
                  'not_home', not_home, 'rate', rate,
-                 'factor', LEAST(3, GREATEST(0.25, rate / 0.2)))), '[]'::json)
+                 'factor', factor)), '[]'::json)
         FROM segment_learning WHERE tenant_id = $1) AS learned
 """
 
@@ -104,10 +99,13 @@ SELECT c.id, c.name, c.status, c.life_stage, c.value::float8 AS value, c.last_co
     + SCORE_SQL.replace(":now", "$5")
     + """)::float8 AS score,
        ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
-       ST_Distance(c.location, p.route) AS off_route_m
+       ST_Distance(c.location, p.route) AS off_route_m, cb.names
 FROM plans p
 JOIN users a ON a.tenant_id = p.tenant_id AND a.id = p.agent_id
 JOIN customers c ON c.tenant_id = p.tenant_id
+"""
+    + running_campaigns("c.id", "$5::date")
+    + """
 WHERE p.tenant_id = $1 AND p.id = $2 AND NOT c.do_not_visit
   AND (c.assigned_agent_id = p.agent_id
        OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
@@ -159,16 +157,6 @@ def fit(
 
 async def learned_by_segment(db: Any, tenant_id: uuid.UUID) -> dict[str, Any]:
     return {r["segment"]: dict(r) for r in await db.fetch(LEARNED, tenant_id)}
-
-
-async def campaigns_of(
-    db: Any, tenant_id: uuid.UUID, customer_ids: list[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, tuple[float, list[str]]]:
-    """Per customer: the largest boost of its running campaigns, and their names."""
-    if not customer_ids:
-        return {}
-    rows = await db.fetch(CAMPAIGN_NAMES, tenant_id, customer_ids, now.date())
-    return {r["customer_id"]: (float(r["boost"]), list(r["names"])) for r in rows}
 
 
 def _factor(learned: dict[str, Any], segment: str | None) -> float:
@@ -244,10 +232,9 @@ class RecommendationService:
             ),
         )[:limit]
         learned = await learned_by_segment(db, self.p.tenant_id) if ranked else {}
-        campaigns = await campaigns_of(db, self.p.tenant_id, [r["id"] for r, _ in ranked], now)
         items = []
         for r, (detour_s, leg) in ranked:
-            why = reasons(dict(r), now, learned, campaigns.get(r["id"], (0.0, []))[1])
+            why = reasons(dict(r), now, learned, list(r["names"] or []))
             why.append(
                 f"{int(r['off_route_m'])} m off your route, {round(detour_s / 60)} min detour"
             )

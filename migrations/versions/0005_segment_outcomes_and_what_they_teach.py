@@ -41,14 +41,17 @@ def upgrade() -> None:
     op.execute(
         """
 CREATE VIEW segment_learning AS
-SELECT tenant_id, segment,
-       coalesce(sum(visits) FILTER (WHERE outcome IN ('met', 'declined', 'appointment_set', 'sale')), 0)::int AS talks,
-       coalesce(sum(visits) FILTER (WHERE outcome IN ('appointment_set', 'sale')), 0)::int AS conversions,
-       coalesce(sum(visits) FILTER (WHERE outcome = 'not_home'), 0)::int AS not_home,
-       (coalesce(sum(visits) FILTER (WHERE outcome IN ('appointment_set', 'sale')), 0) + 2)::float8
-         / (coalesce(sum(visits) FILTER (WHERE outcome IN ('met', 'declined', 'appointment_set', 'sale')), 0) + 10) AS rate
-FROM segment_outcomes
-GROUP BY tenant_id, segment
+SELECT t.*, LEAST(3, GREATEST(0.25, t.rate / 0.2)) AS factor
+FROM (
+    SELECT tenant_id, segment,
+           coalesce(sum(visits) FILTER (WHERE outcome IN ('met', 'declined', 'appointment_set', 'sale')), 0)::int AS talks,
+           coalesce(sum(visits) FILTER (WHERE outcome IN ('appointment_set', 'sale')), 0)::int AS conversions,
+           coalesce(sum(visits) FILTER (WHERE outcome = 'not_home'), 0)::int AS not_home,
+           (coalesce(sum(visits) FILTER (WHERE outcome IN ('appointment_set', 'sale')), 0) + 2)::float8
+             / (coalesce(sum(visits) FILTER (WHERE outcome IN ('met', 'declined', 'appointment_set', 'sale')), 0) + 10) AS rate
+    FROM segment_outcomes
+    GROUP BY tenant_id, segment
+) t
 """
     )
 
