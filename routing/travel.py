@@ -9,7 +9,6 @@ planner does not change.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,11 +59,8 @@ class TravelTimes(Protocol):
 
 
 def haversine_m(a: GeoPoint, b: GeoPoint) -> float:
-    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
-    dlat = lat2 - lat1
-    dlon = math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    (lat1, lon1), (lat2, lon2) = _radians([a]), _radians([b])
+    return float(_haversine(lat1, lon1, lat2, lon2)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +114,13 @@ class HaversineTravel:
             t += timedelta(hours=1)
         return sum(factors) / len(factors)
 
-    def matrix(
-        self, points: Sequence[GeoPoint], mode: TravelMode, start: datetime, end: datetime
-    ) -> TravelMatrix:
+    def _trips(
+        self, straight: np.ndarray, mode: TravelMode, start: datetime, end: datetime
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Seconds and metres for straight-line distances (any shape of array)."""
         profile = self.profiles[mode]
         walk = self.profiles.get(TravelMode.WALK, DEFAULT_PROFILES[TravelMode.WALK])
         speed = profile.speed_kmh * self.speed_factor(mode, start, end) / 3.6  # m/s
-        straight = haversine_matrix_m(points)
         near = straight < 50
         metres = np.where(near, straight * walk.detour, straight * profile.detour)
         seconds = np.where(
@@ -135,6 +131,14 @@ class HaversineTravel:
         same = straight == 0
         seconds[same] = 0
         metres[same] = 0
+        return seconds, metres
+
+    def matrix(
+        self, points: Sequence[GeoPoint], mode: TravelMode, start: datetime, end: datetime
+    ) -> TravelMatrix:
+        lat, lon = _radians(points)
+        straight = _haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+        seconds, metres = self._trips(straight, mode, start, end)
         return TravelMatrix(
             seconds=tuple(map(tuple, seconds.astype(np.int64).tolist())),
             metres=tuple(map(tuple, np.rint(metres).astype(np.int64).tolist())),
@@ -148,18 +152,8 @@ class HaversineTravel:
         start: datetime,
         end: datetime,
     ) -> list[int]:
-        profile = self.profiles[mode]
-        walk = self.profiles.get(TravelMode.WALK, DEFAULT_PROFILES[TravelMode.WALK])
-        speed = profile.speed_kmh * self.speed_factor(mode, start, end) / 3.6
-        straight = haversine_pairs_m(origins, destinations)
-        near = straight < 50
-        metres = np.where(near, straight * walk.detour, straight * profile.detour)
-        seconds = np.where(
-            near,
-            np.ceil(metres / (walk.speed_kmh / 3.6)),
-            np.ceil(metres / speed) + profile.overhead_s,
-        )
-        seconds[straight == 0] = 0
+        (lat1, lon1), (lat2, lon2) = _radians(origins), _radians(destinations)
+        seconds, _ = self._trips(_haversine(lat1, lon1, lat2, lon2), mode, start, end)
         result: list[int] = seconds.astype(np.int64).tolist()
         return result
 
@@ -177,22 +171,18 @@ class HaversineTravel:
         )
 
 
-def haversine_pairs_m(a: Sequence[GeoPoint], b: Sequence[GeoPoint]) -> np.ndarray:
-    lat1 = np.radians(np.array([p.lat for p in a], dtype=np.float64))
-    lon1 = np.radians(np.array([p.lon for p in a], dtype=np.float64))
-    lat2 = np.radians(np.array([p.lat for p in b], dtype=np.float64))
-    lon2 = np.radians(np.array([p.lon for p in b], dtype=np.float64))
+def _radians(points: Sequence[GeoPoint]) -> tuple[np.ndarray, np.ndarray]:
+    lat = np.radians(np.array([p.lat for p in points], dtype=np.float64))
+    lon = np.radians(np.array([p.lon for p in points], dtype=np.float64))
+    return lat, lon
+
+
+def _haversine(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Great-circle metres, element-wise with numpy broadcasting (radians in)."""
     h = (
         np.sin((lat2 - lat1) / 2) ** 2
         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     )
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-
-
-def haversine_matrix_m(points: Sequence[GeoPoint]) -> np.ndarray:
-    lat = np.radians(np.array([p.lat for p in points], dtype=np.float64))
-    lon = np.radians(np.array([p.lon for p in points], dtype=np.float64))
-    dlat = lat[None, :] - lat[:, None]
-    dlon = lon[None, :] - lon[:, None]
-    h = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlon / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))

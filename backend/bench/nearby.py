@@ -4,8 +4,9 @@ A throwaway PostGIS gets one tenant with one agent and ``--prospects`` customers
 40 x 40 km square around Seoul (generated in SQL). Then, from random positions with random free
 times and next commitments, the free-time service (in process, through its own session, as a
 request would run it) and a bare `ORDER BY location <-> point LIMIT 50` on the same table are
-timed in turns. Every suggestion is checked again with the travel model's matrix code (not the
-one the service uses): travel there + the visit + travel on must fit the free time.
+timed in turns. Every suggestion is checked again on its own, through the travel model's
+matrix (the service computes legs in bulk and its own fit and spare time): travel there + the
+visit + travel on must fit the free time.
 """
 
 from __future__ import annotations
