@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,14 @@ from backend.tenants.services import create_tenant
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
+
+
+def offset(lat: float, lon: float, north_m: float, east_m: float) -> dict[str, float]:
+    """A point `north_m` north and `east_m` east of (lat, lon), as API {lat, lon}."""
+    return {
+        "lat": lat + north_m / 111_195,
+        "lon": lon + east_m / (111_195 * math.cos(math.radians(lat))),
+    }
 
 
 def auth(token: str) -> dict[str, str]:

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, offset
 
 LAT, LON = 37.40, 127.00
 TODAY = datetime.now(UTC).date()
 
 
 def near(north_m: float, east_m: float) -> dict[str, float]:
-    return {
-        "lat": LAT + north_m / 111_195,
-        "lon": LON + east_m / (111_195 * math.cos(math.radians(LAT))),
-    }
+    return offset(LAT, LON, north_m, east_m)
 
 
 async def customer(tenant: Tenant, name: str, north: float, **extra: Any) -> str:

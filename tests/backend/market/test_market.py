@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, offset
 
 LAT, LON = 37.30, 127.20
 
 
 def near(north_m: float, east_m: float) -> dict[str, float]:
-    return {
-        "lat": LAT + north_m / 111_195,
-        "lon": LON + east_m / (111_195 * math.cos(math.radians(LAT))),
-    }
+    return offset(LAT, LON, north_m, east_m)
 
 
 def square(half_m: float, north: float = 0, east: float = 0) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,17 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, offset
 
 LAT, LON = 37.5665, 126.9780
 DAY = datetime.now(UTC).date() + timedelta(days=1)
 
 
 def near(north_m: float, east_m: float) -> dict[str, float]:
-    return {
-        "lat": LAT + north_m / 111_195,
-        "lon": LON + east_m / (111_195 * math.cos(math.radians(LAT))),
-    }
+    return offset(LAT, LON, north_m, east_m)
 
 
 def at(hour: float, day: date = DAY) -> str:

@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
 from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, offset
 
 LAT, LON = 37.50, 127.03
 # A Wednesday at 10:00 UTC: one hour of the day, so the speed factor is the same whatever the
@@ -20,10 +20,7 @@ NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
 
 def near(north_m: float, east_m: float) -> dict[str, float]:
-    return {
-        "lat": LAT + north_m / 111_195,
-        "lon": LON + east_m / (111_195 * math.cos(math.radians(LAT))),
-    }
+    return offset(LAT, LON, north_m, east_m)
 
 
 class Shop:

@@ -9,17 +9,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.recommendations.learning import learn_from_outcomes
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, offset
 
 LAT, LON = 37.45, 126.95
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
 
 def near(north_m: float, east_m: float) -> dict[str, float]:
-    return {
-        "lat": LAT + north_m / 111_195,
-        "lon": LON + east_m / (111_195 * math.cos(math.radians(LAT))),
-    }
+    return offset(LAT, LON, north_m, east_m)
 
 
 async def customer(tenant: Tenant, name: str, north: float, **extra: Any) -> str:
