@@ -190,28 +190,38 @@ class CampaignService:
             raise NotFound("no such campaign")
         return row
 
-    async def _progress(self, campaign_id: uuid.UUID) -> Progress:
-        stmt = select(
-            func.count(),
-            func.count().filter(CampaignMember.status == "targeted"),
-            func.count().filter(CampaignMember.status == "contacted"),
-            func.count().filter(CampaignMember.status == "converted"),
-        ).where(
-            CampaignMember.tenant_id == self.p.tenant_id,
-            CampaignMember.campaign_id == campaign_id,
+    async def _progress(self, campaign_ids: list[uuid.UUID]) -> dict[uuid.UUID, Progress]:
+        """Progress of several campaigns in one query (the caller's own members, for agents)."""
+        stmt = (
+            select(
+                CampaignMember.campaign_id,
+                func.count(),
+                func.count().filter(CampaignMember.status == "targeted"),
+                func.count().filter(CampaignMember.status == "contacted"),
+                func.count().filter(CampaignMember.status == "converted"),
+            )
+            .where(
+                CampaignMember.tenant_id == self.p.tenant_id,
+                CampaignMember.campaign_id.in_(campaign_ids),
+            )
+            .group_by(CampaignMember.campaign_id)
         )
         if self.p.is_agent:
             stmt = stmt.where(CampaignMember.agent_id == self.p.id)
-        total, targeted, contacted, converted = (await self.session.execute(stmt)).one()
-        reached = contacted + converted
-        return Progress(
-            members=total,
-            targeted=targeted,
-            contacted=contacted,
-            converted=converted,
-            contact_rate=round(reached / total, 4) if total else 0.0,
-            conversion_rate=round(converted / reached, 4) if reached else 0.0,
-        )
+        counts = {row[0]: row[1:] for row in (await self.session.execute(stmt)).all()}
+        out = {}
+        for cid in campaign_ids:
+            total, targeted, contacted, converted = counts.get(cid, (0, 0, 0, 0))
+            reached = contacted + converted
+            out[cid] = Progress(
+                members=total,
+                targeted=targeted,
+                contacted=contacted,
+                converted=converted,
+                contact_rate=round(reached / total, 4) if total else 0.0,
+                conversion_rate=round(converted / reached, 4) if reached else 0.0,
+            )
+        return out
 
     def _out(self, row: Campaign, progress: Progress) -> CampaignOut:
         return CampaignOut(
@@ -230,7 +240,7 @@ class CampaignService:
     async def get(self, campaign_id: uuid.UUID) -> CampaignOut:
         row = await self._load(campaign_id)
         await track(self.session, self.p.tenant_id, row.id)
-        return self._out(row, await self._progress(row.id))
+        return self._out(row, (await self._progress([row.id]))[row.id])
 
     async def all(self) -> list[CampaignOut]:
         rows = (
@@ -241,7 +251,8 @@ class CampaignService:
                 .limit(200)
             )
         ).all()
-        return [self._out(r, await self._progress(r.id)) for r in rows]
+        progress = await self._progress([r.id for r in rows])
+        return [self._out(r, progress[r.id]) for r in rows]
 
     async def members(
         self, campaign_id: uuid.UUID, status: str | None, agent_id: uuid.UUID | None

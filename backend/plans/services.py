@@ -366,14 +366,19 @@ class PlanService:
                 .order_by(User.id)
             )
         ).all()
-        with_profiles = []
-        skipped = []
-        for user in users:
-            profile = await self._profile(user.id)
-            if profile is None:
-                skipped.append(user.id)
-            else:
-                with_profiles.append((user, profile))
+        rows = await self.session.execute(
+            select(AgentProfile.user_id, AgentProfile.settings).where(
+                AgentProfile.tenant_id == self.p.tenant_id,
+                AgentProfile.user_id.in_([u.id for u in users]),
+            )
+        )
+        settings: dict[uuid.UUID, dict[str, Any]] = {uid: value for uid, value in rows}
+        with_profiles = [
+            (user, AgentProfileIn.model_validate(settings[user.id]))
+            for user in users
+            if user.id in settings
+        ]
+        skipped = [user.id for user in users if user.id not in settings]
         if not with_profiles:
             raise Invalid("no agent under this unit has a planning profile", field="org_unit_id")
         team_id = uuid.uuid4()
