@@ -49,13 +49,14 @@ RECENT_DAYS = 14  # a customer visited this recently is not suggested again
 # The hot path of "nearby": raw asyncpg (a prepared statement, records without the ORM's
 # row processing). BASE_SQL is a constant expression, the only thing formatted in; values
 # are bound. Empty preferred hours come back as NULL so most rows decode no JSON. Two round
-# trips: the agent's context (profile, learned factors), then the candidates with their
-# campaign boosts (the sub-select runs only for the rows the KNN scan keeps).
-CANDIDATES = (
+# trips: the agent's context (profile, learned factors, whether any campaign runs today),
+# then the candidates. The per-candidate campaign probe (a LATERAL join, about a third of a
+# millisecond for 150 rows) is only part of the query when a campaign runs.
+_NEAREST_SQL = (
     """
 SELECT n.id, n.name, n.status, n.life_stage, n.hours, n.value, n.last_contact_at, n.score,
        n.distance_m, ST_Y(n.location::geometry) AS lat, ST_X(n.location::geometry) AS lon,
-       cb.boost, cb.names
+       {campaign_columns}
 FROM (
     SELECT c.id, c.name, c.status, c.location, c.life_stage,
            NULLIF(c.preferred_hours, '[]'::jsonb) AS hours, c.value::float8 AS value,
@@ -77,19 +78,32 @@ FROM (
     ORDER BY c.location <-> p.pt
     LIMIT $9
 ) n
-"""
-    + running_campaigns("n.id", "$8::date")
-    + """WHERE n.distance_m <= $6
+{campaign_join}
+WHERE n.distance_m <= $6
 """
 )
+CANDIDATES = _NEAREST_SQL.format(
+    campaign_columns="cb.boost, cb.names",
+    campaign_join=running_campaigns("n.id", "$8::date"),
+)
+CANDIDATES_NO_CAMPAIGN = _NEAREST_SQL.format(
+    campaign_columns="NULL::float8 AS boost, NULL::text[] AS names",
+    campaign_join="",
+)
 PROFILE = "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2"
+# Also makes this transaction plan the candidates query once, generically: a custom plan per
+# call costs about 0.3 ms and comes out the same (the KNN scan on the GiST index).
 CONTEXT = """
 SELECT (SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2) AS settings,
        (SELECT coalesce(json_agg(json_build_object(
                  'segment', segment, 'talks', talks, 'conversions', conversions,
                  'not_home', not_home, 'rate', rate,
                  'factor', factor)), '[]'::json)
-        FROM segment_learning WHERE tenant_id = $1) AS learned
+        FROM segment_learning WHERE tenant_id = $1) AS learned,
+       EXISTS (SELECT 1 FROM campaigns k
+               WHERE k.tenant_id = $1 AND $3::timestamptz::date BETWEEN k.starts_on AND k.ends_on)
+           AS campaigns_running,
+       set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_mode
 """
 
 ALONG = (
@@ -282,7 +296,7 @@ class RecommendationService:
             raise Invalid("give free_minutes or until", field="free_minutes")
 
         db = await raw_connection(self.session)
-        context = await db.fetchrow(CONTEXT, self.p.tenant_id, agent_id)
+        context = await db.fetchrow(CONTEXT, self.p.tenant_id, agent_id, now)
         settings = context["settings"]
         profile = AgentProfileIn.model_validate(_json(settings)) if settings else None
         learned = {row["segment"]: row for row in _json(context["learned"])}
@@ -295,7 +309,7 @@ class RecommendationService:
             return result
 
         rows = await db.fetch(
-            CANDIDATES,
+            CANDIDATES if context["campaigns_running"] else CANDIDATES_NO_CAMPAIGN,
             self.p.tenant_id,
             agent_id,
             unit_id,
