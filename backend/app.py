@@ -28,6 +28,7 @@ from backend.config import Settings
 from backend.customers.controllers import CustomerController
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
+from backend.jobs.controllers import JobController
 from backend.jobs.runner import JobRunner
 from backend.market.controllers import MarketController
 from backend.ops.controllers import HealthController, MetricsController
@@ -50,6 +51,9 @@ from backend.tracking.controllers import (
     VisitController,
 )
 from backend.tracking.jobs import exit_silent_devices
+from backend.webhooks.controllers import WebhookController
+from backend.webhooks.dispatcher import Dispatcher
+from backend.webhooks.targets import TargetPolicy
 
 ROUTES = [
     AuthController,
@@ -75,6 +79,8 @@ ROUTES = [
     RecommendationController,
     CampaignController,
     MarketController,
+    WebhookController,
+    JobController,
 ]
 
 
@@ -114,7 +120,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    jobs = JobRunner(engine)
+    policy = TargetPolicy.from_settings(
+        settings.webhook_require_https, settings.webhook_allow_networks
+    )
+    dispatcher = Dispatcher(
+        engine, policy, settings.webhook_timeout_s, settings.webhook_retry_hours
+    )
+    jobs = JobRunner(engine, intervals=settings.job_intervals)
+    jobs.add("deliver_webhooks", dispatcher.job, every_s=settings.webhook_every_s, shared=True)
     jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
     jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
     jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
@@ -145,8 +158,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
-        state=State({"settings": settings, "jobs": jobs, "db_engine": engine}),
+        state=State(
+            {
+                "settings": settings,
+                "jobs": jobs,
+                "db_engine": engine,
+                "webhook_policy": policy,
+                "dispatcher": dispatcher,
+            }
+        ),
         on_startup=on_startup,
-        on_shutdown=[jobs.stop, engine.dispose, shutdown_pool],
+        on_shutdown=[jobs.stop, dispatcher.close, engine.dispose, shutdown_pool],
         debug=False,
     )

@@ -25,6 +25,22 @@ def _secret() -> str:
     return value
 
 
+def job_intervals(value: str) -> dict[str, float]:
+    """`"plan_tomorrow=300,exit_silent_devices=30"` as {name: seconds}."""
+    out: dict[str, float] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        name, _, seconds = part.partition("=")
+        try:
+            out[name.strip()] = float(seconds)
+        except ValueError as exc:
+            raise ValueError(f"FIELDSENSE_JOB_INTERVALS: {part!r} is not name=seconds") from exc
+        if out[name.strip()] <= 0:
+            raise ValueError(f"FIELDSENSE_JOB_INTERVALS: {part!r} must be positive")
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -36,6 +52,15 @@ class Settings:
     log_sql: bool = False
     jobs: bool = True
     access_log: bool = True
+    # Webhooks out: targets must be HTTPS unless this is off; targets that resolve to a
+    # private, loopback or link-local address are refused unless inside an allowed network.
+    webhook_require_https: bool = True
+    webhook_allow_networks: tuple[str, ...] = ()
+    webhook_timeout_s: float = 5.0
+    webhook_retry_hours: float = 25.0
+    webhook_every_s: float = 1.0
+    # Job intervals to override, in seconds: FIELDSENSE_JOB_INTERVALS="plan_tomorrow=300,...".
+    job_intervals: dict[str, float] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -53,4 +78,13 @@ class Settings:
             log_sql=os.environ.get("FIELDSENSE_LOG_SQL", "") == "1",
             jobs=os.environ.get("FIELDSENSE_JOBS", "1") != "0",
             access_log=os.environ.get("FIELDSENSE_ACCESS_LOG", "1") != "0",
+            webhook_require_https=os.environ.get("FIELDSENSE_WEBHOOK_REQUIRE_HTTPS", "1") != "0",
+            webhook_allow_networks=tuple(
+                n.strip()
+                for n in os.environ.get("FIELDSENSE_WEBHOOK_ALLOW_NETWORKS", "").split(",")
+                if n.strip()
+            ),
+            webhook_timeout_s=float(os.environ.get("FIELDSENSE_WEBHOOK_TIMEOUT_S", 5)),
+            webhook_retry_hours=float(os.environ.get("FIELDSENSE_WEBHOOK_RETRY_HOURS", 25)),
+            job_intervals=job_intervals(os.environ.get("FIELDSENSE_JOB_INTERVALS", "")),
         )

@@ -48,7 +48,16 @@ def db_url(pg: EmbeddedPostgres | None) -> str:
 @pytest.fixture(scope="session")
 def settings(db_url: str) -> Settings:
     # Jobs are run by the tests that test them, at the times they choose.
-    return Settings(database_url=db_url, secret=TEST_SECRET, token_ttl_s=3600, jobs=False)
+    # Webhook targets: the test receivers listen on loopback over plain HTTP.
+    return Settings(
+        database_url=db_url,
+        secret=TEST_SECRET,
+        token_ttl_s=3600,
+        jobs=False,
+        webhook_require_https=False,
+        webhook_allow_networks=("127.0.0.0/8",),
+        webhook_timeout_s=2.0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from backend.db.base import Base
 from backend.db.models.campaigns import CAMPAIGN_KINDS, MEMBER_STATUSES, Campaign, CampaignMember
 from backend.db.models.customers import CUSTOMER_STATUSES, Customer
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
+from backend.db.models.jobs import JobState
 from backend.db.models.learning import SegmentOutcome
 from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
 from backend.db.models.plans import PLAN_STATUSES, STOP_STATUSES, AgentProfile, Plan, PlanStop
@@ -17,10 +18,17 @@ from backend.db.models.tracking import (
     Scan,
     Visit,
 )
+from backend.db.models.webhooks import (
+    DELIVERY_STATUSES,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 __all__ = [
     "CAMPAIGN_KINDS",
     "CUSTOMER_STATUSES",
+    "DELIVERY_STATUSES",
     "MAX_RADIUS_M",
     "MEMBER_STATUSES",
     "ORG_KINDS",
@@ -40,6 +48,7 @@ __all__ = [
     "DeviceState",
     "Event",
     "Geofence",
+    "JobState",
     "OrgUnit",
     "Ping",
     "Place",
@@ -52,5 +61,8 @@ __all__ = [
     "Territory",
     "User",
     "Visit",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WifiAccessPoint",
 ]

@@ -1,0 +1,1 @@
+"""Events out: signed webhooks through a transactional outbox."""

@@ -1,0 +1,58 @@
+"""The transactional outbox: which subscriptions an event goes to, written with the event.
+
+`ENQUEUE` is a data-modifying CTE over `ins`, the rows an INSERT INTO events just returned
+(`tenant_id, id, kind, occurred_at, fence_id, place_id`): the statement that records events
+also records their pending deliveries, so both commit together or not at all. An event
+recorded more than `LIVE_WINDOW` after it happened (an offline batch uploaded late) is not
+pushed as a live alert: its delivery is written `stale`, and a replay sends it.
+"""
+
+from __future__ import annotations
+
+LIVE_WINDOW = "15 minutes"
+
+# A subscription matches an event when it wants the event's kind and every non-empty scope
+# list matches: the store (place), the fence, a tag of the event's place.
+MATCHES = """s.active AND e.kind = ANY(s.event_types)
+      AND (cardinality(s.place_ids) = 0 OR e.place_id = ANY(s.place_ids))
+      AND (cardinality(s.fence_ids) = 0 OR e.fence_id = ANY(s.fence_ids))
+      AND (cardinality(s.tags) = 0 OR EXISTS (
+             SELECT 1 FROM places pl
+             WHERE pl.tenant_id = e.tenant_id AND pl.id = e.place_id AND pl.tags && s.tags))"""
+
+ENQUEUE = f"""
+, outbox AS (
+    INSERT INTO webhook_deliveries (tenant_id, id, subscription_id, event_ids, event_kind,
+                                    occurred_at, status, next_attempt_at)
+    SELECT e.tenant_id, gen_random_uuid(), s.id, ARRAY[e.id], e.kind, e.occurred_at,
+           CASE WHEN e.occurred_at < now() - interval '{LIVE_WINDOW}' THEN 'stale'
+                ELSE 'pending' END,
+           now()
+    FROM ins e
+    JOIN webhook_subscriptions s ON s.tenant_id = e.tenant_id
+    WHERE {MATCHES}
+)"""
+
+# Replay: every event of the subscription's scope since $3 (until $4) goes out again. Events
+# that already have a delivery to it are re-queued under the same id (receivers drop
+# repeats by `webhook-id`); the others get a new delivery.
+REQUEUE = """
+UPDATE webhook_deliveries d
+SET status = 'pending', next_attempt_at = now(), created_at = now(), last_error = NULL
+WHERE d.tenant_id = $1 AND d.subscription_id = $2 AND d.status <> 'merged'
+  AND d.occurred_at >= $3 AND d.occurred_at < $4 AND ($5::text[] IS NULL OR d.status = ANY($5))
+RETURNING d.id
+"""
+REPLAY_MISSING = f"""
+INSERT INTO webhook_deliveries (tenant_id, id, subscription_id, event_ids, event_kind,
+                                occurred_at, status, next_attempt_at)
+SELECT e.tenant_id, gen_random_uuid(), s.id, ARRAY[e.id], e.kind, e.occurred_at, 'pending',
+       now()
+FROM webhook_subscriptions s
+JOIN events e ON e.tenant_id = s.tenant_id AND e.occurred_at >= $3 AND e.occurred_at < $4
+WHERE s.tenant_id = $1 AND s.id = $2 AND e.retracted_at IS NULL AND {MATCHES}
+  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                  WHERE d.tenant_id = e.tenant_id AND d.subscription_id = s.id
+                    AND e.id = ANY(d.event_ids))
+RETURNING id
+"""

@@ -1,0 +1,94 @@
+"""Where a webhook may be sent: the SSRF guard.
+
+A target must be HTTPS when the configuration says so, and every address its host resolves
+to must be public (not private, loopback, link-local, multicast, reserved or unspecified)
+unless it lies in a network the configuration allows. The check runs when a subscription is
+saved (422 naming `url`) and again before each POST, so a name re-pointed to an internal
+address later is refused at send time too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TargetRefused(ValueError):
+    """The URL may not be used as a webhook target; the message says why."""
+
+
+def _internal(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    require_https: bool = True
+    allow_networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_settings(cls, require_https: bool, allow: Sequence[str]) -> TargetPolicy:
+        return cls(require_https, tuple(ipaddress.ip_network(n, strict=False) for n in allow))
+
+    def _allowed(self, ip: IPAddress) -> bool:
+        return not _internal(ip) or any(ip in net for net in self.allow_networks)
+
+    def check_url(self, url: str) -> tuple[str, int]:
+        """The host and port of a well-formed target URL, or TargetRefused."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise TargetRefused("the URL must be http or https")
+        if self.require_https and parts.scheme != "https":
+            raise TargetRefused("the URL must be https (this server requires it)")
+        if not parts.hostname:
+            raise TargetRefused("the URL has no host")
+        if parts.username or parts.password:
+            raise TargetRefused("the URL must not carry credentials; sign with the secret")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise TargetRefused("the URL's port is not valid") from exc
+        return parts.hostname, port
+
+    async def check(self, url: str) -> list[str]:
+        """The addresses the target resolves to, all allowed; or TargetRefused."""
+        host, port = self.check_url(url)
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            addresses: list[IPAddress] = [literal]
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except (socket.gaierror, UnicodeError) as exc:
+                raise TargetRefused(f"the host {host!r} does not resolve") from exc
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        if not addresses:
+            raise TargetRefused(f"the host {host!r} does not resolve")
+        for ip in addresses:
+            if not self._allowed(ip):
+                raise TargetRefused(
+                    f"the host {host!r} resolves to {ip}, a private, loopback or link-local "
+                    "address; this server does not allow it as a target"
+                )
+        return [str(ip) for ip in addresses]
