@@ -20,10 +20,12 @@ from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from backend.activity.controllers import ActivityController
 from backend.auth.controllers import AuthController
 from backend.auth.security import API_KEY_HEADER, make_jwt_auth
 from backend.campaigns.controllers import CampaignController
 from backend.campaigns.services import track_campaigns
+from backend.coaching.controllers import CoachingController
 from backend.config import Settings
 from backend.customers.controllers import CustomerController
 from backend.errors import exception_handlers
@@ -81,6 +83,8 @@ ROUTES = [
     MarketController,
     WebhookController,
     JobController,
+    CoachingController,
+    ActivityController,
 ]
 
 

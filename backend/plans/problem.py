@@ -16,7 +16,8 @@ from routing import plan as planner
 from routing.travel import GeoPoint
 
 # Candidates are scored as suggestions are (backend/recommendations/scoring.py); SCORE_SQL is
-# a constant expression, the only thing formatted into the query (values are bound).
+# a constant expression, the only thing formatted into the query (values are bound). Customers
+# a coaching note boosts come first, so the limit never leaves them out.
 CANDIDATES = text(
     f"""
 SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
@@ -34,7 +35,7 @@ WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
        OR (:unassigned AND c.assigned_agent_id IS NULL AND c.org_unit_id = ANY(:units)))
   AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
   AND NOT (c.id = ANY(:exclude))
-ORDER BY score DESC, c.id
+ORDER BY c.id = ANY(:boosted) DESC, score DESC, c.id
 LIMIT :limit
 """
 )

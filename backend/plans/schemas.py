@@ -195,6 +195,9 @@ class PlanOut(BaseModel):
     stops: list[PlanStopOut]
     dropped: list[DroppedOut]
     route: dict[str, Any] = Field(description="GeoJSON LineString (lon, lat): start, stops, end")
+    shaped_by: list[uuid.UUID] = Field(
+        default_factory=list, description="the coaching notes whose actions this plan obeyed"
+    )
 
 
 class TeamPlanOut(BaseModel):

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.scope import subtree_unit_ids
 from backend.auth.security import Principal
+from backend.coaching.services import coaching_for
 from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.fulfilment import sync_fulfilment
@@ -167,6 +168,7 @@ class PlanService:
         radius_m: float,
         limit: int,
         exclude: Sequence[uuid.UUID],
+        boosted: Sequence[uuid.UUID] = (),
     ) -> list[dict[str, Any]]:
         rows = await self.session.execute(
             CANDIDATES,
@@ -179,6 +181,7 @@ class PlanService:
                 "lon": center.lon,
                 "radius": radius_m,
                 "exclude": list(exclude),
+                "boosted": list(boosted),
                 # Agents plan from their own book; managers also hand out the unit's
                 # unassigned customers.
                 "unassigned": not self.p.is_agent,
@@ -250,6 +253,9 @@ class PlanService:
             if cid in seen:
                 raise Invalid(f"customer {cid} is listed twice", field=field)
             seen.add(cid)
+        coaching, notes = await coaching_for(
+            self.session, self.p.tenant_id, [u.id for u, _ in agents], day, opts.coaching
+        )
         if prospects is not None:
             cands = [
                 {
@@ -272,6 +278,7 @@ class PlanService:
                 opts.prospect_radius_m,
                 opts.max_prospects,
                 [cid for _, cid in named],
+                list(coaching.boost) if coaching else [],
             )
             ids = {str(u.id) for u, _ in agents}
             cands = []
@@ -297,7 +304,7 @@ class PlanService:
         problem = planner.Problem(
             agents=tuple(agent_of(profile, user.id, day) for user, profile in agents),
             stops=tuple(stops),
-            coaching=coaching_of(opts.coaching),
+            coaching=coaching_of(coaching),
         )
         options = planner.Options(time_limit_s=opts.time_limit_s)
         result = await self._solve(problem, options, {"agents": "profile", "stops": "stops"})
@@ -305,7 +312,8 @@ class PlanService:
             "appointments": [a.model_dump(mode="json") for a in appointments],
             "must_visit": [m.model_dump(mode="json") for m in must],
             "prospects": cands,
-            "coaching": opts.coaching.model_dump(mode="json") if opts.coaching else None,
+            "coaching": coaching.model_dump(mode="json") if coaching else None,
+            "coaching_notes": [str(n) for n in notes],
             "time_limit_s": opts.time_limit_s,
         }
         by_agent_dropped: dict[str, list[planner.DroppedStop]] = {}
@@ -593,6 +601,7 @@ class PlanService:
             stops=stops,
             dropped=[DroppedOut.model_validate(d) for d in plan.dropped],
             route=json.loads(route) if route else {"type": "LineString", "coordinates": []},
+            shaped_by=[uuid.UUID(n) for n in (plan.inputs or {}).get("coaching_notes", [])],
         )
 
     async def list(

@@ -2,6 +2,12 @@
 
 from backend.db.base import Base
 from backend.db.models.campaigns import CAMPAIGN_KINDS, MEMBER_STATUSES, Campaign, CampaignMember
+from backend.db.models.coaching import (
+    MAX_NOTE_CHARS,
+    NOTE_SUBJECTS,
+    AuditEntry,
+    CoachingNote,
+)
 from backend.db.models.customers import CUSTOMER_STATUSES, Customer
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
 from backend.db.models.jobs import JobState
@@ -29,8 +35,10 @@ __all__ = [
     "CAMPAIGN_KINDS",
     "CUSTOMER_STATUSES",
     "DELIVERY_STATUSES",
+    "MAX_NOTE_CHARS",
     "MAX_RADIUS_M",
     "MEMBER_STATUSES",
+    "NOTE_SUBJECTS",
     "ORG_KINDS",
     "PLACE_KINDS",
     "PLAN_STATUSES",
@@ -38,10 +46,12 @@ __all__ = [
     "STOP_STATUSES",
     "VISIT_SOURCES",
     "AgentProfile",
+    "AuditEntry",
     "Base",
     "Beacon",
     "Campaign",
     "CampaignMember",
+    "CoachingNote",
     "Customer",
     "Device",
     "DeviceCheckpoint",

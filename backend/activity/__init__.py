@@ -1,0 +1,1 @@
+"""What happened: an agent's day against its plan, team and store figures, the audit log."""

@@ -1,0 +1,86 @@
+"""HTTP routes: an agent's day, team figures and heat map, store figures, the audit log."""
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from backend.activity.schemas import AuditOut, DayActivity, StoreFigures, TeamFigures
+from backend.activity.services import ActivityService, audit_log
+from backend.auth.security import Principal
+from backend.common.deps import DbSession
+
+
+class ActivityController(Controller):
+    tags = ["activity"]
+
+    @get(
+        "/agents/{agent_id:uuid}/days/{day:date}",
+        operation_id="GetAgentDay",
+        description=(
+            "The day as it happened, within the agent's working hours: visits, travel and idle "
+            "time, the kept points as a line, events, and the plan against what was done. A "
+            "manager's or admin's read is written to the audit log."
+        ),
+    )
+    async def agent_day(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        agent_id: FromPath[uuid.UUID],
+        day: FromPath[date],
+    ) -> DayActivity:
+        return await ActivityService(db_session, request.user).day(agent_id, day)
+
+    @get("/org-units/{unit_id:uuid}/figures", operation_id="GetTeamFigures")
+    async def team_figures(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        unit_id: FromPath[uuid.UUID],
+        since: FromQuery[date],
+        until: FromQuery[date],
+    ) -> TeamFigures:
+        return await ActivityService(db_session, request.user).team(unit_id, since, until)
+
+    @get(
+        "/org-units/{unit_id:uuid}/heatmap",
+        operation_id="GetTeamHeatmap",
+        description="GeoJSON grid cells with the visits made in each (for a heat map).",
+    )
+    async def heatmap(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        unit_id: FromPath[uuid.UUID],
+        since: FromQuery[date],
+        until: FromQuery[date],
+        cell_deg: Annotated[float, QueryParameter(gt=0.0005, le=1.0)] = 0.005,
+    ) -> dict[str, Any]:
+        return await ActivityService(db_session, request.user).heatmap(
+            unit_id, since, until, cell_deg
+        )
+
+    @get("/places/{place_id:uuid}/figures", operation_id="GetStoreFigures")
+    async def store_figures(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        place_id: FromPath[uuid.UUID],
+        since: FromQuery[date],
+        until: FromQuery[date],
+        tz: Annotated[str, QueryParameter(max_length=64)] = "UTC",
+    ) -> StoreFigures:
+        return await ActivityService(db_session, request.user).store(place_id, since, until, tz)
+
+    @get("/audit-log", operation_id="ListAuditLog", description="Reads of location history.")
+    async def audit(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        subject_user_id: FromQuery[uuid.UUID | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[AuditOut]:
+        return await audit_log(db_session, request.user, subject_user_id, limit)
