@@ -53,6 +53,7 @@ from backend.tracking.controllers import (
     VisitController,
 )
 from backend.tracking.jobs import exit_silent_devices
+from backend.web.controllers import ManagerPageController, static_routers
 from backend.webhooks.controllers import WebhookController
 from backend.webhooks.dispatcher import Dispatcher
 from backend.webhooks.targets import TargetPolicy
@@ -85,6 +86,7 @@ ROUTES = [
     JobController,
     CoachingController,
     ActivityController,
+    ManagerPageController,
 ]
 
 
@@ -140,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Serving processes (jobs on) also start the planner's workers up front.
     on_startup = [jobs.start, warm_pool] if settings.jobs else []
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *static_routers()],
         plugins=[
             SQLAlchemyPlugin(config=db),
             StructlogPlugin(

@@ -102,6 +102,7 @@ def _print_demo_access(url: str, host: str, port: int) -> None:
         f"""
 fieldsense is starting at {base}
   API docs:        {base}/schema/swagger
+  manager page:    {base}/manager/  (company {DEMO_SLUG}, a manager below)
   tenant:          {DEMO_SLUG}   (every demo user's password: {DEMO_PASSWORD})
   agent:           {logins["agent"].email}
   manager:         {logins["manager"].email}

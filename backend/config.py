@@ -59,6 +59,9 @@ class Settings:
     webhook_timeout_s: float = 5.0
     webhook_retry_hours: float = 25.0
     webhook_every_s: float = 1.0
+    # The manager page's map tiles ({z}/{x}/{y} URL); empty: a plain background (offline).
+    map_tiles_url: str = ""
+    map_attribution: str = ""
     # Job intervals to override, in seconds: FIELDSENSE_JOB_INTERVALS="plan_tomorrow=300,...".
     job_intervals: dict[str, float] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
@@ -86,5 +89,7 @@ class Settings:
             ),
             webhook_timeout_s=float(os.environ.get("FIELDSENSE_WEBHOOK_TIMEOUT_S", 5)),
             webhook_retry_hours=float(os.environ.get("FIELDSENSE_WEBHOOK_RETRY_HOURS", 25)),
+            map_tiles_url=os.environ.get("FIELDSENSE_MAP_TILES", ""),
+            map_attribution=os.environ.get("FIELDSENSE_MAP_ATTRIBUTION", ""),
             job_intervals=job_intervals(os.environ.get("FIELDSENSE_JOB_INTERVALS", "")),
         )

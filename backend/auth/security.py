@@ -172,5 +172,5 @@ def make_jwt_auth(secret: str, ttl_s: int) -> JWTAuth[Principal, Token]:
         retrieve_user_handler=retrieve_user,
         authentication_middleware_class=AuthMiddleware,
         default_token_expiration=timedelta(seconds=ttl_s),
-        exclude=["^/health", "^/ready", "^/schema", "^/auth/login"],
+        exclude=["^/health", "^/ready", "^/schema", "^/auth/login", "^/manager"],
     )
