@@ -25,6 +25,8 @@ class TimelineItem(BaseModel):
     source: str | None = None
     outcome: str | None = None
     planned: bool | None = Field(default=None, description="visits: was the customer planned")
+    lat: float | None = None
+    lon: float | None = None
 
 
 class PlannedStop(BaseModel):

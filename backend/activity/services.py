@@ -66,7 +66,8 @@ ORDER BY p.fix_time
 """
 VISITS = """
 SELECT v.id, v.arrived_at, v.departed_at, v.customer_id, c.name AS customer_name, v.place_id,
-       v.source, v.outcome
+       v.source, v.outcome, coalesce(v.lat, ST_Y(c.location::geometry)) AS lat,
+       coalesce(v.lon, ST_X(c.location::geometry)) AS lon
 FROM visits v
 LEFT JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
 WHERE v.tenant_id = $1 AND v.agent_id = $2 AND v.retracted_at IS NULL
@@ -532,6 +533,8 @@ def _timeline(
                 source=v["source"],
                 outcome=v["outcome"],
                 planned=v["customer_id"] in planned if v["customer_id"] else False,
+                lat=v["lat"],
+                lon=v["lon"],
             )
         )
         cursor = max(cursor, departed) if cursor else departed

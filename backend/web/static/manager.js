@@ -136,6 +136,13 @@ function drawMap(data) {
     track.forEach((p) => L.circleMarker(p, { radius: 2, color: "#64748b", className: "ping" }).addTo(layers));
     bounds.push(...track);
   }
+  data.timeline.filter((i) => i.kind === "visit" && i.lat != null).forEach((v) => {
+    const color = v.planned ? "#15803d" : "#b45309";
+    L.circleMarker([v.lat, v.lon], { radius: 7, color, fillOpacity: 0.8, className: "visit" })
+      .bindTooltip(`${hhmm(v.start)} ${v.customer_name || "visit"} (${v.source})`)
+      .addTo(layers);
+    bounds.push([v.lat, v.lon]);
+  });
   if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] });
 }
 

@@ -75,6 +75,7 @@ async def test_a_manager_reviews_a_day_and_writes_a_note(server: str, day: Day) 
             await page.wait_for_selector("path.route-line")
             await page.wait_for_selector("path.track-line")
             assert await page.locator("path.ping").count() == 35
+            assert await page.locator("path.visit").count() == 3
             assert await page.locator("#pva tbody tr").count() == 4  # 3 stops + unplanned
             assert "skipped" in await page.inner_text("#pva")
             assert "visit" in await page.inner_text("#timeline")
