@@ -143,6 +143,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from backend.simrun import run_demo
+
+    if args.agents < 1 or args.stores < 1 or args.minutes <= 0:
+        say("--agents, --stores and --minutes must be positive")
+        return 2
+    return run_demo(args.agents, args.stores, args.minutes, args.port, args.seed, not args.no_sim)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from backend.simrun import run_eval
+
+    if args.agents < 1:
+        say("--agents must be positive")
+        return 2
+    run_eval(Path(args.json) if args.json else None, args.agents, args.seed)
+    return 0
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     from backend.db import migrate
     from backend.tenants.demo import seed_demo
@@ -183,6 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("FIELDSENSE_PORT", 8000)))
     serve.add_argument("--workers", type=int, default=1, help="API worker processes")
     serve.set_defaults(fn=cmd_serve)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the service with its demo data, then a simulated working day, then keep serving",
+    )
+    demo.add_argument("--agents", type=int, default=20)
+    demo.add_argument("--stores", type=int, default=5)
+    demo.add_argument("--minutes", type=float, default=2.0, help="wall time for the day")
+    demo.add_argument("--port", type=int, default=int(os.environ.get("FIELDSENSE_PORT", 8000)))
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--no-sim", action="store_true", help="serve the demo data only")
+    demo.set_defaults(fn=cmd_demo)
+
+    ev = sub.add_parser("eval", help="score the system against a simulated ground truth")
+    ev.add_argument("what", choices=["visits"])
+    ev.add_argument("--json", help="write the report here")
+    ev.add_argument("--agents", type=int, default=20)
+    ev.add_argument("--seed", type=int, default=7)
+    ev.set_defaults(fn=cmd_eval)
 
     db = sub.add_parser("db", help="manage the embedded PostGIS under .data/pg")
     db.add_argument("action", choices=["up", "down", "status", "migrate", "destroy"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from geofence.distance import haversine_m
 from geofence.filters import SPOOF_FLAGS, FilterConfig, flag_for
 from geofence.presence import Presence, PresenceConfig
 from geofence.stops import StopConfig, StopState
@@ -37,6 +38,10 @@ class DeviceState:
     presence: Presence = field(default_factory=Presence)
     stops: StopState = field(default_factory=StopState)
     jumps: list[Fix] = field(default_factory=list)
+    # Set when the device was exited for silence by the clock (no word from it), not by a gap
+    # between its own points: the exit is provisional, and points that continue within the
+    # silence timeout of the last one undo it (the backend replays them from before it).
+    silenced_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +49,7 @@ class DeviceState:
             "presence": self.presence.to_dict(),
             "stops": self.stops.to_dict(),
             "jumps": [_fix_dict(j) for j in self.jumps],
+            "silenced_at": self.silenced_at,
         }
 
     @classmethod
@@ -55,6 +61,7 @@ class DeviceState:
             presence=Presence.from_dict(d["presence"]),
             stops=StopState.from_dict(d["stops"]),
             jumps=[Fix(**j) for j in d.get("jumps", [])],
+            silenced_at=d.get("silenced_at"),
         )
 
     @property
@@ -79,6 +86,15 @@ class Result:
     @property
     def events(self) -> list[Event]:
         return [p.event for p in self.produced]
+
+
+def _moving(last: Fix | None, fix: Fix, threshold_mps: float) -> bool:
+    """The fix's own speed, or the speed implied by the previous point (within 2 minutes)."""
+    if fix.speed_mps is not None:
+        return fix.speed_mps >= threshold_mps
+    if last is None or not 0 < fix.t - last.t <= 120:
+        return False
+    return haversine_m(last.lat, last.lon, fix.lat, fix.lon) / (fix.t - last.t) >= threshold_mps
 
 
 def _silence(device: str, state: DeviceState, at: float) -> list[Event]:
@@ -116,9 +132,11 @@ def process(
                 produced.append(Produced(ev, by))
             continue
         state.jumps = []
+        state.silenced_at = None
         if state.last is not None and fix.t - state.last.t > cfg.silent_after_s:
             produced += [Produced(e, by) for e in _silence(device, state, state.last.t)]
-        events = state.presence.step(device, fix, near, cfg.presence)
+        moving = _moving(state.last, fix, cfg.presence.drive_by_mps)
+        events = state.presence.step(device, fix, near, cfg.presence, moving)
         events += state.stops.step(device, fix, cfg.stops)
         produced += [Produced(e, by) for e in events]
         state.last = fix
@@ -126,4 +144,5 @@ def process(
     silent = now is not None and last is not None and now - last.t > cfg.silent_after_s
     if silent and last is not None and (state.presence.stays or state.stops.started):
         produced += [Produced(e, last.order) for e in _silence(device, state, last.t)]
+        state.silenced_at = last.t
     return Result(produced, flags, state)

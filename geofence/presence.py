@@ -1,8 +1,11 @@
 """The presence state machine for one device and its fences.
 
 Enter: the point is inside by its accuracy margin (distance to the border ≥ accuracy), or
-`enter_streak` consecutive points are inside at all. Exit: points outside by more than
-max(accuracy, the fence's exit buffer) for `min_exit_s`, stamped at the first of them.
+`enter_streak` consecutive points are inside at all. A point that is moving fast (its own
+speed, or the speed implied by the previous point, at least `drive_by_mps`) never enters on
+its own: it only counts towards the streak, so driving through a fence is not a visit to it.
+Exit: points outside by more than max(accuracy, the fence's exit buffer) for `min_exit_s`,
+stamped at the first of them.
 A point in between (inside the buffer, or inside without margin) changes nothing: jitter
 at the border never produces an exit / enter pair. Dwell fires once per stay; a visit id is
 made at enter and carried through dwell and exit; exit carries the stay's duration.
@@ -23,6 +26,7 @@ INF = math.inf
 class PresenceConfig:
     enter_streak: int = 3
     min_exit_s: float = 60.0
+    drive_by_mps: float = 4.0  # ~14 km/h: faster than walking in, slower than driving past
 
 
 @dataclass(slots=True)
@@ -69,6 +73,7 @@ class Presence:
         fix: Fix,
         near: dict[str, tuple[float, FenceRule]],
         cfg: PresenceConfig,
+        moving: bool = False,
     ) -> list[Event]:
         """Advance with one good fix; `near` maps fence id to (signed distance m, rule).
 
@@ -88,7 +93,7 @@ class Presence:
             if stay.inside:
                 self._inside(device, fid, fix, d, exit_buffer, stay, cfg, events)
             else:
-                self._outside(device, fid, fix, d, stay, cfg, events)
+                self._outside(device, fid, fix, d, stay, cfg, events, moving)
             if stay.idle:
                 self.stays.pop(fid, None)
             else:
@@ -97,9 +102,16 @@ class Presence:
 
     @staticmethod
     def _outside(
-        device: str, fid: str, fix: Fix, d: float, stay: Stay, cfg: PresenceConfig, out: list[Event]
+        device: str,
+        fid: str,
+        fix: Fix,
+        d: float,
+        stay: Stay,
+        cfg: PresenceConfig,
+        out: list[Event],
+        moving: bool = False,
     ) -> None:
-        if d <= -fix.accuracy_m:
+        if d <= -fix.accuracy_m and not moving:
             entered = fix.t if stay.streak_t is None else stay.streak_t
         elif d <= 0:
             stay.streak += 1

@@ -314,17 +314,29 @@ class LocationIngest:
             (ms(row["last_fix_time"]), str(row["last_client_id"])) if row["last_fix_time"] else None
         )
         replay = last is not None and fresh[0].order < last
+        current = DeviceState.from_dict(loads(row["state"])) if row["state"] else None
+        # Exited for silence by the clock, but these points continue within the timeout of the
+        # last one: the device was not silent after all. Replay from before that last point,
+        # so the exit is retracted and the stay goes on (as if the batch had come in time).
+        resume = (
+            not replay
+            and last is not None
+            and current is not None
+            and current.silenced_at is not None
+            and fresh[0].t - current.silenced_at <= self.cfg.silent_after_s
+        )
         recorded: dict[str, tuple[float, str]] = {}
-        if replay:
-            oldest = fresh[0]
+        if replay or resume:
+            assert last is not None or replay
+            oldest_t, oldest_c = (fresh[0].t, fresh[0].client_id) if replay or not last else last
             cp = await db.fetchrow(
                 """SELECT fix_time, client_id, state FROM device_checkpoints
                    WHERE tenant_id = $1 AND device_id = $2 AND (fix_time, client_id) < ($3, $4)
                    ORDER BY fix_time DESC, client_id DESC LIMIT 1""",
                 tid,
                 device_id,
-                to_dt(oldest.t),
-                uuid.UUID(oldest.client_id),
+                to_dt(oldest_t),
+                uuid.UUID(oldest_c),
             )
             start_t, start_c = (
                 (cp["fix_time"], cp["client_id"])
@@ -376,20 +388,19 @@ class LocationIngest:
                 str(r["id"]): (ms(r["produced_by_time"]), str(r["produced_by_client"])) for r in ev
             }
         else:
-            state = DeviceState.from_dict(loads(row["state"]))
+            state = current or DeviceState()
             todo = fresh
         near = await match_fences(db, tid, todo, list(state.presence.stays))
-        # `now`: a device whose newest point is already older than the silence timeout is
-        # exited here exactly as the silent-device job would (same events, same ids).
-        now = ms(datetime.now(UTC))
+        # No `now`: a device that is uploading is not silent, however old its points. Silence
+        # is a gap between its own points, or no word from it at all (the silent-device job).
         items = list(zip(todo, near, strict=True))
-        result = process(str(device_id), state, items, self.cfg, now=now)
+        result = process(str(device_id), state, items, self.cfg)
         writer = EventWriter(db, self.p.tenant_id, self.p.id, device_id)
         produced = await writer.resolve_stops(result.produced)
         rec = reconcile(produced, recorded)
         events = await writer.write(rec.added, replayed=replay, retracted=rec.retracted)
         flags = {cid: str(f) for cid, f in result.flags.items()}
-        changed = [f.client_id for f in todo] if replay else list(flags)
+        changed = [f.client_id for f in todo] if replay or resume else list(flags)
         if changed:
             await db.execute(
                 """UPDATE pings SET flag = u.flag

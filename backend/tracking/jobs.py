@@ -14,13 +14,16 @@ from geofence.proximity import BEACON, WIFI, Proximity
 
 BATCH = 500
 
+# Silent: nothing heard from the device (no upload: `updated_at`) for the silence timeout
+# while it is inside something, or for the beacons' quiet time while it sees an emitter. The
+# exit is stamped at its last point, however old; a device uploading old points is not silent.
 SILENT = """
 SELECT ds.tenant_id, ds.device_id, d.user_id, ds.state, ds.beacons, ds.wifi
 FROM device_states ds
 JOIN devices d ON d.tenant_id = ds.tenant_id AND d.id = ds.device_id
 WHERE ds.updated_at < $1
-  AND ((ds.last_fix_time < $2 AND (ds.state->'presence' <> '{}'::jsonb
-                                   OR coalesce((ds.state->'stops'->>'started')::boolean, false)))
+  AND ((ds.updated_at < $2 AND (ds.state->'presence' <> '{}'::jsonb
+                                OR coalesce((ds.state->'stops'->>'started')::boolean, false)))
        OR ds.beacons->'emitters' <> '{}'::jsonb OR ds.wifi->'emitters' <> '{}'::jsonb)
 ORDER BY ds.updated_at
 LIMIT $3

@@ -16,18 +16,49 @@ from geofence.types import Event, Kind, event_id
 STOP_CUSTOMER_M = 60.0
 _FENCE_KINDS = {Kind.ENTERED, Kind.EXITED, Kind.DWELLED}
 
-STOP_CUSTOMERS = """
+# Customers planned for the agent within three hours of a time: GPS cannot tell apart
+# neighbours a few metres apart, the agent's day can. Used to attribute a stop, and to keep a
+# neighbour's fence from counting as a visit while the agent is at the planned customer.
+PLANNED_NEAR = """EXISTS (
+        SELECT 1 FROM plans p
+        JOIN plan_stops ps ON ps.tenant_id = p.tenant_id AND ps.plan_id = p.id
+        WHERE p.tenant_id = $1 AND p.agent_id = {agent} AND p.status = 'active'
+          AND ps.customer_id = {customer}
+          AND ps.start_at BETWEEN to_timestamp({t}) - interval '3 hours'
+                              AND to_timestamp({t}) + interval '3 hours')"""
+
+STOP_CUSTOMERS = f"""
 SELECT s.i, c.id
-FROM unnest($2::int[], $3::float8[], $4::float8[]) AS s(i, lat, lon)
+FROM unnest($2::int[], $3::float8[], $4::float8[], $6::float8[]) AS s(i, lat, lon, t)
 CROSS JOIN LATERAL (
     SELECT c.id FROM customers c
     WHERE c.tenant_id = $1
       AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
       AND NOT EXISTS (SELECT 1 FROM geofences f WHERE f.tenant_id = $1 AND f.customer_id = c.id)
-    ORDER BY c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+    ORDER BY {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} DESC,
+             c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
     LIMIT 1
 ) c
 """
+
+# Of fence visits at customers, the ones to record: not those where the agent has another
+# customer planned within the hour and within NEIGHBOUR_M, and this one is not planned.
+FENCE_VISITS_KEPT = f"""
+SELECT u.i
+FROM unnest($2::int[], $3::uuid[], $4::float8[]) AS u(i, customer, t)
+JOIN customers cu ON cu.tenant_id = $1 AND cu.id = u.customer
+WHERE {PLANNED_NEAR.format(agent="$5::uuid", customer="u.customer", t="u.t")}
+   OR NOT EXISTS (
+        SELECT 1 FROM plans p
+        JOIN plan_stops ps ON ps.tenant_id = p.tenant_id AND ps.plan_id = p.id
+        JOIN customers c ON c.tenant_id = ps.tenant_id AND c.id = ps.customer_id
+        WHERE p.tenant_id = $1 AND p.agent_id = $5::uuid AND p.status = 'active'
+          AND ps.customer_id <> u.customer
+          AND ps.start_at BETWEEN to_timestamp(u.t) - interval '1 hour'
+                              AND to_timestamp(u.t) + interval '1 hour'
+          AND ST_DWithin(c.location, cu.location, $6))
+"""
+NEIGHBOUR_M = 100.0
 
 # Rows go in as one JSON parameter: cheaper for asyncpg than eleven arrays. The same
 # statement writes the webhook deliveries of the events it inserted (the outbox).
@@ -100,6 +131,8 @@ class EventWriter:
             [stops[s].data["lat"] for s in ids],
             [stops[s].data["lon"] for s in ids],
             STOP_CUSTOMER_M,
+            [stops[s].t for s in ids],
+            self.user_id,
         )
         self.customer_of_stop = {ids[r["i"]]: r["id"] for r in rows}
         return [
@@ -241,6 +274,24 @@ class EventWriter:
                 )
             elif ends:
                 closes.append((m["visit_id"], e.t))
+        fenced = [
+            (k, o[2], o[5]) for k, o in enumerate(opens) if o[1] == "geofence" and o[2] is not None
+        ]
+        if fenced and self.user_id is not None:
+            kept = {
+                r["i"]
+                for r in await self.db.fetch(
+                    FENCE_VISITS_KEPT,
+                    self.tenant_id,
+                    [k for k, _, _ in fenced],
+                    [c for _, c, _ in fenced],
+                    [t for _, _, t in fenced],
+                    self.user_id,
+                    NEIGHBOUR_M,
+                )
+            }
+            dropped = {k for k, _, _ in fenced} - kept
+            opens = [o for k, o in enumerate(opens) if k not in dropped]
         if opens:
             cols = list(zip(*opens, strict=True))
             await self.db.execute(

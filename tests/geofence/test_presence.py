@@ -30,8 +30,22 @@ def kinds(events: list[Event]) -> list[tuple[str, float]]:
 
 class TestEnter:
     def test_inside_by_the_accuracy_margin_enters_at_once(self) -> None:
-        events, state, _ = run([fix(1, 0, 500), fix(2, 60, 50, acc=20)])
+        # Walking in (1.7 m/s): one point inside by its margin is enough.
+        events, state, _ = run([fix(1, 0, 150), fix(2, 60, 50, acc=20)])
         assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 60)]
+        assert state.inside == ["f1"]
+
+    def test_driving_through_is_not_an_entry(self) -> None:
+        # 10 m/s straight through a 100 m circle, a point every 15 s (a phone's pace when
+        # driving): the one point inside, right at the centre, does not enter on its own.
+        pts = [fix(i + 1, 15.0 * i, -300 + 150 * i, acc=8) for i in range(5)]
+        events, state, _ = run(pts)
+        assert events == [] and state.inside == []
+
+    def test_driving_in_and_stopping_enters_at_the_first_point_inside(self) -> None:
+        pts = [fix(1, 0, 300), fix(2, 25, 50), fix(3, 55, 45), fix(4, 85, 48)]
+        events, state, _ = run(pts)
+        assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 25)]
         assert state.inside == ["f1"]
 
     def test_inside_without_margin_needs_three_points(self) -> None:

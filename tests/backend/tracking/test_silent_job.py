@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.jobs.runner import JobRunner
 from backend.tracking.jobs import exit_silent_devices
-from tests.backend.tracking.conftest import IBEACON, Field, at
+from tests.backend.tracking.conftest import IBEACON, Field, at, point
 
 
 def recent(minutes_ago: float, north_m: float) -> dict[str, Any]:
@@ -113,4 +113,69 @@ async def test_moving_or_deleting_a_fence_gives_synthetic_events(
     assert sorted((e["kind"], e["data"].get("synthetic")) for e in items) == [
         ("entered", "fence_changed"),
         ("exited", "fence_deleted"),
+    ]
+
+
+async def test_a_day_uploaded_late_in_batches_is_one_stay(
+    client: AsyncTestClient[Litestar], field: Field, engine: AsyncEngine
+) -> None:
+    """Yesterday's 40-minute stay, uploaded today in four batches: the device is uploading,
+    so it is not silent; one entry, one exit, one visit."""
+    device = await field.device()
+    h = field.tenant.h("agent")
+    pts = [point(600 + 30 * i, 0) for i in range(80)] + [
+        point(3100 + 30 * i, 2000) for i in range(5)
+    ]
+    for k in range(0, len(pts), 25):
+        resp = await client.post(
+            "/ingest/locations", json={"device_id": device, "points": pts[k : k + 25]}, headers=h
+        )
+        assert resp.status_code == 200, resp.text
+    items = (
+        await client.get("/events", params={"device_id": device, "limit": 500}, headers=h)
+    ).json()["items"]
+    kinds = sorted(e["kind"] for e in items if e["kind"] in ("entered", "exited", "device_silent"))
+    assert kinds == ["entered", "exited"]
+
+
+async def test_points_that_continue_undo_a_silence_exit(
+    client: AsyncTestClient[Litestar], field: Field, engine: AsyncEngine
+) -> None:
+    """The phone went quiet (no uploads) for over half an hour and the job exited it; then
+    its offline stretch arrives and shows it never left: the exit is retracted."""
+    device = await field.device()
+    h = field.tenant.h("agent")
+    first = [recent(50 - i, 0) for i in range(10)]  # 50 to 41 minutes ago, inside the fence
+    resp = await client.post(
+        "/ingest/locations", json={"device_id": device, "points": first}, headers=h
+    )
+    assert resp.status_code == 200
+    runner = JobRunner(engine)
+    runner.add("exit_silent_devices", exit_silent_devices, every_s=60)
+    later = datetime.now(UTC) + timedelta(minutes=31)
+    assert (await runner.run("exit_silent_devices", now=later) or 0) >= 2
+
+    def mine(items: list[dict[str, Any]]) -> list[str]:
+        return sorted(
+            e["kind"] for e in items if e["kind"] in ("entered", "exited", "device_silent")
+        )
+
+    params = {"device_id": device, "limit": 500}
+    exited = (await client.get("/events", params=params, headers=h)).json()["items"]
+    assert mine(exited) == ["device_silent", "entered", "exited"]
+    rest = [recent(40 - i, 0) for i in range(30)] + [recent(9 - i, 3000) for i in range(5)]
+    resp = await client.post(
+        "/ingest/locations", json={"device_id": device, "points": rest}, headers=h
+    )
+    assert resp.status_code == 200, resp.text
+    after = (await client.get("/events", params=params, headers=h)).json()["items"]
+    assert mine(after) == ["entered", "exited"], "the provisional exit is gone"
+    exit_time = next(e for e in after if e["kind"] == "exited")["occurred_at"]
+    assert datetime.fromisoformat(exit_time) > datetime.now(UTC) - timedelta(minutes=12)
+    retracted = (
+        await client.get("/events", params={**params, "include_retracted": True}, headers=h)
+    ).json()["items"]
+    assert sorted(e["kind"] for e in retracted if e.get("retracted_at")) >= [
+        "device_silent",
+        "exited",
     ]

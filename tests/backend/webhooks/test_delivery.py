@@ -22,7 +22,7 @@ from backend.tracking.ingest import driver_transaction
 from backend.tracking.records import INSERT_EVENTS
 from backend.webhooks.dispatcher import BREAK_AFTER, Dispatcher
 from backend.webhooks.targets import TargetPolicy
-from tests.backend.webhooks.receiver import Receiver
+from simulators.receiver import Receiver
 from tests.backend.world import Tenant, make_tenant, ok
 
 

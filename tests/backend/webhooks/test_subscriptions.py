@@ -17,10 +17,10 @@ from backend.webhooks.dispatcher import Dispatcher
 from backend.webhooks.schemas import EVENT_TYPES
 from backend.webhooks.targets import TargetPolicy, TargetRefused
 from geofence.types import Kind
+from simulators.receiver import Receiver
 from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import at
 from tests.backend.tracking.test_silent_job import recent
-from tests.backend.webhooks.receiver import Receiver
 from tests.backend.world import Tenant, ok
 
 LOOPBACK = "http://127.0.0.1:9/hooks"

@@ -1,6 +1,8 @@
 """A store app's webhook endpoint: a real HTTP server on loopback that verifies signatures.
 
-It can fail its first N requests (HTTP 500), answer slowly, or be down (its port closed).
+It verifies every request with the `standardwebhooks` library, as a store's app would, and
+keeps what it got. For tests it can fail its first N requests (HTTP 500), answer slowly, or
+be down (its port closed).
 """
 
 from __future__ import annotations

@@ -1,0 +1,203 @@
+"""`fieldsense demo` and `fieldsense eval visits`: the service plus a simulated field day.
+
+Both start the API as a real process (`fieldsense serve`, jobs on, webhooks to loopback
+allowed so the simulated store app can receive them) on the embedded PostGIS, then drive
+it with `simulators.day` over HTTP, like phones and store apps would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.config import DATA_DIR
+from backend.embedded_db import EmbeddedPostgres, free_port
+from simulators.day import DayConfig, simulate
+
+DAY_S = 9.5 * 3600  # a working day, depot to depot, roughly
+TARGETS = {"precision": ">= 0.97", "recall": ">= 0.97", "flaps": "0"}
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def start_api(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "FIELDSENSE_PORT": str(port),
+        "FIELDSENSE_JOBS": "1",
+        "FIELDSENSE_ACCESS_LOG": "0",
+        "FIELDSENSE_WEBHOOK_REQUIRE_HTTPS": "0",
+        "FIELDSENSE_WEBHOOK_ALLOW_NETWORKS": ",".join(
+            n for n in (os.environ.get("FIELDSENSE_WEBHOOK_ALLOW_NETWORKS", ""), "127.0.0.0/8") if n
+        ),
+    }
+    exe = shutil.which("fieldsense", path=str(Path(sys.executable).parent)) or "fieldsense"
+    with log.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 (our own command, fixed arguments)
+            [exe, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the API stopped at start-up; see {log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the API did not come up in {timeout:.0f} s; see {log}")
+
+
+def _table(summary: dict[str, Any], keys: list[str]) -> None:
+    print(f"\n{'simulated day':28} {'measured':>12} {'target':>10}")
+    for k in keys:
+        print(f"{k:28} {summary[k]!s:>12} {TARGETS.get(k, ''):>10}")
+    print(flush=True)
+
+
+def _seed(url: str) -> tuple[str, dict[str, str]]:
+    """The demo tenant (seeded once) and the emails of its first agent, manager and admin."""
+    from backend.cli import run_in_session
+    from backend.tenants.demo import DEMO_SLUG, demo_logins, seed_demo
+
+    demo = run_in_session(url, seed_demo)
+    logins = run_in_session(url, lambda s: demo_logins(s, demo.tenant_id))
+    return DEMO_SLUG, {label: user.email for label, user in logins.items()}
+
+
+def run_demo(
+    agents: int, stores: int, minutes: float, port: int, seed: int, simulate_day: bool
+) -> int:
+    from backend.cli import embedded
+    from backend.db import migrate
+    from backend.tenants.demo import DEMO_PASSWORD
+
+    pg = embedded()
+    say("[demo 1/4] the embedded PostGIS")
+    pg.start()
+    migrate.upgrade(pg.url)
+    say("[demo 2/4] the demo tenant (hanbit-life: 20 agents, 2,000 customers, 12 stores)")
+    slug, logins = _seed(pg.url)
+    log = Path(DATA_DIR) / "demo-api.log"
+    say(f"[demo 3/4] the API and its jobs on http://127.0.0.1:{port} (log: {log})")
+    proc = start_api(pg.url, port, log)
+    try:
+        wait_healthy(port, proc, log)
+        summary = None
+        if simulate_day:
+            say(f"[demo 4/4] a simulated day: {agents} agents, {stores} stores, ~{minutes:g} min")
+            cfg = DayConfig(
+                base_url=f"http://127.0.0.1:{port}",
+                tenant=slug,
+                admin_email=logins["admin"],
+                password=DEMO_PASSWORD,
+                agents=agents,
+                stores=stores,
+                seed=seed,
+                factor=DAY_S / max(10.0, minutes * 60),
+                out_dir=Path(DATA_DIR) / "demo-day",
+                progress=say,
+            )
+            summary = asyncio.run(simulate(cfg))
+            _table(
+                summary,
+                [
+                    "true_visits",
+                    "detected_visits",
+                    "precision",
+                    "recall",
+                    "flaps",
+                    "plans_replanned",
+                    "suggestions_taken",
+                    "outcomes_recorded",
+                    "store_entries",
+                    "webhooks_delivered",
+                    "webhooks_verified",
+                ],
+            )
+            print(f"ground truth and results: {cfg.out_dir}")
+        base = f"http://127.0.0.1:{port}"
+        print(
+            f"""
+fieldsense is running at {base}   (Ctrl-C stops it)
+  manager page:  {base}/manager/   company {slug}, email {logins["manager"]},
+                 password {DEMO_PASSWORD}{f", day {summary['day']}" if summary else ""}
+  agent login:   {logins["agent"]} / {DEMO_PASSWORD}
+  API docs:      {base}/schema/swagger
+""",
+            flush=True,
+        )
+        proc.wait()
+    except KeyboardInterrupt:
+        say("\nstopping")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return 0
+
+
+def run_eval(json_path: Path | None, agents: int, seed: int) -> dict[str, Any]:
+    from backend.db import migrate
+    from backend.tenants.demo import DEMO_PASSWORD
+
+    work = Path(tempfile.mkdtemp(prefix="fieldsense-eval-"))
+    pg = EmbeddedPostgres(work / "pg")
+    proc = None
+    try:
+        say("[1/4] starting a throwaway PostGIS")
+        pg.start(fsync=False)
+        migrate.upgrade(pg.url)
+        say("[2/4] seeding the demo tenant")
+        slug, logins = _seed(pg.url)
+        port = free_port()
+        log = work / "api.log"
+        say("[3/4] starting the API")
+        proc = start_api(pg.url, port, log)
+        wait_healthy(port, proc, log)
+        say(f"[4/4] the fleet: {agents} agents, seed {seed}, as fast as the API answers")
+        cfg = DayConfig(
+            base_url=f"http://127.0.0.1:{port}",
+            tenant=slug,
+            admin_email=logins["admin"],
+            password=DEMO_PASSWORD,
+            agents=agents,
+            seed=seed,
+            factor=None,
+            out_dir=work / "day",
+            progress=say,
+        )
+        details = asyncio.run(simulate(cfg))
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        pg.stop()
+    summary = {
+        k: details[k] for k in ("precision", "recall", "f1", "flaps", "agents", "true_visits")
+    }
+    _table(
+        details, ["agents", "true_visits", "detected_visits", "precision", "recall", "f1", "flaps"]
+    )
+    report = {"eval": "visits", "summary": summary, "details": details, "seed": seed}
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2))
+        say(f"wrote {json_path}")
+    return report

@@ -1,0 +1,410 @@
+"""One simulated working day against a running fieldsense, scored against its ground truth.
+
+Used by `fieldsense demo` (paced: a day in about two minutes) and `fieldsense eval visits`
+(unpaced, fixed seed). HTTP only: it logs in like the apps do, plans the day for the agents
+(as the nightly job would), runs the agents (`field`), the shoppers (`shoppers`) and a store
+app's webhook receiver (`receiver`), then reads back the visits the server detected and
+scores them: a detected visit matches a true one when it is the same agent at the same
+customer and the two overlap in time (each matched once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from simulators.field import Agent, AgentDay, Clock, iso, ts
+from simulators.gps import Canyons
+from simulators.receiver import Receiver
+from simulators.shoppers import Store, shop
+
+SEOUL = ZoneInfo("Asia/Seoul")
+PANEL_EMAIL = "footfall-panel@sim.fieldsense"
+WEBHOOK_TYPES = ["entered", "dwelled", "beacon_entered", "wifi_entered", "visit_started"]
+
+
+@dataclass
+class DayConfig:
+    base_url: str
+    tenant: str
+    admin_email: str
+    password: str
+    agents: int = 20
+    stores: int = 5
+    shoppers_per_store: int = 4
+    seed: int = 7
+    factor: float | None = None  # None: as fast as the server answers
+    day: date | None = None
+    out_dir: Path | None = None
+    plan_time_limit_s: float = 1.0
+    progress: Callable[[str], None] = print
+    webhook_wait_s: float = 30.0
+
+
+@dataclass
+class Score:
+    precision: float
+    recall: float
+    f1: float
+    flaps: int
+    agents: int
+    true_visits: int
+    detected_visits: int
+    matched: int
+
+
+def last_working_day(now: datetime) -> date:
+    """Today in Seoul if its working day (to 18:30) is over, else yesterday."""
+    local = now.astimezone(SEOUL)
+    return (
+        local.date()
+        if local.hour * 60 + local.minute >= 18 * 60 + 30
+        else local.date() - timedelta(days=1)
+    )
+
+
+async def _pages(
+    http: httpx.AsyncClient, path: str, params: dict[str, Any], h: dict[str, str]
+) -> list[dict[str, Any]]:
+    out, cursor = [], None
+    while True:
+        q = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
+        resp = await http.get(path, params=q, headers=h)
+        resp.raise_for_status()
+        body = resp.json()
+        out += body["items"]
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return out
+
+
+async def _login(http: httpx.AsyncClient, tenant: str, email: str, password: str) -> str:
+    resp = await http.post(
+        "/auth/login", json={"tenant": tenant, "email": email, "password": password}
+    )
+    resp.raise_for_status()
+    token: str = resp.json()["access_token"]
+    return token
+
+
+def score(
+    truth: list[dict[str, Any]],
+    detected: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    agents: int,
+) -> Score:
+    """Precision and recall of detected visits against true ones, and flaps.
+
+    A flap is an enter / exit pair at a customer's fence that is not a true visit: it overlaps
+    no true visit of that agent to that customer, or it breaks one true stay in two (the same
+    fence entered again within ten minutes of the exit)."""
+    used: set[int] = set()
+    matched = 0
+    for v in sorted(detected, key=lambda v: v["arrived_at"]):
+        a0 = ts(v["arrived_at"])
+        a1 = ts(v["departed_at"]) if v["departed_at"] else a0 + 60
+        best, best_overlap = None, 0.0
+        for k, t in enumerate(truth):
+            if k in used or t["agent_id"] != v["agent_id"] or t["customer_id"] != v["customer_id"]:
+                continue
+            overlap = min(a1, ts(t["departed_at"])) - max(a0, ts(t["arrived_at"]))
+            if overlap > best_overlap:
+                best, best_overlap = k, overlap
+        if best is not None:
+            used.add(best)
+            matched += 1
+    precision = matched / len(detected) if detected else 1.0
+    recall = matched / len(truth) if truth else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+    flaps = 0
+    by_fence: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in events:
+        if e["kind"] in ("entered", "exited") and e.get("fence_id") and e.get("customer_id"):
+            by_fence.setdefault((e["device_id"], e["fence_id"]), []).append(e)
+    for (_, _), evs in by_fence.items():
+        evs.sort(key=lambda e: e["occurred_at"])
+        last_exit = None
+        for e in evs:
+            if e["kind"] == "entered":
+                if last_exit is not None and ts(e["occurred_at"]) - last_exit < 600:
+                    flaps += 1
+                start = ts(e["occurred_at"])
+                continue
+            last_exit = ts(e["occurred_at"])
+            true = any(
+                t["customer_id"] == e["customer_id"]
+                and t["agent_id"] == e.get("user_id")
+                and ts(t["arrived_at"]) - 600 <= last_exit
+                and ts(t["departed_at"]) + 600 >= start
+                for t in truth
+            )
+            flaps += int(not true)
+    return Score(
+        precision=round(precision, 4),
+        recall=round(recall, 4),
+        f1=round(f1, 4),
+        flaps=flaps,
+        agents=agents,
+        true_visits=len(truth),
+        detected_visits=len(detected),
+        matched=matched,
+    )
+
+
+async def simulate(cfg: DayConfig) -> dict[str, Any]:
+    say = cfg.progress
+    day = cfg.day or last_working_day(datetime.now(UTC))
+    async with httpx.AsyncClient(base_url=cfg.base_url, timeout=60, trust_env=False) as http:
+        admin_token = await _login(http, cfg.tenant, cfg.admin_email, cfg.password)
+        admin = {"authorization": f"Bearer {admin_token}"}
+        users = await _pages(http, "/users", {"role": "agent"}, admin)
+        users = sorted((u for u in users if u["email"] != PANEL_EMAIL), key=lambda u: u["email"])
+        users = users[: cfg.agents]
+        say(f"[sim] {len(users)} agents, day {day} (Seoul), seed {cfg.seed}")
+        devices = await _pages(http, "/devices", {}, admin)
+        agents = []
+        for u in users:
+            token = await _login(http, cfg.tenant, u["email"], cfg.password)
+            mine = [d for d in devices if d["user_id"] == u["id"] and d["revoked_at"] is None]
+            if mine:
+                device = mine[0]["id"]
+            else:
+                resp = await http.post(
+                    "/devices",
+                    json={"name": "phone", "identifier": f"sim-{u['id']}"},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                resp.raise_for_status()
+                device = resp.json()["id"]
+            agents.append(Agent(u["id"], u["email"], token, device))
+
+        # The nightly job would have planned the day; make sure every agent has a plan.
+        made = 0
+        for a in agents:
+            resp = await http.get(
+                "/plans", params={"agent_id": a.id, "plan_date": str(day)}, headers=admin
+            )
+            resp.raise_for_status()
+            if any(p["status"] == "active" for p in resp.json()):
+                continue
+            resp = await http.post(
+                "/plans",
+                json={"agent_id": a.id, "date": str(day), "time_limit_s": cfg.plan_time_limit_s},
+                headers=admin,
+            )
+            if resp.status_code == 201:
+                made += 1
+            else:
+                say(f"[sim] no plan for {a.email}: {resp.status_code} {resp.text[:120]}")
+        say(f"[sim] plans ready ({made} made now)")
+
+        stores, store_key = await _stores(http, admin, cfg)
+        receiver = Receiver().start()
+        sub = await http.post(
+            "/webhooks/subscriptions",
+            json={
+                "url": receiver.url,
+                "event_types": WEBHOOK_TYPES,
+                "description": "simulated store app",
+            },
+            headers={"x-api-key": store_key},
+        )
+        if sub.status_code != 201:
+            say(f"[sim] webhook subscription refused: {sub.status_code} {sub.text[:200]}")
+        else:
+            receiver.secret = sub.json()["secret"]
+        panel_token, panel_devices = await _panel(http, admin, cfg)
+
+        center = (37.55, 126.98)
+        canyons = Canyons.around(center, 12_000, 40, cfg.seed)
+        start = min(
+            (ts(p["depart_at"]) for p in await _plans(http, admin, agents, day)),
+            default=time.time(),
+        )
+        clock = Clock(start, cfg.factor)
+        customers = await _pages(http, "/customers", {}, admin)
+        places = {c["id"]: (c["lat"], c["lon"]) for c in customers}
+        days = [
+            AgentDay(http, a, str(day), clock, canyons, cfg.seed, places=places) for a in agents
+        ]
+        t0 = time.monotonic()
+        tasks = [asyncio.create_task(d.run()) for d in days]
+        while not all(t.done() for t in tasks):
+            await asyncio.sleep(2)
+            sim_now = min((d.t for d in days if d.t), default=start)
+            say(
+                f"[sim] {datetime.fromtimestamp(sim_now, SEOUL):%H:%M} Seoul · "
+                f"{sum(d.stats.points for d in days):,} points · "
+                f"{sum(len(d.truth) for d in days)} visits made · "
+                f"{sum(d.stats.replans for d in days)} re-plans · "
+                f"{time.monotonic() - t0:.0f} s"
+            )
+        await asyncio.gather(*tasks)
+        shopper_truth, shopper_counts = await shop(
+            http,
+            panel_token,
+            panel_devices,
+            [s for s in stores],
+            cfg.seed,
+        )
+        walks, entries = shopper_counts["walks"], shopper_counts["entries"]
+        say(f"[sim] shoppers: {walks} walks, {entries} into stores")
+
+        # Webhooks arrive within seconds (the delivery job ticks every second).
+        deadline = time.monotonic() + cfg.webhook_wait_s
+        expected = shopper_counts["entries"]
+        while time.monotonic() < deadline:
+            if len(receiver.delivered_ids()) >= expected:
+                break
+            await asyncio.sleep(0.5)
+        receiver.stop()
+
+        lo = iso(datetime.combine(day, datetime.min.time(), SEOUL).timestamp())
+        hi = iso(
+            (datetime.combine(day, datetime.min.time(), SEOUL) + timedelta(days=1)).timestamp()
+        )
+        detected, events = [], []
+        for a in agents:
+            mine = await _pages(
+                http, "/visits", {"agent_id": a.id, "since": lo, "until": hi}, admin
+            )
+            detected += [v for v in mine if v["customer_id"] is not None]
+            events += await _pages(
+                http, "/events", {"device_id": a.device_id, "since": lo, "until": hi}, admin
+            )
+        for d in days:
+            await d.record_outcomes([v for v in detected if v["agent_id"] == d.a.id])
+        truth = [t for d in days for t in d.truth]
+        s = score(truth, detected, events, len(agents))
+        stats = (
+            {
+                k: sum(getattr(d.stats, k) for d in days)
+                for k in asdict(days[0].stats)
+                if k != "errors"
+            }
+            if days
+            else {}
+        )
+        errors = [e for d in days for e in d.stats.errors]
+        hooks = receiver.hits
+        summary = {
+            **asdict(s),
+            "day": str(day),
+            "plans_replanned": stats.get("replans", 0),
+            "suggestions_asked": stats.get("suggestions_asked", 0),
+            "suggestions_taken": stats.get("suggestions_taken", 0),
+            "outcomes_recorded": stats.get("outcomes", 0),
+            "points_sent": stats.get("points", 0),
+            "late_batches": stats.get("late_batches", 0),
+            "canyon_outliers": stats.get("outliers", 0),
+            "mock_points": stats.get("mock_points", 0),
+            "store_entries": shopper_counts["entries"],
+            "webhooks_delivered": len([h for h in hooks if h.status < 300]),
+            "webhooks_verified": len([h for h in hooks if h.verified]),
+            "errors": len(errors) + shopper_counts["errors"],
+        }
+        if cfg.out_dir is not None:
+            cfg.out_dir.mkdir(parents=True, exist_ok=True)
+            (cfg.out_dir / "truth.json").write_text(
+                json.dumps({"visits": truth, "store_entries": shopper_truth}, indent=1)
+            )
+            (cfg.out_dir / "detected.json").write_text(
+                json.dumps({"visits": detected, "events": events}, indent=1)
+            )
+            (cfg.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+            (cfg.out_dir / "errors.json").write_text(json.dumps(errors[:200], indent=1))
+        return summary
+
+
+async def _plans(
+    http: httpx.AsyncClient, h: dict[str, str], agents: list[Agent], day: date
+) -> list[dict[str, Any]]:
+    out = []
+    for a in agents:
+        resp = await http.get("/plans", params={"agent_id": a.id, "plan_date": str(day)}, headers=h)
+        out += [p for p in resp.json() if p["status"] == "active"]
+    return out
+
+
+async def _stores(
+    http: httpx.AsyncClient, h: dict[str, str], cfg: DayConfig
+) -> tuple[list[Store], str]:
+    """The first stores with a beacon, and a store app (key) for them."""
+    places = await _pages(http, "/places", {"kind": "store"}, h)
+    beacons = await _pages(http, "/beacons", {}, h)
+    wifi = await _pages(http, "/wifi-access-points", {}, h)
+    stores = []
+    for p in sorted(places, key=lambda p: p["name"]):
+        b = next((b for b in beacons if b["place_id"] == p["id"] and b.get("ibeacon_uuid")), None)
+        if b is None:
+            continue
+        w = next((w for w in wifi if w["place_id"] == p["id"]), None)
+        stores.append(
+            Store(
+                p["id"],
+                p["lat"],
+                p["lon"],
+                {"ibeacon_uuid": b["ibeacon_uuid"], "major": b["major"], "minor": b["minor"]},
+                w["bssid"] if w else None,
+            )
+        )
+        if len(stores) == cfg.stores:
+            break
+    hq = (await _pages(http, "/org-units", {"kind": "hq"}, h))[0]["id"]
+    app = await http.post(
+        "/store-apps",
+        json={
+            "name": f"Simulated store app {uuid.uuid4().hex[:6]}",
+            "org_unit_id": hq,
+            "store_ids": [s.id for s in stores],
+        },
+        headers=h,
+    )
+    app.raise_for_status()
+    return stores, app.json()["api_key"]
+
+
+async def _panel(
+    http: httpx.AsyncClient, h: dict[str, str], cfg: DayConfig
+) -> tuple[str, list[str]]:
+    """The footfall panel: one user whose devices are the shoppers' phones."""
+    users = await _pages(http, "/users", {"role": "agent"}, h)
+    if not any(u["email"] == PANEL_EMAIL for u in users):
+        hq = (await _pages(http, "/org-units", {"kind": "hq"}, h))[0]["id"]
+        resp = await http.post(
+            "/users",
+            json={
+                "email": PANEL_EMAIL,
+                "name": "Footfall panel",
+                "role": "agent",
+                "org_unit_id": hq,
+                "password": cfg.password,
+            },
+            headers=h,
+        )
+        resp.raise_for_status()
+    token = await _login(http, cfg.tenant, PANEL_EMAIL, cfg.password)
+    ph = {"authorization": f"Bearer {token}"}
+    have = await _pages(http, "/devices", {}, ph)
+    need = cfg.stores * cfg.shoppers_per_store
+    devices = [d["id"] for d in have if d["revoked_at"] is None]
+    while len(devices) < need:
+        resp = await http.post(
+            "/devices",
+            json={"name": f"shopper {len(devices) + 1}", "identifier": str(uuid.uuid4())},
+            headers=ph,
+        )
+        resp.raise_for_status()
+        devices.append(resp.json()["id"])
+    return token, devices[:need]
