@@ -85,19 +85,19 @@ def _seed(url: str) -> tuple[str, dict[str, str]]:
 def run_demo(
     agents: int, stores: int, minutes: float, port: int, seed: int, simulate_day: bool
 ) -> int:
-    from backend.cli import embedded
+    from backend.cli import database_url
     from backend.db import migrate
     from backend.tenants.demo import DEMO_PASSWORD
 
-    pg = embedded()
-    say("[demo 1/4] the embedded PostGIS")
-    pg.start()
-    migrate.upgrade(pg.url)
+    say("[demo 1/4] the database (the embedded PostGIS unless DATABASE_URL is set)")
+    url = database_url()
+    migrate.upgrade(url)
     say("[demo 2/4] the demo tenant (hanbit-life: 20 agents, 2,000 customers, 12 stores)")
-    slug, logins = _seed(pg.url)
+    slug, logins = _seed(url)
+    Path(DATA_DIR).mkdir(parents=True, exist_ok=True)
     log = Path(DATA_DIR) / "demo-api.log"
     say(f"[demo 3/4] the API and its jobs on http://127.0.0.1:{port} (log: {log})")
-    proc = start_api(pg.url, port, log)
+    proc = start_api(url, port, log)
     try:
         wait_healthy(port, proc, log)
         summary = None

@@ -49,6 +49,8 @@ class DayConfig:
     plan_time_limit_s: float = 1.0
     progress: Callable[[str], None] = print
     webhook_wait_s: float = 30.0
+    stops_per_agent: int | None = None  # a shorter day: only the first stops of each plan
+    cancel_rate: float = 0.35
 
 
 @dataclass
@@ -236,7 +238,18 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
         customers = await _pages(http, "/customers", {}, admin)
         places = {c["id"]: (c["lat"], c["lon"]) for c in customers}
         days = [
-            AgentDay(http, a, str(day), clock, canyons, cfg.seed, places=places) for a in agents
+            AgentDay(
+                http,
+                a,
+                str(day),
+                clock,
+                canyons,
+                cfg.seed,
+                places=places,
+                max_stops=cfg.stops_per_agent,
+                cancel_rate=cfg.cancel_rate,
+            )
+            for a in agents
         ]
         t0 = time.monotonic()
         tasks = [asyncio.create_task(d.run()) for d in days]

@@ -97,6 +97,7 @@ class AgentDay:
         cheat_rate: float = 0.15,
         offline_rate: float = 0.5,
         places: dict[str, tuple[float, float]] | None = None,
+        max_stops: int | None = None,
     ) -> None:
         self.http = http
         self.a = agent
@@ -109,6 +110,7 @@ class AgentDay:
         self.cheat_rate = cheat_rate
         self.offline_rate = offline_rate
         self.places = places or {}  # where each customer is (the world, not the phone)
+        self.max_stops = max_stops
         self.truth: list[dict[str, Any]] = []
         self.stats = Stats()
         self.buffer: list[dict[str, Any]] = []
@@ -225,7 +227,7 @@ class AgentDay:
         if self.rng.random() < self.offline_rate:
             lo = self.t + self.rng.uniform(3600, 5 * 3600)
             self.offline = (lo, lo + self.rng.uniform(20 * 60, 40 * 60))
-        stops = _stops(plan, self.places)
+        stops = _stops(plan, self.places)[: self.max_stops]
         cheat_at = self.rng.randrange(len(stops)) if self.rng.random() < self.cheat_rate else -1
         cancel_at = (
             self.rng.randrange(1, len(stops))

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import migrate
-from backend.embedded_db import EmbeddedPostgres
+from backend.embedded_db import EmbeddedPostgres, free_port
 
 TEST_SECRET = "test-secret-" + "x" * 32
 
@@ -63,6 +66,25 @@ def settings(db_url: str) -> Settings:
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> Litestar:
     return create_app(settings)
+
+
+@pytest.fixture(scope="module")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The API over real HTTP on loopback (for browsers and simulated phones), in a thread."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started:
+        assert time.time() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -27,18 +27,24 @@ PLANNED_NEAR = """EXISTS (
           AND ps.start_at BETWEEN to_timestamp({t}) - interval '3 hours'
                               AND to_timestamp({t}) + interval '3 hours')"""
 
+# The customer a stop is at: the one planned for the agent around then, else the nearest,
+# within STOP_CUSTOMER_M. A stop at a customer with a fence is that fence's visit, not a
+# second one (so a fenceless neighbour does not get it either).
 STOP_CUSTOMERS = f"""
 SELECT s.i, c.id
 FROM unnest($2::int[], $3::float8[], $4::float8[], $6::float8[]) AS s(i, lat, lon, t)
 CROSS JOIN LATERAL (
-    SELECT c.id FROM customers c
+    SELECT c.id,
+           EXISTS (SELECT 1 FROM geofences f WHERE f.tenant_id = $1 AND f.customer_id = c.id)
+               AS fenced
+    FROM customers c
     WHERE c.tenant_id = $1
       AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
-      AND NOT EXISTS (SELECT 1 FROM geofences f WHERE f.tenant_id = $1 AND f.customer_id = c.id)
     ORDER BY {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} DESC,
              c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
     LIMIT 1
 ) c
+WHERE NOT c.fenced
 """
 
 # Of fence visits at customers, the ones to record: not those where the agent has another

@@ -4,17 +4,9 @@ day, see the route drawn, write a coaching note, see it listed."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
-from collections.abc import Iterator
 
-import pytest
-import uvicorn
 from playwright.async_api import async_playwright
 
-from backend.app import create_app
-from backend.config import Settings
-from backend.embedded_db import free_port
 from backend.web.controllers import LEAFLET
 from tests.backend.activity.test_day import DAY, Day, day  # noqa: F401 (the constructed day)
 from tests.backend.world import PASSWORD
@@ -31,26 +23,7 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(settings: Settings) -> Iterator[str]:
-    """The API and the page over real HTTP on loopback, in a thread of its own."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started:
-        assert time.time() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-async def test_a_manager_reviews_a_day_and_writes_a_note(server: str, day: Day) -> None:  # noqa: F811
+async def test_a_manager_reviews_a_day_and_writes_a_note(live_server: str, day: Day) -> None:  # noqa: F811
     assert (LEAFLET / "leaflet.js").exists(), "Leaflet is installed at setup (./dev)"
     t = day.t
     async with async_playwright() as pw:
@@ -59,7 +32,7 @@ async def test_a_manager_reviews_a_day_and_writes_a_note(server: str, day: Day) 
             page = await browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"{server}/manager/")
+            await page.goto(f"{live_server}/manager/")
             await page.fill("input[name=tenant]", t.slug)
             await page.fill("input[name=email]", f"manager@{t.slug}.test")
             await page.fill("input[name=password]", PASSWORD)
