@@ -3,6 +3,8 @@
 A stop becomes a visit candidate (source "stop"); the backend keeps the ones near a
 customer that has no fence. Gaps are fine while the device reappears in the same place
 (a phone asleep in a meeting); a gap longer than `max_gap_s` ends the stop at its last point.
+One point far away does not end a stop (a reflection off a tall building): the device has
+left when two points in a row are far; the stop ends at its last point inside.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ class StopState:
     first_t: float = 0.0
     last_t: float = 0.0
     started: bool = False
+    # A far point waiting for the next one to tell a departure from a reflection.
+    away: list[float] | None = None  # [t, lat, lon]
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StopState:
-        return cls(**d)
+        return cls(**{k: d[k] for k in cls.__slots__ if k in d})
 
     def stop_id(self, device: str) -> str:
         return event_id(device, "stop", "", self.first_t)
@@ -44,17 +48,21 @@ class StopState:
         out: list[Event] = []
         if self.n:
             far = haversine_m(self.lat, self.lon, fix.lat, fix.lon) > cfg.radius_m
-            if far or fix.t - self.last_t > cfg.max_gap_s:
+            if fix.t - self.last_t > cfg.max_gap_s:
                 out += self.end(device)
+            elif far and self.away is None:
+                self.away = [fix.t, fix.lat, fix.lon]  # wait and see
+                return out
+            elif far:
+                t, lat, lon = self.away
+                out += self.end(device)
+                self._begin(t, lat, lon)
+                if haversine_m(lat, lon, fix.lat, fix.lon) > cfg.radius_m:
+                    self._begin(fix.t, fix.lat, fix.lon)
+                    return out
+            self.away = None
         if self.n == 0:
-            self.lat, self.lon, self.n, self.first_t, self.last_t = (
-                fix.lat,
-                fix.lon,
-                1,
-                fix.t,
-                fix.t,
-            )
-            self.started = False
+            self._begin(fix.t, fix.lat, fix.lon)
             return out
         # The running centroid: later points refine where the stop is.
         self.n += 1
@@ -78,6 +86,10 @@ class StopState:
             )
         return out
 
+    def _begin(self, t: float, lat: float, lon: float) -> None:
+        self.lat, self.lon, self.n, self.first_t, self.last_t = lat, lon, 1, t, t
+        self.started, self.away = False, None
+
     def end(self, device: str) -> list[Event]:
         out: list[Event] = []
         if self.started:
@@ -95,5 +107,5 @@ class StopState:
                     duration_s=self.last_t - self.first_t,
                 )
             )
-        self.n, self.started = 0, False
+        self.n, self.started, self.away = 0, False, None
         return out
