@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ class Score:
     true_visits: int
     detected_visits: int
     matched: int
+    flaps_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 def last_working_day(now: datetime) -> date:
@@ -108,8 +109,9 @@ def score(
     """Precision and recall of detected visits against true ones, and flaps.
 
     A flap is an enter / exit pair at a customer's fence that is not a true visit: it overlaps
-    no true visit of that agent to that customer, or it breaks one true stay in two (the same
-    fence entered again within ten minutes of the exit)."""
+    no true visit of that agent to that customer (counted `next_door` when the agent was truly
+    visiting another customer then, `other` otherwise), or it breaks one stay in two (the same
+    fence entered again within ten minutes of the exit: `broken_stay`)."""
     used: set[int] = set()
     matched = 0
     for v in sorted(detected, key=lambda v: v["arrived_at"]):
@@ -129,34 +131,45 @@ def score(
     recall = matched / len(truth) if truth else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
-    flaps = 0
+    flaps = {"broken_stay": 0, "next_door": 0, "other": 0}
     by_fence: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for e in events:
         if e["kind"] in ("entered", "exited") and e.get("fence_id") and e.get("customer_id"):
             by_fence.setdefault((e["device_id"], e["fence_id"]), []).append(e)
-    for (_, _), evs in by_fence.items():
+
+    def during_true(agent: str, a: float, b: float, customer: str | None) -> bool:
+        return any(
+            t["agent_id"] == agent
+            and (customer is None or t["customer_id"] == customer)
+            and ts(t["arrived_at"]) - 600 <= b
+            and ts(t["departed_at"]) + 600 >= a
+            for t in truth
+        )
+
+    for evs in by_fence.values():
         evs.sort(key=lambda e: e["occurred_at"])
-        last_exit = None
+        last_exit: float | None = None
+        start = 0.0
         for e in evs:
             if e["kind"] == "entered":
                 if last_exit is not None and ts(e["occurred_at"]) - last_exit < 600:
-                    flaps += 1
+                    flaps["broken_stay"] += 1
                 start = ts(e["occurred_at"])
                 continue
             last_exit = ts(e["occurred_at"])
-            true = any(
-                t["customer_id"] == e["customer_id"]
-                and t["agent_id"] == e.get("user_id")
-                and ts(t["arrived_at"]) - 600 <= last_exit
-                and ts(t["departed_at"]) + 600 >= start
-                for t in truth
-            )
-            flaps += int(not true)
+            agent = e.get("user_id") or ""
+            if during_true(agent, start, last_exit, e["customer_id"]):
+                continue
+            # Inside a neighbour's fence while truly visiting next door (overlapping fences in
+            # one building), or anything else (a transit, a reflection).
+            key = "next_door" if during_true(agent, start, last_exit, None) else "other"
+            flaps[key] += 1
     return Score(
         precision=round(precision, 4),
         recall=round(recall, 4),
         f1=round(f1, 4),
-        flaps=flaps,
+        flaps=sum(flaps.values()),
+        flaps_by_kind=flaps,
         agents=agents,
         true_visits=len(truth),
         detected_visits=len(detected),

@@ -187,12 +187,14 @@ class AgentDay:
             }
         )
 
-    async def _cheat(self, customers: list[tuple[str, tuple[float, float]]]) -> None:
-        """Mock points at a customer 2+ km away for 8 minutes, while really standing still."""
-        far = [c for c in customers if distance_m(c[1], self.pos) > 2000]
+    async def _cheat(self) -> None:
+        """Mock points at a customer 2-10 km away for 8 minutes, while really standing still."""
+        far = sorted(
+            c for c, where in self.places.items() if 2000 < distance_m(where, self.pos) < 10_000
+        )
         if not far:
             return
-        _, where = self.rng.choice(far)
+        where = self.places[self.rng.choice(far)]
         end = self.t + 480
         while self.t < end:
             self._point(self.t, *where, mock=True)
@@ -239,7 +241,7 @@ class AgentDay:
         while i < len(stops):
             s = stops[i]
             if i == cheat_at:
-                await self._cheat([(x["customer_id"], x["where"]) for x in stops])
+                await self._cheat()
             if i == cancel_at:
                 cancel_at = -1
                 stops = await self._cancel(plan, s, done)
