@@ -116,6 +116,15 @@ def run_demo(
                 progress=say,
             )
             summary = asyncio.run(simulate(cfg))
+        if summary and summary.get("already_simulated"):
+            print(
+                f"\n{summary['day']} was simulated on an earlier run of this database; its results "
+                f"are in {Path(DATA_DIR) / 'demo-day'}.\nFor a fresh day: "
+                "`.venv/bin/fieldsense db destroy`, then `./dev demo` (or wait for tomorrow).",
+                flush=True,
+            )
+            summary = None
+        elif summary:
             _table(
                 summary,
                 [
@@ -132,7 +141,7 @@ def run_demo(
                     "webhooks_verified",
                 ],
             )
-            print(f"ground truth and results: {cfg.out_dir}")
+            print(f"ground truth and results: {Path(DATA_DIR) / 'demo-day'}")
         base = f"http://127.0.0.1:{port}"
         print(
             f"""

@@ -185,7 +185,18 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
         admin = {"authorization": f"Bearer {admin_token}"}
         users = await _pages(http, "/users", {"role": "agent"}, admin)
         users = sorted((u for u in users if u["email"] != PANEL_EMAIL), key=lambda u: u["email"])
-        users = users[: cfg.agents]
+        # The field force: agents with a planning profile (where their day starts, their shift).
+        planned_users: list[dict[str, Any]] = []
+        for u in users:
+            if len(planned_users) == cfg.agents:
+                break
+            profile = await http.get(f"/agents/{u['id']}/profile", headers=admin)
+            if profile.status_code == 200:
+                planned_users.append(u)
+        if not planned_users:
+            say("[sim] no agent has a planning profile: nothing to simulate (a fresh demo database")
+            say("      has 20; `fieldsense db destroy` then `fieldsense demo` makes one)")
+        users = planned_users
         say(f"[sim] {len(users)} agents, day {day} (Seoul), seed {cfg.seed}")
         devices = await _pages(http, "/devices", {}, admin)
         agents = []
@@ -203,6 +214,22 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
                 resp.raise_for_status()
                 device = resp.json()["id"]
             agents.append(Agent(u["id"], u["email"], token, device))
+
+        # A day is lived once: a second run would meet its own visits, re-plans and suggestions
+        # (the free-time answer skips customers visited that day) and score nonsense.
+        lo = iso(datetime.combine(day, datetime.min.time(), SEOUL).timestamp())
+        hi = iso(
+            (datetime.combine(day, datetime.min.time(), SEOUL) + timedelta(days=1)).timestamp()
+        )
+        for a in agents[:3]:
+            seen = await http.get(
+                "/visits",
+                params={"agent_id": a.id, "since": lo, "until": hi, "limit": 1},
+                headers=admin,
+            )
+            if seen.status_code == 200 and seen.json()["items"]:
+                say(f"[sim] {day} was already lived in this database; not simulating it again")
+                return {"already_simulated": True, "day": str(day)}
 
         # The nightly job would have planned the day; make sure every agent has a plan.
         made = 0
@@ -268,7 +295,8 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
         tasks = [asyncio.create_task(d.run()) for d in days]
         while not all(t.done() for t in tasks):
             await asyncio.sleep(2)
-            sim_now = min((d.t for d in days if d.t), default=start)
+            running = sorted(d.t for d, t in zip(days, tasks, strict=True) if d.t and not t.done())
+            sim_now = running[len(running) // 2] if running else start
             say(
                 f"[sim] {datetime.fromtimestamp(sim_now, SEOUL):%H:%M} Seoul · "
                 f"{sum(d.stats.points for d in days):,} points · "

@@ -29,7 +29,7 @@ from simulators.gps import Canyons, Receiver, distance_m
 
 MOVING_EVERY_S = 15.0
 STILL_EVERY_S = 30.0
-UPLOAD_EVERY_S = 120.0
+UPLOAD_EVERY_S = 300.0  # a battery-saving field app uploads every five minutes
 SPEED_MPS = 8.0  # city driving, door to door
 OUTCOMES = ("met", "met", "not_home", "declined", "appointment_set", "sale")
 
@@ -210,13 +210,17 @@ class AgentDay:
             self.stats.errors.append(f"{type(exc).__name__}: {exc}")
         self.stats.outliers = self.gps.outliers
 
-    async def _plan(self) -> dict[str, Any] | None:
+    async def _plan(self, morning: bool = True) -> dict[str, Any] | None:
+        """The plan the phone fetched in the morning (the first revision; a re-run of the same
+        day starts from it again), or the active one (what a re-plan works on)."""
         resp = await self.http.get(
-            "/plans", params={"agent_id": self.a.id, "plan_date": self.day}, headers=self.a.h()
+            "/plans",
+            params={"agent_id": self.a.id, "plan_date": self.day, "include_superseded": morning},
+            headers=self.a.h(),
         )
         resp.raise_for_status()
-        plans = [p for p in resp.json() if p["status"] == "active"]
-        return plans[0] if plans else None
+        plans = resp.json() if morning else [p for p in resp.json() if p["status"] == "active"]
+        return min(plans, key=lambda p: p["revision"]) if plans else None
 
     async def _run(self) -> None:
         plan = await self._plan()
@@ -230,6 +234,8 @@ class AgentDay:
             lo = self.t + self.rng.uniform(3600, 5 * 3600)
             self.offline = (lo, lo + self.rng.uniform(20 * 60, 40 * 60))
         stops = _stops(plan, self.places)[: self.max_stops]
+        if not stops:
+            return
         cheat_at = self.rng.randrange(len(stops)) if self.rng.random() < self.cheat_rate else -1
         cancel_at = (
             self.rng.randrange(1, len(stops))
@@ -261,8 +267,9 @@ class AgentDay:
         """The customer cancels: re-plan from here, then fill the gap with a suggestion."""
         self.stats.cancelled += 1
         await self._upload(force=True)
+        active = await self._plan(morning=False)
         resp = await self.http.post(
-            f"/plans/{plan['id']}/replan",
+            f"/plans/{(active or plan)['id']}/replan",
             json={
                 "position": {"lat": self.pos[0], "lon": self.pos[1]},
                 "at": iso(self.t),
@@ -323,7 +330,7 @@ class AgentDay:
 def _stops(plan: dict[str, Any], places: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
     out = []
     for s in plan["stops"]:
-        if s["status"] != "planned" or s["customer_id"] not in places:
+        if s["customer_id"] not in places:
             continue
         lat, lon = places[s["customer_id"]]
         service = ts(s["departure_at"]) - ts(s["start_at"])

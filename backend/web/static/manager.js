@@ -9,6 +9,7 @@ let token = sessionStorage.getItem("fieldsense.token");
 let map = null;
 let layers = null;
 let agents = [];
+let zone = "UTC"; // the agent's time zone: times show as they read on the agent's day
 
 async function api(path, options = {}) {
   const headers = { "content-type": "application/json", ...(options.headers || {}) };
@@ -34,7 +35,10 @@ function text(tag, value, cls) {
 }
 
 function hhmm(iso) {
-  return iso ? new Date(iso).toISOString().slice(11, 16) : "";
+  if (!iso) return "";
+  return new Intl.DateTimeFormat("en-GB", {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone,
+  }).format(new Date(iso));
 }
 
 function minutes(seconds) {
@@ -115,6 +119,7 @@ async function showAgent() {
   const agentId = $("#agent").value;
   const day = $("#day").value;
   const data = await api(`/agents/${agentId}/days/${day}`);
+  zone = data.timezone || "UTC";
   drawMap(data);
   drawSummary(data);
   drawPlan(data.plan_against_actual);
