@@ -53,7 +53,7 @@ class StopState:
             elif far and self.away is None:
                 self.away = [fix.t, fix.lat, fix.lon]  # wait and see
                 return out
-            elif far:
+            elif far and self.away is not None:
                 t, lat, lon = self.away
                 out += self.end(device)
                 self._begin(t, lat, lon)
