@@ -5,10 +5,16 @@ customer that has no fence. Gaps are fine while the device reappears in the same
 (a phone asleep in a meeting); a gap longer than `max_gap_s` ends the stop at its last point.
 One point far away does not end a stop (a reflection off a tall building): the device has
 left when two points in a row are far; the stop ends at its last point inside.
+
+A short move within the radius (next door, 40-100 m) also ends a stop: when the median of
+the last `window` points sits more than `shift_m` from where the stop was before them, and
+those points are together (within `shift_m` of their median), a new stop begins at the first
+of them. A median of several points is not moved by one reflection.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +27,8 @@ class StopConfig:
     radius_m: float = 100.0
     min_stay_s: float = 300.0
     max_gap_s: float = 3600.0
+    shift_m: float = 35.0
+    window: int = 6
 
 
 @dataclass(slots=True)
@@ -33,6 +41,8 @@ class StopState:
     started: bool = False
     # A far point waiting for the next one to tell a departure from a reflection.
     away: list[float] | None = None  # [t, lat, lon]
+    # The last points of the stop, to see it move next door.
+    recent: list[list[float]] | None = None  # [[t, lat, lon], ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -69,6 +79,10 @@ class StopState:
         self.lat += (fix.lat - self.lat) / self.n
         self.lon += (fix.lon - self.lon) / self.n
         self.last_t = fix.t
+        self.recent = [*(self.recent or [])[-(cfg.window - 1) :], [fix.t, fix.lat, fix.lon]]
+        before = self._moved_next_door(cfg)
+        if before is not None:
+            out += self._split(device, before)
         if not self.started and self.last_t - self.first_t >= cfg.min_stay_s:
             self.started = True
             sid = self.stop_id(device)
@@ -86,9 +100,42 @@ class StopState:
             )
         return out
 
+    def _moved_next_door(self, cfg: StopConfig) -> tuple[float, float] | None:
+        """Where the stop was before its last points, when those sit together elsewhere."""
+        rec = self.recent or []
+        w = cfg.window
+        if len(rec) < w or self.n < 2 * w:
+            return None
+        mlat = statistics.median(r[1] for r in rec)
+        mlon = statistics.median(r[2] for r in rec)
+        together = sum(1 for r in rec if haversine_m(mlat, mlon, r[1], r[2]) <= cfg.shift_m)
+        if together < w - 1:  # still moving, or more than one stray point
+            return None
+        k = self.n - len(rec)
+        olat = (self.lat * self.n - sum(r[1] for r in rec)) / k
+        olon = (self.lon * self.n - sum(r[2] for r in rec)) / k
+        if haversine_m(olat, olon, mlat, mlon) <= cfg.shift_m:
+            return None
+        return olat, olon
+
+    def _split(self, device: str, before: tuple[float, float]) -> list[Event]:
+        """End the stop where it was, begin a new one with its last points."""
+        rec = self.recent or []
+        self.lat, self.lon = before
+        self.n -= len(rec)
+        self.last_t = rec[0][0]
+        out = self.end(device)
+        self._begin(rec[0][0], rec[0][1], rec[0][2])
+        self.n = len(rec)
+        self.lat = sum(r[1] for r in rec) / len(rec)
+        self.lon = sum(r[2] for r in rec) / len(rec)
+        self.last_t = rec[-1][0]
+        self.recent = rec
+        return out
+
     def _begin(self, t: float, lat: float, lon: float) -> None:
         self.lat, self.lon, self.n, self.first_t, self.last_t = lat, lon, 1, t, t
-        self.started, self.away = False, None
+        self.started, self.away, self.recent = False, None, [[t, lat, lon]]
 
     def end(self, device: str) -> list[Event]:
         out: list[Event] = []
@@ -107,5 +154,5 @@ class StopState:
                     duration_s=self.last_t - self.first_t,
                 )
             )
-        self.n, self.started, self.away = 0, False, None
+        self.n, self.started, self.away, self.recent = 0, False, None, None
         return out

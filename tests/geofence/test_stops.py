@@ -40,3 +40,26 @@ def test_moving_on_to_a_second_place_starts_a_second_stop() -> None:
         (Kind.VISIT_ENDED, 570),
         (Kind.VISIT_STARTED, 700),
     ]
+
+
+def test_next_door_is_a_second_stop() -> None:
+    # 10 minutes at A, a minute's walk, 10 minutes at B 60 m north.
+    walk = [fix(50 + i, 600 + 15 * i, 15 * i) for i in range(1, 4)]
+    pts = stay(1, 0, 10) + walk + stay(100, 660, 10, north=60)
+    events = run(pts)
+    kinds = [(e.kind, round(e.t / 30) * 30) for e in events]
+    assert kinds[0] == (Kind.VISIT_STARTED, 0)
+    assert kinds[1][0] is Kind.VISIT_ENDED and 600 <= kinds[1][1] <= 690
+    assert kinds[2][0] is Kind.VISIT_STARTED and 600 <= kinds[2][1] <= 720
+    assert len(kinds) == 3
+
+
+def test_noise_does_not_split_a_long_stay() -> None:
+    import random
+
+    rng = random.Random(5)
+    pts = [fix(i + 1, 30 * i, rng.gauss(0, 12), rng.gauss(0, 12)) for i in range(120)]
+    for k in (20, 50, 51, 90):  # reflections, one of them twice in a row but back after
+        pts[k] = fix(k + 1, 30 * k, 70, 20, acc=15)
+    events = run([*pts, fix(500, 3600, 500), fix(501, 3615, 700)])
+    assert [e.kind for e in events] == [Kind.VISIT_STARTED, Kind.VISIT_ENDED]
