@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy import ColumnElement, and_, false, func, select, true
 
 from backend.auth.scope import subtree_unit_ids, unit_in_subtree
 from backend.auth.security import hash_password, new_api_key
@@ -18,7 +18,7 @@ from backend.db.models import OrgUnit as OrgUnitRow
 from backend.db.models import Place as PlaceRow
 from backend.db.models import StoreApp as StoreAppRow
 from backend.db.models import User as UserRow
-from backend.errors import Forbidden, Invalid
+from backend.errors import Conflict, Forbidden, Invalid
 from backend.org.schemas import (
     Device,
     DeviceCreate,
@@ -120,9 +120,31 @@ class UserService(CrudService[UserRow, User]):
             "password_hash": await to_thread.run_sync(hash_password, data.password),
         }
 
+    async def _keep_an_admin(self, row: UserRow, field: str) -> None:
+        """A tenant always keeps an active admin: the last one is not demoted, deactivated or
+        deleted (409), which would leave nobody able to manage the tenant."""
+        if row.role != "admin" or not row.active:
+            return
+        others = await self.session.scalar(
+            select(func.count())
+            .select_from(UserRow)
+            .where(
+                UserRow.tenant_id == self.p.tenant_id,
+                UserRow.role == "admin",
+                UserRow.active,
+                UserRow.id != row.id,
+            )
+        )
+        if not others:
+            raise Conflict("this is the tenant's last active admin", field=field)
+
     async def update_values(self, row: UserRow, changes: dict[str, Any]) -> dict[str, Any]:
         values = dict(changes)
         self._check_role(values.get("role"))
+        if values.get("role") not in (None, "admin"):
+            await self._keep_an_admin(row, "role")
+        if values.get("active") is False:
+            await self._keep_an_admin(row, "active")
         if values.get("org_unit_id") is not None:
             await self.require_unit(values["org_unit_id"])
         if values.get("password") is not None:
@@ -131,6 +153,10 @@ class UserService(CrudService[UserRow, User]):
             )
         values.pop("password", None)
         return values
+
+    async def delete(self, item_id: uuid.UUID) -> None:
+        await self._keep_an_admin(await self._load_writable(item_id), "item_id")
+        await super().delete(item_id)
 
     def to_schema(self, row: UserRow) -> User:
         return User.model_validate(row)

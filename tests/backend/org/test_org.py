@@ -134,6 +134,36 @@ class TestUsers:
         assert login.status_code == 401
 
 
+class TestLastAdmin:
+    async def test_the_last_admin_is_not_demoted_deactivated_or_deleted(
+        self, client: AsyncTestClient[Litestar], other_tenant: Tenant
+    ) -> None:
+        t = other_tenant
+        me = f"/users/{t.users['admin']}"
+        for body, field in (({"role": "manager"}, "role"), ({"active": False}, "active")):
+            resp = await client.patch(me, json=body, headers=t.h("admin"))
+            assert resp.status_code == 409, resp.text
+            assert errors_for(resp) == [field]
+        assert (await client.delete(me, headers=t.h("admin"))).status_code == 409
+        # With a second admin, the first may step down.
+        second = await t.post(
+            "admin",
+            "/users",
+            {
+                "email": f"admin2@{t.slug}.test",
+                "name": "admin2",
+                "role": "admin",
+                "org_unit_id": str(t.units["HQ"]),
+                "password": PASSWORD,
+            },
+        )
+        resp = await client.patch(
+            f"/users/{second['id']}", json={"role": "manager"}, headers=t.h("admin")
+        )
+        assert resp.status_code == 200, resp.text
+        assert (await client.get(me, headers=t.h("admin"))).status_code == 200
+
+
 class TestLogin:
     async def test_wrong_password_tenant_or_email(
         self, client: AsyncTestClient[Litestar], tenant: Tenant, other_tenant: Tenant
