@@ -32,7 +32,10 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def start_api(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_api(
+    url: str, port: int, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`fieldsense serve` as a process of its own, its output appended to `log`."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -43,6 +46,7 @@ def start_api(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         "FIELDSENSE_WEBHOOK_ALLOW_NETWORKS": ",".join(
             n for n in (os.environ.get("FIELDSENSE_WEBHOOK_ALLOW_NETWORKS", ""), "127.0.0.0/8") if n
         ),
+        **(extra_env or {}),
     }
     exe = shutil.which("fieldsense", path=str(Path(sys.executable).parent)) or "fieldsense"
     with log.open("ab") as out:

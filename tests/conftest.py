@@ -5,18 +5,22 @@ Set TEST_DATABASE_URL to use an existing empty PostGIS database instead.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from backend.app import create_app
@@ -66,6 +70,27 @@ def settings(db_url: str) -> Settings:
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> Litestar:
     return create_app(settings)
+
+
+async def fresh_database(db_url: str, prefix: str) -> str:
+    """A new, migrated database in the test cluster, for tests whose processes must see no
+    other test's data (jobs that run on everything, a demo that seeds its own tenant)."""
+    url = make_url(db_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    await asyncio.to_thread(migrate.upgrade, fresh)
+    return fresh
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from backend.auth.security import Principal
 from backend.db.models import AuditEntry, OrgUnit, Place, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.schemas import AgentProfileIn
+from backend.plans.services import PlanService
 from backend.tracking.ingest import raw_connection
 from geofence.distance import haversine_m
 
@@ -203,17 +204,7 @@ class ActivityService:
     async def _agent(self, agent_id: uuid.UUID) -> User:
         if self.p.is_store_app:
             raise Forbidden("store apps have no access to agents' days")
-        stmt = select(User).where(
-            User.tenant_id == self.p.tenant_id, User.id == agent_id, User.role == "agent"
-        )
-        if self.p.is_agent:
-            stmt = stmt.where(User.id == self.p.id)
-        elif not self.p.is_admin:
-            stmt = stmt.where(User.org_unit_id.in_(subtree_unit_ids(self.p)))
-        user = await self.session.scalar(stmt)
-        if user is None:
-            raise Invalid(f"unknown agent (or not one you manage): {agent_id}", field="agent_id")
-        return user
+        return await PlanService(self.session, self.p).require_agent(agent_id, "agent_id")
 
     async def _unit(self, unit_id: uuid.UUID) -> OrgUnit:
         if not (self.p.is_admin or self.p.is_manager):

@@ -52,16 +52,9 @@ class CoachingService:
         return base.where(User.org_unit_id.in_(subtree_unit_ids(self.p)))
 
     async def _agent(self, agent_id: uuid.UUID, field: str) -> User:
-        user = await self.session.scalar(
-            select(User).where(
-                User.tenant_id == self.p.tenant_id,
-                User.id == agent_id,
-                User.id.in_(self._agents_visible()),
-            )
-        )
-        if user is None:
-            raise Invalid(f"unknown agent (or not one you manage): {agent_id}", field=field)
-        return user
+        from backend.plans.services import PlanService  # plans imports this module
+
+        return await PlanService(self.session, self.p).require_agent(agent_id, field)
 
     async def _note(self, note_id: uuid.UUID) -> CoachingNote:
         note = await self.session.scalar(

@@ -288,11 +288,9 @@ class Dispatcher:
         code: int | None = None
         error: str | None = refused
         started = time.perf_counter()
-        if error is not None:
-            pass
-        elif not msg.events:
+        if error is None and not msg.events:
             error = "its events no longer exist"
-        else:
+        elif error is None:
             payload = signing.body(msg.events, msg.batched, msg.created_at)
             at = datetime.now(UTC)  # signatures carry the real time receivers check against
             keys = signing.signing_keys(

@@ -3,86 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
-import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
-from backend.db import migrate
 from backend.embedded_db import free_port
+from backend.simrun import start_api, wait_healthy
 from tests.backend.world import Tenant
+from tests.conftest import fresh_database
 
 FAST = 1.0  # seconds between firings of the jobs under watch
 
 
-async def _fresh_database(db_url: str) -> str:
-    """A new, migrated database in the test cluster (its jobs see no other test's data)."""
-    url = make_url(db_url)
-    name = f"jobs_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    fresh = url.set(database=name).render_as_string(hide_password=False)
-    await asyncio.to_thread(migrate.upgrade, fresh)
-    return fresh
-
-
-def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+async def test_two_api_processes_fire_each_job_once(db_url: str, tmp_path: Path) -> None:
+    url = await fresh_database(db_url, "jobs")
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
     env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "FIELDSENSE_PORT": str(port),
-        "FIELDSENSE_JOBS": "1",
-        "FIELDSENSE_ACCESS_LOG": "0",
         "FIELDSENSE_SECRET": "jobs-test-" + "y" * 32,
         "FIELDSENSE_JOB_INTERVALS": f"learn_from_outcomes={FAST},track_campaigns={FAST}",
     }
-    exe = shutil.which("fieldsense", path=str(Path(sys.executable).parent)) or "fieldsense"
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [exe, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-
-
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the API process died:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the API process did not come up:\n{log.read_text()[-3000:]}")
-
-
-async def test_two_api_processes_fire_each_job_once(db_url: str, tmp_path: Path) -> None:
-    url = await _fresh_database(db_url)
-    ports = [free_port(), free_port()]
-    logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    procs = [_serve(url, p, log) for p, log in zip(ports, logs, strict=True)]
+    procs = [start_api(url, p, log, env) for p, log in zip(ports, logs, strict=True)]
     try:
         for port, proc, log in zip(ports, procs, logs, strict=True):
-            _wait_healthy(port, proc, log)
+            wait_healthy(port, proc, log, timeout=60)
         both_up = time.time()
         await asyncio.sleep(6 * FAST)
         watched = time.time() - both_up

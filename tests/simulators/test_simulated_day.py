@@ -11,12 +11,9 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.config import Settings
@@ -25,6 +22,7 @@ from backend.tenants.demo import DEMO_PASSWORD, demo_logins, seed_demo
 from backend.webhooks.dispatcher import Dispatcher
 from backend.webhooks.targets import TargetPolicy
 from simulators.day import DayConfig, simulate
+from tests.conftest import fresh_database
 
 
 async def test_a_short_simulated_day(
@@ -76,23 +74,11 @@ async def test_a_short_simulated_day(
 
 
 async def test_the_demo_command_starts_serves_and_stops(db_url: str, tmp_path: Path) -> None:
-    url = make_url(db_url)
-    name = f"demo_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    fresh = await fresh_database(db_url, "demo")
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
+        "DATABASE_URL": fresh,
         "FIELDSENSE_DATA_DIR": str(tmp_path),
         "FIELDSENSE_SECRET": "demo-test-" + "z" * 32,
     }
