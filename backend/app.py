@@ -26,6 +26,7 @@ from backend.auth.security import API_KEY_HEADER, make_jwt_auth
 from backend.campaigns.controllers import CampaignController
 from backend.campaigns.services import track_campaigns
 from backend.coaching.controllers import CoachingController
+from backend.common.openapi import document_errors
 from backend.config import Settings
 from backend.customers.controllers import CustomerController
 from backend.errors import exception_handlers
@@ -141,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs.add("track_campaigns", track_campaigns, every_s=300)
     # Serving processes (jobs on) also start the planner's workers up front.
     on_startup = [jobs.start, warm_pool] if settings.jobs else []
-    return Litestar(
+    app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
         plugins=[
             SQLAlchemyPlugin(config=db),
@@ -177,3 +178,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[jobs.stop, dispatcher.close, engine.dispose, shutdown_pool],
         debug=False,
     )
+    document_errors(app)
+    return app

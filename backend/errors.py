@@ -113,7 +113,28 @@ def _integrity_handler(_: Request[Any, Any, Any], exc: IntegrityError) -> Respon
     return _domain_handler(_, domain_error_from_integrity(exc))
 
 
+def _sqlstate(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    for e in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+_UNSTORABLE = Invalid(
+    "a value cannot be stored as given (a NUL character, an out-of-range number or date)"
+)
+
+
+def _data_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return _domain_handler(_, _UNSTORABLE)
+
+
 def _dbapi_handler(_: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    if _sqlstate(exc).startswith("22"):
+        # Class 22, data exception: what the client sent, not our failure.
+        return _domain_handler(_, _UNSTORABLE)
     if exc.connection_invalidated:
         return Response(
             content={"status_code": 503, "detail": "database unavailable"},
@@ -143,6 +164,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     asyncpg.exceptions.ConnectionDoesNotExistError: _os_error_handler,
     asyncpg.exceptions.CannotConnectNowError: _os_error_handler,
     asyncpg.exceptions.AdminShutdownError: _os_error_handler,
+    asyncpg.exceptions.DataError: _data_error_handler,
 }
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Documenting request bodies a handler reads itself (to check each item on its own).
+"""OpenAPI helpers: request bodies a handler reads itself, and the error responses.
 
 Litestar documents a body from the handler's `data` parameter; the ingest handlers parse the
 body themselves, so they declare it with `documented_body(Model)` instead.
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Litestar
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.routes import HTTPRoute
 from pydantic import BaseModel
 
 _KEYWORDS = {
@@ -63,3 +66,50 @@ def documented_body(model: type[BaseModel]) -> type[Operation]:
 
     _Documented.__name__ = f"{model.__name__}Operation"
     return _Documented
+
+
+class ErrorItem(BaseModel):
+    field: str | None = None
+    message: str | None = None
+    source: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: the status, what went wrong, and per field where it went wrong."""
+
+    status_code: int
+    detail: str
+    errors: list[ErrorItem] | None = None
+    extra: Any = None
+
+
+_ERRORS = {
+    401: "No or invalid credentials (bearer token or X-API-Key)",
+    403: "The caller's role or org subtree does not allow this",
+    404: "No such record in the caller's tenant and subtree",
+    409: "The change conflicts with existing data",
+    413: "The request is larger than the limit it names",
+    422: "A field is missing or invalid; `errors` names it",
+    429: "Too many requests; retry after `Retry-After` seconds",
+    503: "The database is unavailable; retry after `Retry-After` seconds",
+}
+_PUBLIC = ("/health", "/ready", "/schema", "/manager", "/static")
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def document_errors(app: Litestar) -> None:
+    """Declare the error responses every operation can give, with their body, so that the
+    OpenAPI document lists each status a client may see (schemathesis checks that it does)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(_PUBLIC):
+            continue
+        for handler in route.route_handlers:
+            codes = {401, 403, 404, 422, 429, 503}
+            if set(handler.http_methods) & _WRITES:
+                codes |= {409, 413}
+            declared = dict(handler.responses or {})
+            for code in sorted(codes - set(declared)):
+                declared[code] = ResponseSpec(
+                    data_container=ErrorBody, description=_ERRORS[code], generate_examples=False
+                )
+            handler.responses = declared

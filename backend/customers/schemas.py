@@ -6,9 +6,16 @@ import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 Status = Literal["customer", "prospect", "dormant"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -43,6 +50,10 @@ class HoursWindow(BaseModel):
         return self
 
 
+# Money is exact inside (numeric) and a JSON number outside, as the OpenAPI document says.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
 class _CustomerFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phone: str | None = Field(default=None, max_length=32)
@@ -51,7 +62,7 @@ class _CustomerFields(BaseModel):
     household_type: str | None = Field(default=None, max_length=32)
     life_stage: str | None = Field(default=None, max_length=32)
     lifestyle_tags: list[str] = Field(default_factory=list, max_length=50)
-    value: Decimal = Field(default=Decimal(0), ge=0, le=Decimal("999999999999"))
+    value: Money = Field(default=Decimal(0), ge=0, le=999_999_999_999)
     last_contact_at: datetime | None = None
     do_not_visit: bool = False
     preferred_hours: list[HoursWindow] = Field(default_factory=list, max_length=21)
@@ -89,7 +100,7 @@ class CustomerUpdate(BaseModel):
     household_type: str | None = Field(default=None, max_length=32)
     life_stage: str | None = Field(default=None, max_length=32)
     lifestyle_tags: list[str] | None = Field(default=None, max_length=50)
-    value: Decimal | None = Field(default=None, ge=0, le=Decimal("999999999999"))
+    value: Money | None = Field(default=None, ge=0, le=999_999_999_999)
     last_contact_at: datetime | None = None
     do_not_visit: bool | None = None
     preferred_hours: list[HoursWindow] | None = Field(default=None, max_length=21)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, MediaType, Response, get
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusController
@@ -52,3 +52,9 @@ class MetricsController(PrometheusController):
 
     path = "/metrics"
     guards = [admin_only]
+
+    @get(media_type=MediaType.TEXT, operation_id="GetMetrics")
+    async def get(self) -> Response[bytes]:  # type: ignore[override]
+        # Litestar's handler, documented as what it sends: the Prometheus text format.
+        response: Response[bytes] = await PrometheusController.get.fn(self)
+        return response

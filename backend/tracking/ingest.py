@@ -172,19 +172,27 @@ ON CONFLICT DO NOTHING
 RETURNING client_id
 """
 
-# Candidates: fences that contain the point (all that can start an enter), plus the fences
-# the device is already in or entering (whose exit or streak needs the exact distance).
-# Fences outside both sets are "far" to the engine, which is what they are.
+# Candidates: fences that contain the point (all that can start an enter), plus, for every point,
+# the exact distance to each fence the device may be in by then: those it was in or entering
+# at the batch's start, and those any point of the batch is inside (entered on the way). A
+# fence outside both sets is "far" to the engine, which is what it is; and the answer does not
+# depend on where the batches were cut (a point in a fence's exit buffer is never "far").
 MATCH = """
 WITH pts AS (
     SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g
     FROM unnest($2::int[], $3::float8[], $4::float8[]) AS p(i, lat, lon)
-), cand AS (
-    SELECT pts.i, pts.g, f.* FROM pts JOIN geofences f
+), hit AS MATERIALIZED (
+    SELECT pts.i, f.id FROM pts JOIN geofences f
       ON f.tenant_id = $1 AND ST_Intersects(f.geom, pts.g)
+), watched AS (
+    SELECT id FROM hit UNION SELECT unnest($5::uuid[])
+), cand AS (
+    SELECT pts.i, pts.g, f.* FROM hit JOIN pts USING (i)
+      JOIN geofences f ON f.tenant_id = $1 AND f.id = hit.id
     UNION ALL
-    SELECT pts.i, pts.g, f.* FROM pts JOIN geofences f
-      ON f.tenant_id = $1 AND f.id = ANY($5::uuid[]) AND NOT ST_Intersects(f.geom, pts.g)
+    SELECT pts.i, pts.g, f.* FROM pts CROSS JOIN watched w
+      JOIN geofences f ON f.tenant_id = $1 AND f.id = w.id
+    WHERE NOT EXISTS (SELECT 1 FROM hit WHERE hit.i = pts.i AND hit.id = w.id)
 )
 SELECT i, id, dwell_s, exit_buffer_m,
        CASE WHEN shape = 'circle' THEN ST_Distance(center, g::geography, false) - radius_m

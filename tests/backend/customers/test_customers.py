@@ -41,7 +41,7 @@ class TestCreateCustomer:
         assert got.status_code == 200
         c = got.json()
         assert (c["lat"], c["lon"]) == (pytest.approx(LAT), pytest.approx(LON))
-        assert c["lifestyle_tags"] == ["golf", "car_owner"] and c["value"] == "1250000.50"
+        assert c["lifestyle_tags"] == ["golf", "car_owner"] and c["value"] == 1250000.5
         assert c["last_contact_at"] == "2026-09-01T01:00:00Z"
         assert c["preferred_hours"] == [{"days": [0, 2, 4], "start": "09:00", "end": "12:00"}]
 
@@ -115,6 +115,18 @@ class TestCreateCustomer:
         resp = await client.post("/customers", json=body, headers=tenant.h(who))
         assert resp.status_code == status, resp.text
         assert field in errors_for(resp)
+
+    async def test_a_nul_character_is_bad_input_not_a_crash(
+        self, client: AsyncTestClient[Litestar], tenant: Tenant
+    ) -> None:
+        # PostgreSQL text cannot hold NUL: the schema fuzzer found it as a 500.
+        body = {"name": "a\u0000b", "lat": 0, "lon": 0}
+        resp = await client.post("/customers", json=body, headers=tenant.h("manager"))
+        assert resp.status_code == 422, resp.text
+        resp = await client.get(
+            "/customers", params={"lifestyle_tag": "x\x00"}, headers=tenant.h("manager")
+        )
+        assert resp.status_code == 422, resp.text
 
     async def test_manager_cannot_place_a_customer_outside_their_subtree(
         self, client: AsyncTestClient[Litestar], tenant: Tenant

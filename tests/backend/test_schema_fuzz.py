@@ -1,0 +1,181 @@
+"""Schema fuzzing: schemathesis over every operation of the OpenAPI document, as every role.
+
+The API runs over real HTTP on a database of its own (the fuzzer creates, changes and deletes
+whatever its credentials allow). Each operation gets a bounded number of generated requests per
+role, least privileged first, so that an admin's deletions do not starve the other roles. Every
+response must be below 500 and conform to the documented schema (status code, content type,
+headers, body).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import hypothesis
+import pytest
+import pytest_asyncio
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, Phase, given
+from litestar.testing import AsyncTestClient
+from schemathesis import checks
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from backend.app import create_app
+from backend.config import Settings
+from backend.embedded_db import free_port
+from tests.backend.world import Tenant, make_tenant
+from tests.conftest import fresh_database
+
+# Requests per operation and role; FIELDSENSE_FUZZ_EXAMPLES raises it for a longer run.
+EXAMPLES = int(os.environ.get("FIELDSENSE_FUZZ_EXAMPLES", "6"))
+ROLES = ("anonymous", "agent", "store_app", "manager", "admin")
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+]
+
+
+@dataclass
+class Tally:
+    cases: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def fuzz_settings(settings: Settings, db_url: str) -> Settings:
+    import asyncio
+
+    url = asyncio.run(fresh_database(db_url, "fuzz"))
+    return dataclasses.replace(settings, database_url=url)
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(fuzz_settings: Settings) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(fuzz_settings), host="127.0.0.1", port=port, log_level="error", lifespan="on"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started:
+        assert time.time() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def credentials(fuzz_settings: Settings) -> dict[str, dict[str, str]]:
+    """One tenant with a user of each role and a store app, on the fuzzer's database."""
+    engine = create_async_engine(fuzz_settings.database_url)
+    try:
+        async with (
+            AsyncTestClient(app=create_app(fuzz_settings)) as client,
+            AsyncSession(engine, expire_on_commit=False) as session,
+        ):
+            t: Tenant = await make_tenant(client, session)
+            place = await t.post(
+                "admin",
+                "/places",
+                {"name": "Shop", "kind": "store", "lat": 37.5, "lon": 127.0},
+            )
+            app = await t.post(
+                "admin",
+                "/store-apps",
+                {"name": "SA", "store_ids": [place["id"]], "org_unit_id": str(t.units["B1"])},
+            )
+    finally:
+        await engine.dispose()
+    return {
+        "anonymous": {},
+        "agent": t.h("agent"),
+        "manager": t.h("manager"),
+        "admin": t.h("admin"),
+        "store_app": {"X-API-Key": app["api_key"]},
+    }
+
+
+def _describe(group: BaseExceptionGroup[Any]) -> str:
+    lines = [str(e).strip().replace("\n", " ")[:300] for e in group.exceptions]
+    return f"{type(group).__name__}: " + " | ".join(lines)
+
+
+def fuzz_operation(
+    operation: Any,
+    base_url: str,
+    role: str,
+    headers: dict[str, str],
+    tally: Tally,
+    session: Any,
+) -> None:
+    label = f"{operation.method.upper()} {operation.path}"
+
+    @given(case=operation.as_strategy())
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        # An operation's own auth header (if the generator made one) yields to the role's.
+        case.headers = {**(case.headers or {}), **headers}
+        response = case.call(base_url=base_url, session=session, timeout=30)
+        tally.cases[label] += 1
+        tally.statuses[response.status_code] += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except BaseExceptionGroup as exc:  # schemathesis raises a group of its failures
+            tally.failures.append(f"{label} as {role}: {_describe(exc)}")
+
+    run()
+
+
+def test_no_operation_fails_for_any_role(
+    fuzz_server: str, credentials: dict[str, dict[str, str]]
+) -> None:
+    import requests
+
+    with httpx.Client() as c:
+        doc = c.get(f"{fuzz_server}/schema/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(doc)
+    operations = [r.ok() for r in schema.get_all_operations()]
+    assert len(operations) > 50
+    tally = Tally()
+    started = time.monotonic()
+    with requests.Session() as session:
+        for role in ROLES:
+            for op in operations:
+                fuzz_operation(op, fuzz_server, role, credentials[role], tally, session)
+            print(
+                f"fuzz: {role} done, {sum(tally.cases.values())} requests,"
+                f" {time.monotonic() - started:.0f} s",
+                flush=True,
+            )
+    total = sum(tally.cases.values())
+    server_errors = sum(n for s, n in tally.statuses.items() if s >= 500)
+    print(f"fuzz: {total} requests over {len(operations)} operations x {len(ROLES)} roles;")
+    print(f"fuzz: statuses {dict(sorted(tally.statuses.items()))}")
+    assert total >= len(operations) * len(ROLES)
+    for line in tally.failures:
+        print("fuzz failure:", line)
+    assert server_errors == 0, tally.failures
+    assert not tally.failures, "\n".join(tally.failures[:20])
