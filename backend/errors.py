@@ -61,6 +61,8 @@ class Unauthorized(DomainError):
     status_code = HTTP_401_UNAUTHORIZED
 
 
+RETRY_AFTER_S = 2  # seconds a client waits before retrying while the database is away
+
 _KEY_RE = re.compile(r"Key \(([^)]*)\)=")
 
 
@@ -131,25 +133,75 @@ def _data_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[A
     return _domain_handler(_, _UNSTORABLE)
 
 
+# Connection exceptions (08), the server shutting down or starting up (57P01-57P03).
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+_OUTAGE_CAUSES = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+)
+
+
+def _closed(exc: BaseException) -> bool:
+    # asyncpg says "interface error" both for a connection that went away under a transaction
+    # and for misuse of its API; only the first is an outage.
+    return isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if _sqlstate(exc).startswith(_OUTAGE_STATES):
+        return True
+    seen: BaseException | None = exc
+    for _ in range(5):  # the driver's error, SQLAlchemy's adapter, SQLAlchemy's wrapper
+        if seen is None:
+            break
+        if isinstance(seen, _OUTAGE_CAUSES) or _closed(seen):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _unavailable() -> Response[Any]:
+    # Tell the client to come back; the pool reconnects by itself (pre-ping).
+    return Response(
+        content={"status_code": 503, "detail": "database unavailable"},
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+        media_type=MediaType.JSON,
+    )
+
+
 def _dbapi_handler(_: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
     if _sqlstate(exc).startswith("22"):
         # Class 22, data exception: what the client sent, not our failure.
         return _domain_handler(_, _UNSTORABLE)
-    if exc.connection_invalidated:
-        return Response(
-            content={"status_code": 503, "detail": "database unavailable"},
-            status_code=HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
-        )
+    if _is_outage(exc):
+        return _unavailable()
     raise exc
 
 
 def _os_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # The database socket refused or dropped: tell the client to come back.
+    # The database socket refused or dropped.
+    return _unavailable()
+
+
+def _interface_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _closed(exc):
+        return _unavailable()
+    raise exc
+
+
+def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    # Litestar's own errors (bad token, unknown path, method not allowed) as JSON, whatever
+    # the handler's media type (the metrics endpoint sends text).
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
     return Response(
-        content={"status_code": 503, "detail": "database unavailable"},
-        status_code=HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": "5"},
+        content=body, status_code=exc.status_code, headers=exc.headers, media_type=MediaType.JSON
     )
 
 
@@ -157,6 +209,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     DomainError: _domain_handler,
     ValidationException: _validation_handler,
     IntegrityError: _integrity_handler,
+    HTTPException: _http_handler,
     DBAPIError: _dbapi_handler,
     ConnectionRefusedError: _os_error_handler,
     # The ingest hot path talks to asyncpg directly: its connection errors are outages too.
@@ -164,6 +217,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     asyncpg.exceptions.ConnectionDoesNotExistError: _os_error_handler,
     asyncpg.exceptions.CannotConnectNowError: _os_error_handler,
     asyncpg.exceptions.AdminShutdownError: _os_error_handler,
+    asyncpg.exceptions.InterfaceError: _interface_error_handler,
     asyncpg.exceptions.DataError: _data_error_handler,
 }
 

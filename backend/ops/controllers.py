@@ -54,7 +54,7 @@ class MetricsController(PrometheusController):
     guards = [admin_only]
 
     @get(media_type=MediaType.TEXT, operation_id="GetMetrics")
-    async def get(self) -> Response[bytes]:  # type: ignore[override]
+    async def get(self) -> Response[bytes]:
         # Litestar's handler, documented as what it sends: the Prometheus text format.
         response: Response[bytes] = await PrometheusController.get.fn(self)
         return response

@@ -95,7 +95,7 @@ async def outcome(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The device's standing events and visits, by their facts (not by ids or flags)."""
     h = f.tenant.h("agent")
-    events = (await client.get("/events", params={"device_id": device, "limit": 500}, headers=h))
+    events = await client.get("/events", params={"device_id": device, "limit": 500}, headers=h)
     assert events.status_code == 200
     visits = await client.get(
         "/visits", params={"agent_id": str(f.tenant.users["agent"]), "limit": 500}, headers=h
@@ -137,5 +137,5 @@ async def test_three_shuffled_passes_give_the_events_of_one_clean_pass(
     points = sum(len(b) for b in day)
     assert (accepted, duplicates) == (points, 2 * points)
     got_events, got_visits = await outcome(client, field, replayed)
-    assert got_events == expected_events, (set(got_events) ^ set(expected_events))
-    assert got_visits == expected_visits, (set(got_visits) ^ set(expected_visits))
+    assert got_events == expected_events, set(got_events) ^ set(expected_events)
+    assert got_visits == expected_visits, set(got_visits) ^ set(expected_visits)
