@@ -29,6 +29,7 @@ from backend.coaching.controllers import CoachingController
 from backend.common.openapi import document_errors
 from backend.config import Settings
 from backend.customers.controllers import CustomerController
+from backend.db.tenancy import tenant_engine
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
 from backend.jobs.controllers import JobController
@@ -95,12 +96,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (or run `fieldsense serve`, which starts one)")
-    engine = create_async_engine(
+    # Requests: the app role, under row-level security, carrying the caller's tenant.
+    engine = tenant_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         echo=settings.log_sql,
+    )
+    # Work across tenants on purpose: jobs, the webhook worker, login and API-key lookups.
+    system_engine = create_async_engine(
+        settings.database_url, pool_size=4, max_overflow=4, pool_pre_ping=True
     )
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -131,9 +137,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.webhook_require_https, settings.webhook_allow_networks
     )
     dispatcher = Dispatcher(
-        engine, policy, settings.webhook_timeout_s, settings.webhook_retry_hours
+        system_engine, policy, settings.webhook_timeout_s, settings.webhook_retry_hours
     )
-    jobs = JobRunner(engine, intervals=settings.job_intervals)
+    jobs = JobRunner(system_engine, intervals=settings.job_intervals)
     jobs.add("deliver_webhooks", dispatcher.job, every_s=settings.webhook_every_s, shared=True)
     jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
     jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
@@ -170,12 +176,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "settings": settings,
                 "jobs": jobs,
                 "db_engine": engine,
+                "system_engine": system_engine,
                 "webhook_policy": policy,
                 "dispatcher": dispatcher,
             }
         ),
         on_startup=on_startup,
-        on_shutdown=[jobs.stop, dispatcher.close, engine.dispose, shutdown_pool],
+        on_shutdown=[
+            jobs.stop,
+            dispatcher.close,
+            engine.dispose,
+            system_engine.dispose,
+            shutdown_pool,
+        ],
         debug=False,
     )
     document_errors(app)

@@ -73,19 +73,36 @@ def _columns_from_detail(detail: str | None) -> list[str]:
     return [c.strip() for c in m.group(1).split(",") if c.strip() != "tenant_id"]
 
 
+def _columns_of_constraint(table: str | None, name: str | None) -> list[str]:
+    """The columns of a named constraint or unique index, from the models' metadata (under
+    row-level security PostgreSQL leaves the key out of its message, so it cannot tell us)."""
+    from backend.db.base import Base  # the models import this module's errors
+
+    found = Base.metadata.tables.get(table or "")
+    if found is None or not name:
+        return []
+    for c in [*found.constraints, *found.indexes]:
+        if getattr(c, "name", None) == name:
+            return [col.name for col in getattr(c, "columns", ()) if col.name != "tenant_id"]
+    return []
+
+
 def domain_error_from_integrity(exc: IntegrityError, *, deleting: bool = False) -> DomainError:
     """Turn a constraint violation into the error a client can act on."""
     orig = getattr(exc, "orig", None)
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(
-        getattr(orig, "__cause__", None), "sqlstate", None
+    cause = getattr(orig, "__cause__", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    detail = getattr(cause, "detail", None) or str(orig)
+    cols = _columns_from_detail(detail) or _columns_of_constraint(
+        getattr(cause, "table_name", None), getattr(cause, "constraint_name", None)
     )
-    detail = getattr(getattr(orig, "__cause__", None), "detail", None) or str(orig)
-    cols = _columns_from_detail(detail)
+    if not cols and getattr(cause, "column_name", None):
+        cols = [str(cause.column_name)]  # type: ignore[union-attr]
     field = ",".join(cols) or None
     if sqlstate == "23505":
         return Conflict(f"{field or 'record'} already exists", field=field)
     if sqlstate == "23503":
-        if deleting or "is still referenced" in (detail or ""):
+        if deleting or "is still referenced" in (detail or "") or "update or delete" in str(orig):
             return Conflict("record is still referenced by other records", field=field)
         return Invalid(f"unknown {field or 'reference'}", field=field)
     if sqlstate == "23514":

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.models import StoreApp
+from backend.db.tenancy import current_tenant, tenant_scope
 
 API_KEY_HEADER = "X-API-Key"
 _hasher = PasswordHasher()
@@ -135,8 +136,8 @@ async def principal_for_api_key(engine: AsyncEngine, key: str) -> Principal | No
     )
 
 
-def _engine(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncEngine:
-    engine: AsyncEngine = connection.app.state["db_engine"]
+def _engine(connection: ASGIConnection[Any, Any, Any, Any], system: bool = False) -> AsyncEngine:
+    engine: AsyncEngine = connection.app.state["system_engine" if system else "db_engine"]
     return engine
 
 
@@ -148,20 +149,30 @@ async def retrieve_user(
         user_id = uuid.UUID(token.sub)
     except ValueError:
         return None
+    # The token names its tenant (it is signed): from here on, this request's connections
+    # carry it, starting with the lookup of the user.
+    current_tenant.set(tenant_id)
     return await principal_for_user(_engine(connection), tenant_id, user_id)
 
 
 class AuthMiddleware(JWTAuthenticationMiddleware):
-    """Litestar's JWT bearer auth, plus `X-API-Key` for store apps."""
+    """Litestar's JWT bearer auth, plus `X-API-Key` for store apps; sets the tenant that the
+    request's database connections carry (row-level security, backend/db/tenancy.py)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with tenant_scope(None):  # nothing carries over from a previous request
+            await super().__call__(scope, receive, send)
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         key = connection.headers.get(API_KEY_HEADER)
         if key:
-            principal = await principal_for_api_key(_engine(connection), key)
+            # Which tenant a key belongs to is the question: asked across tenants.
+            principal = await principal_for_api_key(_engine(connection, system=True), key)
             if principal is None:
                 raise NotAuthorizedException("invalid API key")
+            current_tenant.set(principal.tenant_id)
             return AuthenticationResult(user=principal, auth=None)
         return await super().authenticate_request(connection)
 

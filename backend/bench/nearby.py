@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from backend.auth.security import Principal
 from backend.db import migrate
+from backend.db.tenancy import current_tenant, tenant_engine
 from backend.embedded_db import EmbeddedPostgres
 from backend.plans.schemas import Point
 from backend.recommendations.schemas import FreeTimeQuery
@@ -144,7 +145,9 @@ def _violations(q: FreeTimeQuery, free_s: int, items: list[Any], now: datetime) 
 
 
 async def _measure(url: str, principal: Principal, queries: int, seed: int) -> dict[str, Any]:
-    engine = create_async_engine(url, pool_size=2)
+    # As the API runs it: the app role under row-level security, carrying the tenant.
+    engine = tenant_engine(url, pool_size=2)
+    scoped = current_tenant.set(principal.tenant_id)
     rng = random.Random(seed)
     free_ms: list[float] = []
     knn_ms: list[float] = []
@@ -185,6 +188,7 @@ async def _measure(url: str, principal: Principal, queries: int, seed: int) -> d
                     f"      {n - 19} / {queries} queries, free-time p50 {statistics.median(free_ms):.1f} ms, KNN p50 {statistics.median(knn_ms):.1f} ms"
                 )
     finally:
+        current_tenant.reset(scoped)
         await engine.dispose()
     return {
         "free_ms": free_ms,

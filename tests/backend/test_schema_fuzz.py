@@ -80,7 +80,7 @@ def fuzz_server(fuzz_settings: Settings) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture
 async def credentials(fuzz_settings: Settings) -> dict[str, dict[str, str]]:
     """One tenant with a user of each role and a store app, on the fuzzer's database."""
     engine = create_async_engine(fuzz_settings.database_url)
