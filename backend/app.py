@@ -27,6 +27,7 @@ from backend.campaigns.controllers import CampaignController
 from backend.campaigns.services import track_campaigns
 from backend.coaching.controllers import CoachingController
 from backend.common.openapi import document_errors
+from backend.common.ratelimit import RateLimiter
 from backend.config import Settings
 from backend.customers.controllers import CustomerController
 from backend.db.tenancy import tenant_engine
@@ -104,9 +105,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool_pre_ping=True,
         echo=settings.log_sql,
     )
-    # Work across tenants on purpose: jobs, the webhook worker, login and API-key lookups.
+    # Work across tenants on purpose: jobs, the webhook worker, login, and finding who is
+    # calling (token or API key) on every request.
     system_engine = create_async_engine(
-        settings.database_url, pool_size=4, max_overflow=4, pool_pre_ping=True
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
     )
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -177,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "jobs": jobs,
                 "db_engine": engine,
                 "system_engine": system_engine,
+                "limiter": RateLimiter(),
                 "webhook_policy": policy,
                 "dispatcher": dispatcher,
             }

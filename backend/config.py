@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.common.ratelimit import Limit
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("FIELDSENSE_DATA_DIR", ROOT / ".data"))
 
@@ -41,6 +43,26 @@ def job_intervals(value: str) -> dict[str, float]:
     return out
 
 
+RATE_DEVICE = Limit(per_minute=120, burst=120)
+RATE_API_KEY = Limit(per_minute=600, burst=200)
+LOGIN_FAILURES_ACCOUNT = Limit(per_minute=10 / 15, burst=10)  # 10 per 15 minutes
+LOGIN_FAILURES_ADDRESS = Limit(per_minute=100 / 15, burst=100)
+
+
+def _limit(name: str, default: Limit) -> Limit:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        per_minute, burst = raw.split(":")
+        limit = Limit(per_minute=float(per_minute), burst=int(burst))
+    except ValueError as exc:
+        raise ValueError(f"{name}: expected PER_MINUTE:BURST, got {raw!r}") from exc
+    if limit.per_minute <= 0 or limit.burst < 1:
+        raise ValueError(f"{name}: the rate must be positive and the burst at least 1")
+    return limit
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -64,6 +86,12 @@ class Settings:
     map_attribution: str = ""
     # Job intervals to override, in seconds: FIELDSENSE_JOB_INTERVALS="plan_tomorrow=300,...".
     job_intervals: dict[str, float] = field(default_factory=dict)
+    # Abuse limits, per API process: uploads per device, requests per store-app key, failed
+    # logins per account and per client address ("PER_MINUTE:BURST" in the environment).
+    rate_device: Limit = RATE_DEVICE
+    rate_api_key: Limit = RATE_API_KEY
+    login_failures_account: Limit = LOGIN_FAILURES_ACCOUNT
+    login_failures_address: Limit = LOGIN_FAILURES_ADDRESS
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -92,4 +120,12 @@ class Settings:
             map_tiles_url=os.environ.get("FIELDSENSE_MAP_TILES", ""),
             map_attribution=os.environ.get("FIELDSENSE_MAP_ATTRIBUTION", ""),
             job_intervals=job_intervals(os.environ.get("FIELDSENSE_JOB_INTERVALS", "")),
+            rate_device=_limit("FIELDSENSE_RATE_DEVICE", RATE_DEVICE),
+            rate_api_key=_limit("FIELDSENSE_RATE_API_KEY", RATE_API_KEY),
+            login_failures_account=_limit(
+                "FIELDSENSE_LOGIN_FAILURES_ACCOUNT", LOGIN_FAILURES_ACCOUNT
+            ),
+            login_failures_address=_limit(
+                "FIELDSENSE_LOGIN_FAILURES_ADDRESS", LOGIN_FAILURES_ADDRESS
+            ),
         )

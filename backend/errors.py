@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -24,11 +26,19 @@ class DomainError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None, extra: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        extra: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.extra = extra
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status_code": self.status_code, "detail": self.message}
@@ -59,6 +69,18 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     status_code = HTTP_401_UNAUTHORIZED
+
+
+class TooManyRequests(DomainError):
+    """A rate limit: 429 with `Retry-After` (whole seconds, at least 1)."""
+
+    status_code = HTTP_429_TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, retry_after_s: float, **kw: Any) -> None:
+        wait = max(1, math.ceil(retry_after_s))
+        super().__init__(
+            message, headers={"Retry-After": str(wait)}, extra={"retry_after_s": wait}, **kw
+        )
 
 
 RETRY_AFTER_S = 2  # seconds a client waits before retrying while the database is away
@@ -113,7 +135,12 @@ def domain_error_from_integrity(exc: IntegrityError, *, deleting: bool = False) 
 
 
 def _domain_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return Response(content=exc.body(), status_code=exc.status_code, media_type=MediaType.JSON)
+    return Response(
+        content=exc.body(),
+        status_code=exc.status_code,
+        media_type=MediaType.JSON,
+        headers=exc.headers,
+    )
 
 
 def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -162,8 +189,13 @@ _OUTAGE_CAUSES = (
 
 def _closed(exc: BaseException) -> bool:
     # asyncpg says "interface error" both for a connection that went away under a transaction
-    # and for misuse of its API; only the first is an outage.
-    return isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc)
+    # and for misuse of its API; only the first is an outage. Around a database restart a
+    # connection can also be left mid-operation ("another operation is in progress").
+    if isinstance(exc, asyncpg.exceptions.InterfaceError):
+        return "closed" in str(exc)
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return "in progress" in str(exc)
+    return False
 
 
 def _is_outage(exc: BaseException) -> bool:
@@ -235,6 +267,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     asyncpg.exceptions.CannotConnectNowError: _os_error_handler,
     asyncpg.exceptions.AdminShutdownError: _os_error_handler,
     asyncpg.exceptions.InterfaceError: _interface_error_handler,
+    asyncpg.exceptions.InternalClientError: _interface_error_handler,
     asyncpg.exceptions.DataError: _data_error_handler,
 }
 
@@ -245,6 +278,7 @@ __all__ = [
     "HTTPException",
     "Invalid",
     "NotFound",
+    "TooManyRequests",
     "Unauthorized",
     "domain_error_from_integrity",
     "exception_handlers",

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.models import StoreApp
 from backend.db.tenancy import current_tenant, tenant_scope
+from backend.errors import TooManyRequests
 
 API_KEY_HEADER = "X-API-Key"
 _hasher = PasswordHasher()
@@ -149,10 +150,10 @@ async def retrieve_user(
         user_id = uuid.UUID(token.sub)
     except ValueError:
         return None
-    # The token names its tenant (it is signed): from here on, this request's connections
-    # carry it, starting with the lookup of the user.
+    # The token names its tenant (it is signed): from here on, this request's transactions
+    # carry it. The lookup itself is the auth layer's, on the system engine (one round trip).
     current_tenant.set(tenant_id)
-    return await principal_for_user(_engine(connection), tenant_id, user_id)
+    return await principal_for_user(_engine(connection, system=True), tenant_id, user_id)
 
 
 class AuthMiddleware(JWTAuthenticationMiddleware):
@@ -173,6 +174,10 @@ class AuthMiddleware(JWTAuthenticationMiddleware):
             if principal is None:
                 raise NotAuthorizedException("invalid API key")
             current_tenant.set(principal.tenant_id)
+            state = connection.app.state
+            wait = state["limiter"].hit(("api_key", principal.id), state["settings"].rate_api_key)
+            if wait:
+                raise TooManyRequests("too many requests for this API key", wait)
             return AuthenticationResult(user=principal, auth=None)
         return await super().authenticate_request(connection)
 

@@ -1,14 +1,16 @@
 """The second wall between tenants: PostgreSQL row-level security.
 
 Every query a request makes runs as the role `fieldsense_app` (set when the connection opens),
-and every connection, when the pool hands it out, carries the tenant of the request in the
-setting `fieldsense.tenant_id`. The policies (migration 0009) let that role see and write only
-rows whose `tenant_id` is that setting. A query that forgets its tenant filter still sees only
-its tenant; a connection handed out with no tenant (no authenticated caller) sees no rows.
+and every transaction it opens carries the tenant of the request in the transaction-local
+setting `fieldsense.tenant_id` (SQLAlchemy's `begin` event; the ingest hot path, which opens
+its transactions on the driver, sets it with its other per-transaction settings). The
+policies (migration 0009) let that role see and write only rows whose `tenant_id` is that
+setting. A query that forgets its tenant filter still sees only its tenant; a transaction
+with no tenant (no authenticated caller) sees no rows.
 
-Work that spans tenants on purpose (the job runner, the webhook worker, finding the tenant of a
-login or an API key) uses the system engine: the schema owner's connections, which the
-policies do not restrict.
+Work that spans tenants on purpose (the job runner, the webhook worker, finding who is calling
+from a login, a token or an API key) uses the system engine: the schema owner's connections,
+which the policies do not restrict.
 """
 
 from __future__ import annotations
@@ -22,11 +24,6 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-try:  # SQLAlchemy 2.1
-    from sqlalchemy.util.concurrency import await_
-except ImportError:  # pragma: no cover - SQLAlchemy 2.0
-    from sqlalchemy.util import await_only as await_
-
 APP_ROLE = "fieldsense_app"
 TENANT_SETTING = "fieldsense.tenant_id"
 
@@ -35,7 +32,7 @@ current_tenant: ContextVar[uuid.UUID | None] = ContextVar("fieldsense_tenant", d
 
 @contextmanager
 def tenant_scope(tenant_id: uuid.UUID | None) -> Iterator[None]:
-    """Connections checked out inside see `tenant_id`'s rows only (None: no rows)."""
+    """Transactions begun inside see `tenant_id`'s rows only (None: no rows)."""
     token = current_tenant.set(tenant_id)
     try:
         yield
@@ -43,22 +40,26 @@ def tenant_scope(tenant_id: uuid.UUID | None) -> Iterator[None]:
         current_tenant.reset(token)
 
 
+SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', $1, true)"
+
+
+def tenant_setting() -> str:
+    tenant = current_tenant.get()
+    return str(tenant) if tenant else ""
+
+
 def tenant_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine whose connections run as the app role and carry the current tenant."""
+    """An engine whose connections run as the app role and whose transactions carry the
+    current tenant."""
     connect_args = dict(kwargs.pop("connect_args", {}))
     settings = {**connect_args.get("server_settings", {}), "role": APP_ROLE}
     connect_args["server_settings"] = settings
     engine = create_async_engine(url, connect_args=connect_args, **kwargs)
 
-    @event.listens_for(engine.sync_engine, "checkout")
-    def _carry_tenant(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        # On the driver's connection, outside any transaction: through SQLAlchemy's cursor
-        # this would open the transaction the caller's own work then runs inside.
-        tenant = current_tenant.get()
-        await_(
-            dbapi_connection.driver_connection.execute(
-                f"SELECT set_config('{TENANT_SETTING}', $1, false)", str(tenant) if tenant else ""
-            )
-        )
+    @event.listens_for(engine.sync_engine, "begin")
+    def _carry_tenant(connection: Any) -> None:
+        # Transaction-local: it ends with the transaction, so a pooled connection never
+        # carries one request's tenant into the next.
+        connection.exec_driver_sql(SET_TENANT, (tenant_setting(),))
 
     return engine

@@ -15,7 +15,7 @@ from backend.common.deps import DbEngine, DbSession
 from backend.common.openapi import documented_body
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
-from backend.errors import DomainError, Invalid
+from backend.errors import DomainError, Invalid, TooManyRequests
 from backend.tracking.ingest import LocationIngest, driver_transaction
 from backend.tracking.scans import ScanIngest
 from backend.tracking.schemas import (
@@ -67,6 +67,14 @@ def _check_count(items: Any, field: str) -> list[Any]:
     return items
 
 
+def _throttle(request: Request[Principal, Any, Any], device_id: uuid.UUID) -> None:
+    """Uploads per device (a phone in a retry loop must not crowd out the others)."""
+    state = request.app.state
+    wait = state["limiter"].hit(("device", device_id), state["settings"].rate_device)
+    if wait:
+        raise TooManyRequests("too many uploads from this device", wait, field="device_id")
+
+
 def _validated(model: type[BaseModel], doc: Any) -> Any:
     try:
         return model.model_validate(doc)
@@ -105,6 +113,7 @@ class IngestController(Controller):
             device_id = uuid.UUID(str(doc.get("device_id")))
         except ValueError as exc:
             raise Invalid("device_id must be a UUID", field="device_id") from exc
+        _throttle(request, device_id)
         async with driver_transaction(db_engine) as db:
             return await LocationIngest(db, request.user, ENGINE).run(device_id, points, received)
 
@@ -121,6 +130,7 @@ class IngestController(Controller):
         doc = await read_json(request)
         _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
         batch: BeaconBatch = _validated(BeaconBatch, doc)
+        _throttle(request, batch.device_id)
         async with driver_transaction(db_engine) as db:
             return await ScanIngest(db, request.user).beacons(batch, received)
 
@@ -137,6 +147,7 @@ class IngestController(Controller):
         doc = await read_json(request)
         _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
         batch: WifiBatch = _validated(WifiBatch, doc)
+        _throttle(request, batch.device_id)
         async with driver_transaction(db_engine) as db:
             return await ScanIngest(db, request.user).wifi(batch, received)
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.auth.security import Principal
+from backend.db.tenancy import TENANT_SETTING, tenant_setting
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import FenceToWatch, IngestResult, PointIn, PointResult
@@ -63,12 +64,28 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection
-        async with driver.transaction():
-            # The batch queries are the same shape every time; PostGIS makes planning them
-            # with the actual points (the first five runs on each connection) cost more than
-            # running them. The generic plan uses the GiST index just as well.
-            await driver.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            yield driver
+        try:
+            async with driver.transaction():
+                # The batch queries are the same shape every time; PostGIS makes planning them
+                # with the actual points (the first five runs on each connection) cost more
+                # than running them. The generic plan uses the GiST index just as well.
+                # And the tenant, for row-level security (backend/db/tenancy.py).
+                await driver.execute(
+                    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
+                    f" set_config('{TENANT_SETTING}', $1, true)",
+                    tenant_setting(),
+                )
+                yield driver
+        except (
+            OSError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.exceptions.InternalClientError,
+        ):
+            # The connection broke under us (the database went away): SQLAlchemy did not see
+            # it happen, so tell the pool, or it would hand the broken connection out again.
+            await conn.invalidate()
+            raise
 
 
 async def require_own_device(db: asyncpg.Connection, p: Principal, device_id: uuid.UUID) -> None:

@@ -125,7 +125,8 @@ def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
         )
         port = free_port()
         log = tmp_path / "api.log"
-        api = start_api(url, port, log)
+        # Four phones sending as fast as they can: far over a phone's upload limit.
+        api = start_api(url, port, log, {"FIELDSENSE_RATE_DEVICE": "1000000:100000"})
         wait_healthy(port, api, log)
         base = f"http://127.0.0.1:{port}"
         phones = []

@@ -30,6 +30,7 @@ from schemathesis import checks
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from backend.app import create_app
+from backend.common.ratelimit import Limit
 from backend.config import Settings
 from backend.embedded_db import free_port
 from tests.backend.world import Tenant, make_tenant
@@ -59,7 +60,17 @@ def fuzz_settings(settings: Settings, db_url: str) -> Settings:
     import asyncio
 
     url = asyncio.run(fresh_database(db_url, "fuzz"))
-    return dataclasses.replace(settings, database_url=url)
+    # Thousands of requests a minute with one key and a few devices: lift the abuse limits
+    # (tests/backend/test_abuse.py tests them), or most answers would be 429.
+    lifted = Limit(per_minute=1_000_000, burst=100_000)
+    return dataclasses.replace(
+        settings,
+        database_url=url,
+        rate_device=lifted,
+        rate_api_key=lifted,
+        login_failures_account=lifted,
+        login_failures_address=lifted,
+    )
 
 
 @pytest.fixture(scope="module")
