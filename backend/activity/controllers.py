@@ -75,7 +75,11 @@ class ActivityController(Controller):
     ) -> StoreFigures:
         return await ActivityService(db_session, request.user).store(place_id, since, until, tz)
 
-    @get("/audit-log", operation_id="ListAuditLog", description="Reads of location history.")
+    @get(
+        "/audit-log",
+        operation_id="ListAuditLog",
+        description="Reads of location history by others, and erasures of it.",
+    )
     async def audit(
         self,
         db_session: DbSession,

@@ -39,6 +39,7 @@ from backend.db.models import AuditEntry, OrgUnit, Place, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.schemas import AgentProfileIn
 from backend.plans.services import PlanService
+from backend.privacy.services import audit_read
 from backend.tracking.ingest import raw_connection
 from geofence.distance import haversine_m
 
@@ -246,17 +247,12 @@ class ActivityService:
         against = _against(plan["id"] if plan else None, stops, visits, day_over=now >= end)
         times = [t for t, _, _ in track] + [v["arrived_at"] for v in visits]
         times += [v["departed_at"] for v in visits if v["departed_at"]]
-        if not self.p.is_agent or self.p.id != agent.id:
-            self.session.add(
-                AuditEntry(
-                    tenant_id=self.p.tenant_id,
-                    actor_id=self.p.id,
-                    action="read_location_history",
-                    subject_user_id=agent.id,
-                    detail={"day": day.isoformat(), "points": len(track), "visits": len(visits)},
-                )
-            )
-            await self.session.flush()
+        await audit_read(
+            self.session,
+            self.p,
+            agent.id,
+            {"day": day.isoformat(), "points": len(track), "visits": len(visits)},
+        )
         return DayActivity(
             agent_id=agent.id,
             day=day,

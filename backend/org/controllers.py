@@ -28,6 +28,7 @@ from backend.org.schemas import (
     UserUpdate,
 )
 from backend.org.services import DeviceService, OrgUnitService, StoreAppService, UserService
+from backend.privacy.services import Erased, erase_location_history
 
 _OrgUnitControllerBase: Any = crud_controller(
     path="/org-units",
@@ -83,6 +84,24 @@ class UserController(_UserControllerBase):
         service = UserService(db_session, request.user)
         filters = service.equal_filters(org_unit_id=org_unit_id, role=role, active=active)
         return await service.page(filters, cursor, limit)
+
+    @post(
+        "/{item_id:uuid}/erase-location-history",
+        operation_id="EraseLocationHistory",
+        status_code=200,
+        description=(
+            "Admins: delete every point, scan and presence event of the user's devices, the "
+            "engine state kept for them and webhook deliveries carrying those events; visits stay "
+            "without their positions. Recorded in the audit log. Cannot be undone."
+        ),
+    )
+    async def erase_location_history(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        item_id: FromPath[uuid.UUID],
+    ) -> Erased:
+        return await erase_location_history(db_session, request.user, item_id)
 
 
 _DeviceControllerBase: Any = crud_controller(

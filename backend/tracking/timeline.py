@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.security import Principal
 from backend.db.models import Event, Ping
 from backend.org.services import DeviceService
+from backend.privacy.services import audit_read
 from backend.tracking.schemas import EventOut
 
 MAX_POINTS = 10_000
@@ -43,7 +44,7 @@ async def device_timeline(
     until: datetime | None,
 ) -> Timeline:
     """Defaults to the last 24 hours; the caller must be able to see the device."""
-    await DeviceService(session, p).get(device_id)
+    device = await DeviceService(session, p).get(device_id)
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=1)
     pings = (
@@ -72,6 +73,9 @@ async def device_timeline(
             .order_by(Event.occurred_at, Event.id)
         )
     ).all()
+    if device.user_id is not None:
+        detail = {"device_id": str(device_id), "since": since.isoformat(), "points": len(pings)}
+        await audit_read(session, p, device.user_id, detail)
     return Timeline(
         device_id=device_id,
         since=since,

@@ -1,0 +1,1 @@
+"""Personal data: erasing an agent's location history, auditing who read it."""
