@@ -49,6 +49,7 @@ from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from backend.plans.pool import shutdown_pool, warm_pool
 from backend.recommendations.controllers import RecommendationController
 from backend.recommendations.learning import learn_from_outcomes
+from backend.tenants.settings import TenantSettingsController
 from backend.tracking.controllers import (
     DeviceTimelineController,
     EventController,
@@ -90,6 +91,7 @@ ROUTES = [
     CoachingController,
     ActivityController,
     ManagerPageController,
+    TenantSettingsController,
 ]
 
 

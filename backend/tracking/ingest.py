@@ -12,8 +12,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from backend.auth.security import Principal
 from backend.db.tenancy import TENANT_SETTING, tenant_setting
 from backend.errors import Forbidden, Invalid, NotFound
+from backend.tenants.settings import settings_of
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import FenceToWatch, IngestResult, PointIn, PointResult
 from geofence.device import DeviceState, EngineConfig, Near, process
@@ -88,16 +90,54 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
             raise
 
 
-async def require_own_device(db: asyncpg.Connection, p: Principal, device_id: uuid.UUID) -> None:
-    row = await db.fetchrow(
-        "SELECT user_id, revoked_at FROM devices WHERE tenant_id = $1 AND id = $2",
-        p.tenant_id,
-        device_id,
-    )
+@dataclass(frozen=True)
+class Shift:
+    """When an agent works, in their own time zone; points outside are not kept."""
+
+    start: time
+    end: time
+    tz: ZoneInfo
+
+    @classmethod
+    def of(cls, profile: dict[str, Any] | None) -> Shift | None:
+        if not profile:
+            return None
+        try:
+            return cls(
+                time.fromisoformat(profile.get("shift_start", "09:00")),
+                time.fromisoformat(profile.get("shift_end", "18:00")),
+                ZoneInfo(profile.get("timezone") or "UTC"),
+            )
+        except (ValueError, KeyError, ZoneInfoNotFoundError):
+            return None
+
+    def covers(self, t: float) -> bool:
+        local = datetime.fromtimestamp(t, self.tz).time()
+        return self.start <= local < self.end
+
+
+# The device, and in the same round trip what decides which of its points are kept: the
+# tenant's capture setting and the shift in its user's planning profile.
+DEVICE = """
+SELECT d.user_id, d.revoked_at, t.settings AS tenant_settings, ap.settings AS profile
+FROM devices d JOIN tenants t ON t.id = d.tenant_id
+LEFT JOIN agent_profiles ap ON ap.tenant_id = d.tenant_id AND ap.user_id = d.user_id
+WHERE d.tenant_id = $1 AND d.id = $2
+"""
+
+
+async def require_own_device(
+    db: asyncpg.Connection, p: Principal, device_id: uuid.UUID
+) -> Shift | None:
+    """Check the caller may send for the device; the shift to keep points in (None: all)."""
+    row = await db.fetchrow(DEVICE, p.tenant_id, device_id)
     if row is None or (row["user_id"] != p.id and not p.is_admin):
         raise NotFound(f"device {device_id} not found")
     if row["revoked_at"] is not None:
         raise Forbidden("this device has been revoked")
+    if settings_of(loads(row["tenant_settings"])).capture_outside_shift:
+        return None
+    return Shift.of(loads(row["profile"]) if row["profile"] else None)
 
 
 async def lock_device_state(
@@ -269,11 +309,13 @@ class LocationIngest:
 
     async def run(self, device_id: uuid.UUID, raw: list[Any], received: datetime) -> IngestResult:
         db = self.db
-        await require_own_device(db, self.p, device_id)
+        shift = await require_own_device(db, self.p, device_id)
         good, results, rejected = parse_points(raw, received)
         if not good and rejected:
             first = next(iter(rejected.values()))
             raise Invalid(first["reason"] or "invalid point", field=first["field"], extra=results)
+        if shift is not None:
+            good = self._within(shift, good, results)
         new_ids = await self._store(db, device_id, good, received)
         fresh = [g for g in good if g.fix.client_id in new_ids]
         by_id = {r["client_id"]: r for r in results if r["status"] == "accepted"}
@@ -292,17 +334,29 @@ class LocationIngest:
             watch = await self._watch(db, last_good)
         counts = {
             s: sum(1 for r in results if r["status"] == s)
-            for s in ("accepted", "duplicate", "flagged", "rejected")
+            for s in ("accepted", "duplicate", "flagged", "rejected", "discarded")
         }
         return {
             "accepted": counts["accepted"],
             "duplicates": counts["duplicate"],
             "flagged": counts["flagged"],
             "rejected": counts["rejected"],
+            "discarded": counts["discarded"],
             "events": events,
             "results": results,
             "watch": watch,
         }
+
+    @staticmethod
+    def _within(shift: Shift, good: list[Parsed], results: list[PointResult]) -> list[Parsed]:
+        """Working-hours capture: points outside the shift are acknowledged, not kept."""
+        outside = {g.fix.client_id for g in good if not shift.covers(g.fix.t)}
+        if not outside:
+            return good
+        for r in results:
+            if r["status"] == "accepted" and r["client_id"] in outside:
+                r["status"], r["reason"] = "discarded", "outside the agent's shift"
+        return [g for g in good if g.fix.client_id not in outside]
 
     async def _store(
         self, db: asyncpg.Connection, device_id: uuid.UUID, good: list[Parsed], received: datetime

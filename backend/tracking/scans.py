@@ -72,10 +72,12 @@ class ScanIngest:
         cfg: ProximityConfig,
     ) -> ScanResult:
         db = self.db
-        await require_own_device(db, self.p, device_id)
+        shift = await require_own_device(db, self.p, device_id)
         tid = self.p.tenant_id
         by_time = {t: (seen, raw) for t, seen, raw in scans}  # one scan per instant
-        times = sorted(by_time)
+        # Working-hours capture, as for points: scans outside the shift are not kept.
+        times = sorted(t for t in by_time if shift is None or shift.covers(t.timestamp()))
+        discarded = len(by_time) - len(times)
         rows = await db.fetch(
             """INSERT INTO scans (tenant_id, device_id, kind, scanned_at, received_at, sightings)
                SELECT $1, $2, $3, u.t, $4, u.s::jsonb
@@ -126,4 +128,10 @@ class ScanIngest:
             device_id,
             json.dumps(prox.to_dict()),
         )
-        return ScanResult(accepted=len(fresh), duplicates=duplicates, late=len(late), events=events)
+        return ScanResult(
+            accepted=len(fresh),
+            duplicates=duplicates,
+            late=len(late),
+            discarded=discarded,
+            events=events,
+        )

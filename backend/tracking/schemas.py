@@ -49,7 +49,7 @@ class LocationBatch(BaseModel):
 # so making and serializing a thousand results costs microseconds.
 class PointResult(TypedDict):
     client_id: str | None
-    status: Literal["accepted", "duplicate", "flagged", "rejected"]
+    status: Literal["accepted", "duplicate", "flagged", "rejected", "discarded"]
     reason: str | None
     field: str | None
 
@@ -68,6 +68,7 @@ class IngestResult(TypedDict):
     duplicates: int
     flagged: int
     rejected: int
+    discarded: int  # outside the agent's shift: acknowledged, not kept (docs/security.md)
     events: int  # events recorded because of this batch
     results: list[PointResult]
     watch: list[FenceToWatch]
@@ -135,6 +136,7 @@ class ScanResult(BaseModel):
     accepted: int
     duplicates: int
     late: int = Field(description="older than the device's last scan: stored, not replayed")
+    discarded: int = Field(default=0, description="outside the agent's shift: not kept")
     events: int
 
 

@@ -44,7 +44,13 @@ class TestBeacons:
             headers=field.tenant.h("agent"),
         )
         assert resp.status_code == 200, resp.text
-        assert resp.json() == {"accepted": 11, "duplicates": 0, "late": 0, "events": 2}
+        assert resp.json() == {
+            "accepted": 11,
+            "duplicates": 0,
+            "late": 0,
+            "discarded": 0,
+            "events": 2,
+        }
         assert await kinds(client, field, device) == [
             ("beacon_entered", field.store["id"]),
             ("beacon_exited", field.store["id"]),
@@ -61,7 +67,13 @@ class TestBeacons:
             json={"device_id": device, "scans": scans[:3]},
             headers=field.tenant.h("agent"),
         )
-        assert again.json() == {"accepted": 0, "duplicates": 3, "late": 0, "events": 0}
+        assert again.json() == {
+            "accepted": 0,
+            "duplicates": 3,
+            "late": 0,
+            "discarded": 0,
+            "events": 0,
+        }
 
     async def test_no_scan_is_not_absence(
         self, client: AsyncTestClient[Litestar], field: Field
