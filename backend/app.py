@@ -47,6 +47,7 @@ from backend.places.controllers import BeaconController, PlaceController, WifiAc
 from backend.plans.controllers import AgentProfileController, PlanController, TeamPlanController
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from backend.plans.pool import shutdown_pool, warm_pool
+from backend.privacy.retention import enforce_retention
 from backend.recommendations.controllers import RecommendationController
 from backend.recommendations.learning import learn_from_outcomes
 from backend.tenants.settings import TenantSettingsController
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
     jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
     jobs.add("track_campaigns", track_campaigns, every_s=300)
+    jobs.add("enforce_retention", enforce_retention, every_s=3600)
     # Serving processes (jobs on) also start the planner's workers up front.
     on_startup = [jobs.start, warm_pool] if settings.jobs else []
     app = Litestar(

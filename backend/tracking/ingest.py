@@ -126,18 +126,35 @@ WHERE d.tenant_id = $1 AND d.id = $2
 """
 
 
-async def require_own_device(
-    db: asyncpg.Connection, p: Principal, device_id: uuid.UUID
-) -> Shift | None:
-    """Check the caller may send for the device; the shift to keep points in (None: all)."""
+@dataclass(frozen=True)
+class Keep:
+    """Which of a device's points the tenant keeps: not older than its retention, and (unless
+    it captures outside working hours) inside the agent's shift."""
+
+    oldest_t: float
+    shift: Shift | None
+
+    def why_not(self, t: float) -> str | None:
+        if t < self.oldest_t:
+            return "older than this tenant keeps points"
+        if self.shift is not None and not self.shift.covers(t):
+            return "outside the agent's shift"
+        return None
+
+
+async def require_own_device(db: asyncpg.Connection, p: Principal, device_id: uuid.UUID) -> Keep:
+    """Check the caller may send for the device; say which of its points are kept."""
     row = await db.fetchrow(DEVICE, p.tenant_id, device_id)
     if row is None or (row["user_id"] != p.id and not p.is_admin):
         raise NotFound(f"device {device_id} not found")
     if row["revoked_at"] is not None:
         raise Forbidden("this device has been revoked")
-    if settings_of(loads(row["tenant_settings"])).capture_outside_shift:
-        return None
-    return Shift.of(loads(row["profile"]) if row["profile"] else None)
+    settings = settings_of(loads(row["tenant_settings"]))
+    oldest = datetime.now(UTC) - timedelta(days=settings.retention_points_days)
+    shift = None
+    if not settings.capture_outside_shift:
+        shift = Shift.of(loads(row["profile"]) if row["profile"] else None)
+    return Keep(oldest.timestamp(), shift)
 
 
 async def lock_device_state(
@@ -309,13 +326,12 @@ class LocationIngest:
 
     async def run(self, device_id: uuid.UUID, raw: list[Any], received: datetime) -> IngestResult:
         db = self.db
-        shift = await require_own_device(db, self.p, device_id)
+        keep = await require_own_device(db, self.p, device_id)
         good, results, rejected = parse_points(raw, received)
         if not good and rejected:
             first = next(iter(rejected.values()))
             raise Invalid(first["reason"] or "invalid point", field=first["field"], extra=results)
-        if shift is not None:
-            good = self._within(shift, good, results)
+        good = self._kept(keep, good, results)
         new_ids = await self._store(db, device_id, good, received)
         fresh = [g for g in good if g.fix.client_id in new_ids]
         by_id = {r["client_id"]: r for r in results if r["status"] == "accepted"}
@@ -348,21 +364,40 @@ class LocationIngest:
         }
 
     @staticmethod
-    def _within(shift: Shift, good: list[Parsed], results: list[PointResult]) -> list[Parsed]:
-        """Working-hours capture: points outside the shift are acknowledged, not kept."""
-        outside = {g.fix.client_id for g in good if not shift.covers(g.fix.t)}
-        if not outside:
+    def _kept(keep: Keep, good: list[Parsed], results: list[PointResult]) -> list[Parsed]:
+        """Retention and working-hours capture: such points are acknowledged, not kept."""
+        why = {g.fix.client_id: keep.why_not(g.fix.t) for g in good}
+        if not any(why.values()):
             return good
         for r in results:
-            if r["status"] == "accepted" and r["client_id"] in outside:
-                r["status"], r["reason"] = "discarded", "outside the agent's shift"
-        return [g for g in good if g.fix.client_id not in outside]
+            reason = why.get(r["client_id"] or "")
+            if r["status"] == "accepted" and reason:
+                r["status"], r["reason"] = "discarded", reason
+        return [g for g in good if not why[g.fix.client_id]]
 
     async def _store(
         self, db: asyncpg.Connection, device_id: uuid.UUID, good: list[Parsed], received: datetime
     ) -> set[str]:
         if not good:
             return set()
+        aged = [g for g in good if g.point.age_s is not None]
+        if aged:
+            # The key holds the fix time (the table is partitioned by it). A point dated by its
+            # age gets a time that moves with each re-send's network delay, so look for its
+            # client id within an hour of it before inserting.
+            seen = await db.fetch(
+                """SELECT client_id::text FROM pings WHERE tenant_id = $1 AND device_id = $2
+                   AND client_id = ANY($3::uuid[]) AND fix_time BETWEEN $4 AND $5""",
+                self.p.tenant_id,
+                device_id,
+                [uuid.UUID(g.fix.client_id) for g in aged],
+                to_dt(min(g.fix.t for g in aged) - 3600),
+                to_dt(max(g.fix.t for g in aged) + 3600),
+            )
+            again = {r["client_id"] for r in seen}
+            good = [g for g in good if g.fix.client_id not in again]
+            if not good:
+                return set()
         doc = [
             {
                 "c": g.fix.client_id,

@@ -72,11 +72,11 @@ class ScanIngest:
         cfg: ProximityConfig,
     ) -> ScanResult:
         db = self.db
-        shift = await require_own_device(db, self.p, device_id)
+        keep = await require_own_device(db, self.p, device_id)
         tid = self.p.tenant_id
         by_time = {t: (seen, raw) for t, seen, raw in scans}  # one scan per instant
-        # Working-hours capture, as for points: scans outside the shift are not kept.
-        times = sorted(t for t in by_time if shift is None or shift.covers(t.timestamp()))
+        # Retention and working-hours capture, as for points.
+        times = sorted(t for t in by_time if keep.why_not(t.timestamp()) is None)
         discarded = len(by_time) - len(times)
         rows = await db.fetch(
             """INSERT INTO scans (tenant_id, device_id, kind, scanned_at, received_at, sightings)

@@ -35,7 +35,8 @@ def _device_fk() -> ForeignKeyConstraint:
 
 
 class Ping(Base):
-    """Every location point a device sent, good or flagged; (device, client id) is its key."""
+    """Every location point a device sent, good or flagged; (device, client id, fix time) is
+    its key. Partitioned by day of fix time (migration 0011): retention drops whole days."""
 
     __tablename__ = "pings"
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -54,9 +55,10 @@ class Ping(Base):
     mock: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     flag: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
-        PrimaryKeyConstraint("tenant_id", "device_id", "client_id"),
+        PrimaryKeyConstraint("tenant_id", "device_id", "client_id", "fix_time"),
         _device_fk(),
         Index("ix_pings_tenant_id_device_id_fix_time", "tenant_id", "device_id", "fix_time"),
+        {"postgresql_partition_by": "RANGE (fix_time)"},
     )
 
 

@@ -110,3 +110,32 @@ async def test_only_admins_change_the_settings(
         "/tenant/settings", json={"retention_points_days": 0}, headers=t.h("admin")
     )
     assert bad.status_code == 422 and "retention_points_days" in bad.text
+
+
+async def test_points_older_than_retention_are_not_kept_and_aged_resends_are_duplicates(
+    client: AsyncTestClient[Litestar], field: Field, engine: AsyncEngine
+) -> None:
+    t = field.tenant
+    device = await field.device("agent")  # no planning profile: no shift to keep to
+    old = {**at(10, 0), "time": (datetime.now(SEOUL) - timedelta(days=40)).isoformat()}
+    aged = {**at(10, 0), "age_s": 120.0}
+    del aged["time"]
+    resp = await client.post(
+        "/ingest/locations",
+        json={"device_id": device, "points": [old, aged]},
+        headers=t.h("agent"),
+    )
+    results = resp.json()["results"]
+    assert [(r["status"], r["reason"]) for r in results] == [
+        ("discarded", "older than this tenant keeps points"),
+        ("accepted", None),
+    ]
+    # The phone re-sends the aged point a little later: its age has grown by the wait, the
+    # network delay differs, so its computed fix time moves. Still the same point.
+    again = await client.post(
+        "/ingest/locations",
+        json={"device_id": device, "points": [{**aged, "age_s": 121.7}]},
+        headers=t.h("agent"),
+    )
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
+    assert await stored(engine, device) == 1

@@ -1,0 +1,116 @@
+"""Retention: keep what each tenant's settings say, no more (backend/tenants/settings.py).
+
+Raw points live in `pings`, partitioned by UTC day of fix time (migration 0011). The job makes
+the coming week's partitions and drops every partition whose whole day is older than the
+longest point retention of any tenant: the bulk of expiry is a `DROP TABLE`, not row deletes.
+A tenant that keeps points for less than that longest period has its older points deleted row
+by row from the partitions that remain (the only row deletes on the point table). Scans,
+events and visits are not partitioned; their expired rows are deleted per tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.tenants.settings import TenantSettings, settings_of
+from backend.tracking.ingest import loads, raw_connection
+
+log = logging.getLogger("fieldsense.retention")
+
+AHEAD_DAYS = 7
+_PARTITION = re.compile(r"^pings_p(\d{8})$")
+
+PARTITIONS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'pings'::regclass
+"""
+
+
+def expired_partitions(names: list[str], horizon: datetime) -> list[str]:
+    """The daily partitions whose whole day lies before `horizon`."""
+    out = []
+    for name in names:
+        m = _PARTITION.match(name)
+        if not m:
+            continue
+        day = datetime.strptime(m.group(1), "%Y%m%d").replace(tzinfo=UTC)
+        if day + timedelta(days=1) <= horizon:
+            out.append(name)
+    return sorted(out)
+
+
+async def enforce_retention(session: AsyncSession, now: datetime) -> int:
+    """One pass; returns partitions dropped plus rows deleted (details in the log)."""
+    db = await raw_connection(session)
+    today: date = now.astimezone(UTC).date()
+    made = await db.fetchval(
+        "SELECT fieldsense_ping_partitions($1, $2)", today, today + timedelta(days=AHEAD_DAYS)
+    )
+    tenants = [
+        (r["id"], settings_of(loads(r["settings"])))
+        for r in await db.fetch("SELECT id, settings FROM tenants")
+    ]
+    longest = max(
+        (s.retention_points_days for _, s in tenants),
+        default=TenantSettings().retention_points_days,
+    )
+    horizon = now - timedelta(days=longest)
+    dropped = expired_partitions([r["relname"] for r in await db.fetch(PARTITIONS)], horizon)
+    for name in dropped:
+        await db.execute(f'DROP TABLE "{name}"')
+    deleted: dict[str, int] = {"pings": 0, "scans": 0, "events": 0, "visits": 0, "deliveries": 0}
+    deleted["pings"] += _count(
+        await db.execute("DELETE FROM pings_default WHERE fix_time < $1", horizon)
+    )
+    for tenant_id, s in tenants:
+        points_before = now - timedelta(days=s.retention_points_days)
+        records_before = now - timedelta(days=s.retention_records_days)
+        if s.retention_points_days < longest:
+            deleted["pings"] += _count(
+                await db.execute(
+                    "DELETE FROM pings WHERE tenant_id = $1 AND fix_time < $2",
+                    tenant_id,
+                    points_before,
+                )
+            )
+        deleted["scans"] += _count(
+            await db.execute(
+                "DELETE FROM scans WHERE tenant_id = $1 AND scanned_at < $2",
+                tenant_id,
+                points_before,
+            )
+        )
+        deleted["events"] += _count(
+            await db.execute(
+                "DELETE FROM events WHERE tenant_id = $1 AND occurred_at < $2",
+                tenant_id,
+                records_before,
+            )
+        )
+        deleted["visits"] += _count(
+            await db.execute(
+                "DELETE FROM visits WHERE tenant_id = $1 AND arrived_at < $2",
+                tenant_id,
+                records_before,
+            )
+        )
+        deleted["deliveries"] += _count(
+            await db.execute(
+                "DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND occurred_at < $2",
+                tenant_id,
+                records_before,
+            )
+        )
+    detail: dict[str, Any] = {"made": made, "dropped": dropped, "deleted": deleted}
+    log.info("retention: %s", detail)
+    return len(dropped) + sum(deleted.values())
+
+
+def _count(status: str) -> int:
+    # asyncpg's command tag: "DELETE 12".
+    return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
