@@ -30,7 +30,7 @@ from backend.common.openapi import document_errors
 from backend.common.ratelimit import RateLimiter
 from backend.config import Settings
 from backend.customers.controllers import CustomerController
-from backend.db.tenancy import tenant_engine
+from backend.db.tenancy import NO_JIT, tenant_engine
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
 from backend.jobs.controllers import JobController
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        connect_args={"server_settings": NO_JIT},
     )
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,

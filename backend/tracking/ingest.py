@@ -246,27 +246,26 @@ ON CONFLICT DO NOTHING
 RETURNING client_id
 """
 
-# Candidates: fences that contain the point (all that can start an enter), plus, for every point,
-# the exact distance to each fence the device may be in by then: those it was in or entering
-# at the batch's start, and those any point of the batch is inside (entered on the way). A
-# fence outside both sets is "far" to the engine, which is what it is; and the answer does not
-# depend on where the batches were cut (a point in a fence's exit buffer is never "far").
+# Candidates: for every point, the exact distance to each fence the device may be in by then:
+# those it was in or entering at the batch's start, and those any point of the batch is inside
+# (all that can start an enter, or that it entered on the way). A fence outside both sets is
+# "far" to the engine, which is what it is; and the answer does not depend on where the
+# batches were cut (a point in a fence's exit buffer is never "far"). The set is found first
+# and is small: the pairs are a few per point, not points x fences.
 MATCH = """
 WITH pts AS (
     SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g
     FROM unnest($2::int[], $3::float8[], $4::float8[]) AS p(i, lat, lon)
-), hit AS MATERIALIZED (
-    SELECT pts.i, f.id FROM pts JOIN geofences f
-      ON f.tenant_id = $1 AND ST_Intersects(f.geom, pts.g)
-), watched AS (
-    SELECT id FROM hit UNION SELECT unnest($5::uuid[])
+), watched AS MATERIALIZED (
+    -- Containment on the GiST index, as the owner but for this transaction's tenant only
+    -- (row-level security would keep the index from serving it: migration 0012) ...
+    SELECT f.* FROM geofences f
+    WHERE f.tenant_id = $1
+      AND f.id = ANY (ARRAY(SELECT h.id FROM fieldsense_fence_hits($3::float8[], $4::float8[]) h
+                            UNION SELECT unnest($5::uuid[])))
 ), cand AS (
-    SELECT pts.i, pts.g, f.* FROM hit JOIN pts USING (i)
-      JOIN geofences f ON f.tenant_id = $1 AND f.id = hit.id
-    UNION ALL
-    SELECT pts.i, pts.g, f.* FROM pts CROSS JOIN watched w
-      JOIN geofences f ON f.tenant_id = $1 AND f.id = w.id
-    WHERE NOT EXISTS (SELECT 1 FROM hit WHERE hit.i = pts.i AND hit.id = w.id)
+    -- ... and every point against every fence any point entered or the device was in.
+    SELECT pts.i, pts.g, w.* FROM pts CROSS JOIN watched w
 )
 SELECT i, id, dwell_s, exit_buffer_m,
        CASE WHEN shape = 'circle' THEN ST_Distance(center, g::geography, false) - radius_m
@@ -514,16 +513,19 @@ class LocationIngest:
         rec = reconcile(produced, recorded)
         events = await writer.write(rec.added, replayed=replay, retracted=rec.retracted)
         flags = {cid: str(f) for cid, f in result.flags.items()}
-        changed = [f.client_id for f in todo] if replay or resume else list(flags)
+        changed = [f for f in todo if replay or resume or f.client_id in flags]
         if changed:
+            # With the fix time too: the key holds it, and it picks the day's partition.
             await db.execute(
                 """UPDATE pings SET flag = u.flag
-                   FROM unnest($3::uuid[], $4::text[]) AS u(cid, flag)
-                   WHERE tenant_id = $1 AND device_id = $2 AND client_id = u.cid""",
+                   FROM unnest($3::uuid[], $4::float8[], $5::text[]) AS u(cid, t, flag)
+                   WHERE tenant_id = $1 AND device_id = $2 AND client_id = u.cid
+                     AND fix_time = to_timestamp(u.t)""",
                 tid,
                 device_id,
-                [uuid.UUID(c) for c in changed],
-                [flags.get(c) for c in changed],
+                [uuid.UUID(f.client_id) for f in changed],
+                [f.t for f in changed],
+                [flags.get(f.client_id) for f in changed],
             )
         end = todo[-1]
         end_state = json.dumps(result.state.to_dict())
