@@ -29,12 +29,14 @@ COUNTS = """
 WITH a AS (SELECT ST_GeomFromGeoJSON(:area) AS g),
 inside AS (
     SELECT c.* FROM customers c, a
-    WHERE c.tenant_id = :tenant AND ST_Intersects(c.location, a.g::geography) AND ({scope})
+    WHERE c.tenant_id = :tenant AND c.location && a.g::geography
+      AND ST_Intersects(c.location, a.g::geography) AND ({scope})
 )
 SELECT
     (SELECT ST_Area(a.g::geography) FROM a) AS area_m2,
     (SELECT sum(p.household_count) FROM places p, a
-      WHERE p.tenant_id = :tenant AND ST_Intersects(p.location, a.g::geography)) AS households,
+      WHERE p.tenant_id = :tenant AND p.location && a.g::geography
+        AND ST_Intersects(p.location, a.g::geography)) AS households,
     (SELECT count(*) FILTER (WHERE status = 'customer') FROM inside) AS customers,
     (SELECT count(*) FILTER (WHERE status = 'prospect') FROM inside) AS prospects,
     (SELECT count(*) FILTER (WHERE status = 'dormant') FROM inside) AS dormant,
@@ -46,7 +48,8 @@ WITH a AS (SELECT ST_GeomFromGeoJSON(:area) AS g)
 SELECT c.id, c.name, c.value::float8 AS value, c.assigned_agent_id,
        (extract(epoch FROM now() - c.last_contact_at) / 86400)::int AS days
 FROM customers c, a
-WHERE c.tenant_id = :tenant AND ST_Intersects(c.location, a.g::geography) AND ({scope})
+WHERE c.tenant_id = :tenant AND c.location && a.g::geography
+      AND ST_Intersects(c.location, a.g::geography) AND ({scope})
   AND c.status = 'customer' AND NOT c.do_not_visit
   AND c.last_contact_at > now() - interval '365 days'
 ORDER BY c.value DESC, c.last_contact_at DESC, c.id
@@ -58,13 +61,15 @@ WITH a AS (SELECT ST_GeomFromGeoJSON(:area) AS g),
 assigned AS (
     SELECT c.assigned_agent_id AS agent_id, count(*) AS customers
     FROM customers c, a
-    WHERE c.tenant_id = :tenant AND ST_Intersects(c.location, a.g::geography) AND ({scope})
+    WHERE c.tenant_id = :tenant AND c.location && a.g::geography
+      AND ST_Intersects(c.location, a.g::geography) AND ({scope})
       AND c.assigned_agent_id IS NOT NULL
     GROUP BY 1
 ),
 territory AS (
     SELECT DISTINCT t.agent_id FROM territories t, a
-    WHERE t.tenant_id = :tenant AND t.agent_id IS NOT NULL AND ST_Intersects(t.geom, a.g)
+    WHERE t.tenant_id = :tenant AND t.agent_id IS NOT NULL AND t.geom && a.g
+      AND ST_Intersects(t.geom, a.g)
 )
 SELECT u.id, u.name, coalesce(s.customers, 0) AS customers, (t.agent_id IS NOT NULL) AS territory
 FROM users u

@@ -33,6 +33,8 @@ WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
        OR c.last_contact_at < :now - interval '30 days')
   AND (c.assigned_agent_id = ANY(:agents)
        OR (:unassigned AND c.assigned_agent_id IS NULL AND c.org_unit_id = ANY(:units)))
+  AND c.location && fieldsense_box(
+        ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
   AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
   AND NOT (c.id = ANY(:exclude))
 ORDER BY c.id = ANY(:boosted) DESC, score DESC, c.id

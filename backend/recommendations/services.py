@@ -125,7 +125,7 @@ WHERE p.tenant_id = $1 AND p.id = $2 AND NOT c.do_not_visit
        OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
              SELECT u.id FROM org_units u
              WHERE u.tenant_id = $1 AND u.path @> ARRAY[a.org_unit_id])))
-  AND ST_DWithin(c.location, p.route, $3)
+  AND c.location && fieldsense_box(p.route, $3) AND ST_DWithin(c.location, p.route, $3)
   AND NOT EXISTS (SELECT 1 FROM plan_stops ps
                   WHERE ps.tenant_id = $1 AND ps.plan_id = $2 AND ps.customer_id = c.id)
   AND NOT EXISTS (

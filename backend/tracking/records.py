@@ -39,6 +39,7 @@ CROSS JOIN LATERAL (
                AS fenced
     FROM customers c
     WHERE c.tenant_id = $1
+      AND c.location && fieldsense_box(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
       AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
     ORDER BY {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} DESC,
              c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography

@@ -137,5 +137,10 @@ async def test_three_shuffled_passes_give_the_events_of_one_clean_pass(
     points = sum(len(b) for b in day)
     assert (accepted, duplicates) == (points, 2 * points)
     got_events, got_visits = await outcome(client, field, replayed)
+    print(
+        f"replay: {len(day)} batches, {points} points; one pass {len(expected_events)} events"
+        f" and {len(expected_visits)} visits; three shuffled passes {len(got_events)} events"
+        f" and {len(got_visits)} visits"
+    )
     assert got_events == expected_events, set(got_events) ^ set(expected_events)
     assert got_visits == expected_visits, set(got_visits) ^ set(expected_visits)
