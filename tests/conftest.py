@@ -6,6 +6,7 @@ Set TEST_DATABASE_URL to use an existing empty PostGIS database instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import threading
@@ -93,12 +94,12 @@ async def fresh_database(db_url: str, prefix: str) -> str:
     return fresh
 
 
-@pytest.fixture(scope="module")
-def live_server(settings: Settings) -> Iterator[str]:
-    """The API over real HTTP on loopback (for browsers and simulated phones), in a thread."""
+@contextlib.contextmanager
+def serve(settings: Settings, log_level: str = "warning") -> Iterator[str]:
+    """The API built from `settings` over real HTTP on loopback, in a thread; yields its URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings), host="127.0.0.1", port=port, log_level=log_level, lifespan="on"
     )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -107,9 +108,18 @@ def live_server(settings: Settings) -> Iterator[str]:
     while not srv.started:
         assert time.time() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The API over real HTTP on loopback (for browsers and simulated phones), in a thread."""
+    with serve(settings) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session")

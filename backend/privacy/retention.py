@@ -63,7 +63,7 @@ async def enforce_retention(session: AsyncSession, now: datetime) -> int:
     dropped = expired_partitions([r["relname"] for r in await db.fetch(PARTITIONS)], horizon)
     for name in dropped:
         await db.execute(f'DROP TABLE "{name}"')
-    deleted: dict[str, int] = {"pings": 0, "scans": 0, "events": 0, "visits": 0, "deliveries": 0}
+    deleted = dict.fromkeys(("pings", "scans", "events", "visits", "webhook_deliveries"), 0)
     deleted["pings"] += _count(
         await db.execute("DELETE FROM pings_default WHERE fix_time < $1", horizon)
     )
@@ -78,34 +78,19 @@ async def enforce_retention(session: AsyncSession, now: datetime) -> int:
                     points_before,
                 )
             )
-        deleted["scans"] += _count(
-            await db.execute(
-                "DELETE FROM scans WHERE tenant_id = $1 AND scanned_at < $2",
-                tenant_id,
-                points_before,
+        for table, column, before in (
+            ("scans", "scanned_at", points_before),
+            ("events", "occurred_at", records_before),
+            ("visits", "arrived_at", records_before),
+            ("webhook_deliveries", "occurred_at", records_before),
+        ):
+            deleted[table] += _count(
+                await db.execute(
+                    f"DELETE FROM {table} WHERE tenant_id = $1 AND {column} < $2",
+                    tenant_id,
+                    before,
+                )
             )
-        )
-        deleted["events"] += _count(
-            await db.execute(
-                "DELETE FROM events WHERE tenant_id = $1 AND occurred_at < $2",
-                tenant_id,
-                records_before,
-            )
-        )
-        deleted["visits"] += _count(
-            await db.execute(
-                "DELETE FROM visits WHERE tenant_id = $1 AND arrived_at < $2",
-                tenant_id,
-                records_before,
-            )
-        )
-        deleted["deliveries"] += _count(
-            await db.execute(
-                "DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND occurred_at < $2",
-                tenant_id,
-                records_before,
-            )
-        )
     detail: dict[str, Any] = {"made": made, "dropped": dropped, "deleted": deleted}
     log.info("retention: %s", detail)
     return len(dropped) + sum(deleted.values())

@@ -76,16 +76,7 @@ async def erase_location_history(session: AsyncSession, p: Principal, user_id: u
     db = await raw_connection(session)
     row = await db.fetchrow(ERASE, p.tenant_id, user_id)
     counts: dict[str, Any] = dict(row)
-    session.add(
-        AuditEntry(
-            tenant_id=p.tenant_id,
-            actor_id=p.id,
-            action="erase_location_history",
-            subject_user_id=user_id,
-            detail=counts,
-        )
-    )
-    await session.flush()
+    await _audit(session, p, "erase_location_history", user_id, counts)
     return Erased(user_id=user_id, **counts)
 
 
@@ -95,11 +86,17 @@ async def audit_read(
     """Record that someone other than the person read their location history."""
     if p.kind == "user" and p.id == subject:
         return
+    await _audit(session, p, "read_location_history", subject, detail)
+
+
+async def _audit(
+    session: AsyncSession, p: Principal, action: str, subject: uuid.UUID, detail: dict[str, Any]
+) -> None:
     session.add(
         AuditEntry(
             tenant_id=p.tenant_id,
             actor_id=p.id,
-            action="read_location_history",
+            action=action,
             subject_user_id=subject,
             detail=detail,
         )

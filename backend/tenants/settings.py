@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, patch
 from litestar.params import JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
 from backend.common.deps import DbSession
@@ -69,7 +70,7 @@ class TenantSettingsController(Controller):
         return merged
 
     @staticmethod
-    async def _tenant(session: Any, p: Principal) -> Tenant:
+    async def _tenant(session: AsyncSession, p: Principal) -> Tenant:
         if not p.is_admin:
             raise Forbidden("tenant settings are for admins")
         tenant: Tenant | None = await session.scalar(select(Tenant).where(Tenant.id == p.tenant_id))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ import hypothesis
 import pytest
 import pytest_asyncio
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given
 from litestar.testing import AsyncTestClient
 from schemathesis import checks
@@ -32,9 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from backend.app import create_app
 from backend.common.ratelimit import Limit
 from backend.config import Settings
-from backend.embedded_db import free_port
 from tests.backend.world import Tenant, make_tenant
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, serve
 
 # Requests per operation and role; FIELDSENSE_FUZZ_EXAMPLES raises it for a longer run.
 EXAMPLES = int(os.environ.get("FIELDSENSE_FUZZ_EXAMPLES", "6"))
@@ -75,20 +72,8 @@ def fuzz_settings(settings: Settings, db_url: str) -> Settings:
 
 @pytest.fixture(scope="module")
 def fuzz_server(fuzz_settings: Settings) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(fuzz_settings), host="127.0.0.1", port=port, log_level="error", lifespan="on"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started:
-        assert time.time() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(fuzz_settings, log_level="error") as url:
+        yield url
 
 
 @pytest_asyncio.fixture
