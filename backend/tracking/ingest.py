@@ -246,34 +246,40 @@ ON CONFLICT DO NOTHING
 RETURNING client_id
 """
 
-# Candidates: for every point, the exact distance to each fence the device may be in by then:
-# those it was in or entering at the batch's start, and those any point of the batch is inside
-# (all that can start an enter, or that it entered on the way). A fence outside both sets is
-# "far" to the engine, which is what it is; and the answer does not depend on where the
-# batches were cut (a point in a fence's exit buffer is never "far"). The set is found first
-# and is small: the pairs are a few per point, not points x fences.
-MATCH = """
-WITH pts AS (
-    SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g
-    FROM unnest($2::int[], $3::float8[], $4::float8[]) AS p(i, lat, lon)
-), watched AS MATERIALIZED (
-    -- Containment on the GiST index, as the owner but for this transaction's tenant only
-    -- (row-level security would keep the index from serving it: migration 0012) ...
-    SELECT f.* FROM geofences f
-    WHERE f.tenant_id = $1
-      AND f.id = ANY (ARRAY(SELECT h.id FROM fieldsense_fence_hits($3::float8[], $4::float8[]) h
-                            UNION SELECT unnest($5::uuid[])))
-), cand AS (
-    -- ... and every point against every fence any point entered or the device was in.
-    SELECT pts.i, pts.g, w.* FROM pts CROSS JOIN watched w
-)
-SELECT i, id, dwell_s, exit_buffer_m,
-       CASE WHEN shape = 'circle' THEN ST_Distance(center, g::geography, false) - radius_m
-            WHEN ST_Intersects(geom, g)
-                 THEN -ST_Distance(ST_Boundary(geom)::geography, g::geography, false)
-            ELSE ST_Distance(geom::geography, g::geography, false) END AS d
-FROM cand
-"""
+# Signed distances from every point to every fence close enough to matter: the ones it is
+# inside, in the exit buffer of, or within its accuracy of. Anything farther is "outside by
+# more than the threshold" to the engine whatever the exact figure, so a fence missing from a
+# point's answer is the same to it as the distance. One index probe per stretch of the track
+# (migration 0014), not per point; and the answer never depends on where the phone cut its
+# batches.
+MATCH = "SELECT i, id, dwell_s, exit_buffer_m, d FROM fieldsense_fence_near($1, $2, $3, $4)"
+
+# A stretch is cut where the track leaves a box this wide (degrees; about 330 m north-south):
+# a phone walking or waiting stays in one, and one index probe serves all its points; a car
+# makes several, so no probe returns fences far from the points it serves.
+STRETCH_DEG = 0.003
+
+
+def stretches(fixes: list[Fix]) -> list[int]:
+    """The stretch of each point: consecutive points within a STRETCH_DEG box share one."""
+    out: list[int] = []
+    s = -1
+    lat0 = lat1 = lon0 = lon1 = 0.0
+    for f in fixes:
+        if (
+            s < 0
+            or max(lat1, f.lat) - min(lat0, f.lat) > STRETCH_DEG
+            or max(lon1, f.lon) - min(lon0, f.lon) > STRETCH_DEG
+        ):
+            s += 1
+            lat0 = lat1 = f.lat
+            lon0 = lon1 = f.lon
+        else:
+            lat0, lat1 = min(lat0, f.lat), max(lat1, f.lat)
+            lon0, lon1 = min(lon0, f.lon), max(lon1, f.lon)
+        out.append(s)
+    return out
+
 
 # A plain nearest-neighbour scan of the GiST index (tenant equality, then `<->`): the 20
 # nearest fences; the ones beyond the watch radius are dropped afterwards.
@@ -290,28 +296,28 @@ LIMIT $4
 
 
 async def match_fences(
-    db: asyncpg.Connection, tenant_id: uuid.UUID, fixes: list[Fix], state_fences: list[str]
+    db: asyncpg.Connection, fixes: list[Fix], max_accuracy_m: float
 ) -> list[Near]:
-    """Signed distances (m) from every point to every fence near it, in one query."""
+    """Signed distances (m) from every point to every fence of the transaction's tenant near
+    enough to matter, in one query. A point less accurate than `max_accuracy_m` never
+    reaches presence (the filters keep it out), so its reach is capped there: one wild fix
+    does not widen the probe."""
     near: list[Near] = [{} for _ in fixes]
     if not fixes:
         return near
     rows = await db.fetch(
         MATCH,
-        tenant_id,
-        list(range(len(fixes))),
         [f.lat for f in fixes],
         [f.lon for f in fixes],
-        [uuid.UUID(x) for x in state_fences],
+        [min(f.accuracy_m, max_accuracy_m) for f in fixes],
+        stretches(fixes),
     )
     rules: dict[uuid.UUID, FenceRule] = {}
-    for r in rows:
-        rule = rules.get(r["id"])
+    for i, fid, dwell_s, exit_buffer_m, d in rows:
+        rule = rules.get(fid)
         if rule is None:
-            rule = rules[r["id"]] = FenceRule(
-                str(r["id"]), float(r["dwell_s"]), float(r["exit_buffer_m"])
-            )
-        near[r["i"]][rule.id] = (float(r["d"]), rule)
+            rule = rules[fid] = FenceRule(str(fid), float(dwell_s), float(exit_buffer_m))
+        near[i][rule.id] = (d, rule)
     return near
 
 
@@ -503,7 +509,7 @@ class LocationIngest:
         else:
             state = current or DeviceState()
             todo = fresh
-        near = await match_fences(db, tid, todo, list(state.presence.stays))
+        near = await match_fences(db, todo, self.cfg.filters.max_accuracy_m)
         # No `now`: a device that is uploading is not silent, however old its points. Silence
         # is a gap between its own points, or no word from it at all (the silent-device job).
         items = list(zip(todo, near, strict=True))

@@ -6,7 +6,17 @@ import uuid
 from typing import Any
 
 from geoalchemy2 import Geography, Geometry
-from sqlalchemy import CheckConstraint, Float, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    CheckConstraint,
+    Computed,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +56,13 @@ class Geofence(TenantKeyed, Timestamped, Base):
     )
     dwell_s: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
     exit_buffer_m: Mapped[float] = mapped_column(Float, default=20.0, server_default="20")
+    # The bounding box grown by the exit buffer: a point outside it is too far for the fence to
+    # matter to presence (ingest matches by it; migration 0014).
+    reach: Mapped[Any] = mapped_column(
+        Geometry("GEOMETRY", srid=4326, spatial_index=False),
+        Computed("fieldsense_reach(geom, exit_buffer_m)", persisted=True),
+        nullable=False,
+    )
     customer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     place_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     territory_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -65,4 +82,5 @@ class Geofence(TenantKeyed, Timestamped, Base):
         ),
         CheckConstraint("dwell_s >= 0 AND exit_buffer_m >= 0", name="settings"),
         Index("ix_geofences_tenant_id_geom", "tenant_id", "geom", postgresql_using="gist"),
+        Index("ix_geofences_tenant_id_reach", "tenant_id", "reach", postgresql_using="gist"),
     )
