@@ -30,7 +30,7 @@ from backend.common.openapi import document_errors
 from backend.common.ratelimit import RateLimiter
 from backend.config import Settings
 from backend.customers.controllers import CustomerController
-from backend.db.tenancy import NO_JIT, tenant_engine
+from backend.db.tenancy import NO_JIT, drop_closed_connections, tenant_engine
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
 from backend.jobs.controllers import JobController
@@ -105,17 +105,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
         echo=settings.log_sql,
     )
+    drop_closed_connections(engine)
     # Work across tenants on purpose: jobs, the webhook worker, login, and finding who is
     # calling (token or API key) on every request.
-    system_engine = create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
-        connect_args={"server_settings": NO_JIT},
+    system_engine = drop_closed_connections(
+        create_async_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            connect_args={"server_settings": NO_JIT},
+        )
     )
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,

@@ -49,6 +49,9 @@ class IngestBenchConfig:
     seed: int = 7
 
 
+LATENCY_DEVICES = 200
+
+
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -70,8 +73,11 @@ async def _seed(url: str, cfg: IngestBenchConfig, secret: str) -> dict[str, Any]
             hq,
             [hq],
         )
-        users = [uuid.uuid4() for _ in range(cfg.devices)]
-        devices = [uuid.uuid4() for _ in range(cfg.devices)]
+        # The batch rounds' phones, then the latency rounds' own: their live points must not
+        # be newer than the batch phones' recorded days, or every batch would be a replay.
+        n = cfg.devices + LATENCY_DEVICES
+        users = [uuid.uuid4() for _ in range(n)]
+        devices = [uuid.uuid4() for _ in range(n)]
         await db.copy_records_to_table(
             "users",
             records=[
@@ -138,7 +144,12 @@ async def _seed(url: str, cfg: IngestBenchConfig, secret: str) -> dict[str, Any]
                     "lon": lon,
                 }
             )
-        return {"tenant_id": str(tid), "devices": spec_devices, "device_ids": devices}
+        return {
+            "tenant_id": str(tid),
+            "devices": spec_devices[: cfg.devices],
+            "latency_devices": spec_devices[cfg.devices :],
+            "device_ids": devices,
+        }
     finally:
         await db.close()
 
@@ -242,7 +253,15 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
         spec_path = work / "spec.json"
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        spec_path.write_text(json.dumps({"base_url": base, "devices": seeded["devices"]}))
+        spec_path.write_text(
+            json.dumps(
+                {
+                    "base_url": base,
+                    "devices": seeded["devices"],
+                    "latency_devices": seeded["latency_devices"],
+                }
+            )
+        )
         say(f"[3/6] starting the API ({cfg.workers} worker processes)")
         env = {
             **os.environ,
@@ -250,7 +269,9 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
             "FIELDSENSE_SECRET": secret,
             "FIELDSENSE_JOBS": "0",
             "FIELDSENSE_ACCESS_LOG": "0",
-            "FIELDSENSE_DB_POOL_SIZE": "8",
+            # As many pooled connections as uploaders: all of them may land on one worker,
+            # and a request beyond the pool would open (and then close) a connection of its own.
+            "FIELDSENSE_DB_POOL_SIZE": str(cfg.concurrency),
         }
         server = subprocess.Popen(  # noqa: S603
             [
@@ -272,10 +293,26 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
             env=env,
         )
         _wait_ready(base, server)
+        # Latency first, on the quiet database: after the batch rounds autovacuum and the
+        # checkpointer are busy with their rows for a while.
+        latencies = []
+        for r in range(cfg.rounds):
+            say(
+                f"[4/6] single-point latency round {r + 1}/{cfg.rounds}: {cfg.rate:.0f} requests/s for {cfg.latency_seconds:.0f} s"
+            )
+            res = _load(
+                "latency",
+                spec_path,
+                ["--seconds", str(cfg.latency_seconds), "--rate", str(cfg.rate)],
+            )
+            say(
+                f"      p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, {res['errors']} errors"
+            )
+            latencies.append(res)
         rounds = []
         for r in range(cfg.rounds):
             say(
-                f"[4/6] batches round {r + 1}/{cfg.rounds}: {cfg.seconds:.0f} s, {cfg.batch} points per request, {cfg.concurrency} uploaders"
+                f"[5/6] batches round {r + 1}/{cfg.rounds}: {cfg.seconds:.0f} s, {cfg.batch} points per request, {cfg.concurrency} uploaders"
             )
             res = _load(
                 "batches",
@@ -296,20 +333,6 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
                 f"      {res['points_stored']:,} pings stored in {res['seconds']:.1f} s = {res['pings_per_s']:,.0f}/s, {res['errors']} errors"
             )
             rounds.append(res)
-        latencies = []
-        for r in range(cfg.rounds):
-            say(
-                f"[5/6] single-point latency round {r + 1}/{cfg.rounds}: {cfg.rate:.0f} requests/s for {cfg.latency_seconds:.0f} s"
-            )
-            res = _load(
-                "latency",
-                spec_path,
-                ["--seconds", str(cfg.latency_seconds), "--rate", str(cfg.rate)],
-            )
-            say(
-                f"      p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, {res['errors']} errors"
-            )
-            latencies.append(res)
         lat = {
             "p50_ms": statistics.median(x["p50_ms"] for x in latencies),
             "p99_ms": statistics.median(x["p99_ms"] for x in latencies),

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 APP_ROLE = "fieldsense_app"
@@ -65,5 +65,22 @@ def tenant_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # Transaction-local: it ends with the transaction, so a pooled connection never
         # carries one request's tenant into the next.
         connection.exec_driver_sql(SET_TENANT, (tenant_setting(),))
+
+    return engine
+
+
+def drop_closed_connections(engine: AsyncEngine) -> AsyncEngine:
+    """Hand out no pooled connection the server has closed (a restart, a terminated backend).
+
+    The check is the driver's own flag, set when the socket closed: free, where the pool's
+    pre-ping costs a round trip on every checkout (two per ingest request). A connection
+    that breaks while in use is invalidated where the error surfaces (backend/errors.py,
+    backend/tracking/ingest.py) and the request answers 503.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _alive(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise exc.DisconnectionError("the server closed this connection")
 
     return engine
