@@ -50,6 +50,7 @@ class IngestBenchConfig:
 
 
 LATENCY_DEVICES = 200
+WARMUP_S = 3.0
 
 
 def say(msg: str) -> None:
@@ -295,6 +296,10 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
         _wait_ready(base, server)
         # Latency first, on the quiet database: after the batch rounds autovacuum and the
         # checkpointer are busy with their rows for a while.
+        # Warm-up, not measured: each worker's first requests open its pooled connections
+        # (connect, type introspection) and prepare its statements.
+        say(f"      warm-up: {cfg.rate:.0f} requests/s for {WARMUP_S:.0f} s, not measured")
+        _load("latency", spec_path, ["--seconds", str(WARMUP_S), "--rate", str(cfg.rate)])
         latencies = []
         for r in range(cfg.rounds):
             say(
