@@ -35,8 +35,9 @@ def _device_fk() -> ForeignKeyConstraint:
 
 
 class Ping(Base):
-    """Every location point a device sent, good or flagged; (device, client id, fix time) is
-    its key. Partitioned by day of fix time (migration 0011): retention drops whole days."""
+    """Every location point a device sent, good or flagged; (device, fix time, client id) is
+    its key, which also serves reading a device's points in time order (migration 0015).
+    Partitioned by day of fix time (migration 0011): retention drops whole days."""
 
     __tablename__ = "pings"
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -55,9 +56,8 @@ class Ping(Base):
     mock: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     flag: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
-        PrimaryKeyConstraint("tenant_id", "device_id", "client_id", "fix_time"),
+        PrimaryKeyConstraint("tenant_id", "device_id", "fix_time", "client_id"),
         _device_fk(),
-        Index("ix_pings_tenant_id_device_id_fix_time", "tenant_id", "device_id", "fix_time"),
         {"postgresql_partition_by": "RANGE (fix_time)"},
     )
 
