@@ -74,18 +74,26 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection
+        tenant = tenant_setting()
+        # One round trip opens the transaction and sets it up. The batch queries are the same
+        # shape every time; PostGIS makes planning them with the actual points (the first
+        # five runs on each connection) cost more than running them, and the generic plan
+        # uses the GiST index just as well. And the tenant, for row-level security
+        # (backend/db/tenancy.py): a UUID or nothing, written as a literal (a simple query
+        # takes no parameters).
+        literal = str(uuid.UUID(tenant)) if tenant else ""
         try:
-            async with driver.transaction():
-                # The batch queries are the same shape every time; PostGIS makes planning them
-                # with the actual points (the first five runs on each connection) cost more
-                # than running them. The generic plan uses the GiST index just as well.
-                # And the tenant, for row-level security (backend/db/tenancy.py).
-                await driver.execute(
-                    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
-                    f" set_config('{TENANT_SETTING}', $1, true)",
-                    tenant_setting(),
-                )
+            await driver.execute(
+                "BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
+                f" set_config('{TENANT_SETTING}', '{literal}', true)"
+            )
+            try:
                 yield driver
+            except BaseException:
+                if not driver.is_closed():
+                    await driver.execute("ROLLBACK")
+                raise
+            await driver.execute("COMMIT")
         except (
             OSError,
             asyncpg.PostgresConnectionError,
@@ -124,13 +132,23 @@ class Shift:
         return self.start <= local < self.end
 
 
-# The device, and in the same round trip what decides which of its points are kept: the
-# tenant's capture setting and the shift in its user's planning profile.
+# The device, what decides which of its points are kept (the tenant's capture setting and
+# the shift in its user's planning profile), and its engine state row, created if missing and
+# locked for this transaction: one device's batches (points or scans) are processed one at a
+# time. All in one round trip.
 DEVICE = """
-SELECT d.user_id, d.revoked_at, t.settings AS tenant_settings, ap.settings AS profile
-FROM devices d JOIN tenants t ON t.id = d.tenant_id
-LEFT JOIN agent_profiles ap ON ap.tenant_id = d.tenant_id AND ap.user_id = d.user_id
-WHERE d.tenant_id = $1 AND d.id = $2
+WITH d AS (
+    SELECT d.user_id, d.revoked_at, t.settings AS tenant_settings, ap.settings AS profile
+    FROM devices d JOIN tenants t ON t.id = d.tenant_id
+    LEFT JOIN agent_profiles ap ON ap.tenant_id = d.tenant_id AND ap.user_id = d.user_id
+    WHERE d.tenant_id = $1 AND d.id = $2
+), s AS (
+    INSERT INTO device_states (tenant_id, device_id, state, beacons, wifi)
+    SELECT $1, $2, '{}', '{}', '{}' WHERE EXISTS (SELECT FROM d)
+    ON CONFLICT (tenant_id, device_id) DO UPDATE SET updated_at = now()
+    RETURNING state, beacons, wifi, last_fix_time, last_client_id
+)
+SELECT * FROM d, s
 """
 
 
@@ -150,8 +168,11 @@ class Keep:
         return None
 
 
-async def require_own_device(db: asyncpg.Connection, p: Principal, device_id: uuid.UUID) -> Keep:
-    """Check the caller may send for the device; say which of its points are kept."""
+async def require_own_device(
+    db: asyncpg.Connection, p: Principal, device_id: uuid.UUID
+) -> tuple[Keep, asyncpg.Record]:
+    """Check the caller may send for the device; say which of its points are kept; and
+    hand over its engine state, locked for this transaction."""
     row = await db.fetchrow(DEVICE, p.tenant_id, device_id)
     if row is None or (row["user_id"] != p.id and not p.is_admin):
         raise NotFound(f"device {device_id} not found")
@@ -162,24 +183,7 @@ async def require_own_device(db: asyncpg.Connection, p: Principal, device_id: uu
     shift = None
     if not settings.capture_outside_shift:
         shift = Shift.of(loads(row["profile"]) if row["profile"] else None)
-    return Keep(oldest.timestamp(), shift)
-
-
-async def lock_device_state(
-    db: asyncpg.Connection, tenant_id: uuid.UUID, device_id: uuid.UUID
-) -> asyncpg.Record:
-    """The device's engine state row, created if missing and locked for this transaction:
-    one device's batches (points or scans) are processed one at a time."""
-    row = await db.fetchrow(
-        """INSERT INTO device_states (tenant_id, device_id, state, beacons, wifi)
-           VALUES ($1, $2, '{}', '{}', '{}')
-           ON CONFLICT (tenant_id, device_id) DO UPDATE SET updated_at = now()
-           RETURNING state, beacons, wifi, last_fix_time, last_client_id""",
-        tenant_id,
-        device_id,
-    )
-    assert row is not None
-    return row
+    return Keep(oldest.timestamp(), shift), row
 
 
 @dataclass(slots=True)
@@ -370,7 +374,7 @@ class LocationIngest:
 
     async def run(self, device_id: uuid.UUID, raw: list[Any], received: datetime) -> IngestResult:
         db = self.db
-        keep = await require_own_device(db, self.p, device_id)
+        keep, state_row = await require_own_device(db, self.p, device_id)
         good, results, rejected = parse_points(raw, received)
         if not good and rejected:
             first = next(iter(rejected.values()))
@@ -384,7 +388,7 @@ class LocationIngest:
                 by_id[g.fix.client_id]["status"] = "duplicate"
         events = 0
         if fresh:
-            flags, events = await self._process(db, device_id, [g.fix for g in fresh])
+            flags, events = await self._process(db, device_id, state_row, [g.fix for g in fresh])
             for cid, flag in flags.items():
                 if cid in by_id and by_id[cid]["status"] == "accepted":
                     by_id[cid]["status"], by_id[cid]["reason"] = "flagged", flag
@@ -463,11 +467,11 @@ class LocationIngest:
         return {str(r["client_id"]) for r in rows}
 
     async def _process(
-        self, db: asyncpg.Connection, device_id: uuid.UUID, fresh: list[Fix]
+        self, db: asyncpg.Connection, device_id: uuid.UUID, row: asyncpg.Record, fresh: list[Fix]
     ) -> tuple[dict[str, str], int]:
-        """Advance the engine; replay from a checkpoint when a point is older than the state."""
+        """Advance the engine; replay from a checkpoint when a point is older than the state
+        (`row`, the device's state, locked)."""
         tid = self.p.tenant_id
-        row = await lock_device_state(db, tid, device_id)
         fresh.sort(key=lambda f: f.order)
         last = (
             (ms(row["last_fix_time"]), str(row["last_client_id"])) if row["last_fix_time"] else None

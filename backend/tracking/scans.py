@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from backend.auth.security import Principal
-from backend.tracking.ingest import loads, lock_device_state, ms, require_own_device
+from backend.tracking.ingest import loads, ms, require_own_device
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import BeaconBatch, ScanResult, WifiBatch
 from geofence.device import Produced
@@ -72,7 +72,7 @@ class ScanIngest:
         cfg: ProximityConfig,
     ) -> ScanResult:
         db = self.db
-        keep = await require_own_device(db, self.p, device_id)
+        keep, state_row = await require_own_device(db, self.p, device_id)
         tid = self.p.tenant_id
         by_time = {t: (seen, raw) for t, seen, raw in scans}  # one scan per instant
         # Retention and working-hours capture, as for points.
@@ -93,7 +93,6 @@ class ScanIngest:
         fresh = sorted(r["scanned_at"] for r in rows)
         duplicates = len(times) - len(fresh)
         column = "beacons" if kind == "beacon" else "wifi"
-        state_row = await lock_device_state(db, tid, device_id)
         raw_state = loads(state_row[column])
         prox = Proximity.from_dict(raw_state) if raw_state else Proximity()
         late = [t for t in fresh if prox.last_scan_t is not None and ms(t) <= prox.last_scan_t]
