@@ -207,10 +207,7 @@ def _checked(raw: list[Any]) -> list[FastPoint] | None:
         return None
     if any(p.time is None and p.age_s is None for p in points):
         return None  # PointIn says which and why
-    if any(
-        p.time is not None and _SUB_MICROSECOND.search(item["time"])
-        for p, item in zip(points, raw, strict=True)
-    ):
+    if any(isinstance(t := item.get("time"), str) and _SUB_MICROSECOND.search(t) for item in raw):
         return None
     return points
 
