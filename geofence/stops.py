@@ -105,11 +105,12 @@ class StopState:
         w = cfg.window
         if len(rec) < w or self.n < 2 * w:
             return None
-        mlat = _median([r[1] for r in rec])
-        mlon = _median([r[2] for r in rec])
+        lats = [r[1] for r in rec]
+        lons = [r[2] for r in rec]
+        mlat, mlon = _median(lats), _median(lons)
         k = self.n - len(rec)
-        olat = (self.lat * self.n - sum(r[1] for r in rec)) / k
-        olon = (self.lon * self.n - sum(r[2] for r in rec)) / k
+        olat = (self.lat * self.n - sum(lats)) / k
+        olon = (self.lon * self.n - sum(lons)) / k
         # The common case first (one distance): the last points are where the stop was.
         if haversine_m(olat, olon, mlat, mlon) <= cfg.shift_m:
             return None
