@@ -99,9 +99,10 @@ ROUTES = [
 
 # A request makes thousands of short-lived objects (a batch of points: Fix, results, rows)
 # and the default first-generation threshold (700 allocations) collected every few hundred
-# points: 4 us a point in the API worker. Raised, collections are rarer, and the objects the
-# app made to start (routes, models, schemas: some 200,000) are frozen out of every
-# collection, which would otherwise walk them all again and again.
+# points (about 4 us a point, measured outside the server). Raised, collections are rarer,
+# and the objects the app made to start (routes, models, schemas: some 190,000) are frozen
+# out of every collection, which would otherwise walk them all again and again. The ingest
+# benchmark gained about 15% (docs/ingest.md).
 GC_THRESHOLDS = (20_000, 20, 20)
 
 
