@@ -266,6 +266,10 @@ def parse_points(
 
 # One array per column (`unnest`): measured against one JSON parameter (`jsonb_to_recordset`),
 # 23 against 29 microseconds a point, encoding included.
+# Points already stored (the same key) are left out by one range scan of the device's key
+# over the batch's span, not ON CONFLICT: that checks the index row by row and cost a fifth
+# of the insert. It is safe because the device's state row is locked first (DEVICE): no other
+# upload for the device can store points until this transaction ends.
 INSERT_PINGS = """
 INSERT INTO pings (tenant_id, device_id, client_id, fix_time, received_at, lat, lon, accuracy_m,
                    speed_mps, heading_deg, altitude_m, battery, provider, mock)
@@ -274,7 +278,10 @@ SELECT $1, $2, u.c, to_timestamp(u.t), $3, u.lat, u.lon, u.acc, u.spd, u.hdg, u.
 FROM unnest($4::uuid[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[],
             $10::float8[], $11::float8[], $12::float8[], $13::text[], $14::bool[])
      AS u(c, t, lat, lon, acc, spd, hdg, alt, bat, prv, mock)
-ON CONFLICT DO NOTHING
+WHERE (u.c, to_timestamp(u.t)) NOT IN (
+    SELECT p.client_id, p.fix_time FROM pings p
+    WHERE p.tenant_id = $1 AND p.device_id = $2
+      AND p.fix_time BETWEEN to_timestamp($15) AND to_timestamp($16))
 RETURNING client_id
 """
 
@@ -460,6 +467,8 @@ class LocationIngest:
             [p.battery for p in pts],
             [p.provider for p in pts],
             [p.mock for p in pts],
+            min(g.fix.t for g in good),
+            max(g.fix.t for g in good),
         )
         return {str(r["client_id"]) for r in rows}
 
