@@ -30,7 +30,8 @@ from backend.coaching.controllers import CoachingController
 from backend.common.openapi import document_errors
 from backend.common.ratelimit import RateLimiter
 from backend.config import Settings
-from backend.customers.controllers import CustomerController
+from backend.customers.controllers import CustomerController, TransactionController
+from backend.customers.rfm import score_customers
 from backend.db.tenancy import NO_JIT, drop_closed_connections, tenant_engine
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
@@ -73,6 +74,7 @@ ROUTES = [
     DeviceController,
     StoreAppController,
     CustomerController,
+    TransactionController,
     PlaceController,
     BeaconController,
     WifiAccessPointController,
@@ -172,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
     jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
     jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
+    jobs.add("score_customers", score_customers, every_s=86_400)
     jobs.add("track_campaigns", track_campaigns, every_s=300)
     jobs.add("enforce_retention", enforce_retention, every_s=3600)
     # Serving processes (jobs on) also start the planner's workers up front.

@@ -3,8 +3,8 @@
 import uuid
 from typing import Any
 
-from litestar import Request, get, post
-from litestar.params import FromQuery
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery, JSONBody
 
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
@@ -12,6 +12,7 @@ from backend.common.deps import DbSession
 from backend.common.imports import ImportResult
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit, NearLat, NearLon, Search, WithinM, near_filter
+from backend.customers.rfm import TransactionImport, TransactionImportResult, import_transactions
 from backend.customers.schemas import Customer, CustomerCreate, CustomerUpdate, Status
 from backend.customers.services import CustomerService
 
@@ -77,3 +78,27 @@ class CustomerController(_CustomerControllerBase):
         self, db_session: DbSession, request: Request[Principal, Any, Any]
     ) -> ImportResult:
         return await CustomerService(db_session, request.user).import_csv(await request.body())
+
+
+class TransactionController(Controller):
+    path = "/transactions"
+    tags = ["customers"]
+
+    @post(
+        "/",
+        operation_id="ImportTransactions",
+        description=(
+            "Customers' purchases (negative amounts: refunds), up to 5,000 at a time, from the "
+            "tenant's own systems; managers and admins. Every row is checked first and any bad "
+            "row rejects the batch with a 422 naming it (`transactions.3.customer_id`). A row "
+            "whose `external_id` was imported before is a duplicate and changes nothing. Then "
+            "every customer's RFM and churn risk is recomputed (docs/recommendations.md)."
+        ),
+    )
+    async def import_transactions(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        data: JSONBody[TransactionImport],
+    ) -> TransactionImportResult:
+        return await import_transactions(db_session, request.user, data)

@@ -118,3 +118,13 @@ class Customer(_CustomerFields):
     lon: float
     created_at: datetime
     updated_at: datetime
+    # From imported transactions (POST /transactions), NULL without any in the last two years.
+    rfm_recency_days: int | None = Field(default=None, description="days since the last one")
+    rfm_frequency: int | None = Field(default=None, description="transactions, two years")
+    rfm_monetary: float | None = Field(default=None, description="their sum")
+    rfm_r: int | None = Field(default=None, description="recency quintile, 5 = most recent")
+    rfm_f: int | None = Field(default=None, description="frequency quintile, 5 = most")
+    rfm_m: int | None = Field(default=None, description="monetary quintile, 5 = most")
+    churn_risk: float | None = Field(
+        default=None, description="0 within the usual gap between purchases, 1 at three times it"
+    )

@@ -11,18 +11,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from backend.plans.schemas import AgentProfileIn, AppointmentIn, CoachingIn, VisitIn
-from backend.recommendations.scoring import SCORE_SQL
+from backend.recommendations.scoring import score_sql
 from routing import plan as planner
 from routing.travel import GeoPoint
 
-# Candidates are scored as suggestions are (backend/recommendations/scoring.py); SCORE_SQL is
-# a constant expression, the only thing formatted into the query (values are bound). Customers
-# a coaching note boosts come first, so the limit never leaves them out.
+# Candidates are scored as suggestions are (backend/recommendations/scoring.py); the score's
+# expression is the only thing formatted into the query (values, the weights too, are
+# bound). Customers a coaching note boosts come first, so the limit never leaves them out.
 CANDIDATES = text(
     f"""
 SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
        c.life_stage, c.preferred_hours, c.assigned_agent_id,
-       {SCORE_SQL} AS score,
+       {score_sql(":now", "CAST(:weights AS float8[])")} AS score,
        (SELECT t.agent_id FROM territories t
          WHERE t.tenant_id = c.tenant_id AND t.agent_id IS NOT NULL
            AND ST_Covers(t.geom, c.location::geometry)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.scope import subtree_unit_ids
 from backend.auth.security import Principal
 from backend.coaching.services import coaching_for
-from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, User
+from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, Tenant, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.fulfilment import sync_fulfilment
 from backend.plans.pool import planner_pool
@@ -42,6 +42,8 @@ from backend.plans.schemas import (
     VisitIn,
 )
 from backend.plans.store import store_plan
+from backend.recommendations.scoring import weight_vector
+from backend.tenants.settings import settings_of
 from routing import plan as planner
 from routing.travel import GeoPoint
 
@@ -170,11 +172,15 @@ class PlanService:
         exclude: Sequence[uuid.UUID],
         boosted: Sequence[uuid.UUID] = (),
     ) -> list[dict[str, Any]]:
+        settings = await self.session.scalar(
+            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
+        )
         rows = await self.session.execute(
             CANDIDATES,
             {
                 "tenant": self.p.tenant_id,
                 "now": datetime.now(UTC),
+                "weights": weight_vector(settings_of(settings).score_weights),
                 "agents": list(agents),
                 "units": list(units),
                 "lat": center.lat,

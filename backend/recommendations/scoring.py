@@ -1,12 +1,14 @@
 """How much a visit to a customer is worth, and why: one formula for plans and suggestions.
 
-Out of 100: the status (a prospect 40, a dormant customer 30, a customer 15), how long nobody
-has been in touch (up to 40, full at 60 days; never contacted counts as 60) and the
-customer's value (up to 20, full at 50,000), times what the team's outcomes taught about the
-customer's segment: its conversion rate (appointments set and sales per conversation, with a
-20 % prior worth 10 conversations) over the 20 % prior, kept between 0.25 and 3; plus the
-boost of a running campaign the customer is an unconverted member of. RFM from transactions
-is still to come.
+With the default weights, out of 100: the status (a prospect 40, a dormant customer 30, a
+customer 15), how long nobody has been in touch (up to 40, full at 60 days; never contacted
+counts as 60), the customer's value (up to 20, full at 50,000), its RFM from imported
+transactions (up to 20 for 5-5-5; backend/customers/rfm.py) and its churn risk (up to 20 at
+risk 1). That sum is multiplied by what the team's outcomes taught about the customer's
+segment: its conversion rate (appointments set and sales per conversation, with a 20 % prior
+worth 10 conversations) over the 20 % prior, kept between 0.25 and 3; plus the boost of a
+running campaign the customer is an unconverted member of; capped at 100. Each tenant can
+set its own weights (`score_weights` in `PATCH /tenant/settings`).
 """
 
 from __future__ import annotations
@@ -14,23 +16,56 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-# SQL expressions over a `customers` row aliased `c`, with `:now` bound: the base score from
-# the customer's own record, the learned factor of its segment (view `segment_learning`,
-# migration 0005) and the boost of the running campaigns it is an unconverted member of.
-BASE_SQL = """((CASE c.status WHEN 'prospect' THEN 40 WHEN 'dormant' THEN 30 ELSE 15 END)
-             + LEAST(40, coalesce(extract(epoch FROM (:now - c.last_contact_at)) / 86400, 60)
-                         * 40 / 60)
-             + LEAST(20, c.value / 50000 * 20))"""
+from backend.tenants.settings import ScoreWeights
+
+# SQL expressions over a `customers` row aliased `c`: the base score from the customer's own
+# record under the tenant's weights (`w`, a float8[] bound in WEIGHT_ORDER), the learned
+# factor of its segment (view `segment_learning`, migration 0005) and the boost of the running
+# campaigns it is an unconverted member of. `now` and `w` name bound parameters.
+WEIGHT_ORDER = (
+    "prospect",
+    "dormant",
+    "customer",
+    "untouched",
+    "untouched_full_days",
+    "value",
+    "value_full",
+    "rfm",
+    "churn",
+)
+
+
+def base_sql(now: str, w: str) -> str:
+    return f"""((CASE c.status WHEN 'prospect' THEN ({w})[1] WHEN 'dormant' THEN ({w})[2]
+                              ELSE ({w})[3] END)
+             + ({w})[4] * LEAST(1, coalesce(extract(epoch FROM ({now} - c.last_contact_at))
+                                          / 86400, ({w})[5]) / ({w})[5])
+             + ({w})[6] * LEAST(1, c.value::float8 / ({w})[7])
+             + ({w})[8] * coalesce((c.rfm_r + c.rfm_f + c.rfm_m - 3) / 12.0, 0)
+             + ({w})[9] * coalesce(c.churn_risk, 0))"""
+
+
 FACTOR_SQL = """coalesce((SELECT l.factor FROM segment_learning l
                          WHERE l.tenant_id = c.tenant_id
                            AND l.segment = coalesce(c.life_stage, 'unknown')), 1)"""
-BOOST_SQL = """coalesce((SELECT max(k.boost) FROM campaign_members m
+
+
+def boost_sql(now: str) -> str:
+    return f"""coalesce((SELECT max(k.boost) FROM campaign_members m
                          JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
                          WHERE m.tenant_id = c.tenant_id AND m.customer_id = c.id
                            AND m.status <> 'converted'
-                           AND CAST(:now AS timestamptz)::date
+                           AND CAST({now} AS timestamptz)::date
                                BETWEEN k.starts_on AND k.ends_on), 0)"""
-SCORE_SQL = f"LEAST(100, {BASE_SQL} * {FACTOR_SQL} + {BOOST_SQL})"
+
+
+def score_sql(now: str, w: str) -> str:
+    return f"LEAST(100, {base_sql(now, w)} * {FACTOR_SQL} + {boost_sql(now)})"
+
+
+def weight_vector(weights: ScoreWeights) -> list[float]:
+    """The tenant's weights as the float8[] the SQL above reads."""
+    return [float(getattr(weights, name)) for name in WEIGHT_ORDER]
 
 
 def adjusted(base: float, factor: float, boost: float) -> float:
@@ -80,4 +115,24 @@ def reasons(
     value = float(row.get("value") or 0)
     if value >= 50_000:
         out.append(f"high value ({int(value):,})")
+    if row.get("rfm_r") is not None:
+        r, f, m = row["rfm_r"], row["rfm_f"], row["rfm_m"]
+        out.append(
+            f"RFM {r}-{f}-{m}" + (f" ({RFM_LABELS[(r, f)]})" if (r, f) in RFM_LABELS else "")
+        )
+    risk = row.get("churn_risk")
+    if risk is not None and risk >= CHURN_MEDIUM:
+        level = "high" if risk >= CHURN_HIGH else "medium"
+        out.append(f"churn risk {level}: no purchase for {row['rfm_recency_days']} days")
     return out
+
+
+# The usual names of RFM cells, by recency and frequency quintile.
+RFM_LABELS = {
+    **{(r, f): "champion" for r in (4, 5) for f in (4, 5)},
+    **{(r, f): "loyal, slipping away" for r in (1, 2) for f in (4, 5)},
+    **{(5, f): "new or occasional buyer" for f in (1, 2)},
+    **{(r, f): "lapsed" for r in (1, 2) for f in (1, 2)},
+}
+CHURN_MEDIUM = 0.25
+CHURN_HIGH = 0.5

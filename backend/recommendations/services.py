@@ -33,13 +33,15 @@ from backend.recommendations.schemas import (
     SegmentLearning,
 )
 from backend.recommendations.scoring import (
-    BASE_SQL,
     LEARNED,
     PRIOR_RATE,
-    SCORE_SQL,
     adjusted,
+    base_sql,
     reasons,
+    score_sql,
+    weight_vector,
 )
+from backend.tenants.settings import ScoreWeights
 from backend.tracking.ingest import raw_connection
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
 
@@ -47,21 +49,24 @@ NEAREST = 150  # candidates checked per query, nearest first
 RECENT_DAYS = 14  # a customer visited this recently is not suggested again
 
 # The hot path of "nearby": raw asyncpg (a prepared statement, records without the ORM's
-# row processing). BASE_SQL is a constant expression, the only thing formatted in; values
-# are bound. Empty preferred hours come back as NULL so most rows decode no JSON. Two round
-# trips: the agent's context (profile, learned factors, whether any campaign runs today),
-# then the candidates. The per-candidate campaign probe (a LATERAL join, about a third of a
-# millisecond for 150 rows) is only part of the query when a campaign runs.
+# row processing). The score's expression is the only thing formatted in; values (the
+# tenant's weights too) are bound. Empty preferred hours come back as NULL so most rows
+# decode no JSON. Two round trips: the agent's context (profile, learned factors, weights,
+# whether any campaign runs today), then the candidates. The per-candidate campaign probe
+# (a LATERAL join, about a third of a millisecond for 150 rows) is only part of the query
+# when a campaign runs.
 _NEAREST_SQL = (
     """
 SELECT n.id, n.name, n.status, n.life_stage, n.hours, n.value, n.last_contact_at, n.score,
-       n.distance_m, ST_Y(n.location::geometry) AS lat, ST_X(n.location::geometry) AS lon,
+       n.rfm_r, n.rfm_f, n.rfm_m, n.rfm_recency_days, n.churn_risk, n.distance_m,
+       ST_Y(n.location::geometry) AS lat, ST_X(n.location::geometry) AS lon,
        {campaign_columns}
 FROM (
     SELECT c.id, c.name, c.status, c.location, c.life_stage,
            NULLIF(c.preferred_hours, '[]'::jsonb) AS hours, c.value::float8 AS value,
-           c.last_contact_at, ("""
-    + BASE_SQL.replace(":now", "$8")
+           c.last_contact_at, c.rfm_r, c.rfm_f, c.rfm_m, c.rfm_recency_days, c.churn_risk,
+           ("""
+    + base_sql("$8", "$10::float8[]")
     + """)::float8 AS score,
            c.location <-> p.pt AS distance_m
     FROM customers c,
@@ -100,6 +105,7 @@ SELECT (SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $
                  'not_home', not_home, 'rate', rate,
                  'factor', factor)), '[]'::json)
         FROM segment_learning WHERE tenant_id = $1) AS learned,
+       (SELECT settings->'score_weights' FROM tenants WHERE id = $1) AS weights,
        EXISTS (SELECT 1 FROM campaigns k
                WHERE k.tenant_id = $1 AND $3::timestamptz::date BETWEEN k.starts_on AND k.ends_on)
            AS campaigns_running,
@@ -109,8 +115,9 @@ SELECT (SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $
 ALONG = (
     """
 SELECT c.id, c.name, c.status, c.life_stage, c.value::float8 AS value, c.last_contact_at,
+       c.rfm_r, c.rfm_f, c.rfm_m, c.rfm_recency_days, c.churn_risk,
        ("""
-    + SCORE_SQL.replace(":now", "$5")
+    + score_sql("$5", "$7::float8[]")
     + """)::float8 AS score,
        ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
        ST_Distance(c.location, p.route) AS off_route_m, cb.names
@@ -137,6 +144,12 @@ LIMIT $6
 """
 )
 ROUTE = "SELECT ST_AsGeoJSON(route) FROM plans WHERE tenant_id = $1 AND id = $2"
+WEIGHTS = "SELECT settings->'score_weights' FROM tenants WHERE id = $1"
+
+
+def weights_of(raw: Any) -> list[float]:
+    """The tenant's score weights (its settings' `score_weights`, or the defaults)."""
+    return weight_vector(ScoreWeights.model_validate(_json(raw) or {}))
 
 
 def _json(value: Any) -> Any:
@@ -230,6 +243,7 @@ class RecommendationService:
             now - timedelta(days=RECENT_DAYS),
             now,
             limit * 5,
+            weights_of(await db.fetchval(WEIGHTS, self.p.tenant_id)),
         )
         geojson = _json(await db.fetchval(ROUTE, self.p.tenant_id, plan_id))
         path = [GeoPoint(lat, lon) for lon, lat in geojson["coordinates"]]
@@ -319,6 +333,7 @@ class RecommendationService:
             now - timedelta(days=RECENT_DAYS),
             now,
             NEAREST,
+            weights_of(context["weights"]),
         )
         result.considered = len(rows)
         if not rows:

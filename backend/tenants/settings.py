@@ -1,5 +1,6 @@
-"""A tenant's privacy settings: how long location data is kept, whether points outside an
-agent's shift are stored. Admins read and change them at /tenant/settings."""
+"""A tenant's settings: how long location data is kept, whether points outside an agent's
+shift are stored, and the weights of the visit score (backend/recommendations/scoring.py).
+Admins read and change them at /tenant/settings."""
 
 from __future__ import annotations
 
@@ -17,6 +18,42 @@ from backend.db.models import Tenant
 from backend.errors import Forbidden
 
 
+class ScoreWeights(BaseModel):
+    """Points each part of a customer's score is worth (docs/recommendations.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    prospect: float = Field(default=40, ge=0, le=100, description="points for a prospect")
+    dormant: float = Field(default=30, ge=0, le=100, description="points for a dormant customer")
+    customer: float = Field(default=15, ge=0, le=100, description="points for a customer")
+    untouched: float = Field(
+        default=40, ge=0, le=100, description="points for nobody in touch, full at the days below"
+    )
+    untouched_full_days: int = Field(
+        default=60, ge=1, le=3650, description="days untouched that earn all of `untouched`"
+    )
+    value: float = Field(default=20, ge=0, le=100, description="points for the customer's value")
+    value_full: float = Field(
+        default=50_000, gt=0, le=1e12, description="value that earns all of `value`"
+    )
+    rfm: float = Field(
+        default=20, ge=0, le=100, description="points for RFM 5-5-5 (none without transactions)"
+    )
+    churn: float = Field(default=20, ge=0, le=100, description="points for churn risk 1")
+
+
+class ScoreWeightsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prospect: float | None = Field(default=None, ge=0, le=100)
+    dormant: float | None = Field(default=None, ge=0, le=100)
+    customer: float | None = Field(default=None, ge=0, le=100)
+    untouched: float | None = Field(default=None, ge=0, le=100)
+    untouched_full_days: int | None = Field(default=None, ge=1, le=3650)
+    value: float | None = Field(default=None, ge=0, le=100)
+    value_full: float | None = Field(default=None, gt=0, le=1e12)
+    rfm: float | None = Field(default=None, ge=0, le=100)
+    churn: float | None = Field(default=None, ge=0, le=100)
+
+
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     retention_points_days: int = Field(
@@ -30,6 +67,7 @@ class TenantSettings(BaseModel):
         description="store points outside an agent's shift (their profile's shift_start to "
         "shift_end, local time); off: such points are acknowledged and dropped",
     )
+    score_weights: ScoreWeights = Field(default_factory=ScoreWeights)
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -37,6 +75,7 @@ class TenantSettingsUpdate(BaseModel):
     retention_points_days: int | None = Field(default=None, ge=1, le=3650)
     retention_records_days: int | None = Field(default=None, ge=1, le=3650)
     capture_outside_shift: bool | None = None
+    score_weights: ScoreWeightsUpdate | None = None
 
 
 def settings_of(raw: dict[str, Any] | None) -> TenantSettings:
@@ -62,9 +101,13 @@ class TenantSettingsController(Controller):
         data: JSONBody[TenantSettingsUpdate],
     ) -> TenantSettings:
         tenant = await self._tenant(db_session, request.user)
-        merged = settings_of(tenant.settings).model_copy(
-            update=data.model_dump(exclude_unset=True, exclude_none=True)
-        )
+        current = settings_of(tenant.settings)
+        changes = data.model_dump(exclude_unset=True, exclude_none=True)
+        if "score_weights" in changes:
+            changes["score_weights"] = current.score_weights.model_copy(
+                update=changes["score_weights"]
+            )
+        merged = current.model_copy(update=changes)
         tenant.settings = merged.model_dump()
         await db_session.flush()
         return merged

@@ -8,7 +8,7 @@ from backend.db.models.coaching import (
     AuditEntry,
     CoachingNote,
 )
-from backend.db.models.customers import CUSTOMER_STATUSES, Customer
+from backend.db.models.customers import CUSTOMER_STATUSES, Customer, Transaction
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
 from backend.db.models.jobs import JobState
 from backend.db.models.learning import SegmentOutcome
@@ -69,6 +69,7 @@ __all__ = [
     "StoreApp",
     "Tenant",
     "Territory",
+    "Transaction",
     "User",
     "Visit",
     "WebhookAttempt",

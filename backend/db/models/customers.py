@@ -13,12 +13,16 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     Index,
+    Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
     Uuid,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -54,6 +58,15 @@ class Customer(TenantKeyed, Timestamped, Base):
     )
     assigned_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     external_id: Mapped[str | None] = mapped_column(String(128))
+    # RFM and churn risk from the customer's transactions (backend/customers/rfm.py), kept
+    # up to date by the import and the `score_customers` job; NULL without transactions.
+    rfm_recency_days: Mapped[int | None] = mapped_column(Integer)
+    rfm_frequency: Mapped[int | None] = mapped_column(Integer)
+    rfm_monetary: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    rfm_r: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_f: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_m: Mapped[int | None] = mapped_column(SmallInteger)
+    churn_risk: Mapped[float | None] = mapped_column(Float)
     __table_args__ = (
         tenant_fk("org_unit_id", "org_units", ondelete="RESTRICT"),
         tenant_fk("assigned_agent_id", "users", nullable_set_null=True),
@@ -63,4 +76,28 @@ class Customer(TenantKeyed, Timestamped, Base):
         Index("ix_customers_tenant_id_location", "tenant_id", "location", postgresql_using="gist"),
         Index("ix_customers_tenant_id_assigned_agent_id", "tenant_id", "assigned_agent_id"),
         Index("ix_customers_tenant_id_org_unit_id", "tenant_id", "org_unit_id"),
+    )
+
+
+class Transaction(TenantKeyed, Base):
+    """A purchase (or refund, negative) by a customer, imported from the tenant's systems."""
+
+    __tablename__ = "transactions"
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    product: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "external_id"),
+        Index(
+            "ix_transactions_tenant_id_customer_id_occurred_at",
+            "tenant_id",
+            "customer_id",
+            "occurred_at",
+        ),
     )

@@ -5,11 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from backend.recommendations.scoring import BASE_SQL, BOOST_SQL, FACTOR_SQL, SCORE_SQL, adjusted
+from backend.recommendations.scoring import (
+    FACTOR_SQL,
+    adjusted,
+    base_sql,
+    boost_sql,
+    score_sql,
+    weight_vector,
+)
 from backend.tenants.services import create_tenant
+from backend.tenants.settings import ScoreWeights
+
+W = "CAST(:w AS float8[])"
 
 
 async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
@@ -28,6 +39,7 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
             ("dormant", now - timedelta(days=20), 80000, "retired"),
             ("customer", now - timedelta(days=400), 1000, None),
         ]
+        # Only the customer has RFM (5-4-3) and a churn risk (0.5).
         for status, last, value, stage in rows:
             await session.execute(
                 text(
@@ -39,6 +51,13 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
             )
         await session.execute(
             text(
+                "UPDATE customers SET rfm_r = 5, rfm_f = 4, rfm_m = 3, churn_risk = 0.5 "
+                "WHERE tenant_id = :t AND status = 'customer'"
+            ),
+            {"t": tid},
+        )
+        await session.execute(
+            text(
                 "INSERT INTO segment_outcomes (tenant_id, segment, outcome, visits) "
                 "VALUES (:t, 'young_family', 'sale', 6), (:t, 'young_family', 'met', 2), "
                 "(:t, 'retired', 'declined', 9)"
@@ -47,13 +66,19 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
         )
         result = await session.execute(
             text(
-                f"SELECT {SCORE_SQL} AS score, {BASE_SQL} AS base, {FACTOR_SQL} AS factor, "
-                f"{BOOST_SQL} AS boost FROM customers c WHERE c.tenant_id = :t"
+                f"SELECT {score_sql(':now', W)} AS score, {base_sql(':now', W)} AS base, "
+                f"{FACTOR_SQL} AS factor, {boost_sql(':now')} AS boost, c.status "
+                "FROM customers c WHERE c.tenant_id = :t"
             ),
-            {"t": tid, "now": now},
+            {"t": tid, "now": now, "w": weight_vector(ScoreWeights())},
         )
         checked = 0
-        for score, base, factor, boost in result:
+        # By hand, default weights: the prospect never contacted 40 + 40; the dormant one
+        # 30 + 40 * 20 / 60 + 20 (value at the cap); the customer 15 + 40 + 20 * 1000 / 50000
+        # + RFM 5-4-3 20 * 9 / 12 + churn 0.5 * 20.
+        by_hand = {"prospect": 80.0, "dormant": 30 + 40 * 20 / 60 + 20, "customer": 80.4}
+        for score, base, factor, boost, status in result:
             assert abs(float(score) - adjusted(float(base), float(factor), float(boost))) < 1e-6
+            assert float(base) == pytest.approx(by_hand[status], abs=1e-6)
             checked += 1
         assert checked == 3
