@@ -54,6 +54,15 @@ class Progress(BaseModel):
     conversion_rate: float = Field(description="converted / contacted (0 before any contact)")
 
 
+class Learned(BaseModel):
+    """What the campaign has taught, over all its members: it scales the boost."""
+
+    reached: int = Field(description="members contacted or converted")
+    converted: int
+    rate: float = Field(description="(converted + 2) / (reached + 10): a 20 % prior")
+    boost_factor: float = Field(description="rate / 20 %, kept between 0.25 and 3")
+
+
 class CampaignOut(BaseModel):
     id: uuid.UUID
     name: str
@@ -65,6 +74,7 @@ class CampaignOut(BaseModel):
     filters: CampaignFilters
     created_at: datetime
     progress: Progress
+    learned: Learned
 
 
 class CampaignMemberOut(BaseModel):

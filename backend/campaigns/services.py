@@ -5,8 +5,9 @@ sub-units matching every filter, except do-not-visit ones), each with the agent 
 is assigned to. A member becomes `contacted` with the first visit inside the campaign's
 dates, `converted` with a visit whose outcome is an appointment set or a sale; progress is
 brought up to date when a campaign is read and by the `track_campaigns` job. While a
-campaign runs, its `boost` is added to its unconverted members' scores
-(``backend/recommendations/scoring.py``).
+campaign runs, its `boost` is added to its unconverted members' scores, scaled by what the
+campaign has taught: its conversion rate (converted / reached, with a 20 % prior worth 10
+members) over the prior, kept between 0.25 and 3 (``backend/recommendations/scoring.py``).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from backend.campaigns.schemas import (
     CampaignFilters,
     CampaignMemberOut,
     CampaignOut,
+    Learned,
     Progress,
 )
 from backend.db.models import Campaign, CampaignMember, Customer, OrgUnit
 from backend.errors import Forbidden, Invalid, NotFound
+from backend.recommendations.scoring import CAMPAIGN_FACTOR_SQL, learned_factor
 
 TRACK = text(
     """
@@ -74,13 +77,32 @@ WHERE m.tenant_id = w.tenant_id AND m.campaign_id = w.campaign_id
 )
 
 
+# What each campaign has taught: members reached and converted, kept on the campaign so the
+# boost's learned factor (scoring.CAMPAIGN_FACTOR_SQL) costs nothing on the hot path.
+LEARN = text(
+    """
+UPDATE campaigns k SET reached = c.reached, converted = c.converted
+FROM (SELECT tenant_id, campaign_id,
+             count(*) FILTER (WHERE status IN ('contacted', 'converted'))::int AS reached,
+             count(*) FILTER (WHERE status = 'converted')::int AS converted
+      FROM campaign_members
+      WHERE CAST(:campaign AS uuid) IS NULL OR (tenant_id = :tenant AND campaign_id = :campaign)
+      GROUP BY tenant_id, campaign_id) c
+WHERE k.tenant_id = c.tenant_id AND k.id = c.campaign_id
+  AND (k.reached, k.converted) IS DISTINCT FROM (c.reached, c.converted)
+"""
+)
+
+
 async def track(
     session: AsyncSession, tenant_id: uuid.UUID | None = None, campaign_id: uuid.UUID | None = None
 ) -> int:
-    """Bring members' progress up to date from visits (one campaign, or all of them)."""
+    """Bring members' progress up to date from visits (one campaign, or all of them), and
+    what each campaign has taught."""
     params = {"tenant": tenant_id, "campaign": campaign_id}
     contacted = await session.execute(TRACK, params)
     converted = await session.execute(CONVERT, params)
+    await session.execute(LEARN, params)
     return int(getattr(contacted, "rowcount", 0) or 0) + int(getattr(converted, "rowcount", 0) or 0)
 
 
@@ -235,11 +257,23 @@ class CampaignService:
             filters=CampaignFilters.model_validate(row.filters),
             created_at=row.created_at,
             progress=progress,
+            learned=self._learned(row),
+        )
+
+    @staticmethod
+    def _learned(row: Campaign) -> Learned:
+        rate, factor = learned_factor(row.reached, row.converted)
+        return Learned(
+            reached=row.reached,
+            converted=row.converted,
+            rate=round(rate, 4),
+            boost_factor=round(factor, 4),
         )
 
     async def get(self, campaign_id: uuid.UUID) -> CampaignOut:
         row = await self._load(campaign_id)
         await track(self.session, self.p.tenant_id, row.id)
+        await self.session.refresh(row)  # what tracking taught
         return self._out(row, (await self._progress([row.id]))[row.id])
 
     async def all(self) -> list[CampaignOut]:
@@ -298,12 +332,16 @@ class CampaignService:
 
 
 def running_campaigns(customer: str, day: str) -> str:
-    """A LEFT JOIN LATERAL (alias `cb`: `boost`, `names`) over the running campaigns a customer is
-    an unconverted member of: ``customer`` is a SQL column, ``day`` a SQL date expression,
-    ``$1`` must be the tenant. Both are fixed SQL written by callers, never values."""
+    """A LEFT JOIN LATERAL (alias `cb`: `boost` (learned factor included), `names`, `reached`,
+    `converted`) over the running campaigns a customer is an unconverted member of:
+    ``customer`` is a SQL column, ``day`` a SQL date expression, ``$1`` must be the tenant.
+    Both are fixed SQL written by callers, never values."""
     return f"""
 LEFT JOIN LATERAL (
-    SELECT max(k.boost) AS boost, array_agg(k.name ORDER BY k.name) AS names
+    SELECT max(k.boost * {CAMPAIGN_FACTOR_SQL}) AS boost,
+           array_agg(k.name ORDER BY k.name) AS names,
+           array_agg(k.reached ORDER BY k.name) AS reached,
+           array_agg(k.converted ORDER BY k.name) AS converted
     FROM campaign_members m
     JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
     WHERE m.tenant_id = $1 AND m.customer_id = {customer} AND m.status <> 'converted'

@@ -50,8 +50,20 @@ FACTOR_SQL = """coalesce((SELECT l.factor FROM segment_learning l
                            AND l.segment = coalesce(c.life_stage, 'unknown')), 1)"""
 
 
+# A campaign's learned factor (over a `campaigns` row aliased `k`): its conversion rate,
+# converted / reached with the segments' prior (20 % worth 10 members), over the prior.
+CAMPAIGN_FACTOR_SQL = """LEAST(3, GREATEST(0.25,
+    ((k.converted + 2)::float8 / (k.reached + 10)) / 0.2))"""
+
+
+def learned_factor(reached: int, converted: int) -> tuple[float, float]:
+    """The Python twin of CAMPAIGN_FACTOR_SQL: (rate, factor)."""
+    rate = (converted + 2) / (reached + 10)
+    return rate, min(3.0, max(0.25, rate / PRIOR_RATE))
+
+
 def boost_sql(now: str) -> str:
-    return f"""coalesce((SELECT max(k.boost) FROM campaign_members m
+    return f"""coalesce((SELECT max(k.boost * {CAMPAIGN_FACTOR_SQL}) FROM campaign_members m
                          JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
                          WHERE m.tenant_id = c.tenant_id AND m.customer_id = c.id
                            AND m.status <> 'converted'
@@ -94,9 +106,20 @@ def reasons(
     learned: dict[str, Any] | None = None,
     campaigns: list[str] | None = None,
 ) -> list[str]:
-    """Plain-language reasons behind a customer's score."""
+    """Plain-language reasons behind a customer's score. A row from a query with
+    `running_campaigns` also says what each campaign has taught (`reached`, `converted`)."""
     out = [STATUS_LABEL.get(row["status"], row["status"])]
     out += [f"campaign: {name}" for name in campaigns or []]
+    taught = zip(
+        campaigns or [], row.get("reached") or [], row.get("converted") or [], strict=False
+    )
+    for name, reached, converted in taught:
+        if reached:
+            rate, factor = learned_factor(reached, converted)
+            out.append(
+                f"{name}: {converted} of {reached} reached converted "
+                f"(learned rate {rate:.0%}, boost x{factor:.2f})"
+            )
     last = row.get("last_contact_at")
     if last is None:
         out.append("never contacted")

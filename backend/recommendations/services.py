@@ -88,11 +88,14 @@ WHERE n.distance_m <= $6
 """
 )
 CANDIDATES = _NEAREST_SQL.format(
-    campaign_columns="cb.boost, cb.names",
+    campaign_columns="cb.boost, cb.names, cb.reached, cb.converted",
     campaign_join=running_campaigns("n.id", "$8::date"),
 )
 CANDIDATES_NO_CAMPAIGN = _NEAREST_SQL.format(
-    campaign_columns="NULL::float8 AS boost, NULL::text[] AS names",
+    campaign_columns=(
+        "NULL::float8 AS boost, NULL::text[] AS names, NULL::int[] AS reached, "
+        "NULL::int[] AS converted"
+    ),
     campaign_join="",
 )
 PROFILE = "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2"
@@ -120,7 +123,7 @@ SELECT c.id, c.name, c.status, c.life_stage, c.value::float8 AS value, c.last_co
     + score_sql("$5", "$7::float8[]")
     + """)::float8 AS score,
        ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
-       ST_Distance(c.location, p.route) AS off_route_m, cb.names
+       ST_Distance(c.location, p.route) AS off_route_m, cb.names, cb.reached, cb.converted
 FROM plans p
 JOIN users a ON a.tenant_id = p.tenant_id AND a.id = p.agent_id
 JOIN customers c ON c.tenant_id = p.tenant_id

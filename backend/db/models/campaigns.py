@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     Uuid,
@@ -37,6 +38,10 @@ class Campaign(TenantKeyed, Timestamped, Base):
     boost: Mapped[float] = mapped_column(Float)
     filters: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # What the campaign has taught so far (kept by `track`): members reached (contacted or
+    # converted) and converted; their rate scales the boost (backend/recommendations/scoring.py).
+    reached: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    converted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (
         tenant_fk("org_unit_id", "org_units", ondelete="CASCADE"),
         CheckConstraint(f"kind IN {CAMPAIGN_KINDS}", name="kind"),

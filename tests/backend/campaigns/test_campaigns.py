@@ -114,6 +114,13 @@ async def test_campaign_end_to_end(tenant: Tenant) -> None:
     assert got["progress"]["converted"] == 1
     assert got["progress"]["contact_rate"] == 0.5
     assert got["progress"]["conversion_rate"] == 1.0
+    # What it taught: 1 of 1 reached converted, (1 + 2) / (1 + 10) against the 20 % prior.
+    assert got["learned"] == {
+        "reached": 1,
+        "converted": 1,
+        "rate": round(3 / 11, 4),
+        "boost_factor": round(3 / 11 / 0.2, 4),
+    }
     converted = (
         await client.get(
             f"/campaigns/{campaign['id']}/members",
@@ -131,6 +138,10 @@ async def test_campaign_end_to_end(tenant: Tenant) -> None:
     }
     assert member not in items  # visited just now
     assert twin in items and "campaign: Win back 2026" in items[twin]["reasons"]
+    assert (
+        "Win back 2026: 1 of 1 reached converted (learned rate 27%, boost x1.36)"
+        in items[twin]["reasons"]
+    )
 
 
 @pytest.mark.parametrize(

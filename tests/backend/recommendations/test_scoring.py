@@ -64,6 +64,24 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
             ),
             {"t": tid},
         )
+        # A running campaign of the dormant customer, boost 10, that converted 8 of the 10
+        # members it reached: rate (8 + 2) / (10 + 10) = 50 %, 2.5 times the prior: 25 points.
+        await session.execute(
+            text(
+                "INSERT INTO campaigns (tenant_id, id, name, kind, org_unit_id, starts_on, "
+                "ends_on, boost, filters, reached, converted) VALUES (:t, gen_random_uuid(), "
+                "'k', 'win_back', :u, :d, :d, 10, '{}', 10, 8)"
+            ),
+            {"t": tid, "u": unit, "d": now.date()},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO campaign_members (tenant_id, campaign_id, customer_id, status) "
+                "SELECT :t, k.id, c.id, 'targeted' FROM campaigns k, customers c "
+                "WHERE k.tenant_id = :t AND c.tenant_id = :t AND c.status = 'dormant'"
+            ),
+            {"t": tid},
+        )
         result = await session.execute(
             text(
                 f"SELECT {score_sql(':now', W)} AS score, {base_sql(':now', W)} AS base, "
@@ -80,5 +98,6 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
         for score, base, factor, boost, status in result:
             assert abs(float(score) - adjusted(float(base), float(factor), float(boost))) < 1e-6
             assert float(base) == pytest.approx(by_hand[status], abs=1e-6)
+            assert float(boost) == pytest.approx(25.0 if status == "dormant" else 0.0)
             checked += 1
         assert checked == 3
