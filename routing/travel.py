@@ -157,6 +157,22 @@ class HaversineTravel:
         result: list[int] = seconds.astype(np.int64).tolist()
         return result
 
+    def seconds_from(
+        self,
+        origin: GeoPoint,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        mode: TravelMode,
+        start: datetime,
+        end: datetime,
+    ) -> np.ndarray:
+        """Seconds from one place to many (degrees in arrays), the same figures as ``legs``
+        (and the same back: trips depend on the distance only), without building points."""
+        lat2, lon2 = np.radians(lat), np.radians(lon)
+        lat1, lon1 = np.radians(origin.lat), np.radians(origin.lon)
+        seconds, _ = self._trips(_haversine(lat1, lon1, lat2, lon2), mode, start, end)
+        return seconds.astype(np.int64)
+
     def reach_m(self, mode: TravelMode, seconds: float) -> float:
         """The farthest straight-line distance a trip of ``seconds`` can cover, at any hour."""
         profile = self.profiles[mode]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
@@ -189,11 +190,6 @@ async def learned_by_segment(db: Any, tenant_id: uuid.UUID) -> dict[str, Any]:
     return {r["segment"]: dict(r) for r in await db.fetch(LEARNED, tenant_id)}
 
 
-def _factor(learned: dict[str, Any], segment: str | None) -> float:
-    row = learned.get(segment or "unknown")
-    return float(row["factor"]) if row is not None else 1.0
-
-
 def detours(
     path: list[GeoPoint], places: list[GeoPoint], mode: TravelMode, start: datetime, end: datetime
 ) -> list[tuple[int, int]]:
@@ -341,34 +337,37 @@ class RecommendationService:
         result.considered = len(rows)
         if not rows:
             return result
-        here = GeoPoint(q.position.lat, q.position.lon)
-        places = [GeoPoint(r["lat"], r["lon"]) for r in rows]
+        # Travel there and on for every candidate at once (numpy); the loop below only reads.
+        lat = np.fromiter((r["lat"] for r in rows), np.float64, len(rows))
+        lon = np.fromiter((r["lon"] for r in rows), np.float64, len(rows))
         end = now + timedelta(seconds=free_s)
-        there = travel.legs([here] * len(places), places, mode, now, end)
+        there = travel.seconds_from(
+            GeoPoint(q.position.lat, q.position.lon), lat, lon, mode, now, end
+        )
         if q.next is not None:
-            nxt = GeoPoint(q.next.lat, q.next.lon)
-            onward = travel.legs(places, [nxt] * len(places), mode, now, end)
+            onward = travel.seconds_from(GeoPoint(q.next.lat, q.next.lon), lat, lon, mode, now, end)
         else:
-            onward = [0] * len(places)
+            onward = np.zeros(len(rows), dtype=np.int64)
+        spares = (free_s - service_s - there - onward).tolist()
+        there_s, onward_s_all = there.tolist(), onward.tolist()
         local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        factors = {k: float(v["factor"]) for k, v in learned.items()}
         fitting = []
-        for r, travel_s, onward_s in zip(rows, there, onward, strict=True):
-            windows = (
-                sorted(preferred_windows(_json(r["hours"]), local_day.date(), tz))
-                if r["hours"]
-                else []
-            )
+        for r, travel_s, onward_s, spare in zip(rows, there_s, onward_s_all, spares, strict=True):
+            hours = r["hours"]
+            windows = sorted(preferred_windows(_json(hours), local_day.date(), tz)) if hours else []
             if windows:
                 fitted = fit(now, free_s, travel_s, service_s, onward_s, windows)
                 if fitted is None:
                     continue
                 spare, start = fitted
             else:  # the common case, without the datetime arithmetic
-                spare = free_s - travel_s - service_s - onward_s
                 if spare < 0:
                     continue
                 start = now
-            score = adjusted(r["score"], _factor(learned, r["life_stage"]), r["boost"] or 0.0)
+            score = adjusted(
+                r["score"], factors.get(r["life_stage"] or "unknown", 1.0), r["boost"] or 0.0
+            )
             per_min = score / max(1.0, (free_s - spare) / 60)
             fitting.append((per_min, score, r, travel_s, onward_s, spare, start, bool(windows)))
         fitting.sort(key=lambda f: (-f[0], f[2]["distance_m"], str(f[2]["id"])))
