@@ -12,7 +12,13 @@ from backend.common.deps import DbSession
 from backend.common.imports import ImportResult
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit, NearLat, NearLon, Search, WithinM, near_filter
-from backend.customers.rfm import TransactionImport, TransactionImportResult, import_transactions
+from backend.customers.rfm import (
+    TransactionImport,
+    TransactionImportResult,
+    TransactionOut,
+    customer_transactions,
+    import_transactions,
+)
 from backend.customers.schemas import Customer, CustomerCreate, CustomerUpdate, Status
 from backend.customers.services import CustomerService
 
@@ -102,3 +108,19 @@ class TransactionController(Controller):
         data: JSONBody[TransactionImport],
     ) -> TransactionImportResult:
         return await import_transactions(db_session, request.user, data)
+
+    @get(
+        "/",
+        operation_id="ListTransactions",
+        description="A customer's transactions, newest first: anyone who may see the customer.",
+    )
+    async def list_transactions(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        customer_id: FromQuery[uuid.UUID],
+        limit: Limit = 100,
+    ) -> list[TransactionOut]:
+        # Access as for the customer itself: 404 when the caller may not see it.
+        await CustomerService(db_session, request.user).get(customer_id)
+        return await customer_transactions(db_session, request.user.tenant_id, customer_id, limit)

@@ -120,6 +120,15 @@ class TransactionImport(BaseModel):
     transactions: list[TransactionIn] = Field(min_length=1, max_length=MAX_IMPORT)
 
 
+class TransactionOut(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    occurred_at: datetime
+    amount: float
+    product: str | None
+    external_id: str | None
+
+
 class TransactionImportResult(BaseModel):
     imported: int
     duplicates: int
@@ -198,3 +207,20 @@ async def import_transactions(
     return TransactionImportResult(
         imported=imported, duplicates=len(rows) - imported, customers_scored=scored
     )
+
+
+LIST = text(
+    """SELECT id, customer_id, occurred_at, amount::float8 AS amount, product, external_id
+       FROM transactions WHERE tenant_id = :tenant AND customer_id = :customer
+       ORDER BY occurred_at DESC, id LIMIT :limit"""
+)
+
+
+async def customer_transactions(
+    session: AsyncSession, tenant_id: uuid.UUID, customer_id: uuid.UUID, limit: int
+) -> list[TransactionOut]:
+    """A customer's transactions, newest first (the caller has checked it may see them)."""
+    rows = await session.execute(
+        LIST, {"tenant": tenant_id, "customer": customer_id, "limit": limit}
+    )
+    return [TransactionOut.model_validate(dict(r._mapping)) for r in rows]

@@ -184,6 +184,25 @@ class TestRfm:
         )
         assert resp.status_code == 422
 
+    async def test_reading_a_customers_transactions(
+        self, tenant: Tenant, other_tenant: Tenant, book: dict[str, str]
+    ) -> None:
+        resp = await tenant.client.get(
+            "/transactions", params={"customer_id": book["C"]}, headers=tenant.h("agent")
+        )
+        assert resp.status_code == 200, resp.text
+        assert [(t["amount"], t["external_id"]) for t in resp.json()] == [
+            (50.0, "C-14"),
+            (50.0, "C-13"),
+            (50.0, "C-12"),
+        ]
+        # agent2 is not assigned the customer; another tenant does not see it at all.
+        for who, t in (("agent2", tenant), ("admin", other_tenant)):
+            resp = await t.client.get(
+                "/transactions", params={"customer_id": book["C"]}, headers=t.h(who)
+            )
+            assert resp.status_code == 404, (who, resp.text)
+
 
 async def suggestions(tenant: Tenant) -> dict[str, dict[str, Any]]:
     resp = await tenant.client.post(
