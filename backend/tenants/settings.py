@@ -19,9 +19,10 @@ from backend.errors import Forbidden
 
 
 class ScoreWeights(BaseModel):
-    """Points each part of a customer's score is worth (docs/recommendations.md)."""
+    """Points each part of a customer's score is worth (docs/recommendations.md). As stored:
+    a key this version does not know is ignored (the update model refuses unknown ones)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
     prospect: float = Field(default=40, ge=0, le=100, description="points for a prospect")
     dormant: float = Field(default=30, ge=0, le=100, description="points for a dormant customer")
     customer: float = Field(default=15, ge=0, le=100, description="points for a customer")
