@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.tracking.ingest import driver_transaction, raw_connection
 from backend.webhooks import signing
-from backend.webhooks.targets import TargetPolicy, TargetRefused
+from backend.webhooks.targets import PinnedTransport, TargetPolicy, TargetRefused
 
 log = logging.getLogger("fieldsense.webhooks")
 
@@ -173,7 +173,10 @@ class Dispatcher:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=self.timeout_s, follow_redirects=False, trust_env=False
+                timeout=self.timeout_s,
+                follow_redirects=False,
+                trust_env=False,
+                transport=PinnedTransport(self.policy),
             )
         return self._client
 

@@ -4,7 +4,10 @@ A target must be HTTPS when the configuration says so, and every address its hos
 to must be public (not private, loopback, link-local, multicast, reserved or unspecified)
 unless it lies in a network the configuration allows. The check runs when a subscription is
 saved (422 naming `url`) and again before each POST, so a name re-pointed to an internal
-address later is refused at send time too.
+address later is refused at send time too. And the POST itself connects only to addresses
+checked at that moment (`PinnedTransport`): the address checked is the address used, so a
+name that resolves to a public address for the check and to an internal one a moment later
+(DNS rebinding) still never reaches inside.
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -69,6 +76,10 @@ class TargetPolicy:
     async def check(self, url: str) -> list[str]:
         """The addresses the target resolves to, all allowed; or TargetRefused."""
         host, port = self.check_url(url)
+        return await self.resolve(host, port)
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """The addresses `host` resolves to now, all allowed; or TargetRefused."""
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
@@ -92,3 +103,58 @@ class TargetPolicy:
                     "address; this server does not allow it as a target"
                 )
         return [str(ip) for ip in addresses]
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves and checks the host at connect time, then connects to a checked address (TLS
+    still verifies the certificate against the host name)."""
+
+    def __init__(self, policy: TargetPolicy) -> None:
+        self.policy = policy
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self.policy.resolve(host, port)
+        except TargetRefused as exc:
+            raise httpcore.ConnectError(f"target refused: {exc}") from exc
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None  # resolve() returns at least one address
+        raise error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are not sent to unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, connecting only to addresses the policy allows at that moment."""
+
+    def __init__(self, policy: TargetPolicy) -> None:
+        super().__init__(trust_env=False)
+        # The pool httpx builds, with the checking backend (httpx has no parameter for it).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            network_backend=_PinnedBackend(policy),
+        )
