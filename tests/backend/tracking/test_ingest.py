@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from typing import Any
@@ -81,6 +82,21 @@ class TestGeofenceVisit:
         again = await send(client, field, device, pts[:10])
         assert again["duplicates"] == 10 and again["accepted"] == 0 and again["events"] == 0
         assert await events_of(client, field, device) == before
+
+    async def test_the_same_batch_twice_at_once_is_stored_once(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # Duplicates are left out by a look at what is stored, not by ON CONFLICT: the lock on
+        # the device's state row must make the second upload wait for the first.
+        device = await field.device()
+        pts = visit_track()
+        one, two = await asyncio.gather(
+            send(client, field, device, pts), send(client, field, device, pts)
+        )
+        assert sorted([one["duplicates"], two["duplicates"]]) == [0, len(pts)]
+        assert one["accepted"] + one["flagged"] + two["accepted"] + two["flagged"] == len(pts)
+        kinds = sorted(e["kind"] for e in await events_of(client, field, device))
+        assert kinds.count("entered") == 1 and kinds.count("exited") == 1
 
     async def test_offline_backlog_gives_the_events_of_a_clean_pass(
         self, client: AsyncTestClient[Litestar], field: Field
