@@ -25,10 +25,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.scope import unit_in_subtree
 from backend.auth.security import Principal
+from backend.db.models import Customer
 from backend.errors import Forbidden, Invalid
 
 WINDOW_DAYS = 730
@@ -147,15 +149,6 @@ ON CONFLICT (tenant_id, external_id) DO NOTHING
 """
 )
 
-# The customers the caller may import for: an admin's whole tenant, a manager's subtree.
-KNOWN = text(
-    """SELECT c.id FROM customers c
-       WHERE c.tenant_id = :tenant AND c.id = ANY(:ids)
-         AND (CAST(:unit AS uuid) IS NULL OR c.org_unit_id IN (
-               SELECT u.id FROM org_units u
-               WHERE u.tenant_id = :tenant AND u.path @> ARRAY[CAST(:unit AS uuid)]))"""
-)
-
 
 async def import_transactions(
     session: AsyncSession, p: Principal, data: TransactionImport, now: datetime | None = None
@@ -165,17 +158,16 @@ async def import_transactions(
         raise Forbidden("importing transactions is for managers and admins")
     now = now or datetime.now(UTC)
     rows = data.transactions
-    known = {
-        r[0]
-        for r in await session.execute(
-            KNOWN,
-            {
-                "tenant": p.tenant_id,
-                "ids": list({t.customer_id for t in rows}),
-                "unit": None if p.is_admin else p.org_unit_id,
-            },
+    # The customers the caller may import for: an admin's whole tenant, a manager's subtree.
+    known = set(
+        await session.scalars(
+            select(Customer.id).where(
+                Customer.tenant_id == p.tenant_id,
+                Customer.id.in_({t.customer_id for t in rows}),
+                unit_in_subtree(Customer.org_unit_id, p),
+            )
         )
-    }
+    )
     seen: set[str] = set()
     for i, t in enumerate(rows):
         if t.customer_id not in known:
