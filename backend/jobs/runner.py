@@ -97,8 +97,11 @@ class JobRunner:
             id=name,
             coalesce=True,
             max_instances=1,
-            # Tick at start-up too: a job that fell due while no process ran goes now.
+            # Tick at start-up too: a job that fell due while no process ran goes now. However
+            # late the scheduler starts: with APScheduler's default grace (1 s) a slow start-up
+            # skipped that tick, and a twelve-hour job then waited six hours for the next.
             next_run_time=datetime.now(UTC),
+            misfire_grace_time=None,
         )
 
     async def register(self) -> None:
