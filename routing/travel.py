@@ -159,18 +159,20 @@ class HaversineTravel:
 
     def seconds_from(
         self,
-        origin: GeoPoint,
+        origins: Sequence[GeoPoint],
         lat: np.ndarray,
         lon: np.ndarray,
         mode: TravelMode,
         start: datetime,
         end: datetime,
     ) -> np.ndarray:
-        """Seconds from one place to many (degrees in arrays), the same figures as ``legs``
-        (and the same back: trips depend on the distance only), without building points."""
+        """Seconds from each origin to many places (degrees in arrays), one row per origin:
+        the same figures as ``legs`` (and the same back: trips depend on the distance only),
+        without building points."""
+        lat1, lon1 = _radians(origins)
         lat2, lon2 = np.radians(lat), np.radians(lon)
-        lat1, lon1 = np.radians(origin.lat), np.radians(origin.lon)
-        seconds, _ = self._trips(_haversine(lat1, lon1, lat2, lon2), mode, start, end)
+        straight = _haversine(lat1[:, None], lon1[:, None], lat2[None, :], lon2[None, :])
+        seconds, _ = self._trips(straight, mode, start, end)
         return seconds.astype(np.int64)
 
     def reach_m(self, mode: TravelMode, seconds: float) -> float:

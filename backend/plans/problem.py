@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from backend.plans.schemas import AgentProfileIn, AppointmentIn, CoachingIn, VisitIn
-from backend.recommendations.scoring import score_sql
+from backend.recommendations.scoring import array_weights, score_sql
 from routing import plan as planner
 from routing.travel import GeoPoint
 
@@ -22,7 +22,7 @@ CANDIDATES = text(
     f"""
 SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
        c.life_stage, c.preferred_hours, c.assigned_agent_id,
-       {score_sql(":now", "CAST(:weights AS float8[])")} AS score,
+       {score_sql(":now", array_weights("CAST(:weights AS float8[])"))} AS score,
        (SELECT t.agent_id FROM territories t
          WHERE t.tenant_id = c.tenant_id AND t.agent_id IS NOT NULL
            AND ST_Covers(t.geom, c.location::geometry)

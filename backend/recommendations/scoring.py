@@ -13,15 +13,19 @@ set its own weights (`score_weights` in `PATCH /tenant/settings`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from asyncpg import Record
 
 from backend.tenants.settings import ScoreWeights
 
 # SQL expressions over a `customers` row aliased `c`: the base score from the customer's own
-# record under the tenant's weights (`w`, a float8[] bound in WEIGHT_ORDER), the learned
-# factor of its segment (view `segment_learning`, migration 0005) and the boost of the running
-# campaigns it is an unconverted member of. `now` and `w` name bound parameters.
+# record under the tenant's weights (an SQL expression each, in WEIGHT_ORDER: subscripts of
+# one bound array, or read from the stored settings), the learned factor of its segment (view
+# `segment_learning`, migration 0005) and the boost of the running campaigns it is an
+# unconverted member of. `now` names a bound parameter (a timestamptz).
 WEIGHT_ORDER = (
     "prospect",
     "dormant",
@@ -35,16 +39,35 @@ WEIGHT_ORDER = (
 )
 
 
-def base_sql(now: str, w: str) -> str:
+def array_weights(w: str) -> list[str]:
+    """The weights as subscripts of one float8[] expression ``w`` (in WEIGHT_ORDER)."""
+    return [f"({w})[{i}]" for i in range(1, len(WEIGHT_ORDER) + 1)]
+
+
+def stored_weights_sql(settings: str, first_default: int) -> list[str]:
+    """A tenant's weights read straight from its stored settings (``settings``, the jsonb
+    column), an SQL expression each in WEIGHT_ORDER, a missing one from the defaults bound as
+    ``$first_default`` onwards (``weight_vector(ScoreWeights())``). Stored settings always
+    hold every weight (an update merges into the full model), so this reads what
+    ``settings_of`` reads."""
+    return [
+        f"coalesce(({settings}->'score_weights'->>'{name}')::float8, ${first_default + i}::float8)"
+        for i, name in enumerate(WEIGHT_ORDER)
+    ]
+
+
+def base_sql(now: str, weights: list[str]) -> str:
+    """``weights``: an SQL expression per weight, in WEIGHT_ORDER (e.g. ``array_weights``)."""
+    prospect, dormant, customer, untouched, full_days, value, value_full, rfm, churn = weights
     # Double precision throughout (date_part, not EXTRACT, which gives numeric): this runs for
     # every candidate of every suggestion; with numeric it took about a quarter longer.
-    return f"""((CASE c.status WHEN 'prospect' THEN ({w})[1] WHEN 'dormant' THEN ({w})[2]
-                              ELSE ({w})[3] END)
-             + ({w})[4] * LEAST(1, coalesce(date_part('epoch', {now} - c.last_contact_at)
-                                          / 86400, ({w})[5]) / ({w})[5])
-             + ({w})[6] * LEAST(1, c.value::float8 / ({w})[7])
-             + ({w})[8] * coalesce((c.rfm_r + c.rfm_f + c.rfm_m - 3) / 12::float8, 0)
-             + ({w})[9] * coalesce(c.churn_risk, 0))"""
+    return f"""((CASE c.status WHEN 'prospect' THEN {prospect} WHEN 'dormant' THEN {dormant}
+                              ELSE {customer} END)
+             + {untouched} * LEAST(1, coalesce(date_part('epoch', {now} - c.last_contact_at)
+                                          / 86400, {full_days}) / {full_days})
+             + {value} * LEAST(1, c.value::float8 / {value_full})
+             + {rfm} * coalesce((c.rfm_r + c.rfm_f + c.rfm_m - 3) / 12::float8, 0)
+             + {churn} * coalesce(c.churn_risk, 0))"""
 
 
 FACTOR_SQL = """coalesce((SELECT l.factor FROM segment_learning l
@@ -73,8 +96,8 @@ def boost_sql(now: str) -> str:
                                BETWEEN k.starts_on AND k.ends_on), 0)"""
 
 
-def score_sql(now: str, w: str) -> str:
-    return f"LEAST(100, {base_sql(now, w)} * {FACTOR_SQL} + {boost_sql(now)})"
+def score_sql(now: str, weights: list[str]) -> str:
+    return f"LEAST(100, {base_sql(now, weights)} * {FACTOR_SQL} + {boost_sql(now)})"
 
 
 def weight_vector(weights: ScoreWeights) -> list[float]:
@@ -103,7 +126,7 @@ FROM segment_learning WHERE tenant_id = $1 ORDER BY segment
 
 
 def reasons(
-    row: dict[str, Any],
+    row: Mapping[str, Any] | Record,
     now: datetime,
     learned: dict[str, Any] | None = None,
     campaigns: list[str] | None = None,

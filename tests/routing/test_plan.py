@@ -7,6 +7,7 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from routing.plan import (
@@ -242,3 +243,16 @@ class TestTravel:
         assert car.seconds[0][2] > car.seconds[0][1]
         rush = travel.matrix(points, TravelMode.CAR, at(7), at(9))
         assert rush.seconds[0][2] > car.seconds[0][2]
+
+    def test_seconds_from_many_origins_matches_legs(self) -> None:
+        travel = HaversineTravel()
+        origins = [HOME, offset(3000, -2000)]
+        places = [HOME, offset(0, 30), offset(0, 1000), offset(-4000, 2500)]
+        lat = np.array([p.lat for p in places])
+        lon = np.array([p.lon for p in places])
+        got = travel.seconds_from(origins, lat, lon, TravelMode.CAR, at(7), at(9))
+        assert got.shape == (2, 4)
+        for i, origin in enumerate(origins):
+            legs = travel.legs([origin] * 4, places, TravelMode.CAR, at(7), at(9))
+            assert got[i].tolist() == legs
+        assert got[0][0] == 0 and 0 < got[0][1] < got[0][2] < got[0][3]

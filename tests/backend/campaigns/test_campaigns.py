@@ -99,6 +99,12 @@ async def test_campaign_end_to_end(tenant: Tenant) -> None:
         ).json()["items"]
     }
     assert "campaign: Win back 2026" in items[member]["reasons"]
+    # Its score: dormant 30 + untouched 40, times what the team taught about its segment,
+    # plus the campaign's 25 (nothing reached yet: the learned factor is 1).
+    learned = (await client.get("/recommendations/learned", headers=tenant.h("agent"))).json()
+    factor = next((s["factor"] for s in learned if s["segment"] == "unknown"), 1.0)
+    assert items[member]["score"] == round(min(100.0, 70 * factor + 25), 2)
+    assert items[recent]["score"] == round(min(100.0, (30 + 40 * 10 / 60) * factor), 2)
 
     # A visit contacts the member; an appointment set converts it.
     visit = await tenant.post(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from backend.recommendations.services import pool_size
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
 from tests.backend.conftest import errors_for
 from tests.backend.world import Tenant, offset
@@ -216,3 +217,19 @@ class TestBadInput:
             "/recommendations/free-time", json=body, headers={"X-API-Key": app["api_key"]}
         )
         assert resp.status_code == 403
+
+
+async def test_a_shorter_list_is_the_head_of_the_longer_one(tenant: Tenant, shop: Shop) -> None:
+    """Only the best `limit` are ranked in full (ties at the cut kept): the order must be the
+    one a full sort gives."""
+    body = {"position": {"lat": LAT, "lon": LON}, "free_minutes": 90, "at": NOW.isoformat()}
+    full = (await ask(tenant, "agent", {**body, "limit": 100})).json()["items"]
+    assert len(full) >= 5
+    for limit in (1, 2, 3, 4):
+        head = (await ask(tenant, "agent", {**body, "limit": limit})).json()["items"]
+        assert head == full[:limit]
+
+
+@pytest.mark.parametrize(("limit", "pool"), [(1, 50), (10, 50), (20, 80), (21, 120), (100, 400)])
+def test_candidate_pool_grows_with_the_suggestions_asked_for(limit: int, pool: int) -> None:
+    assert pool_size(limit) == pool

@@ -1,7 +1,9 @@
-"""The score in SQL (plans, along the route) and its Python twin (free time) agree."""
+"""The score in SQL (plans, along the route) and its Python twin (free time) agree, and so do
+the tenant weights read in SQL and in Python."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,15 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from backend.recommendations.scoring import (
     FACTOR_SQL,
     adjusted,
+    array_weights,
     base_sql,
     boost_sql,
     score_sql,
+    stored_weights_sql,
     weight_vector,
+)
+from backend.recommendations.services import (
+    ALONG,
+    CAMPAIGN_BOOSTS,
+    DEFAULT_WEIGHTS,
+    free_time_sql,
+    pool_size,
+    weights_of,
 )
 from backend.tenants.services import create_tenant
 from backend.tenants.settings import ScoreWeights
 
-W = "CAST(:w AS float8[])"
+W = array_weights("CAST(:w AS float8[])")
 
 
 async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
@@ -101,3 +113,49 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
             assert float(boost) == pytest.approx(25.0 if status == "dormant" else 0.0)
             checked += 1
         assert checked == 3
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        {},
+        {"score_weights": ScoreWeights(prospect=5, churn=60, value_full=1000).model_dump()},
+    ],
+)
+async def test_weights_read_in_sql_equal_the_python_reading(
+    engine: AsyncEngine, stored: dict[str, object] | None
+) -> None:
+    """The free-time query reads a tenant's weights from its stored settings in SQL."""
+    sql = "ARRAY[" + ", ".join(stored_weights_sql("CAST(:s AS jsonb)", 1)) + "]"
+    for i in range(len(DEFAULT_WEIGHTS)):
+        sql = sql.replace(f"${i + 1}::float8", f"CAST(:d{i} AS float8)")
+    async with engine.connect() as conn:
+        got = await conn.scalar(
+            text(f"SELECT {sql}"),
+            {
+                "s": None if stored is None else json.dumps(stored),
+                **{f"d{i}": w for i, w in enumerate(DEFAULT_WEIGHTS)},
+            },
+        )
+    raw = (stored or {}).get("score_weights")
+    assert list(got) == weights_of(raw)
+    if stored and raw:
+        assert got[0] == 5 and got[-1] == 60  # not the defaults
+
+
+async def test_now_is_a_timestamp_in_every_hot_query(engine: AsyncEngine) -> None:
+    """A parameter's type comes from its first use: `$n::date` there would make "now"
+    midnight and every "untouched" part of a score up to a day short."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        db = raw.driver_connection
+        assert db is not None
+        expected = {
+            ALONG: {4: "timestamptz", 5: "timestamptz"},
+            free_time_sql(pool_size(20)): {6: "timestamptz", 7: "timestamptz"},
+            CAMPAIGN_BOOSTS: {3: "timestamptz"},
+        }
+        for sql, types in expected.items():
+            params = (await db.prepare(sql)).get_parameters()
+            assert {n: params[n - 1].name for n in types} == types
