@@ -202,7 +202,7 @@ def run_eval(json_path: Path | None, agents: int, seed: int) -> dict[str, Any]:
         if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
-        pg.stop()
+        pg.destroy()  # the throwaway database; the day's ground truth and results stay
     summary = {
         k: details[k] for k in ("precision", "recall", "f1", "flaps", "agents", "true_visits")
     }
@@ -210,6 +210,7 @@ def run_eval(json_path: Path | None, agents: int, seed: int) -> dict[str, Any]:
         details, ["agents", "true_visits", "detected_visits", "precision", "recall", "f1", "flaps"]
     )
     report = {"eval": "visits", "summary": summary, "details": details, "seed": seed}
+    say(f"ground truth, detected visits and events: {work / 'day'}")
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2))
         say(f"wrote {json_path}")
