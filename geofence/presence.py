@@ -9,6 +9,9 @@ stamped at the first of them.
 A point in between (inside the buffer, or inside without margin) changes nothing: jitter
 at the border never produces an exit / enter pair. Dwell fires once per stay; a visit id is
 made at enter and carried through dwell and exit; exit carries the stay's duration.
+A fence whose rule says `hold` announces a stay only when it dwells: the enter, stamped when
+it happened, comes with the dwell, and a shorter stay (driving past, waiting next door for a
+few minutes) produces no event at all.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class Stay:
     streak: int = 0
     streak_t: float | None = None
     dwell_s: float = 300.0
+    hold: bool = False
+    announced: bool = True  # whether its enter was emitted (a held stay: once it dwells)
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -88,7 +93,7 @@ class Presence:
             if stay is None:
                 stay = Stay(dwell_s=rule.dwell_s if rule else 300.0)
             if rule is not None:
-                stay.dwell_s = rule.dwell_s
+                stay.dwell_s, stay.hold = rule.dwell_s, rule.hold
             exit_buffer = rule.exit_buffer_m if rule else 0.0
             if stay.inside:
                 self._inside(device, fid, fix, d, exit_buffer, stay, cfg, events)
@@ -125,7 +130,9 @@ class Presence:
         stay.inside, stay.entered_t, stay.dwelled, stay.out_since = True, entered, False, None
         stay.streak, stay.streak_t = 0, None
         stay.visit_id = event_id(device, "visit", fid, entered)
-        out.append(make_event(device, Kind.ENTERED, entered, fid, visit_id=stay.visit_id))
+        stay.announced = not stay.hold
+        if stay.announced:
+            out.append(make_event(device, Kind.ENTERED, entered, fid, visit_id=stay.visit_id))
         Presence._maybe_dwell(device, fid, fix.t, stay, out)
 
     @staticmethod
@@ -152,6 +159,11 @@ class Presence:
         if stay.dwelled or t - stay.entered_t < stay.dwell_s:
             return
         stay.dwelled = True
+        if not stay.announced:
+            stay.announced = True
+            out.append(
+                make_event(device, Kind.ENTERED, stay.entered_t, fid, visit_id=stay.visit_id)
+            )
         at = stay.entered_t + stay.dwell_s
         out.append(make_event(device, Kind.DWELLED, at, fid, visit_id=stay.visit_id))
         out.append(
@@ -169,11 +181,18 @@ class Presence:
     def close(device: str, fid: str, stay: Stay, at: float, out: list[Event], **data: Any) -> None:
         """Exit the stay at time `at` (also used when the device goes silent)."""
         duration = max(0.0, at - stay.entered_t)
-        out.append(
-            make_event(
-                device, Kind.EXITED, at, fid, visit_id=stay.visit_id, duration_s=duration, **data
+        if stay.announced:
+            out.append(
+                make_event(
+                    device,
+                    Kind.EXITED,
+                    at,
+                    fid,
+                    visit_id=stay.visit_id,
+                    duration_s=duration,
+                    **data,
+                )
             )
-        )
         if stay.dwelled:
             out.append(
                 make_event(
@@ -186,7 +205,7 @@ class Presence:
                     duration_s=duration,
                 )
             )
-        stay.inside, stay.out_since, stay.dwelled = False, None, False
+        stay.inside, stay.out_since, stay.dwelled, stay.announced = False, None, False, True
         stay.streak, stay.streak_t = 0, None
 
     def force(
@@ -196,7 +215,8 @@ class Presence:
         out: list[Event] = []
         stay = self.stays.get(fid)
         if inside and not (stay and stay.inside):
-            stay = Stay(dwell_s=rule.dwell_s, inside=True, entered_t=at)
+            # The fence itself changed: announced at once, whatever its rule.
+            stay = Stay(dwell_s=rule.dwell_s, hold=rule.hold, inside=True, entered_t=at)
             stay.visit_id = event_id(device, "visit", fid, at)
             self.stays[fid] = stay
             out.append(

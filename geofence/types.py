@@ -65,6 +65,10 @@ class FenceRule:
     id: str
     dwell_s: float = 300.0
     exit_buffer_m: float = 20.0
+    # Announce the stay only once it is a visit: the enter (stamped when it happened) comes
+    # with the dwell, and a stay that ends sooner produces no event at all. For fences around
+    # a customer's door, where passing by or waiting next door is not worth an event.
+    hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)

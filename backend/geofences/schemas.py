@@ -22,7 +22,11 @@ class _GeofenceSettings(BaseModel):
     exit_buffer_m: float = Field(
         default=20.0, ge=0, le=5_000, description="outside by this much before an exit counts"
     )
-    customer_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = Field(
+        default=None,
+        description="a fence around this customer's door: it announces a stay only once the "
+        "stay dwells (entered, stamped when it happened, comes with dwelled)",
+    )
     place_id: uuid.UUID | None = None
     territory_id: uuid.UUID | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

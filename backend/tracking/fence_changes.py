@@ -47,12 +47,17 @@ async def apply_fence_change(
     rule_row = None
     if not deleted:
         rule_row = await db.fetchrow(
-            "SELECT dwell_s, exit_buffer_m FROM geofences WHERE tenant_id = $1 AND id = $2",
+            "SELECT dwell_s, exit_buffer_m, customer_id IS NOT NULL AS hold FROM geofences "
+            "WHERE tenant_id = $1 AND id = $2",
             tenant_id,
             fence_id,
         )
     fid = str(fence_id)
-    rule = FenceRule(fid, *(map(float, rule_row) if rule_row else (300.0, 20.0)))
+    rule = (
+        FenceRule(fid, float(rule_row[0]), float(rule_row[1]), rule_row[2])
+        if rule_row
+        else FenceRule(fid)
+    )
     states = [DeviceState.from_dict(loads(r["state"])) for r in rows]
     lasts: list[Fix] = [s.last for s in states if s.last is not None]
     distances = {}

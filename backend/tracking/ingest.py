@@ -291,7 +291,7 @@ RETURNING client_id
 # point's answer is the same to it as the distance. One index probe per stretch of the track
 # (migration 0014), not per point; and the answer never depends on where the phone cut its
 # batches.
-MATCH = "SELECT i, id, dwell_s, exit_buffer_m, d FROM fieldsense_fence_near($1, $2, $3, $4)"
+MATCH = "SELECT i, id, dwell_s, exit_buffer_m, d, hold FROM fieldsense_fence_near($1, $2, $3, $4)"
 
 # A stretch is cut where the track leaves a box this wide (degrees; about 330 m north-south):
 # a phone walking or waiting stays in one, and one index probe serves all its points; a car
@@ -360,10 +360,10 @@ async def match_fences(
         stretches(fixes),
     )
     rules: dict[uuid.UUID, FenceRule] = {}
-    for i, fid, dwell_s, exit_buffer_m, d in rows:
+    for i, fid, dwell_s, exit_buffer_m, d, hold in rows:
         rule = rules.get(fid)
         if rule is None:
-            rule = rules[fid] = FenceRule(str(fid), float(dwell_s), float(exit_buffer_m))
+            rule = rules[fid] = FenceRule(str(fid), float(dwell_s), float(exit_buffer_m), hold)
         near[i][rule.id] = (d, rule)
     return near
 

@@ -229,6 +229,14 @@ class EventWriter:
         events = [p.event for p in added]
         fences = await self._fences(events)
         meta = [self._row(e, fences) for e in events]
+        muted = await self._next_door(events, meta)
+        if muted:
+            kept = [k for k, m in enumerate(meta) if m["visit_id"] not in muted]
+            added = [added[k] for k in kept]
+            events = [events[k] for k in kept]
+            meta = [meta[k] for k in kept]
+            if not added:
+                return 0
         rows = [
             {
                 "id": e.id,
@@ -250,6 +258,66 @@ class EventWriter:
         )
         await self._visits(events, meta)
         return len(inserted)
+
+    async def _next_door(self, events: list[Event], meta: list[dict[str, Any]]) -> set[Any]:
+        """Stays at a customer's fence that belong to a planned visit next door: the visit ids
+        whose events are not recorded. A stay that dwells there is dropped when the agent
+        has another customer planned within the hour and within NEIGHBOUR_M and not this one
+        (FENCE_VISITS_KEPT); its exit, in a later batch, goes with it. Customers' fences
+        announce a stay only when it dwells (the engine's `hold`), so nothing of it was
+        recorded before."""
+        if self.user_id is None:
+            return set()
+        fenced = [
+            (k, m["visit_id"], m["customer_id"], e.t)
+            for k, (e, m) in enumerate(zip(events, meta, strict=True))
+            if e.kind is Kind.VISIT_STARTED
+            and e.source == "geofence"
+            and m["customer_id"] is not None
+            and m["visit_id"] is not None
+        ]
+        muted: set[Any] = set()
+        if fenced:
+            kept = {
+                r["i"]
+                for r in await self.db.fetch(
+                    FENCE_VISITS_KEPT,
+                    self.tenant_id,
+                    [k for k, _, _, _ in fenced],
+                    [c for _, _, c, _ in fenced],
+                    [t for _, _, _, t in fenced],
+                    self.user_id,
+                    NEIGHBOUR_M,
+                )
+            }
+            muted = {v for k, v, _, _ in fenced if k not in kept}
+        # Ends of stays whose start is in neither this batch nor the log: muted earlier.
+        entered = {
+            m["visit_id"] for e, m in zip(events, meta, strict=True) if e.kind is Kind.ENTERED
+        }
+        ends = {
+            m["visit_id"]
+            for e, m in zip(events, meta, strict=True)
+            if e.kind in (Kind.DWELLED, Kind.EXITED, Kind.VISIT_ENDED)
+            and m["customer_id"] is not None
+            and m["fence_id"] is not None
+            and m["visit_id"] is not None
+            and m["visit_id"] not in entered
+            and m["visit_id"] not in muted
+        }
+        if ends:
+            logged = {
+                r["visit_id"]
+                for r in await self.db.fetch(
+                    "SELECT visit_id FROM events WHERE tenant_id = $1 AND device_id = $2 "
+                    "AND kind = 'entered' AND visit_id = ANY($3::uuid[])",
+                    self.tenant_id,
+                    self.device_id,
+                    list(ends),
+                )
+            }
+            muted |= ends - logged
+        return muted
 
     async def _visits(self, events: list[Event], meta: list[dict[str, Any]]) -> None:
         opens, closes = [], []
@@ -281,24 +349,6 @@ class EventWriter:
                 )
             elif ends:
                 closes.append((m["visit_id"], e.t))
-        fenced = [
-            (k, o[2], o[5]) for k, o in enumerate(opens) if o[1] == "geofence" and o[2] is not None
-        ]
-        if fenced and self.user_id is not None:
-            kept = {
-                r["i"]
-                for r in await self.db.fetch(
-                    FENCE_VISITS_KEPT,
-                    self.tenant_id,
-                    [k for k, _, _ in fenced],
-                    [c for _, c, _ in fenced],
-                    [t for _, _, t in fenced],
-                    self.user_id,
-                    NEIGHBOUR_M,
-                )
-            }
-            dropped = {k for k, _, _ in fenced} - kept
-            opens = [o for k, o in enumerate(opens) if k not in dropped]
         if opens:
             cols = list(zip(*opens, strict=True))
             await self.db.execute(

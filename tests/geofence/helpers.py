@@ -25,6 +25,10 @@ def fix(
 
 
 def circle(
-    fid: str = "f1", radius_m: float = 100.0, dwell_s: float = 300.0, exit_buffer_m: float = 20.0
+    fid: str = "f1",
+    radius_m: float = 100.0,
+    dwell_s: float = 300.0,
+    exit_buffer_m: float = 20.0,
+    hold: bool = False,
 ) -> CircleFence:
-    return CircleFence(FenceRule(fid, dwell_s, exit_buffer_m), LAT0, LON0, radius_m)
+    return CircleFence(FenceRule(fid, dwell_s, exit_buffer_m, hold), LAT0, LON0, radius_m)

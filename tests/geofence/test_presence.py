@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from geofence.device import DeviceState, EngineConfig, process
-from geofence.shapes import near_function
+from geofence.shapes import CircleFence, near_function
 from geofence.types import Event, Fix, Flag, Kind
 from tests.geofence.helpers import circle, fix
 
@@ -140,3 +140,47 @@ class TestFilters:
         _, state, flags = run([fix(1, 0, 0), *far])
         assert set(flags) == {"p000010", "p000011"}
         assert state.last is not None and state.last.client_id == "p000012"
+
+
+class TestHeldFences:
+    """A fence whose rule says `hold` (a customer's door) announces a stay only once it is a
+    visit."""
+
+    HELD = circle(radius_m=100, dwell_s=300, exit_buffer_m=20, hold=True)
+
+    def run_held(self, points: list[Fix], fence: CircleFence | None = None) -> list[Event]:
+        """The fence's events (not the stop detector's)."""
+        near = near_function([fence or self.HELD])
+        res = process("dev", DeviceState(), [(p, near(p)) for p in points], CFG)
+        return [e for e in res.events if e.subject == "f1"]
+
+    def test_a_stay_shorter_than_the_dwell_makes_no_event(self) -> None:
+        # Four minutes next door, then away: nothing, where an open fence enters and exits.
+        pts = [fix(i, i * 30, 40) for i in range(9)] + [
+            fix(20 + i, 300 + i * 30, 400) for i in range(4)
+        ]
+        assert self.run_held(pts) == []
+        assert [e.kind for e in self.run_held(pts, FENCE)] == [Kind.ENTERED, Kind.EXITED]
+
+    def test_a_visit_makes_the_same_events_an_open_fence_makes(self) -> None:
+        pts = [fix(i, i * 60, 0) for i in range(15)]
+        pts += [fix(100 + i, 900 + i * 30, 400) for i in range(4)]
+        held = self.run_held(pts)
+        assert [e.kind for e in held] == [
+            Kind.ENTERED,
+            Kind.DWELLED,
+            Kind.VISIT_STARTED,
+            Kind.EXITED,
+            Kind.VISIT_ENDED,
+        ]
+        assert held[0].t == 0  # stamped when it happened, announced with the dwell
+        assert held == self.run_held(pts, FENCE)  # same ids, times and data
+
+    def test_a_device_going_silent_before_the_dwell_makes_no_event(self) -> None:
+        near = near_function([self.HELD])
+        res = process(
+            "dev", DeviceState(), [(p, near(p)) for p in [fix(1, 0, 0), fix(2, 60, 0)]], CFG
+        )
+        assert [e for e in res.events if e.subject == "f1"] == []
+        assert res.state.inside == ["f1"]  # inside all the same, only not announced
+        assert res.state.presence.close_all("dev", 60) == []

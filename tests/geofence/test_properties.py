@@ -16,6 +16,7 @@ from tests.geofence.helpers import circle, fix
 FENCES = [
     circle("a", radius_m=100, dwell_s=120),
     circle("b", radius_m=250, dwell_s=600, exit_buffer_m=40),
+    circle("c", radius_m=60, dwell_s=180, hold=True),  # a customer's door
 ]
 NEAR = near_function(FENCES)
 CFG = EngineConfig()
@@ -23,7 +24,7 @@ CFG = EngineConfig()
 
 @st.composite
 def tracks(draw: st.DrawFn) -> list[Fix]:
-    """A device wandering in and out of two nested circles, sometimes badly measured."""
+    """A device wandering in and out of three nested circles, sometimes badly measured."""
     n = draw(st.integers(min_value=1, max_value=60))
     t, north, points = 0.0, draw(st.floats(-600, 600)), []
     for i in range(n):
