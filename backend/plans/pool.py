@@ -7,6 +7,9 @@ OR-Tools holds the GIL while it searches; in worker processes it cannot stall th
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 from routing.core import worker_count
@@ -18,9 +21,31 @@ def planner_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         _pool = ProcessPoolExecutor(
-            max_workers=worker_count(), mp_context=multiprocessing.get_context("forkserver")
+            max_workers=worker_count(),
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_outlive_not,
+            initargs=(os.getpid(),),
         )
     return _pool
+
+
+def _outlive_not(owner: int, every_s: float = 2.0) -> None:
+    """In each worker: exit once the API process that owns the pool is gone. A worker's
+    parent is multiprocessing's fork server, not that process, and a worker waits on its
+    task queue forever when the owner dies without shutting the pool down (seen after
+    `fieldsense serve` stopped: the workers stayed, idle, until killed)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # alive, under another user
+
+    threading.Thread(target=watch, name="pool-owner-watch", daemon=True).start()
 
 
 def _ready() -> bool:
