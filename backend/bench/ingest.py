@@ -13,6 +13,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -357,6 +358,7 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
         if server is not None:
             server.terminate()
         pg.destroy()
+        shutil.rmtree(work, ignore_errors=True)  # the load specs hold the devices' tokens
     pings_per_s = statistics.median(r["pings_per_s"] for r in rounds)
     copy_rows_per_s = statistics.median(copies)
     summary = {
