@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,6 +58,7 @@ RECENT_DAYS = 14  # a customer visited this recently is not suggested again
 # each further candidate is one more random heap page read.
 POOL_PER_ITEM = 4
 POOL_MIN, POOL_MAX = 50, 400
+POOL_WIDEN = 4  # when too few of the pool fit, the next query's pool is this much larger
 
 
 def pool_size(limit: int) -> int:
@@ -235,6 +236,44 @@ def detours(
     return out
 
 
+def _fitting(
+    q: FreeTimeQuery,
+    rows: list[Any],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    now: datetime,
+    free_s: int,
+    service_s: int,
+    mode: TravelMode,
+    tz: tzinfo,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, datetime]]:
+    """Travel there and on, the spare time and whether it fits, for every candidate at once
+    (numpy); only customers with preferred hours that day take the slower path through `fit`
+    (the visit may have to wait for their hours): (there, onward, spare, fits, starts)."""
+    end = now + timedelta(seconds=free_s)
+    origins = [GeoPoint(q.position.lat, q.position.lon)]
+    if q.next is not None:
+        origins.append(GeoPoint(q.next.lat, q.next.lon))
+    legs = HaversineTravel().seconds_from(origins, lat, lon, mode, now, end)
+    there = legs[0]
+    onward = legs[1] if q.next is not None else np.zeros(len(rows), dtype=np.int64)
+    spare = free_s - service_s - there - onward
+    fits = spare >= 0
+    starts: dict[int, datetime] = {}
+    local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    for k, r in enumerate(rows):
+        if r["hours"] is None:
+            continue
+        windows = sorted(preferred_windows(_json(r["hours"]), local_day.date(), tz))
+        if not windows:  # no preferred hours on this day: nothing to wait for
+            continue
+        fitted = fit(now, free_s, int(there[k]), service_s, int(onward[k]), windows)
+        fits[k] = fitted is not None
+        if fitted is not None:
+            spare[k], starts[k] = fitted
+    return there, onward, spare, fits, starts
+
+
 class RecommendationService:
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         if principal.is_store_app:
@@ -329,46 +368,54 @@ class RecommendationService:
             raise Invalid("give free_minutes or until", field="free_minutes")
 
         db = await raw_connection(self.session)
-        rows = await db.fetch(
-            free_time_sql(pool_size(q.limit)),
-            self.p.tenant_id,
-            agent_id,
-            unit_id,
-            q.position.lon,
-            q.position.lat,
-            now - timedelta(days=RECENT_DAYS),
-            now,
-            *DEFAULT_WEIGHTS,
-        )
-        context = rows[0]  # the agent's context is on every row, and there is always one
-        settings = context["settings"]
-        profile = AgentProfileIn.model_validate(_json(settings)) if settings else None
-        learned = {row["segment"]: row for row in _json(context["learned"])}
-        mode = q.mode or (profile.mode if profile else TravelMode.CAR)
-        tz = ZoneInfo(profile.timezone) if profile else UTC
         travel = HaversineTravel()
-        service_s = q.service_min * 60
-        result = FreeTimeResult(agent_id=agent_id, free_s=free_s, mode=mode, considered=0, items=[])
-        if context["id"] is None or free_s < service_s:
-            return result
-        n = len(rows)
-        lat, lon, base, distance = np.array(
-            [(r["lat"], r["lon"], r["score"], r["distance_m"]) for r in rows], dtype=np.float64
-        ).T
-        reach = travel.reach_m(mode, free_s - service_s)
-        result.considered = int(np.count_nonzero(distance <= reach))
-        # Everything per candidate at once (numpy): travel there and on, the spare time, the
-        # score and its value per minute. Only customers with preferred hours take the slower
-        # path through `fit` (the visit may have to wait for their hours).
-        end = now + timedelta(seconds=free_s)
-        origins = [GeoPoint(q.position.lat, q.position.lon)]
-        if q.next is not None:
-            origins.append(GeoPoint(q.next.lat, q.next.lon))
-        legs = travel.seconds_from(origins, lat, lon, mode, now, end)
-        there = legs[0]
-        onward = legs[1] if q.next is not None else np.zeros(n, dtype=np.int64)
-        spare = free_s - service_s - there - onward
-        fits = spare >= 0
+        pool = pool_size(q.limit)
+        while True:
+            rows = await db.fetch(
+                free_time_sql(pool),
+                self.p.tenant_id,
+                agent_id,
+                unit_id,
+                q.position.lon,
+                q.position.lat,
+                now - timedelta(days=RECENT_DAYS),
+                now,
+                *DEFAULT_WEIGHTS,
+            )
+            context = rows[0]  # the agent's context is on every row, and there always is one
+            settings = context["settings"]
+            profile = AgentProfileIn.model_validate(_json(settings)) if settings else None
+            mode = q.mode or (profile.mode if profile else TravelMode.CAR)
+            tz = ZoneInfo(profile.timezone) if profile else UTC
+            service_s = q.service_min * 60
+            result = FreeTimeResult(
+                agent_id=agent_id, free_s=free_s, mode=mode, considered=0, items=[]
+            )
+            if context["id"] is None or free_s < service_s:
+                return result
+            lat, lon, base, distance = np.array(
+                [(r["lat"], r["lon"], r["score"], r["distance_m"]) for r in rows],
+                dtype=np.float64,
+            ).T
+            reach = travel.reach_m(mode, free_s - service_s)
+            result.considered = int(np.count_nonzero(distance <= reach))
+            there, onward, spare, fits, starts = _fitting(
+                q, rows, lat, lon, now, free_s, service_s, mode, tz
+            )
+            # Fewer fit than were asked for, though the farthest candidate would have fitted
+            # for the travel (preferred hours, then, left the others out): the next ones may
+            # fit too. Ask again for more, farther. (Where the travel is what does not fit,
+            # farther candidates fit even less.)
+            farthest = int(np.argmax(distance))
+            if (
+                np.count_nonzero(fits) < q.limit
+                and len(rows) == pool < POOL_MAX
+                and there[farthest] + onward[farthest] <= free_s - service_s
+            ):
+                pool = min(POOL_MAX, pool * POOL_WIDEN)
+                continue
+            break
+        learned = {row["segment"]: row for row in _json(context["learned"])}
         factors = {k: float(v["factor"]) for k, v in learned.items()}
         if factors:
             base = base * np.array([factors.get(r["life_stage"] or "unknown", 1.0) for r in rows])
@@ -381,18 +428,6 @@ class RecommendationService:
                 [float(campaigns[i]["boost"]) if i in campaigns else 0.0 for i in ids]
             )
         score = np.minimum(100.0, base)
-        starts: dict[int, datetime] = {}
-        local_day = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        for k, r in enumerate(rows):
-            if r["hours"] is None:
-                continue
-            windows = sorted(preferred_windows(_json(r["hours"]), local_day.date(), tz))
-            if not windows:  # no preferred hours on this day: nothing to wait for
-                continue
-            fitted = fit(now, free_s, int(there[k]), service_s, int(onward[k]), windows)
-            fits[k] = fitted is not None
-            if fitted is not None:
-                spare[k], starts[k] = fitted
         per_min = score / np.maximum(1.0, (free_s - spare) / 60)
         # The best `limit` by value per minute (ties kept, then ordered by distance and id).
         chosen = np.flatnonzero(fits)

@@ -233,3 +233,33 @@ async def test_a_shorter_list_is_the_head_of_the_longer_one(tenant: Tenant, shop
 @pytest.mark.parametrize(("limit", "pool"), [(1, 50), (10, 50), (20, 80), (21, 120), (100, 400)])
 def test_candidate_pool_grows_with_the_suggestions_asked_for(limit: int, pool: int) -> None:
     assert pool_size(limit) == pool
+
+
+async def test_when_too_few_of_the_nearest_fit_it_looks_farther(tenant: Tenant) -> None:
+    """Sixty customers next to the agent all want evening visits; one 500 m away has no
+    preference. Asked for 5 (a pool of the nearest 50), the answer still finds that one."""
+    shop = Shop(tenant)
+    north = 20_000.0  # away from the other tests' customers
+    evening = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "18:00", "end": "20:00"}]
+    for i in range(60):
+        angle = 2 * math.pi * i / 60
+        r = 20 + i
+        await shop.add(
+            f"evening{i}",
+            north + r * math.cos(angle),
+            r * math.sin(angle),
+            preferred_hours=evening,
+        )
+    far = await shop.add("any_time", north + 500, 0)
+    body = {
+        "position": near(north, 0),
+        "free_minutes": 60,
+        "at": NOW.isoformat(),
+        "mode": "walk",
+        "limit": 5,
+    }
+    resp = await ask(tenant, "agent", body)
+    assert resp.status_code == 200, resp.text
+    got = resp.json()
+    assert [i["customer_id"] for i in got["items"]] == [far]
+    assert got["considered"] > 50
