@@ -296,7 +296,7 @@ class EventWriter:
             m["visit_id"] for e, m in zip(events, meta, strict=True) if e.kind is Kind.ENTERED
         }
         ends = {
-            m["visit_id"]
+            m["visit_id"]: e.t
             for e, m in zip(events, meta, strict=True)
             if e.kind in (Kind.DWELLED, Kind.EXITED, Kind.VISIT_ENDED)
             and m["customer_id"] is not None
@@ -306,17 +306,21 @@ class EventWriter:
             and m["visit_id"] not in muted
         }
         if ends:
+            # Within the week before (the device's events, by their index): no stay at a
+            # door lasts longer; a silent device is exited long before.
             logged = {
                 r["visit_id"]
                 for r in await self.db.fetch(
                     "SELECT visit_id FROM events WHERE tenant_id = $1 AND device_id = $2 "
+                    "AND occurred_at >= to_timestamp($4) - interval '7 days' "
                     "AND kind = 'entered' AND visit_id = ANY($3::uuid[])",
                     self.tenant_id,
                     self.device_id,
                     list(ends),
+                    min(ends.values()),
                 )
             }
-            muted |= ends - logged
+            muted |= set(ends) - logged
         return muted
 
     async def _visits(self, events: list[Event], meta: list[dict[str, Any]]) -> None:

@@ -69,11 +69,12 @@ async def test_passing_a_customers_door_is_no_event_but_a_visit_is(
     await send(client, field, device, pts)
     assert [e for e in await events(client, field, device) if e["fence_id"] == fence] == []
 
-    # Twelve minutes at the door: entered (when it happened), dwelled, exited.
+    # Twelve minutes at the door: entered (when it happened), dwelled, then exited in the
+    # next upload.
     start = 1200
-    pts = [point(start + i * 30, north) for i in range(25)]
-    pts += [point(start + 750 + i * 30, north + 500) for i in range(1, 5)]
-    await send(client, field, device, pts)
+    await send(client, field, device, [point(start + i * 30, north) for i in range(25)])
+    away = [point(start + 750 + i * 30, north + 500) for i in range(1, 5)]
+    await send(client, field, device, away)
     at_door = [e for e in await events(client, field, device) if e["fence_id"] == fence]
     assert [e["kind"] for e in at_door if e["kind"] in ("entered", "dwelled", "exited")] == [
         "entered",
