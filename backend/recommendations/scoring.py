@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from asyncpg import Record
 
 from backend.tenants.settings import ScoreWeights
@@ -105,9 +107,14 @@ def weight_vector(weights: ScoreWeights) -> list[float]:
     return [float(getattr(weights, name)) for name in WEIGHT_ORDER]
 
 
-def adjusted(base: float, factor: float, boost: float) -> float:
-    """The Python twin of SCORE_SQL, for hot paths that fetch factors and boosts in bulk."""
-    return min(100.0, base * factor + boost)
+def adjusted(
+    base: npt.NDArray[np.float64] | float,
+    factor: npt.NDArray[np.float64] | float,
+    boost: npt.NDArray[np.float64] | float,
+) -> npt.NDArray[np.float64]:
+    """The Python twin of SCORE_SQL, for hot paths that fetch factors and boosts in bulk:
+    numbers or arrays of them (one per candidate)."""
+    return np.asarray(np.minimum(100.0, np.asarray(base) * factor + boost), dtype=np.float64)
 
 
 STATUS_LABEL = {

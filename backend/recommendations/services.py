@@ -38,6 +38,7 @@ from backend.recommendations.scoring import (
     LEARNED,
     PRIOR_RATE,
     WEIGHT_ORDER,
+    adjusted,
     array_weights,
     base_sql,
     reasons,
@@ -237,6 +238,7 @@ def detours(
 
 
 def _fitting(
+    travel: HaversineTravel,
     q: FreeTimeQuery,
     rows: list[Any],
     lat: np.ndarray,
@@ -254,7 +256,7 @@ def _fitting(
     origins = [GeoPoint(q.position.lat, q.position.lon)]
     if q.next is not None:
         origins.append(GeoPoint(q.next.lat, q.next.lon))
-    legs = HaversineTravel().seconds_from(origins, lat, lon, mode, now, end)
+    legs = travel.seconds_from(origins, lat, lon, mode, now, end)
     there = legs[0]
     onward = legs[1] if q.next is not None else np.zeros(len(rows), dtype=np.int64)
     spare = free_s - service_s - there - onward
@@ -400,7 +402,7 @@ class RecommendationService:
             reach = travel.reach_m(mode, free_s - service_s)
             result.considered = int(np.count_nonzero(distance <= reach))
             there, onward, spare, fits, starts = _fitting(
-                q, rows, lat, lon, now, free_s, service_s, mode, tz
+                travel, q, rows, lat, lon, now, free_s, service_s, mode, tz
             )
             # Fewer fit than were asked for, though the farthest candidate would have fitted
             # for the travel (preferred hours, then, left the others out): the next ones may
@@ -417,17 +419,17 @@ class RecommendationService:
             break
         learned = {row["segment"]: row for row in _json(context["learned"])}
         factors = {k: float(v["factor"]) for k, v in learned.items()}
+        factor: np.ndarray | float = 1.0
         if factors:
-            base = base * np.array([factors.get(r["life_stage"] or "unknown", 1.0) for r in rows])
+            factor = np.array([factors.get(r["life_stage"] or "unknown", 1.0) for r in rows])
         campaigns: dict[uuid.UUID, Any] = {}
+        boost: np.ndarray | float = 0.0
         if context["campaigns_running"]:
             ids = [r["id"] for r in rows]
             found = await db.fetch(CAMPAIGN_BOOSTS, self.p.tenant_id, ids, now)
             campaigns = {c["customer_id"]: c for c in found}
-            base = base + np.array(
-                [float(campaigns[i]["boost"]) if i in campaigns else 0.0 for i in ids]
-            )
-        score = np.minimum(100.0, base)
+            boost = np.array([float(campaigns[i]["boost"]) if i in campaigns else 0.0 for i in ids])
+        score = adjusted(base, factor, boost)
         per_min = score / np.maximum(1.0, (free_s - spare) / 60)
         # The best `limit` by value per minute (ties kept, then ordered by distance and id).
         chosen = np.flatnonzero(fits)
