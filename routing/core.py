@@ -30,6 +30,8 @@ Window = tuple[int, int]
 # Counted alternation (see _alternate): turns, and insertion rounds per turn.
 ILS_TURNS = 2
 ILS_ROUNDS = 600
+# Counted ruin-and-recreate rounds (see _ruin_recreate) when the strategy has a solution limit.
+SISR_ROUNDS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,9 @@ class Strategy:
     ils_noise: float = 1.0
     ils_shake: float = 0.5
     polish_s: float | None = None  # OR-Tools' turn between insertion turns; None: ils_s
+    # Seconds of string-removal ruin and recreate (routing.sisr) first, when the model suits
+    # it; OR-Tools' search then starts from its best for the rest of the time limit.
+    sisr_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +357,11 @@ def solve(
 
         if ils.supports(model):
             return _alternate(model, built, strategy)
+    if strategy.sisr_s > 0 and initial is None:
+        from routing import sisr
+
+        if sisr.supports(model):
+            return _ruin_recreate(model, built, strategy)
     assignment = None
     if initial is not None:
         routing.CloseModelWithParameters(params)
@@ -430,6 +440,50 @@ def _alternate(model: Model, built: _Built, strategy: Strategy) -> Solution | No
     return dataclasses.replace(best, strategy=strategy, status="SUCCESS")
 
 
+def _ruin_recreate(model: Model, built: _Built, strategy: Strategy) -> Solution | None:
+    """String-removal ruin and recreate (routing.sisr) for ``sisr_s``, then OR-Tools' search
+    from its best routes for what is left of the time limit; the better of the two."""
+    from routing import ils, sisr
+
+    deadline = time.perf_counter() + strategy.time_limit_s
+    counted = strategy.solution_limit is not None
+    found = sisr.search(
+        model,
+        min(strategy.sisr_s, strategy.time_limit_s),
+        seed=strategy.seed,
+        max_rounds=SISR_ROUNDS if counted else None,
+    )
+    routing, manager = built.routing, built.manager
+    left = deadline - time.perf_counter()
+    params = _parameters(dataclasses.replace(strategy, time_limit_s=max(0.01, left)))
+    best: Solution | None = None
+    start = None
+    if found is not None:
+        routes, value = found
+        best = ils.schedule(model, routes, value)
+        routing.CloseModelWithParameters(params)
+        start = routing.ReadAssignmentFromRoutes(
+            [[manager.NodeToIndex(node) for node in route] for route in routes], True
+        )
+    if start is None:
+        # Some must-visit found no place, or OR-Tools does not accept the routes (its model
+        # and this search disagree: never return routes it cannot check). Search from
+        # scratch with what is left.
+        assignment = routing.SolveWithParameters(params)
+        if assignment is None:
+            return None
+        best = _extract(model, built, assignment)
+    elif left > 0.01:
+        assignment = routing.SolveFromAssignmentWithParameters(start, params)
+        if assignment is not None:
+            polished = _extract(model, built, assignment)
+            # Equal or better: OR-Tools' schedule also leaves as late as the day allows.
+            if best is None or polished.objective <= best.objective:
+                best = polished
+    assert best is not None
+    return dataclasses.replace(best, strategy=strategy, status="SUCCESS")
+
+
 def orienteering_portfolio(
     time_limit_s: float, solution_limit: int | None = None
 ) -> tuple[Strategy, Strategy]:
@@ -446,6 +500,35 @@ def orienteering_portfolio(
     return (
         dataclasses.replace(tabu, ils_s=min(0.6, time_limit_s / 3), seed=1),
         dataclasses.replace(tabu, ils_s=time_limit_s, seed=2),
+    )
+
+
+def fleet_portfolio(
+    time_limit_s: float, solution_limit: int | None = None
+) -> tuple[Strategy, Strategy]:
+    """For fleets that must serve every stop: two string-removal searches (routing.sisr)
+    with different seeds, each polished by guided local search for the last 5 % of the time.
+    Where the model has what that search does not handle (breaks, several windows per stop),
+    guided local search alone, from parallel cheapest insertion and from savings. Measured on
+    the Solomon instances (docs/routing.md)."""
+    sisr_s = 0.95 * time_limit_s
+    return (
+        Strategy(
+            FirstSolution.PARALLEL_CHEAPEST_INSERTION,
+            Metaheuristic.GUIDED_LOCAL_SEARCH,
+            time_limit_s,
+            solution_limit,
+            sisr_s=sisr_s,
+            seed=1,
+        ),
+        Strategy(
+            FirstSolution.SAVINGS,
+            Metaheuristic.GUIDED_LOCAL_SEARCH,
+            time_limit_s,
+            solution_limit,
+            sisr_s=sisr_s,
+            seed=2,
+        ),
     )
 
 

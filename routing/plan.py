@@ -112,7 +112,8 @@ def default_strategies(options: Options, shape: str) -> tuple[Strategy, ...]:
     """Two searches for the two cores. Measured on the published instances (docs/routing.md):
     where every stop is optional and the day has no break (orienteering), two randomised
     insertion searches taking turns with tabu search; where stops must be served, parallel
-    cheapest insertion with guided local search, next to the same tabu search."""
+    cheapest insertion with guided local search, next to the same tabu search, each after a
+    string-removal search where the model suits it."""
     tabu = Strategy(
         FirstSolution.PATH_CHEAPEST_ARC,
         Metaheuristic.TABU_SEARCH,
@@ -127,7 +128,13 @@ def default_strategies(options: Options, shape: str) -> tuple[Strategy, ...]:
         options.time_limit_s,
         options.solution_limit,
     )
-    return (gls, tabu)
+    # Where the day suits it (no lunch, one window per stop), both start with string-removal
+    # ruin and recreate (routing.sisr) and polish with their own search for the last 5 %.
+    sisr_s = 0.95 * options.time_limit_s
+    return (
+        replace(gls, sisr_s=sisr_s, seed=1),
+        replace(tabu, sisr_s=sisr_s, seed=2),
+    )
 
 
 @dataclass(slots=True)

@@ -50,12 +50,15 @@ def _outlive_not(owner: int, every_s: float = 2.0) -> None:
 
 def _ready() -> bool:
     import routing.core  # noqa: F401 - loads OR-Tools in the worker
+    from routing import sisr
 
+    sisr.warm()  # its compiled search, from numba's cache once built
     return True
 
 
 def warm_pool() -> None:
-    """Start the workers and load OR-Tools in them now, not on the first plan (~1.5 s)."""
+    """Start the workers and load OR-Tools and the compiled searches in them now, not on the
+    first plan (~2 s; the first time after an install, ~10 s to compile)."""
     pool = planner_pool()
     for _ in range(worker_count()):
         pool.submit(_ready)

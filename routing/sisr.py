@@ -1,0 +1,515 @@
+"""Ruin and recreate with string removals, for fleets that must serve (nearly) everyone.
+
+OR-Tools' guided local search stalls on vehicle routing with tight time windows: moving a
+customer to a better route usually needs several others to move first. This search works
+the other way round, after Christiaens and Vanden Berghe (2020, "Slack induction by string
+removals for vehicle routing problems", SISR): remove a few strings of consecutive visits
+from routes near a random customer, put every removed customer back at its cheapest feasible
+place (in one of four orders, skipping a place now and then: "blinks"), and accept the result
+by simulated annealing. Each round costs microseconds, so a few seconds make hundreds of
+thousands of rounds: the loop is compiled with numba.
+
+Feasibility checks are O(1) per place: each route keeps, per position, the earliest start of
+service (forward) and the latest start that keeps the rest of the route in its windows
+(backward). It handles several vehicles with their own start, end, shift, capacity, stop cap,
+fixed cost and travel profile; one window per stop; vehicles allowed per stop; optional stops
+priced by their penalty (left out when no place costs less). Breaks, several windows per
+stop, soft stop targets and span costs are left to OR-Tools (``supports`` says which).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from numba import njit
+
+from routing.core import Model
+
+# The cost of a must-visit left without a place: more than any real objective, and a
+# million of them still fit in an int64.
+UNPLACED = 1 << 40
+# Consecutive rounds per compiled call: long enough that Python's share is negligible, short
+# enough to follow the clock and the temperature schedule.
+CHUNK = 2000
+# Neighbours per customer that a ruin walks (the string removals start near a seed).
+NEIGHBOURS = 100
+
+
+def supports(model: Model) -> bool:
+    if model.span_cost:
+        return False
+    if any(v.breaks or v.min_stops for v in model.vehicles):
+        return False
+    depots = {v.start for v in model.vehicles} | {v.end for v in model.vehicles}
+    return all(len(node.windows) <= 1 for i, node in enumerate(model.nodes) if i not in depots)
+
+
+def _problem(model: Model) -> tuple:
+    n, nv = len(model.nodes), len(model.vehicles)
+    horizon = model.horizon or max(v.window[1] for v in model.vehicles)
+    depots = {v.start for v in model.vehicles} | {v.end for v in model.vehicles}
+    travel = np.array(model.travel, dtype=np.int64).reshape(len(model.travel), n, n)
+    costs = model.cost if model.cost is not None else model.travel
+    cost = np.array(costs, dtype=np.int64).reshape(len(costs), n, n)
+    nodes = model.nodes
+    service = np.array([node.service for node in nodes], dtype=np.int64)
+    ready = np.array([node.windows[0][0] if node.windows else 0 for node in nodes], np.int64)
+    due = np.array([node.windows[0][1] if node.windows else horizon for node in nodes], np.int64)
+    demand = np.array([node.demand for node in nodes], dtype=np.int64)
+    penalty = np.array([-1 if n.penalty is None else n.penalty for n in nodes], dtype=np.int64)
+    stopw = np.array(
+        [1 if (i not in depots and node.counts_as_stop) else 0 for i, node in enumerate(nodes)],
+        dtype=np.int64,
+    )
+    allowed = np.ones((n, nv), dtype=np.bool_)
+    for i, node in enumerate(nodes):
+        if node.vehicles is not None:
+            allowed[i, :] = False
+            allowed[i, list(node.vehicles)] = True
+    customers = np.array([i for i in range(n) if i not in depots], dtype=np.int64)
+    vehicles = model.vehicles
+    big = int(demand.sum()) + 1
+    vstart = np.array([v.start for v in vehicles], dtype=np.int64)
+    vend = np.array([v.end for v in vehicles], dtype=np.int64)
+    vopen = np.array([v.window[0] for v in vehicles], dtype=np.int64)
+    vclose = np.array([v.window[1] for v in vehicles], dtype=np.int64)
+    vcap = np.array([big if v.capacity is None else v.capacity for v in vehicles], np.int64)
+    vprof = np.array([v.profile for v in vehicles], dtype=np.int64)
+    vfixed = np.array([v.fixed_cost for v in vehicles], dtype=np.int64)
+    vmax = np.array([n if v.max_stops is None else v.max_stops for v in vehicles], np.int64)
+    # Vehicles that are the same in every respect: an empty route is tried for one of each.
+    kinds: dict[tuple[int, ...], int] = {}
+    vkind = np.array(
+        [
+            kinds.setdefault(
+                (v.start, v.end, *v.window, int(vcap[k]), v.profile, v.fixed_cost, int(vmax[k])),
+                len(kinds),
+            )
+            for k, v in enumerate(vehicles)
+        ],
+        dtype=np.int64,
+    )
+    if any(node.vehicles is not None for node in nodes):
+        vkind = np.arange(nv, dtype=np.int64)  # allowed vehicles differ per stop
+    # Neighbours by the first vehicle's cost (the ruin only needs "near").
+    k = min(NEIGHBOURS, len(customers))
+    adj = np.zeros((n, max(k, 1)), dtype=np.int64)
+    if len(customers):
+        c0 = cost[vprof[0]] if nv else cost[0]
+        for i in customers:
+            d = c0[i, customers] + c0[customers, i]
+            adj[i, :k] = customers[np.argsort(d, kind="stable")[:k]]
+    far = np.array(
+        [min(int(cost[vprof[v]][vstart[v], i]) for v in range(nv)) for i in range(n)],
+        dtype=np.int64,
+    )
+    return (
+        travel,
+        cost,
+        service,
+        ready,
+        due,
+        demand,
+        penalty,
+        stopw,
+        allowed,
+        customers,
+        vstart,
+        vend,
+        vopen,
+        vclose,
+        vcap,
+        vprof,
+        vfixed,
+        vmax,
+        vkind,
+        adj,
+        far,
+    )
+
+
+@njit(cache=True)
+def _seed(seed: int) -> None:
+    np.random.seed(seed)
+
+
+@njit(cache=True)
+def _refresh(prob: tuple, state: tuple, v: int) -> bool:
+    """Times, slack and cost of route v; False when a visit misses its window (possible
+    after a removal only where the matrix breaks the triangle inequality)."""
+    travel, cost, service, ready, due = prob[0], prob[1], prob[2], prob[3], prob[4]
+    vopen, vclose, vprof, vfixed = prob[12], prob[13], prob[15], prob[16]
+    seq, ln, st, lt, rc = state[0], state[1], state[4], state[5], state[6]
+    p = vprof[v]
+    size = ln[v]
+    st[v, 0] = vopen[v]
+    total = 0
+    ok = True
+    for k in range(1, size):
+        a = seq[v, k - 1]
+        b = seq[v, k]
+        t = st[v, k - 1] + service[a] + travel[p, a, b]
+        total += cost[p, a, b]
+        if k < size - 1:
+            if t < ready[b]:
+                t = ready[b]
+            if t > due[b]:
+                ok = False
+        st[v, k] = t
+    if st[v, size - 1] > vclose[v]:
+        ok = False
+    lt[v, size - 1] = vclose[v]
+    for k in range(size - 2, 0, -1):
+        a = seq[v, k]
+        b = seq[v, k + 1]
+        latest = lt[v, k + 1] - service[a] - travel[p, a, b]
+        lt[v, k] = latest if latest < due[a] else due[a]
+    lt[v, 0] = vclose[v]
+    if size > 2:
+        total += vfixed[v]
+    rc[v] = total
+    return ok
+
+
+@njit(cache=True)
+def _ruin(
+    prob: tuple,
+    state: tuple,
+    cbar: float,
+    lmax: int,
+    keep_p: float,
+    removed: np.ndarray,
+    touched: np.ndarray,
+) -> int:
+    demand, stopw, customers, adj = prob[5], prob[7], prob[9], prob[19]
+    seq, ln, load, nst, where = state[0], state[1], state[2], state[3], state[7]
+    nv = ln.shape[0]
+    tot = 0
+    used = 0
+    for v in range(nv):
+        if ln[v] > 2:
+            tot += ln[v] - 2
+            used += 1
+    if used == 0:
+        return 0
+    lsmax = min(float(lmax), tot / used)
+    ksmax = 4.0 * cbar / (1.0 + lsmax) - 1.0
+    ks = int(np.random.random() * ksmax) + 1
+    seed = customers[np.random.randint(customers.shape[0])]
+    count = 0
+    ruined = 0
+    flag = np.zeros(seq.shape[1], dtype=np.bool_)
+    for j in range(adj.shape[1]):
+        if ruined >= ks:
+            break
+        c = adj[seed, j]
+        v = where[c]
+        if v < 0 or touched[v]:
+            continue
+        card = ln[v] - 2
+        lt_max = min(float(card), lsmax)
+        size = min(int(np.random.random() * lt_max) + 1, card)
+        pos = 1
+        while seq[v, pos] != c:
+            pos += 1
+        for k in range(ln[v]):
+            flag[k] = False
+        if size < card and np.random.random() < 0.5:
+            # A split string: `size` removed from a string of size + kept, a run of `kept`
+            # consecutive visits inside it staying.
+            kept = 1
+            while size + kept < card and np.random.random() < keep_p:
+                kept += 1
+            span = size + kept
+            lo = max(1, pos - span + 1)
+            hi = min(pos, card - span + 1)
+            s = lo + np.random.randint(hi - lo + 1)
+            r = np.random.randint(size + 1)
+            for k in range(s, s + span):
+                if k < s + r or k >= s + r + kept:
+                    flag[k] = True
+        else:
+            lo = max(1, pos - size + 1)
+            hi = min(pos, card - size + 1)
+            s = lo + np.random.randint(hi - lo + 1)
+            for k in range(s, s + size):
+                flag[k] = True
+        w = 0
+        for k in range(ln[v]):
+            node = seq[v, k]
+            if flag[k]:
+                removed[count] = node
+                count += 1
+                where[node] = -1
+                load[v] -= demand[node]
+                nst[v] -= stopw[node]
+            else:
+                seq[v, w] = node
+                w += 1
+        ln[v] = w
+        touched[v] = True
+        ruined += 1
+    return count
+
+
+@njit(cache=True)
+def _recreate(
+    prob: tuple, state: tuple, removed: np.ndarray, count: int, blink: float, touched: np.ndarray
+) -> int:
+    """Put each removed customer back at its cheapest place; returns the penalty of those
+    left out."""
+    travel, cost, service, ready, due = prob[0], prob[1], prob[2], prob[3], prob[4]
+    demand, penalty, stopw, allowed = prob[5], prob[6], prob[7], prob[8]
+    vcap, vprof, vfixed, vmax, vkind, far = (
+        prob[14],
+        prob[15],
+        prob[16],
+        prob[17],
+        prob[18],
+        prob[20],
+    )
+    seq, ln, load, nst, st, lt, where = (
+        state[0],
+        state[1],
+        state[2],
+        state[3],
+        state[4],
+        state[5],
+        state[7],
+    )
+    nv = ln.shape[0]
+    keys = np.empty(count, dtype=np.float64)
+    pick = np.random.random() * 11.0
+    for i in range(count):
+        c = removed[i]
+        jitter = np.random.random()
+        if pick < 4.0:
+            keys[i] = jitter
+        elif pick < 8.0:
+            keys[i] = -demand[c] - jitter * 0.5
+        elif pick < 10.0:
+            keys[i] = -far[c] - jitter * 0.5
+        else:
+            keys[i] = far[c] + jitter * 0.5
+    order = np.argsort(keys)
+    tried = np.zeros(nv, dtype=np.bool_)
+    left = 0
+    for i in range(count):
+        c = removed[order[i]]
+        best = np.int64(1) << 62
+        bv = -1
+        bk = -1
+        for k in range(nv):
+            tried[vkind[k]] = False
+        for v in range(nv):
+            if not allowed[c, v] or load[v] + demand[c] > vcap[v] or nst[v] + stopw[c] > vmax[v]:
+                continue
+            size = ln[v]
+            if size == 2:
+                if tried[vkind[v]]:
+                    continue
+                tried[vkind[v]] = True
+            p = vprof[v]
+            for k in range(size - 1):
+                if np.random.random() < blink:
+                    continue
+                a = seq[v, k]
+                b = seq[v, k + 1]
+                t = st[v, k] + service[a] + travel[p, a, c]
+                if t > due[c]:
+                    continue
+                if t < ready[c]:
+                    t = ready[c]
+                if t + service[c] + travel[p, c, b] > lt[v, k + 1]:
+                    continue
+                d = cost[p, a, c] + cost[p, c, b] - cost[p, a, b]
+                if size == 2:
+                    d += vfixed[v]
+                if d < best:
+                    best = d
+                    bv = v
+                    bk = k
+        if bv < 0 or (penalty[c] >= 0 and best >= penalty[c]):
+            left += UNPLACED if penalty[c] < 0 else penalty[c]
+            continue
+        for k in range(ln[bv], bk + 1, -1):
+            seq[bv, k] = seq[bv, k - 1]
+        seq[bv, bk + 1] = c
+        ln[bv] += 1
+        load[bv] += demand[c]
+        nst[bv] += stopw[c]
+        where[c] = bv
+        touched[bv] = True
+        _refresh(prob, state, bv)
+    return left
+
+
+@njit(cache=True)
+def _copy_routes(src: tuple, dst: tuple, touched: np.ndarray) -> None:
+    for v in range(touched.shape[0]):
+        if not touched[v]:
+            continue
+        size = src[1][v]
+        for k in range(size):
+            dst[0][v, k] = src[0][v, k]
+            dst[4][v, k] = src[4][v, k]
+            dst[5][v, k] = src[5][v, k]
+        dst[1][v] = size
+        dst[2][v] = src[2][v]
+        dst[3][v] = src[3][v]
+        dst[6][v] = src[6][v]
+    dst[7][:] = src[7][:]
+
+
+@njit(cache=True)
+def _rounds(
+    prob: tuple,
+    cur: tuple,
+    cand: tuple,
+    best: tuple,
+    costs: np.ndarray,
+    rounds: int,
+    t0: float,
+    t1: float,
+    cbar: float,
+    lmax: int,
+    keep_p: float,
+    blink: float,
+) -> None:
+    """`rounds` rounds of ruin, recreate and annealing acceptance, the temperature going from
+    t0 to t1. costs: [current, best, left-out penalty of current, of best]."""
+    nv = cur[1].shape[0]
+    removed = np.empty(cur[7].shape[0], dtype=np.int64)
+    touched = np.zeros(nv, dtype=np.bool_)
+    everyone = np.ones(nv, dtype=np.bool_)
+    customers = prob[9]
+    ratio = t1 / t0
+    for it in range(rounds):
+        temp = t0 * ratio ** (it / rounds)
+        touched[:] = False
+        count = _ruin(prob, cand, cbar, lmax, keep_p, removed, touched)
+        # Customers left out before (optional ones priced out) get another chance.
+        for c in customers:
+            if cand[7][c] < 0:
+                seen = False
+                for i in range(count):
+                    if removed[i] == c:
+                        seen = True
+                        break
+                if not seen:
+                    removed[count] = c
+                    count += 1
+        ok = True
+        for v in range(nv):
+            if touched[v] and not _refresh(prob, cand, v):
+                ok = False
+        if not ok:
+            _copy_routes(cur, cand, touched)
+            continue
+        left = _recreate(prob, cand, removed, count, blink, touched)
+        value = left
+        for v in range(nv):
+            value += cand[6][v]
+        if value < costs[0] - temp * math.log(np.random.random()):
+            _copy_routes(cand, cur, touched)
+            costs[0] = value
+            costs[2] = left
+            if value < costs[1]:
+                _copy_routes(cand, best, everyone)
+                costs[1] = value
+                costs[3] = left
+        else:
+            _copy_routes(cur, cand, touched)
+
+
+def _state(prob: tuple, model: Model) -> tuple:
+    n, nv = len(model.nodes), len(model.vehicles)
+    width = len(prob[9]) + 2
+    seq = np.zeros((nv, width), dtype=np.int64)
+    seq[:, 0] = prob[10]
+    seq[:, 1] = prob[11]
+    return (
+        seq,
+        np.full(nv, 2, dtype=np.int64),  # route lengths, depots included
+        np.zeros(nv, dtype=np.int64),  # load
+        np.zeros(nv, dtype=np.int64),  # stops
+        np.zeros((nv, width), dtype=np.int64),  # earliest start of service
+        np.zeros((nv, width), dtype=np.int64),  # latest start of service
+        np.zeros(nv, dtype=np.int64),  # route cost
+        np.full(n, -1, dtype=np.int64),  # vehicle of each node, -1: none
+    )
+
+
+def _copy(state: tuple) -> tuple:
+    return tuple(a.copy() for a in state)
+
+
+def search(
+    model: Model,
+    time_limit_s: float,
+    seed: int = 0,
+    max_rounds: int | None = None,
+    avg_removed: float = 10.0,
+    max_string: int = 10,
+    keep_p: float = 0.5,
+    blink: float = 0.01,
+) -> tuple[list[list[int]], int] | None:
+    """Best routes found (node lists without depots, one per vehicle) and their objective
+    (arc costs, fixed costs, penalties of stops left out). None when some must-visit stop
+    found no place. With ``max_rounds`` the result does not depend on the machine's speed
+    (unless the time limit comes first)."""
+    deadline = time.perf_counter() + time_limit_s
+    prob = _problem(model)
+    customers = prob[9]
+    cur = _state(prob, model)
+    for v in range(len(model.vehicles)):
+        _refresh(prob, cur, v)
+    _seed(seed)
+    touched = np.zeros(len(model.vehicles), dtype=np.bool_)
+    left = _recreate(prob, cur, customers.copy(), len(customers), 0.0, touched)
+    value = int(left + cur[6].sum())
+    best, cand = _copy(cur), _copy(cur)
+    costs = np.array([value, value, left, left], dtype=np.int64)
+    placed = max(1, len(customers) - int((cur[7][customers] < 0).sum()))
+    used = max(1, int((cur[1] > 2).sum()))
+    # Temperatures in units of the mean arc: high enough to leave a local optimum early,
+    # near zero at the end (the paper's 100 to 1 on Solomon's scale, where an arc is ~10).
+    arc = max(1.0, float(cur[6].sum()) / (placed + used))
+    t_hi, t_lo = 10.0 * arc, 0.1 * arc
+    t_start = time.perf_counter()
+    span = max(1e-3, deadline - t_start)
+    done = 0
+    while True:
+        now = time.perf_counter()
+        if now >= deadline or (max_rounds is not None and done >= max_rounds):
+            break
+        if max_rounds is not None:
+            frac0, step = done / max_rounds, min(CHUNK, max_rounds - done)
+            frac1 = (done + step) / max_rounds
+        else:
+            # Each call starts at the clock's temperature and cools as over 1 % of the time
+            # (a call takes about half that on 100 customers at 10 s).
+            frac0, step = (now - t_start) / span, CHUNK
+            frac1 = min(1.0, frac0 + 0.01)
+        a = t_hi * (t_lo / t_hi) ** frac0
+        b = t_hi * (t_lo / t_hi) ** frac1
+        _rounds(prob, cur, cand, best, costs, step, a, b, avg_removed, max_string, keep_p, blink)
+        done += step
+    if costs[3] >= UNPLACED:
+        return None
+    seq, ln = best[0], best[1]
+    routes = [[int(x) for x in seq[v, 1 : ln[v] - 1]] for v in range(len(model.vehicles))]
+    return routes, int(costs[1])
+
+
+def warm() -> None:
+    """Compile the search now (or load it from numba's cache, ~0.5 s) rather than in the
+    first timed solve: compiling takes about 10 s."""
+    from routing.core import Node, Vehicle
+
+    travel = tuple(tuple(abs(i - j) * 10 for j in range(4)) for i in range(4))
+    nodes = (Node(), Node(windows=((0, 100),), demand=1), Node(demand=1), Node(penalty=5))
+    vehicles = (Vehicle(0, 0, (0, 200), capacity=2), Vehicle(0, 0, (0, 200), capacity=2))
+    search(Model(nodes=nodes, vehicles=vehicles, travel=(travel,)), 1.0, max_rounds=10)
