@@ -38,7 +38,7 @@ NEIGHBOURS = 100
 
 
 def supports(model: Model) -> bool:
-    if model.span_cost:
+    if model.span_cost or not model.vehicles:
         return False
     if any(v.breaks or v.min_stops for v in model.vehicles):
         return False

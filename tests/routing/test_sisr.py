@@ -109,6 +109,7 @@ class TestSupports:
         nodes[1] = Node(windows=((0, 10), (50, 60)))
         assert not sisr.supports(Model(tuple(nodes), model.vehicles, model.travel))
         assert not sisr.supports(Model(model.nodes, model.vehicles, model.travel, span_cost=1))
+        assert not sisr.supports(Model(model.nodes, (), model.travel))
 
 
 class TestSearch:
