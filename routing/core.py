@@ -466,9 +466,9 @@ def _ruin_recreate(model: Model, built: _Built, strategy: Strategy) -> Solution 
             [[manager.NodeToIndex(node) for node in route] for route in routes], True
         )
     if start is None:
-        # Some must-visit found no place, or OR-Tools does not accept the routes (its model
-        # and this search disagree: never return routes it cannot check). Search from
-        # scratch with what is left.
+        # Some must-visit found no place (the search gave up early, leaving most of the
+        # time), or OR-Tools does not accept the routes (its model and this search disagree:
+        # never return routes it cannot check). Search from scratch with what is left.
         assignment = routing.SolveWithParameters(params)
         if assignment is None:
             return None

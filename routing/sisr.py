@@ -33,6 +33,8 @@ UNPLACED = 1 << 40
 # Consecutive rounds per compiled call: long enough that Python's share is negligible, short
 # enough to follow the clock and the temperature schedule.
 CHUNK = 2000
+# The share of the search after which, if some must-visit still has no place, it gives up.
+GIVE_UP = 0.2
 # Neighbours per customer that a ruin walks (the string removals start near a seed).
 NEIGHBOURS = 100
 
@@ -458,8 +460,9 @@ def search(
 ) -> tuple[list[list[int]], int] | None:
     """Best routes found (node lists without depots, one per vehicle) and their objective
     (arc costs, fixed costs, penalties of stops left out). None when some must-visit stop
-    found no place. With ``max_rounds`` the result does not depend on the machine's speed
-    (unless the time limit comes first)."""
+    found no place (it gives up after a fifth of its time or rounds, leaving the rest to the
+    caller). With ``max_rounds`` the result does not depend on the machine's speed (unless
+    the time limit comes first)."""
     deadline = time.perf_counter() + time_limit_s
     prob = _problem(model)
     customers = prob[9]
@@ -484,6 +487,14 @@ def search(
     while True:
         now = time.perf_counter()
         if now >= deadline or (max_rounds is not None and done >= max_rounds):
+            break
+        # Still some must-visit without a place after a fifth of the search: give up, so
+        # that whoever called has most of the time left for another method.
+        if costs[3] >= UNPLACED and (
+            done >= max_rounds * GIVE_UP
+            if max_rounds is not None
+            else now - t_start > span * GIVE_UP
+        ):
             break
         if max_rounds is not None:
             frac0, step = done / max_rounds, min(CHUNK, max_rounds - done)
