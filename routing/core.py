@@ -157,10 +157,20 @@ class Solution:
     objective: int
     strategy: Strategy | None = None
     status: str = "SUCCESS"
+    # The search in front of OR-Tools that found it, if any: "ils" or "sisr".
+    method: str = ""
 
     @property
     def served(self) -> int:
         return sum(len(route.visits) for route in self.routes)
+
+    @property
+    def label(self) -> str:
+        """How it was found, e.g. "SISR+PARALLEL_CHEAPEST_INSERTION+GUIDED_LOCAL_SEARCH"."""
+        if self.strategy is None:
+            return ""
+        name = f"{self.strategy.first_solution.value}+{self.strategy.metaheuristic.value}"
+        return f"{self.method.upper()}+{name}" if self.method else name
 
 
 @dataclass(slots=True)
@@ -437,7 +447,7 @@ def _alternate(model: Model, built: _Built, strategy: Strategy) -> Solution | No
         routes = [[v.node for v in r.visits] for r in best.routes]
     if best is None:
         return None
-    return dataclasses.replace(best, strategy=strategy, status="SUCCESS")
+    return dataclasses.replace(best, strategy=strategy, status="SUCCESS", method="ils")
 
 
 def _ruin_recreate(model: Model, built: _Built, strategy: Strategy) -> Solution | None:
@@ -481,7 +491,9 @@ def _ruin_recreate(model: Model, built: _Built, strategy: Strategy) -> Solution 
             if best is None or polished.objective <= best.objective:
                 best = polished
     assert best is not None
-    return dataclasses.replace(best, strategy=strategy, status="SUCCESS")
+    return dataclasses.replace(
+        best, strategy=strategy, status="SUCCESS", method="sisr" if start is not None else ""
+    )
 
 
 def orienteering_portfolio(

@@ -338,16 +338,13 @@ def _result(
             )
         )
     dropped = built.excluded + explain(built.model, built.stop_nodes, solution)
-    strategy = solution.strategy
     return PlanResult(
         agents=tuple(plans),
         dropped=tuple(dropped),
         objective=solution.objective,
         score=round(score, 3),
         solve_ms=solve_ms,
-        strategy=(
-            f"{strategy.first_solution.value}+{strategy.metaheuristic.value}" if strategy else ""
-        ),
+        strategy=solution.label,
     )
 
 

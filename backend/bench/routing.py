@@ -270,11 +270,7 @@ def run(
                 "vroom_s": round(theirs_s, 3),
                 "time_limit_s": limit,
                 "routes": sum(1 for r in solution.routes if r.visits) if solution else 0,
-                "strategy": (
-                    f"{solution.strategy.first_solution}+{solution.strategy.metaheuristic}"
-                    if solution and solution.strategy
-                    else None
-                ),
+                "strategy": solution.label if solution and solution.strategy else None,
             }
             rows.append(row)
             say(

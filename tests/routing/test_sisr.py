@@ -195,6 +195,10 @@ class TestThroughSolve:
         routes = [[v.node for v in r.visits] for r in solution.routes]
         if not breaks:
             assert check(model, routes) == solution.objective
+            assert solution.method == "sisr"
+            assert solution.label == "SISR+PARALLEL_CHEAPEST_INSERTION+GUIDED_LOCAL_SEARCH"
+        else:
+            assert solution.method == ""  # breaks: OR-Tools alone
         served = sorted(n for r in routes for n in r)
         assert served == list(range(1, 30))
 
