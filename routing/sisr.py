@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -48,7 +49,46 @@ def supports(model: Model) -> bool:
     return all(len(node.windows) <= 1 for i, node in enumerate(model.nodes) if i not in depots)
 
 
-def _problem(model: Model) -> tuple:
+class _Problem(NamedTuple):
+    """The model as arrays (numba takes named tuples of arrays)."""
+
+    travel: np.ndarray  # profile x node x node
+    cost: np.ndarray  # profile x node x node
+    service: np.ndarray
+    ready: np.ndarray  # start of the stop's window (0: none)
+    due: np.ndarray  # end of the stop's window (the horizon: none)
+    demand: np.ndarray
+    penalty: np.ndarray  # -1: must be visited
+    stopw: np.ndarray  # 1 where the node counts towards a stop cap
+    allowed: np.ndarray  # node x vehicle
+    customers: np.ndarray  # the nodes that are not depots
+    vstart: np.ndarray
+    vend: np.ndarray
+    vopen: np.ndarray
+    vclose: np.ndarray
+    vcap: np.ndarray
+    vprof: np.ndarray
+    vfixed: np.ndarray
+    vmax: np.ndarray
+    vkind: np.ndarray  # vehicles alike in every respect share a kind
+    adj: np.ndarray  # node x nearest customers
+    far: np.ndarray  # cost from the nearest start
+
+
+class _State(NamedTuple):
+    """Routes as arrays, one row per vehicle, depots included."""
+
+    seq: np.ndarray  # nodes per position
+    ln: np.ndarray  # route lengths
+    load: np.ndarray
+    nst: np.ndarray  # stops counted towards the cap
+    st: np.ndarray  # earliest start of service per position
+    lt: np.ndarray  # latest start of service per position
+    rc: np.ndarray  # route cost
+    where: np.ndarray  # vehicle of each node, -1: none
+
+
+def _problem(model: Model) -> _Problem:
     n, nv = len(model.nodes), len(model.vehicles)
     horizon = model.horizon or max(v.window[1] for v in model.vehicles)
     depots = {v.start for v in model.vehicles} | {v.end for v in model.vehicles}
@@ -99,7 +139,7 @@ def _problem(model: Model) -> tuple:
     k = min(NEIGHBOURS, len(customers))
     adj = np.zeros((n, max(k, 1)), dtype=np.int64)
     if len(customers):
-        c0 = cost[vprof[0]] if nv else cost[0]
+        c0 = cost[vprof[0]]
         for i in customers:
             d = c0[i, customers] + c0[customers, i]
             adj[i, :k] = customers[np.argsort(d, kind="stable")[:k]]
@@ -107,7 +147,7 @@ def _problem(model: Model) -> tuple:
         [min(int(cost[vprof[v]][vstart[v], i]) for v in range(nv)) for i in range(n)],
         dtype=np.int64,
     )
-    return (
+    return _Problem(
         travel,
         cost,
         service,
@@ -138,12 +178,12 @@ def _seed(seed: int) -> None:
 
 
 @njit(cache=True)
-def _refresh(prob: tuple, state: tuple, v: int) -> bool:
+def _refresh(prob: _Problem, state: _State, v: int) -> bool:
     """Times, slack and cost of route v; False when a visit misses its window (possible
     after a removal only where the matrix breaks the triangle inequality)."""
-    travel, cost, service, ready, due = prob[0], prob[1], prob[2], prob[3], prob[4]
-    vopen, vclose, vprof, vfixed = prob[12], prob[13], prob[15], prob[16]
-    seq, ln, st, lt, rc = state[0], state[1], state[4], state[5], state[6]
+    travel, cost, service, ready, due = prob.travel, prob.cost, prob.service, prob.ready, prob.due
+    vopen, vclose, vprof, vfixed = prob.vopen, prob.vclose, prob.vprof, prob.vfixed
+    seq, ln, st, lt, rc = state.seq, state.ln, state.st, state.lt, state.rc
     p = vprof[v]
     size = ln[v]
     st[v, 0] = vopen[v]
@@ -177,16 +217,16 @@ def _refresh(prob: tuple, state: tuple, v: int) -> bool:
 
 @njit(cache=True)
 def _ruin(
-    prob: tuple,
-    state: tuple,
+    prob: _Problem,
+    state: _State,
     cbar: float,
     lmax: int,
     keep_p: float,
     removed: np.ndarray,
     touched: np.ndarray,
 ) -> int:
-    demand, stopw, customers, adj = prob[5], prob[7], prob[9], prob[19]
-    seq, ln, load, nst, where = state[0], state[1], state[2], state[3], state[7]
+    demand, stopw, customers, adj = prob.demand, prob.stopw, prob.customers, prob.adj
+    seq, ln, load, nst, where = state.seq, state.ln, state.load, state.nst, state.where
     nv = ln.shape[0]
     tot = 0
     used = 0
@@ -258,28 +298,27 @@ def _ruin(
 
 @njit(cache=True)
 def _recreate(
-    prob: tuple, state: tuple, removed: np.ndarray, count: int, blink: float, touched: np.ndarray
+    prob: _Problem,
+    state: _State,
+    removed: np.ndarray,
+    count: int,
+    blink: float,
+    touched: np.ndarray,
 ) -> int:
     """Put each removed customer back at its cheapest place; returns the penalty of those
     left out."""
-    travel, cost, service, ready, due = prob[0], prob[1], prob[2], prob[3], prob[4]
-    demand, penalty, stopw, allowed = prob[5], prob[6], prob[7], prob[8]
-    vcap, vprof, vfixed, vmax, vkind, far = (
-        prob[14],
-        prob[15],
-        prob[16],
-        prob[17],
-        prob[18],
-        prob[20],
-    )
+    travel, cost, service, ready, due = prob.travel, prob.cost, prob.service, prob.ready, prob.due
+    demand, penalty, stopw, allowed = prob.demand, prob.penalty, prob.stopw, prob.allowed
+    vcap, vprof, vfixed, vmax, vkind = prob.vcap, prob.vprof, prob.vfixed, prob.vmax, prob.vkind
+    far = prob.far
     seq, ln, load, nst, st, lt, where = (
-        state[0],
-        state[1],
-        state[2],
-        state[3],
-        state[4],
-        state[5],
-        state[7],
+        state.seq,
+        state.ln,
+        state.load,
+        state.nst,
+        state.st,
+        state.lt,
+        state.where,
     )
     nv = ln.shape[0]
     keys = np.empty(count, dtype=np.float64)
@@ -349,28 +388,28 @@ def _recreate(
 
 
 @njit(cache=True)
-def _copy_routes(src: tuple, dst: tuple, touched: np.ndarray) -> None:
+def _copy_routes(src: _State, dst: _State, touched: np.ndarray) -> None:
     for v in range(touched.shape[0]):
         if not touched[v]:
             continue
-        size = src[1][v]
+        size = src.ln[v]
         for k in range(size):
-            dst[0][v, k] = src[0][v, k]
-            dst[4][v, k] = src[4][v, k]
-            dst[5][v, k] = src[5][v, k]
-        dst[1][v] = size
-        dst[2][v] = src[2][v]
-        dst[3][v] = src[3][v]
-        dst[6][v] = src[6][v]
-    dst[7][:] = src[7][:]
+            dst.seq[v, k] = src.seq[v, k]
+            dst.st[v, k] = src.st[v, k]
+            dst.lt[v, k] = src.lt[v, k]
+        dst.ln[v] = size
+        dst.load[v] = src.load[v]
+        dst.nst[v] = src.nst[v]
+        dst.rc[v] = src.rc[v]
+    dst.where[:] = src.where[:]
 
 
 @njit(cache=True)
 def _rounds(
-    prob: tuple,
-    cur: tuple,
-    cand: tuple,
-    best: tuple,
+    prob: _Problem,
+    cur: _State,
+    cand: _State,
+    best: _State,
     costs: np.ndarray,
     rounds: int,
     t0: float,
@@ -382,11 +421,11 @@ def _rounds(
 ) -> None:
     """`rounds` rounds of ruin, recreate and annealing acceptance, the temperature going from
     t0 to t1. costs: [current, best, left-out penalty of current, of best]."""
-    nv = cur[1].shape[0]
-    removed = np.empty(cur[7].shape[0], dtype=np.int64)
+    nv = cur.ln.shape[0]
+    removed = np.empty(cur.where.shape[0], dtype=np.int64)
     touched = np.zeros(nv, dtype=np.bool_)
     everyone = np.ones(nv, dtype=np.bool_)
-    customers = prob[9]
+    customers = prob.customers
     ratio = t1 / t0
     for it in range(rounds):
         temp = t0 * ratio ** (it / rounds)
@@ -394,7 +433,7 @@ def _rounds(
         count = _ruin(prob, cand, cbar, lmax, keep_p, removed, touched)
         # Customers left out before (optional ones priced out) get another chance.
         for c in customers:
-            if cand[7][c] < 0:
+            if cand.where[c] < 0:
                 seen = False
                 for i in range(count):
                     if removed[i] == c:
@@ -413,7 +452,7 @@ def _rounds(
         left = _recreate(prob, cand, removed, count, blink, touched)
         value = left
         for v in range(nv):
-            value += cand[6][v]
+            value += cand.rc[v]
         if value < costs[0] - temp * math.log(np.random.random()):
             _copy_routes(cand, cur, touched)
             costs[0] = value
@@ -426,26 +465,25 @@ def _rounds(
             _copy_routes(cur, cand, touched)
 
 
-def _state(prob: tuple, model: Model) -> tuple:
-    n, nv = len(model.nodes), len(model.vehicles)
-    width = len(prob[9]) + 2
+def _state(prob: _Problem, n: int) -> _State:
+    nv, width = len(prob.vstart), len(prob.customers) + 2
     seq = np.zeros((nv, width), dtype=np.int64)
-    seq[:, 0] = prob[10]
-    seq[:, 1] = prob[11]
-    return (
-        seq,
-        np.full(nv, 2, dtype=np.int64),  # route lengths, depots included
-        np.zeros(nv, dtype=np.int64),  # load
-        np.zeros(nv, dtype=np.int64),  # stops
-        np.zeros((nv, width), dtype=np.int64),  # earliest start of service
-        np.zeros((nv, width), dtype=np.int64),  # latest start of service
-        np.zeros(nv, dtype=np.int64),  # route cost
-        np.full(n, -1, dtype=np.int64),  # vehicle of each node, -1: none
+    seq[:, 0] = prob.vstart
+    seq[:, 1] = prob.vend
+    return _State(
+        seq=seq,
+        ln=np.full(nv, 2, dtype=np.int64),
+        load=np.zeros(nv, dtype=np.int64),
+        nst=np.zeros(nv, dtype=np.int64),
+        st=np.zeros((nv, width), dtype=np.int64),
+        lt=np.zeros((nv, width), dtype=np.int64),
+        rc=np.zeros(nv, dtype=np.int64),
+        where=np.full(n, -1, dtype=np.int64),
     )
 
 
-def _copy(state: tuple) -> tuple:
-    return tuple(a.copy() for a in state)
+def _copy(state: _State) -> _State:
+    return _State(*(a.copy() for a in state))
 
 
 def search(
@@ -465,21 +503,21 @@ def search(
     the time limit comes first)."""
     deadline = time.perf_counter() + time_limit_s
     prob = _problem(model)
-    customers = prob[9]
-    cur = _state(prob, model)
+    customers = prob.customers
+    cur = _state(prob, len(model.nodes))
     for v in range(len(model.vehicles)):
         _refresh(prob, cur, v)
     _seed(seed)
     touched = np.zeros(len(model.vehicles), dtype=np.bool_)
     left = _recreate(prob, cur, customers.copy(), len(customers), 0.0, touched)
-    value = int(left + cur[6].sum())
+    value = int(left + cur.rc.sum())
     best, cand = _copy(cur), _copy(cur)
     costs = np.array([value, value, left, left], dtype=np.int64)
-    placed = max(1, len(customers) - int((cur[7][customers] < 0).sum()))
-    used = max(1, int((cur[1] > 2).sum()))
+    placed = max(1, len(customers) - int((cur.where[customers] < 0).sum()))
+    used = max(1, int((cur.ln > 2).sum()))
     # Temperatures in units of the mean arc: high enough to leave a local optimum early,
     # near zero at the end (the paper's 100 to 1 on Solomon's scale, where an arc is ~10).
-    arc = max(1.0, float(cur[6].sum()) / (placed + used))
+    arc = max(1.0, float(cur.rc.sum()) / (placed + used))
     t_hi, t_lo = 10.0 * arc, 0.1 * arc
     t_start = time.perf_counter()
     span = max(1e-3, deadline - t_start)
@@ -510,7 +548,7 @@ def search(
         done += step
     if costs[3] >= UNPLACED:
         return None
-    seq, ln = best[0], best[1]
+    seq, ln = best.seq, best.ln
     routes = [[int(x) for x in seq[v, 1 : ln[v] - 1]] for v in range(len(model.vehicles))]
     return routes, int(costs[1])
 
