@@ -260,7 +260,9 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     IntegrityError: _integrity_handler,
     HTTPException: _http_handler,
     DBAPIError: _dbapi_handler,
-    ConnectionRefusedError: _os_error_handler,
+    # The database's socket refused, reset or broke: SQLAlchemy re-raises some of these as
+    # they are (a reset during the connection's TLS probe while the server shuts down).
+    ConnectionError: _os_error_handler,
     # The ingest hot path talks to asyncpg directly: its connection errors are outages too.
     asyncpg.exceptions.PostgresConnectionError: _os_error_handler,
     asyncpg.exceptions.ConnectionDoesNotExistError: _os_error_handler,
