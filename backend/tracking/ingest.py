@@ -270,28 +270,85 @@ def parse_points(
 # over the batch's span, not ON CONFLICT: that checks the index row by row and cost a fifth
 # of the insert. It is safe because the device's state row is locked first (DEVICE): no other
 # upload for the device can store points until this transaction ends.
-INSERT_PINGS = """
-INSERT INTO pings (tenant_id, device_id, client_id, fix_time, received_at, lat, lon, accuracy_m,
-                   speed_mps, heading_deg, altitude_m, battery, provider, mock)
-SELECT $1, $2, u.c, to_timestamp(u.t), $3, u.lat, u.lon, u.acc, u.spd, u.hdg, u.alt, u.bat, u.prv,
-       u.mock
-FROM unnest($4::uuid[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[],
-            $10::float8[], $11::float8[], $12::float8[], $13::text[], $14::bool[])
-     AS u(c, t, lat, lon, acc, spd, hdg, alt, bat, prv, mock)
-WHERE (u.c, to_timestamp(u.t)) NOT IN (
-    SELECT p.client_id, p.fix_time FROM pings p
-    WHERE p.tenant_id = $1 AND p.device_id = $2
-      AND p.fix_time BETWEEN to_timestamp($15) AND to_timestamp($16))
-RETURNING client_id
+# A point dated by its age (`age_s`) gets a fix time that moves with each re-send's network
+# delay, so such a point is also left out when its client id is stored within an hour of the
+# batch's aged points ($17, $18: NULL when there are none, and that scan is never made).
+# The answer is the points that were not stored: usually none, so one NULL comes back rather
+# than a row per point.
+STORE_PINGS = """
+WITH ins AS (
+    INSERT INTO pings (tenant_id, device_id, client_id, fix_time, received_at, lat, lon,
+                       accuracy_m, speed_mps, heading_deg, altitude_m, battery, provider, mock)
+    SELECT $1, $2, u.c, to_timestamp(u.t), $3, u.lat, u.lon, u.acc, u.spd, u.hdg, u.alt, u.bat,
+           u.prv, u.mock
+    FROM unnest($4::uuid[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
+                $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::text[],
+                $14::bool[], $19::bool[])
+         AS u(c, t, lat, lon, acc, spd, hdg, alt, bat, prv, mock, aged)
+    WHERE (u.c, to_timestamp(u.t)) NOT IN (
+        SELECT p.client_id, p.fix_time FROM pings p
+        WHERE p.tenant_id = $1 AND p.device_id = $2
+          AND p.fix_time BETWEEN to_timestamp($15) AND to_timestamp($16))
+      AND (NOT u.aged OR u.c NOT IN (
+        SELECT p.client_id FROM pings p
+        WHERE p.tenant_id = $1 AND p.device_id = $2
+          AND p.fix_time BETWEEN to_timestamp($17) - interval '1 hour'
+                             AND to_timestamp($18) + interval '1 hour'))
+    RETURNING client_id
+)
+SELECT array_agg(c::text) FROM unnest($4::uuid[]) AS c WHERE c NOT IN (SELECT client_id FROM ins)
 """
+
+# The nearest fences (20, within 5 km, dropped afterwards) for the phone's OS region
+# monitoring: a plain nearest-neighbour scan of the GiST index (tenant equality, then `<->`).
+# A circle is described from its stored centre and radius (measuring its 33-vertex polygon cost
+# 30 microseconds a fence). Arrays in nearest-first order.
+_WATCH = """
+SELECT array_agg(id::text ORDER BY knn, id) AS wid, array_agg(name ORDER BY knn, id) AS wname,
+       array_agg(lat ORDER BY knn, id) AS wlat, array_agg(lon ORDER BY knn, id) AS wlon,
+       array_agg(radius_m ORDER BY knn, id) AS wradius, array_agg(d ORDER BY knn, id) AS wd
+FROM (
+    SELECT g.id, g.name, g.geom <-> h.p AS knn,
+           CASE WHEN g.shape = 'circle' THEN ST_Y(g.center::geometry)
+                ELSE ST_Y(ST_Centroid(g.geom)) END AS lat,
+           CASE WHEN g.shape = 'circle' THEN ST_X(g.center::geometry)
+                ELSE ST_X(ST_Centroid(g.geom)) END AS lon,
+           CASE WHEN g.shape = 'circle' THEN g.radius_m
+                ELSE ST_MaxDistance(g.geom, ST_Centroid(g.geom)) * 111320.0 END AS radius_m,
+           CASE WHEN g.shape = 'circle'
+                THEN greatest(0, ST_Distance(g.center, h.p::geography, false) - g.radius_m)
+                ELSE ST_Distance(g.geom::geography, h.p::geography, false) END AS d
+    FROM geofences g, (SELECT ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326) AS p) h
+    WHERE g.tenant_id = {tenant}
+    ORDER BY g.geom <-> h.p
+    LIMIT {limit}
+) w
+"""
+WATCH = _WATCH.format(tenant="$1", lat="$2", lon="$3", limit="$4")
 
 # Signed distances from every point to every fence close enough to matter: the ones it is
 # inside, in the exit buffer of, or within its accuracy of. Anything farther is "outside by
 # more than the threshold" to the engine whatever the exact figure, so a fence missing from a
 # point's answer is the same to it as the distance. One index probe per stretch of the track
 # (migration 0014), not per point; and the answer never depends on where the phone cut its
-# batches.
-MATCH = "SELECT i, id, dwell_s, exit_buffer_m, d, hold FROM fieldsense_fence_near($1, $2, $3, $4)"
+# batches. The answer is one row of arrays (a row per pair cost three times as much to
+# decode): per pair the point, the fence (an index into the fence arrays) and the distance;
+# per fence its id and rule. The watch list comes in the same round trip.
+MATCH_AND_WATCH = f"""
+WITH m AS MATERIALIZED (
+    SELECT i, id, dwell_s, exit_buffer_m, d, hold FROM fieldsense_fence_near($1, $2, $3, $4)
+), f AS MATERIALIZED (
+    SELECT id, dwell_s, exit_buffer_m, hold, (row_number() OVER () - 1)::int AS k
+    FROM (SELECT DISTINCT id, dwell_s, exit_buffer_m, hold FROM m) x
+)
+SELECT p.*, q.*, r.* FROM
+    (SELECT array_agg(m.i) AS pi, array_agg(f.k) AS pk, array_agg(m.d) AS pd
+     FROM m JOIN f ON f.id = m.id) p,
+    (SELECT array_agg(id::text ORDER BY k) AS fid, array_agg(dwell_s ORDER BY k) AS dwell,
+            array_agg(exit_buffer_m ORDER BY k) AS buffer, array_agg(hold ORDER BY k) AS hold
+     FROM f) q,
+    ({_WATCH.format(tenant="$5", lat="$6", lon="$7", limit="$8").strip()}) r
+"""
 
 # A stretch is cut where the track leaves a box this wide (degrees; about 330 m north-south):
 # a phone walking or waiting stays in one, and one index probe serves all its points; a car
@@ -320,52 +377,80 @@ def stretches(fixes: list[Fix]) -> list[int]:
     return out
 
 
-# A plain nearest-neighbour scan of the GiST index (tenant equality, then `<->`): the 20
-# nearest fences; the ones beyond the watch radius are dropped afterwards. A circle is
-# described from its stored centre and radius (measuring its 33-vertex polygon cost 30
-# microseconds a fence).
-WATCH = """
-SELECT f.id, f.name,
-       CASE WHEN f.shape = 'circle' THEN ST_Y(f.center::geometry)
-            ELSE ST_Y(ST_Centroid(f.geom)) END AS lat,
-       CASE WHEN f.shape = 'circle' THEN ST_X(f.center::geometry)
-            ELSE ST_X(ST_Centroid(f.geom)) END AS lon,
-       CASE WHEN f.shape = 'circle' THEN f.radius_m
-            ELSE ST_MaxDistance(f.geom, ST_Centroid(f.geom)) * 111320.0 END AS radius_m,
-       CASE WHEN f.shape = 'circle'
-            THEN greatest(0, ST_Distance(f.center, p.g::geography, false) - f.radius_m)
-            ELSE ST_Distance(f.geom::geography, p.g::geography, false) END AS d
-FROM geofences f, (SELECT ST_SetSRID(ST_MakePoint($3, $2), 4326) AS g) p
-WHERE f.tenant_id = $1
-ORDER BY f.geom <-> p.g
-LIMIT $4
-"""
+def _watch_list(row: asyncpg.Record) -> list[FenceToWatch]:
+    if row["wid"] is None:
+        return []
+    return [
+        {
+            "id": fid,
+            "name": name,
+            "lat": lat,
+            "lon": lon,
+            "radius_m": math.ceil(float(radius)),
+            "distance_m": round(float(d), 1),
+        }
+        for fid, name, lat, lon, radius, d in zip(
+            row["wid"],
+            row["wname"],
+            row["wlat"],
+            row["wlon"],
+            row["wradius"],
+            row["wd"],
+            strict=True,
+        )
+        if d <= WATCH_RADIUS_M
+    ]
+
+
+async def watch_list(db: asyncpg.Connection, tenant_id: uuid.UUID, at: Fix) -> list[FenceToWatch]:
+    """The fences the phone should watch from where it is."""
+    return _watch_list(await db.fetchrow(WATCH, tenant_id, at.lat, at.lon, WATCH_LIMIT))
+
+
+@dataclass(slots=True)
+class Matched:
+    near: list[Near]  # per point: fence id -> (signed distance m, rule)
+    watch: list[FenceToWatch] | None  # None when not asked for
 
 
 async def match_fences(
-    db: asyncpg.Connection, fixes: list[Fix], max_accuracy_m: float
-) -> list[Near]:
+    db: asyncpg.Connection,
+    fixes: list[Fix],
+    max_accuracy_m: float,
+    watch_from: tuple[uuid.UUID, Fix] | None = None,
+) -> Matched:
     """Signed distances (m) from every point to every fence of the transaction's tenant near
-    enough to matter, in one query. A point less accurate than `max_accuracy_m` never
-    reaches presence (the filters keep it out), so its reach is capped there: one wild fix
-    does not widen the probe."""
+    enough to matter, in one query; with `watch_from` (tenant, where the phone is), the
+    fences it should watch, in the same round trip. A point less accurate than
+    `max_accuracy_m` never reaches presence (the filters keep it out), so its reach is capped
+    there: one wild fix does not widen the probe."""
     near: list[Near] = [{} for _ in fixes]
     if not fixes:
-        return near
-    rows = await db.fetch(
-        MATCH,
+        watch = await watch_list(db, *watch_from) if watch_from else None
+        return Matched(near, watch)
+    tenant_id, at = watch_from if watch_from else (uuid.UUID(int=0), fixes[-1])
+    row = await db.fetchrow(
+        MATCH_AND_WATCH,
         [f.lat for f in fixes],
         [f.lon for f in fixes],
         [min(f.accuracy_m, max_accuracy_m) for f in fixes],
         stretches(fixes),
+        tenant_id,
+        at.lat,
+        at.lon,
+        WATCH_LIMIT if watch_from else 0,
     )
-    rules: dict[uuid.UUID, FenceRule] = {}
-    for i, fid, dwell_s, exit_buffer_m, d, hold in rows:
-        rule = rules.get(fid)
-        if rule is None:
-            rule = rules[fid] = FenceRule(str(fid), float(dwell_s), float(exit_buffer_m), hold)
-        near[i][rule.id] = (d, rule)
-    return near
+    if row["pi"] is not None:
+        rules = [
+            FenceRule(fid, float(dwell_s), float(buffer), hold)
+            for fid, dwell_s, buffer, hold in zip(
+                row["fid"], row["dwell"], row["buffer"], row["hold"], strict=True
+            )
+        ]
+        for i, k, d in zip(row["pi"], row["pk"], row["pd"], strict=True):
+            rule = rules[k]
+            near[i][rule.id] = (d, rule)
+    return Matched(near, _watch_list(row) if watch_from else None)
 
 
 class LocationIngest:
@@ -391,15 +476,18 @@ class LocationIngest:
             if g.fix.client_id not in new_ids:
                 by_id[g.fix.client_id]["status"] = "duplicate"
         events = 0
+        # Where the phone is (its newest point kept, stored now or before): the fences to
+        # watch from there come with the fence match when there is one.
+        last_good = max((g.fix for g in good), key=lambda f: f.order, default=None)
+        watch: list[FenceToWatch] | None = None
         if fresh:
-            flags, events = await self._process(db, device_id, state_row, [g.fix for g in fresh])
+            fixes = [g.fix for g in fresh]
+            flags, events, watch = await self._process(db, device_id, state_row, fixes, last_good)
             for cid, flag in flags.items():
                 if cid in by_id and by_id[cid]["status"] == "accepted":
                     by_id[cid]["status"], by_id[cid]["reason"] = "flagged", flag
-        watch: list[FenceToWatch] = []
-        last_good = max((g.fix for g in good), key=lambda f: f.order, default=None)
-        if last_good is not None:
-            watch = await self._watch(db, last_good)
+        if watch is None:
+            watch = await watch_list(db, self.p.tenant_id, last_good) if last_good else []
         counts = {
             s: sum(1 for r in results if r["status"] == s)
             for s in ("accepted", "duplicate", "flagged", "rejected", "discarded")
@@ -430,33 +518,19 @@ class LocationIngest:
     async def _store(
         self, db: asyncpg.Connection, device_id: uuid.UUID, good: list[Parsed], received: datetime
     ) -> set[str]:
+        """Store the points not stored before: the client ids of those stored now."""
         if not good:
             return set()
-        aged = [g for g in good if g.point.age_s is not None]
-        if aged:
-            # The key holds the fix time (the table is partitioned by it). A point dated by its
-            # age gets a time that moves with each re-send's network delay, so look for its
-            # client id within an hour of it before inserting.
-            seen = await db.fetch(
-                """SELECT client_id::text FROM pings WHERE tenant_id = $1 AND device_id = $2
-                   AND client_id = ANY($3::uuid[]) AND fix_time BETWEEN $4 AND $5""",
-                self.p.tenant_id,
-                device_id,
-                [uuid.UUID(g.fix.client_id) for g in aged],
-                to_dt(min(g.fix.t for g in aged) - 3600),
-                to_dt(max(g.fix.t for g in aged) + 3600),
-            )
-            again = {r["client_id"] for r in seen}
-            good = [g for g in good if g.fix.client_id not in again]
-            if not good:
-                return set()
         pts = [g.point for g in good]
-        rows = await db.fetch(
-            INSERT_PINGS,
+        ids = [g.fix.client_id for g in good]
+        aged = [g.point.age_s is not None for g in good]
+        aged_t = [g.fix.t for g in good if g.point.age_s is not None]
+        kept_out = await db.fetchval(
+            STORE_PINGS,
             self.p.tenant_id,
             device_id,
             received,
-            [g.fix.client_id for g in good],
+            ids,
             [g.fix.t for g in good],
             [p.lat for p in pts],
             [p.lon for p in pts],
@@ -469,14 +543,22 @@ class LocationIngest:
             [p.mock for p in pts],
             min(g.fix.t for g in good),
             max(g.fix.t for g in good),
+            min(aged_t, default=None),
+            max(aged_t, default=None),
+            aged,
         )
-        return {str(r["client_id"]) for r in rows}
+        return set(ids).difference(kept_out) if kept_out else set(ids)
 
     async def _process(
-        self, db: asyncpg.Connection, device_id: uuid.UUID, row: asyncpg.Record, fresh: list[Fix]
-    ) -> tuple[dict[str, str], int]:
+        self,
+        db: asyncpg.Connection,
+        device_id: uuid.UUID,
+        row: asyncpg.Record,
+        fresh: list[Fix],
+        watch_at: Fix | None,
+    ) -> tuple[dict[str, str], int, list[FenceToWatch] | None]:
         """Advance the engine; replay from a checkpoint when a point is older than the state
-        (`row`, the device's state, locked)."""
+        (`row`, the device's state, locked). Also the fences to watch from `watch_at`."""
         tid = self.p.tenant_id
         fresh.sort(key=lambda f: f.order)
         last = (
@@ -559,10 +641,15 @@ class LocationIngest:
         else:
             state = current or DeviceState()
             todo = fresh
-        near = await match_fences(db, todo, self.cfg.filters.max_accuracy_m)
+        matched = await match_fences(
+            db,
+            todo,
+            self.cfg.filters.max_accuracy_m,
+            (tid, watch_at) if watch_at is not None else None,
+        )
         # No `now`: a device that is uploading is not silent, however old its points. Silence
         # is a gap between its own points, or no word from it at all (the silent-device job).
-        items = list(zip(todo, near, strict=True))
+        items = list(zip(todo, matched.near, strict=True))
         result = process(str(device_id), state, items, self.cfg)
         writer = EventWriter(db, self.p.tenant_id, self.p.id, device_id)
         produced = await writer.resolve_stops(result.produced)
@@ -607,19 +694,4 @@ class LocationIngest:
             uuid.UUID(end.client_id),
             end_state,
         )
-        return flags, events
-
-    async def _watch(self, db: asyncpg.Connection, fix: Fix) -> list[FenceToWatch]:
-        rows = await db.fetch(WATCH, self.p.tenant_id, fix.lat, fix.lon, WATCH_LIMIT)
-        return [
-            {
-                "id": str(r["id"]),
-                "name": r["name"],
-                "lat": r["lat"],
-                "lon": r["lon"],
-                "radius_m": math.ceil(float(r["radius_m"])),
-                "distance_m": round(float(r["d"]), 1),
-            }
-            for r in rows
-            if r["d"] <= WATCH_RADIUS_M
-        ]
+        return flags, events, matched.watch

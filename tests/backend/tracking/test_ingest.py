@@ -83,6 +83,26 @@ class TestGeofenceVisit:
         assert again["duplicates"] == 10 and again["accepted"] == 0 and again["events"] == 0
         assert await events_of(client, field, device) == before
 
+    async def test_the_watch_list_is_the_same_with_or_without_new_points(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # New points bring the watch list with the fence match; a batch of duplicates asks
+        # for it on its own. Both must describe the same fences from the same place.
+        device = await field.device()
+        pts = visit_track()
+        first = await send(client, field, device, pts)
+        again = await send(client, field, device, pts)
+        assert again["duplicates"] == len(pts) and again["events"] == 0
+        assert first["watch"] and again["watch"] == first["watch"]
+        ids = [w["id"] for w in first["watch"]]
+        assert len(ids) == len(set(ids)) and field.fence["id"] in ids
+        assert [w["distance_m"] for w in first["watch"]] == sorted(
+            w["distance_m"] for w in first["watch"]
+        )
+        # The walk ends 600 m from the centre of the 100 m circle.
+        office = next(w for w in first["watch"] if w["id"] == field.fence["id"])
+        assert office["radius_m"] == 100 and 480 <= office["distance_m"] <= 520
+
     async def test_the_same_batch_twice_at_once_is_stored_once(
         self, client: AsyncTestClient[Litestar], field: Field
     ) -> None:
