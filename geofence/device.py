@@ -131,14 +131,16 @@ def process(
                 )
                 produced.append(Produced(ev, by))
             continue
-        state.jumps = []
+        if state.jumps:
+            state.jumps = []
         state.silenced_at = None
         if state.last is not None and fix.t - state.last.t > cfg.silent_after_s:
             produced += [Produced(e, by) for e in _silence(device, state, state.last.t)]
         moving = _moving(state.last, fix, cfg.presence.drive_by_mps)
         events = state.presence.step(device, fix, near, cfg.presence, moving)
         events += state.stops.step(device, fix, cfg.stops)
-        produced += [Produced(e, by) for e in events]
+        if events:
+            produced += [Produced(e, by) for e in events]
         state.last = fix
     last = state.last
     silent = now is not None and last is not None and now - last.t > cfg.silent_after_s

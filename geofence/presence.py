@@ -85,11 +85,13 @@ class Presence:
         Negative distance is inside. Fences missing from `near` are far away (outside).
         """
         events: list[Event] = []
-        if not near and not self.stays:
+        stays = self.stays
+        if not near and not stays:
             return events  # the common case: nowhere near any fence
-        for fid in sorted(set(self.stays) | set(near)):
+        fids = stays.keys() | near.keys()
+        for fid in sorted(fids) if len(fids) > 1 else fids:
             d, rule = near.get(fid, (INF, None))
-            stay = self.stays.get(fid)
+            stay = stays.get(fid)
             if stay is None:
                 stay = Stay(dwell_s=rule.dwell_s if rule else 300.0)
             if rule is not None:
@@ -100,9 +102,9 @@ class Presence:
             else:
                 self._outside(device, fid, fix, d, stay, cfg, events, moving)
             if stay.idle:
-                self.stays.pop(fid, None)
+                stays.pop(fid, None)
             else:
-                self.stays[fid] = stay
+                stays[fid] = stay
         return events
 
     @staticmethod
