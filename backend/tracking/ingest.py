@@ -274,13 +274,14 @@ def parse_points(
 # delay, so such a point is also left out when its client id is stored within an hour of the
 # batch's aged points ($17, $18: NULL when there are none, and that scan is never made).
 # The answer is the points that were not stored: usually none, so one NULL comes back rather
-# than a row per point.
+# than a row per point. A column no point of the batch has (heading, battery, ...) is sent as
+# NULL rather than an array of NULLs: `unnest` pads it, and nothing is encoded for it.
 STORE_PINGS = """
 WITH ins AS (
     INSERT INTO pings (tenant_id, device_id, client_id, fix_time, received_at, lat, lon,
                        accuracy_m, speed_mps, heading_deg, altitude_m, battery, provider, mock)
     SELECT $1, $2, u.c, to_timestamp(u.t), $3, u.lat, u.lon, u.acc, u.spd, u.hdg, u.alt, u.bat,
-           u.prv, u.mock
+           u.prv, coalesce(u.mock, false)
     FROM unnest($4::uuid[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
                 $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::text[],
                 $14::bool[], $19::bool[])
@@ -289,7 +290,7 @@ WITH ins AS (
         SELECT p.client_id, p.fix_time FROM pings p
         WHERE p.tenant_id = $1 AND p.device_id = $2
           AND p.fix_time BETWEEN to_timestamp($15) AND to_timestamp($16))
-      AND (NOT u.aged OR u.c NOT IN (
+      AND (NOT coalesce(u.aged, false) OR u.c NOT IN (
         SELECT p.client_id FROM pings p
         WHERE p.tenant_id = $1 AND p.device_id = $2
           AND p.fix_time BETWEEN to_timestamp($17) - interval '1 hour'
@@ -453,6 +454,11 @@ async def match_fences(
     return Matched(near, _watch_list(row) if watch_from else None)
 
 
+def _column(values: list[Any]) -> list[Any] | None:
+    """A column of a batch, or None when no point has it (sent as NULL: `unnest` pads it)."""
+    return values if any(v is not None for v in values) else None
+
+
 class LocationIngest:
     """One batch of points from one device, in the request's transaction."""
 
@@ -523,7 +529,6 @@ class LocationIngest:
             return set()
         pts = [g.point for g in good]
         ids = [g.fix.client_id for g in good]
-        aged = [g.point.age_s is not None for g in good]
         aged_t = [g.fix.t for g in good if g.point.age_s is not None]
         kept_out = await db.fetchval(
             STORE_PINGS,
@@ -535,17 +540,17 @@ class LocationIngest:
             [p.lat for p in pts],
             [p.lon for p in pts],
             [p.accuracy_m for p in pts],
-            [p.speed_mps for p in pts],
-            [p.heading_deg for p in pts],
-            [p.altitude_m for p in pts],
-            [p.battery for p in pts],
-            [p.provider for p in pts],
-            [p.mock for p in pts],
+            _column([p.speed_mps for p in pts]),
+            _column([p.heading_deg for p in pts]),
+            _column([p.altitude_m for p in pts]),
+            _column([p.battery for p in pts]),
+            _column([p.provider for p in pts]),
+            [p.mock for p in pts] if any(p.mock for p in pts) else None,
             min(g.fix.t for g in good),
             max(g.fix.t for g in good),
             min(aged_t, default=None),
             max(aged_t, default=None),
-            aged,
+            [p.age_s is not None for p in pts] if aged_t else None,
         )
         return set(ids).difference(kept_out) if kept_out else set(ids)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import T0, Field, at, point, visit_track
@@ -165,6 +167,37 @@ class TestStopVisit:
         ).json()
         assert visit["source"] == "stop" and visit["customer_id"] == field.customer["id"]
         assert 300 <= visit["duration_s"] <= 360
+
+    async def test_what_each_point_carries_is_stored_as_sent(
+        self, client: AsyncTestClient[Litestar], field: Field, engine: AsyncEngine
+    ) -> None:
+        # Columns no point of a batch has are sent as one NULL, not as an array of them.
+        device = await field.device()
+        full = {"speed_mps": 1.5, "heading_deg": 90.0, "altitude_m": 31.0, "battery": 0.8}
+        pts = [
+            point(0, 2000, **full, provider="gps", mock=False),
+            point(10, 2000),
+            point(20, 2000, mock=True),
+        ]
+        bare = [point(40, 2000), point(50, 2000)]
+        await send(client, field, device, pts)
+        await send(client, field, device, bare)
+        cols = "speed_mps, heading_deg, altitude_m, battery, provider, mock"
+        async with engine.connect() as conn:
+            rows = {
+                str(r[0]): tuple(r[1:])
+                for r in await conn.execute(
+                    text(f"SELECT client_id, {cols} FROM pings WHERE device_id = :d"),
+                    {"d": device},
+                )
+            }
+        assert rows == {
+            pts[0]["client_id"]: (1.5, 90.0, 31.0, 0.8, "gps", False),
+            pts[1]["client_id"]: (None, None, None, None, None, False),
+            pts[2]["client_id"]: (None, None, None, None, None, True),
+            bare[0]["client_id"]: (None, None, None, None, None, False),
+            bare[1]["client_id"]: (None, None, None, None, None, False),
+        }
 
 
 class TestFlagsAndBadInput:
