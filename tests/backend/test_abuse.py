@@ -3,6 +3,7 @@ revocation, request size limits. An app with small limits of its own, on the sui
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -170,6 +171,36 @@ async def test_expired_tokens_and_revoked_devices_are_refused(
         "/ingest/locations", json=upload(phone["id"]), headers=world.h("agent")
     )
     assert resp.status_code == 403 and "revoked" in resp.text
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    strict: AsyncTestClient[Litestar], world: Tenant, settings: Settings
+) -> None:
+    # Verified tokens are remembered (backend/auth/security.py), but only until they expire.
+    expires = int((datetime.now(UTC) + timedelta(seconds=2)).timestamp()) + 1
+    token = jwt.encode(
+        {
+            "sub": str(world.users["agent"]),
+            "exp": expires,
+            "iat": expires - 60,
+            "extras": {"tid": str(world.id)},
+        },
+        settings.secret,
+        algorithm="HS256",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await strict.get("/auth/me", headers=headers)).status_code == 200
+    assert (await strict.get("/auth/me", headers=headers)).status_code == 200
+    await asyncio.sleep(max(0.0, expires - datetime.now(UTC).timestamp()) + 0.2)
+    assert (await strict.get("/auth/me", headers=headers)).status_code == 401
+    # Signed with another secret, the same claims are refused, remembered or not.
+    other = jwt.encode(
+        {"sub": str(world.users["agent"]), "exp": expires + 3600, "extras": {"tid": str(world.id)}},
+        "another-secret-" + "z" * 32,
+        algorithm="HS256",
+    )
+    resp = await strict.get("/auth/me", headers={"Authorization": f"Bearer {other}"})
+    assert resp.status_code == 401
 
 
 async def test_a_body_over_the_limit_is_413(
