@@ -93,10 +93,15 @@ class Presence:
             d, rule = near.get(fid, (INF, None))
             stay = stays.get(fid)
             if stay is None:
+                if d > 0:
+                    continue  # outside a fence it was not at: nothing starts, nothing is kept
                 stay = Stay(dwell_s=rule.dwell_s if rule else 300.0)
             if rule is not None:
                 stay.dwell_s, stay.hold = rule.dwell_s, rule.hold
             exit_buffer = rule.exit_buffer_m if rule else 0.0
+            if stay.inside and stay.dwelled and d <= max(fix.accuracy_m, exit_buffer):
+                stay.out_since = None  # the common case of a stay going on: as _inside does
+                continue
             if stay.inside:
                 self._inside(device, fid, fix, d, exit_buffer, stay, cfg, events)
             else:
