@@ -5,9 +5,9 @@ Revises: 0018
 Create Date: 2026-11-24 20:40:00
 
 The foreign key from `pings` to `devices` ran its check for every row: a query that finds and
-locks the device's row, 200 times for a 200-point batch from one device. It was two thirds of
-the insert's cost in PostgreSQL (13 of 20 us a point, measured on interleaved 200-point
-inserts with and without it).
+locks the device's row, 200 times for a 200-point batch from one device. Storing 200-point
+batches, each in a transaction of its own (interleaved, medians of four rounds of 150), cost
+PostgreSQL about 20 us a point with it, 12 with these triggers and 10 with no check at all.
 
 It is replaced by two triggers that keep its meaning:
 - after each statement that inserts points, every distinct device among the new rows is looked
