@@ -6,9 +6,10 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -156,18 +157,43 @@ async def retrieve_user(
     return await principal_for_user(_engine(connection, system=True), tenant_id, user_id)
 
 
-# Tokens whose signature and claims checked out, by (secret, token), until they expire. A
-# phone sends the same token with every upload for hours, and verifying it (PyJWT, HS256) was
-# about 6 % of the CPU of a one-point upload. Who the token names is still looked up on every
-# request (a deactivated user is refused at once); only the signature check is remembered.
-_VERIFIED: dict[tuple[str, str], Token] = {}
+# Tokens whose signature and claims checked out, until they expire. A phone sends the same
+# token with every upload for hours, and verifying it (PyJWT, HS256) was about 6 % of the CPU
+# of a one-point upload. Who the token names is still looked up on every request (a
+# deactivated user is refused at once); only the decoding is remembered.
+_VERIFIED: dict[tuple[Any, ...], Token] = {}
 _VERIFIED_MAX = 20_000
 
 
-def _remember(key: tuple[str, str], token: Token) -> None:
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.clear()  # rare, and only costs the next requests a verification each
-    _VERIFIED[key] = token
+class RememberedToken(Token):
+    """Litestar's token, whose `decode` remembers what it verified until the token expires
+    (keyed by the token and everything it was checked against)."""
+
+    @classmethod
+    def decode(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithm: str,
+        audience: str | Sequence[str] | None = None,
+        issuer: str | Sequence[str] | None = None,
+        require_claims: Sequence[str] | None = None,
+        verify_exp: bool = True,
+        verify_nbf: bool = True,
+        strict_audience: bool = False,
+    ) -> Self:
+        checks = (audience, issuer, require_claims, verify_exp, verify_nbf, strict_audience)
+        key = (encoded_token, secret, algorithm, repr(checks))
+        token = _VERIFIED.get(key)
+        if isinstance(token, cls) and token.exp > datetime.now(UTC):
+            return token
+        _VERIFIED.pop(key, None)
+        token = super().decode(encoded_token, secret, algorithm, *checks)  # or raises
+        if "nbf" not in token.extras:  # one with a start is checked again each time
+            if len(_VERIFIED) >= _VERIFIED_MAX:
+                _VERIFIED.clear()  # rare, and only costs the next requests a check each
+            _VERIFIED[key] = token
+        return token
 
 
 class AuthMiddleware(JWTAuthenticationMiddleware):
@@ -195,38 +221,11 @@ class AuthMiddleware(JWTAuthenticationMiddleware):
             return AuthenticationResult(user=principal, auth=None)
         return await super().authenticate_request(connection)
 
-    async def authenticate_token(
-        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        """Litestar's, with verified tokens remembered until they expire."""
-        key = (self.token_secret, encoded_token)
-        token = _VERIFIED.get(key)
-        if token is None or token.exp <= datetime.now(UTC):
-            _VERIFIED.pop(key, None)
-            token = self.token_cls.decode(
-                encoded_token=encoded_token,
-                secret=self.token_secret,
-                algorithm=self.algorithm,
-                audience=self.token_audience,
-                issuer=self.token_issuer,
-                require_claims=self.require_claims,
-                verify_exp=self.verify_expiry,
-                verify_nbf=self.verify_not_before,
-                strict_audience=self.strict_audience,
-            )  # raises NotAuthorizedException when it does not check out
-            if "nbf" not in token.extras:  # one with a start is checked again each time
-                _remember(key, token)
-        user = await self.retrieve_user_handler(token, connection)
-        check = self.revoked_token_handler
-        revoked = check is not None and bool(await check(token, connection))
-        if not user or revoked:
-            raise NotAuthorizedException()
-        return AuthenticationResult(user=user, auth=token)
-
 
 def make_jwt_auth(secret: str, ttl_s: int) -> JWTAuth[Principal, Token]:
     return JWTAuth[Principal, Token](
         token_secret=secret,
+        token_cls=RememberedToken,
         retrieve_user_handler=retrieve_user,
         authentication_middleware_class=AuthMiddleware,
         default_token_expiration=timedelta(seconds=ttl_s),

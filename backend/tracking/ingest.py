@@ -429,6 +429,7 @@ async def match_fences(
     if not fixes:
         watch = await watch_list(db, *watch_from) if watch_from else None
         return Matched(near, watch)
+    # Not asked for a watch list: LIMIT 0, and the nearest-neighbour scan is not made.
     tenant_id, at = watch_from if watch_from else (uuid.UUID(int=0), fixes[-1])
     row = await db.fetchrow(
         MATCH_AND_WATCH,
