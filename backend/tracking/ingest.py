@@ -78,13 +78,22 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
         # One round trip opens the transaction and sets it up. The batch queries are the same
         # shape every time; PostGIS makes planning them with the actual points (the first
         # five runs on each connection) cost more than running them, and the generic plan
-        # uses the GiST index just as well. And the tenant, for row-level security
-        # (backend/db/tenancy.py): a UUID or nothing, written as a literal (a simple query
-        # takes no parameters).
+        # uses the GiST index just as well.
+        # A generic plan is made once per connection and kept, so it must not depend on how
+        # full a table looked at that moment. A day's partition of `pings` analyzed while
+        # still empty (by hand, after an upgrade, or as the benchmark does after loading)
+        # made the insert's duplicate check a sequential scan, run by every batch over the
+        # whole day's points until autovacuum analyzed the partition again: in the
+        # benchmark's first batch round the insert kept 0.7 backends busy, 0.13 later. Every
+        # statement here finds its rows by a key or an index, so sequential scans are ruled
+        # out (tests/backend/tracking/test_ingest_plans.py).
+        # And the tenant, for row-level security (backend/db/tenancy.py): a UUID or nothing,
+        # written as a literal (a simple query takes no parameters).
         literal = str(uuid.UUID(tenant)) if tenant else ""
         try:
             await driver.execute(
                 "BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
+                " set_config('enable_seqscan', 'off', true),"
                 f" set_config('{TENANT_SETTING}', '{literal}', true)"
             )
             try:
