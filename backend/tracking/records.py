@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from backend.webhooks.outbox import ENQUEUE
 from geofence.device import Produced
@@ -254,7 +254,12 @@ class EventWriter:
             for e, m, p in zip(events, meta, added, strict=True)
         ]
         inserted = await self.db.fetch(
-            INSERT_EVENTS, self.tenant_id, self.device_id, self.user_id, replayed, json.dumps(rows)
+            INSERT_EVENTS,
+            self.tenant_id,
+            self.device_id,
+            self.user_id,
+            replayed,
+            msgspec.json.encode(rows).decode(),
         )
         await self._visits(events, meta)
         return len(inserted)
