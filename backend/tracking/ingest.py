@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any
@@ -353,19 +353,23 @@ WATCH = _WATCH.format(tenant="$1", lat="$2", lon="$3", limit="$4")
 # (migration 0014), not per point; and the answer never depends on where the phone cut its
 # batches. The answer is one row of arrays (a row per pair cost three times as much to
 # decode): per pair the point, the fence (an index into the fence arrays) and the distance;
-# per fence its id and rule. The watch list comes in the same round trip.
+# per fence its id and rule, and the place and customer its events are recorded with (so
+# the event writer need not look them up again). The watch list comes in the same round trip.
 MATCH_AND_WATCH = f"""
 WITH m AS MATERIALIZED (
     SELECT i, id, dwell_s, exit_buffer_m, d, hold FROM fieldsense_fence_near($1, $2, $3, $4)
 ), f AS MATERIALIZED (
-    SELECT id, dwell_s, exit_buffer_m, hold, (row_number() OVER () - 1)::int AS k
+    SELECT x.id, x.dwell_s, x.exit_buffer_m, x.hold, g.place_id, g.customer_id,
+           (row_number() OVER () - 1)::int AS k
     FROM (SELECT DISTINCT id, dwell_s, exit_buffer_m, hold FROM m) x
+    JOIN geofences g ON g.tenant_id = fieldsense_tenant() AND g.id = x.id
 )
 SELECT p.*, q.*, r.* FROM
     (SELECT array_agg(m.i) AS pi, array_agg(f.k) AS pk, array_agg(m.d) AS pd
      FROM m JOIN f ON f.id = m.id) p,
     (SELECT array_agg(id::text ORDER BY k) AS fid, array_agg(dwell_s ORDER BY k) AS dwell,
-            array_agg(exit_buffer_m ORDER BY k) AS buffer, array_agg(hold ORDER BY k) AS hold
+            array_agg(exit_buffer_m ORDER BY k) AS buffer, array_agg(hold ORDER BY k) AS hold,
+            array_agg(place_id ORDER BY k) AS fplace, array_agg(customer_id ORDER BY k) AS fcust
      FROM f) q,
     ({_WATCH.format(tenant="$5", lat="$6", lon="$7", limit="$8").strip()}) r
 """
@@ -432,6 +436,8 @@ async def watch_list(db: asyncpg.Connection, tenant_id: uuid.UUID, at: Fix) -> l
 class Matched:
     near: list[Near]  # per point: fence id -> (signed distance m, rule)
     watch: list[FenceToWatch] | None  # None when not asked for
+    # The fences matched: id -> (place id, customer id), for the events about them.
+    fences: dict[uuid.UUID, tuple[Any, Any]] = field(default_factory=dict)
 
 
 async def match_fences(
@@ -472,7 +478,13 @@ async def match_fences(
         for i, k, d in zip(row["pi"], row["pk"], row["pd"], strict=True):
             fid, rule = rules[k]
             near[i][fid] = (d, rule)
-    return Matched(near, _watch_list(row) if watch_from else None)
+        fences = {
+            uuid.UUID(fid): (place, customer)
+            for fid, place, customer in zip(row["fid"], row["fplace"], row["fcust"], strict=True)
+        }
+    else:
+        fences = {}
+    return Matched(near, _watch_list(row) if watch_from else None, fences)
 
 
 def _column(values: list[Any]) -> list[Any] | None:
@@ -682,7 +694,7 @@ class LocationIngest:
         # is a gap between its own points, or no word from it at all (the silent-device job).
         items = list(zip(todo, matched.near, strict=True))
         result = process(str(device_id), state, items, self.cfg)
-        writer = EventWriter(db, self.p.tenant_id, self.p.id, device_id)
+        writer = EventWriter(db, self.p.tenant_id, self.p.id, device_id, fences=matched.fences)
         produced = await writer.resolve_stops(result.produced)
         rec = reconcile(produced, recorded)
         events = await writer.write(rec.added, replayed=replay, retracted=rec.retracted)

@@ -117,11 +117,15 @@ class EventWriter:
         tenant_id: uuid.UUID,
         user_id: uuid.UUID | None,
         device_id: uuid.UUID,
+        fences: dict[uuid.UUID, tuple[Any, Any]] | None = None,
     ) -> None:
+        """`fences`: the place and customer of fences already read in this transaction
+        (id -> (place id, customer id)); others are looked up when an event names them."""
         self.db = db
         self.tenant_id = tenant_id
         self.user_id = user_id
         self.device_id = device_id
+        self.fence_of = dict(fences or {})
         self.customer_of_stop: dict[str, uuid.UUID] = {}
         self.place_of_key: dict[str, uuid.UUID] = {}
 
@@ -154,15 +158,16 @@ class EventWriter:
             for e in events
             if (e.kind in _FENCE_KINDS or e.source == "geofence") and (u := _uuid(e.subject))
         }
-        if not ids:
-            return {}
-        rows = await self.db.fetch(
-            "SELECT id, place_id, customer_id FROM geofences "
-            "WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-            self.tenant_id,
-            list(ids),
-        )
-        return {r["id"]: (r["place_id"], r["customer_id"]) for r in rows}
+        missing = ids.difference(self.fence_of)
+        if missing:
+            rows = await self.db.fetch(
+                "SELECT id, place_id, customer_id FROM geofences "
+                "WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+                self.tenant_id,
+                list(missing),
+            )
+            self.fence_of.update((r["id"], (r["place_id"], r["customer_id"])) for r in rows)
+        return {u: self.fence_of[u] for u in ids if u in self.fence_of}
 
     def _row(self, e: Event, fences: dict[uuid.UUID, tuple[Any, Any]]) -> dict[str, Any]:
         fence_id = place_id = customer_id = None

@@ -141,6 +141,38 @@ class TestGeofenceVisit:
         assert len(retracted) >= len(got)
 
 
+class TestFenceOfAPlace:
+    async def test_its_events_name_the_place_whether_or_not_the_batch_came_near_it(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # A batch's fence match brings each fence's place and customer along; a fence the
+        # batch never came near (it is exited from far away) is looked up on its own.
+        lat, lon = at(6000)
+        fence = await field.tenant.post(
+            "manager",
+            "/geofences",
+            {
+                "name": "Shop door",
+                "circle": {"lat": lat, "lon": lon, "radius_m": 50},
+                "dwell_s": 60,
+                "exit_buffer_m": 10,
+                "place_id": field.store["id"],
+            },
+        )
+        inside = [point(i * 20, 6000) for i in range(10)]
+        away = [point(200 + i * 20, 6800) for i in range(6)]
+        whole, split = await field.device(), await field.device()
+        await send(client, field, whole, inside + away)
+        await send(client, field, split, inside)
+        await send(client, field, split, away)
+        for device in (whole, split):
+            events = [
+                e for e in await events_of(client, field, device) if e["fence_id"] == fence["id"]
+            ]
+            assert {"entered", "exited"} <= {e["kind"] for e in events}, events
+            assert {e["place_id"] for e in events} == {field.store["id"]}, events
+
+
 class TestStopVisit:
     async def test_a_stop_near_a_fenceless_customer_is_a_visit(
         self, client: AsyncTestClient[Litestar], field: Field
