@@ -362,7 +362,12 @@ WITH m AS MATERIALIZED (
     SELECT x.id, x.dwell_s, x.exit_buffer_m, x.hold, g.place_id, g.customer_id,
            (row_number() OVER () - 1)::int AS k
     FROM (SELECT DISTINCT id, dwell_s, exit_buffer_m, hold FROM m) x
-    JOIN geofences g ON g.tenant_id = fieldsense_tenant() AND g.id = x.id
+    -- One key lookup per fence matched (LIMIT keeps the planner from joining the tenant's
+    -- whole table instead: it cannot know the match brings a handful of fences).
+    LEFT JOIN LATERAL (
+        SELECT place_id, customer_id FROM geofences
+        WHERE tenant_id = fieldsense_tenant() AND id = x.id LIMIT 1
+    ) g ON true
 )
 SELECT p.*, q.*, r.* FROM
     (SELECT array_agg(m.i) AS pi, array_agg(f.k) AS pk, array_agg(m.d) AS pd
