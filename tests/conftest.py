@@ -28,6 +28,7 @@ from backend.app import create_app
 from backend.config import Settings
 from backend.db import migrate
 from backend.embedded_db import EmbeddedPostgres, free_port
+from backend.tenants.services import create_tenant
 
 TEST_SECRET = "test-secret-" + "x" * 32
 
@@ -92,6 +93,19 @@ async def fresh_database(db_url: str, prefix: str) -> str:
     fresh = url.set(database=name).render_as_string(hide_password=False)
     await asyncio.to_thread(migrate.upgrade, fresh)
     return fresh
+
+
+async def fresh_database_with_tenant(db_url: str, slug: str) -> str:
+    """`fresh_database` holding one tenant (and its admin), for tests that talk to PostgreSQL
+    directly."""
+    url = await fresh_database(db_url, slug)
+    eng = create_async_engine(url)
+    async with AsyncSession(eng, expire_on_commit=False) as session, session.begin():
+        await create_tenant(
+            session, slug=slug, name=slug, admin_email=f"a@{slug}.test", admin_password="x" * 12
+        )
+    await eng.dispose()
+    return url
 
 
 @contextlib.contextmanager

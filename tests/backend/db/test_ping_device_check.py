@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from backend.tenants.services import create_tenant
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database_with_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -27,13 +25,7 @@ INSERT = """INSERT INTO pings (tenant_id, device_id, client_id, fix_time, receiv
 
 @pytest_asyncio.fixture(scope="module")
 async def dsn(db_url: str) -> AsyncIterator[str]:
-    url = await fresh_database(db_url, "pingdevice")
-    eng = create_async_engine(url)
-    async with AsyncSession(eng, expire_on_commit=False) as session, session.begin():
-        await create_tenant(
-            session, slug="pd", name="pd", admin_email="a@pd.test", admin_password="x" * 12
-        )
-    await eng.dispose()
+    url = await fresh_database_with_tenant(db_url, "pingdevice")
     yield url.replace("postgresql+asyncpg://", "postgresql://")
 
 

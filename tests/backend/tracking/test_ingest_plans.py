@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.tenancy import tenant_engine
-from backend.tenants.services import create_tenant
 from backend.tracking.ingest import STORE_PINGS, driver_transaction
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database_with_tenant
 
 # STORE_PINGS's parameters, in order.
 TYPES = (
@@ -25,13 +24,7 @@ TYPES = (
 
 @pytest_asyncio.fixture(scope="module")
 async def url(db_url: str) -> AsyncIterator[str]:
-    url = await fresh_database(db_url, "ingestplans")
-    eng = create_async_engine(url)
-    async with AsyncSession(eng, expire_on_commit=False) as session, session.begin():
-        await create_tenant(
-            session, slug="ip", name="ip", admin_email="a@ip.test", admin_password="x" * 12
-        )
-    await eng.dispose()
+    url = await fresh_database_with_tenant(db_url, "ingestplans")
     # Every partition analyzed while it holds no point: the planner now believes them empty.
     db = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
