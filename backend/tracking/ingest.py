@@ -27,7 +27,7 @@ from backend.auth.security import Principal
 from backend.db.tenancy import TENANT_SETTING, tenant_setting
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.tenants.settings import settings_of
-from backend.tracking.records import EventWriter
+from backend.tracking.records import INSERT_EVENTS, EventWriter
 from backend.tracking.schemas import (
     FastPoint,
     FenceToWatch,
@@ -74,6 +74,16 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
+def _begin(tenant: uuid.UUID | None) -> str:
+    """The ingest transaction's opening (see driver_transaction). The tenant is a literal: a
+    simple query takes no parameters."""
+    return (
+        "BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
+        " set_config('enable_seqscan', 'off', true),"
+        f" set_config('{TENANT_SETTING}', '{tenant or ''}', true)"
+    )
+
+
 @asynccontextmanager
 async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """A pooled asyncpg connection in a transaction (committed when the block ends cleanly).
@@ -97,15 +107,9 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
         # benchmark's first batch round the insert kept 0.7 backends busy, 0.13 later. Every
         # statement here finds its rows by a key or an index, so sequential scans are ruled
         # out (tests/backend/tracking/test_ingest_plans.py).
-        # And the tenant, for row-level security (backend/db/tenancy.py): a UUID or nothing,
-        # written as a literal (a simple query takes no parameters).
-        literal = str(uuid.UUID(tenant)) if tenant else ""
+        # And the tenant, for row-level security (backend/db/tenancy.py).
         try:
-            await driver.execute(
-                "BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
-                " set_config('enable_seqscan', 'off', true),"
-                f" set_config('{TENANT_SETTING}', '{literal}', true)"
-            )
+            await driver.execute(_begin(uuid.UUID(tenant) if tenant else None))
             try:
                 yield driver
             except BaseException:
@@ -371,7 +375,7 @@ WITH m AS MATERIALIZED (
     -- whole table instead: it cannot know the match brings a handful of fences).
     LEFT JOIN LATERAL (
         SELECT place_id, customer_id FROM geofences
-        WHERE tenant_id = fieldsense_tenant() AND id = x.id LIMIT 1
+        WHERE tenant_id = $5 AND id = x.id LIMIT 1
     ) g ON true
 )
 SELECT p.*, q.*, r.* FROM
@@ -500,6 +504,40 @@ async def match_fences(
 def _column(values: list[Any]) -> list[Any] | None:
     """A column of a batch, or None when no point has it (sent as NULL: `unnest` pads it)."""
     return values if any(v is not None for v in values) else None
+
+
+# What the match computes, once: PostGIS readies itself in each server process on first use
+# (the library, the spatial reference), 15 to 37 ms.
+POSTGIS_FIRST_USE = """
+SELECT ST_Intersects(b, p), ST_Distance(ST_Boundary(b)::geography, p::geography, false),
+       ST_Distance(p::geography, p::geography, false), ST_Centroid(b)
+FROM (SELECT ST_SetSRID(ST_MakePoint(0, 0), 4326) AS p) x,
+     LATERAL (SELECT ST_Buffer(x.p, 0.001) AS b) y
+"""
+
+
+async def warm(db: asyncpg.Connection) -> None:
+    """Ready a new connection for uploads before any arrives: run the costly statements of a
+    batch once, on nothing (no tenant, a device that does not exist, no points), in a
+    transaction rolled back. Each statement is then prepared on the connection, its generic
+    plan made and kept (the fence match's, with PostGIS and its PL/pgSQL function, took 36 ms
+    the first time), the driver has looked up the array types (11 ms) and PostGIS has readied
+    itself: about 75 ms of a connection's first upload, against 4 ms for the next
+    (docs/ingest.md). The plans kept do not depend on the tenant they were made under: the
+    statements name it by parameter (migration 0021, test_ingest_plans.py)."""
+    nothing = uuid.UUID(int=0)
+    await db.execute(_begin(None))
+    try:
+        await db.fetchrow(POSTGIS_FIRST_USE)
+        await db.fetchrow(DEVICE, nothing, nothing)
+        await db.fetchval(
+            STORE_PINGS, nothing, nothing, datetime.now(UTC), [], [], [], [], [],
+            *([None] * 6), 0.0, 0.0, None, None, None,
+        )  # fmt: skip
+        await db.fetchrow(MATCH_AND_WATCH, [], [], [], [], nothing, 0.0, 0.0, False)
+        await db.fetch(INSERT_EVENTS, nothing, nothing, nothing, False, "[]")
+    finally:
+        await db.execute("ROLLBACK")
 
 
 class LocationIngest:
