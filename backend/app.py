@@ -33,6 +33,7 @@ from backend.auth.security import API_KEY_HEADER, PRINCIPAL_SQL, make_jwt_auth
 from backend.campaigns.controllers import CampaignController
 from backend.campaigns.services import track_campaigns
 from backend.coaching.controllers import CoachingController
+from backend.common.admission import UploadAdmission
 from backend.common.openapi import document_errors
 from backend.common.ratelimit import RateLimiter
 from backend.config import Settings
@@ -242,7 +243,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         middleware=[prometheus.middleware],
-        on_app_init=[jwt_auth.on_app_init],
+        on_app_init=[
+            jwt_auth.on_app_init,
+            UploadAdmission(settings.ingest_concurrency).on_app_init,
+        ],
         exception_handlers=exception_handlers,
         openapi_config=openapi,
         state=State(

@@ -73,6 +73,9 @@ class Settings:
     db_pool_size: int = 10
     # Pooled connections per engine opened and readied at start-up (backend/app.py).
     db_pool_warm: int = 4
+    # Uploads (POST /ingest/...) in progress at once per API process; the rest wait their turn
+    # (backend/common/admission.py).
+    ingest_concurrency: int = 4
     log_sql: bool = False
     jobs: bool = True
     access_log: bool = True
@@ -109,6 +112,7 @@ class Settings:
             port=int(os.environ.get("FIELDSENSE_PORT", 8000)),
             db_pool_size=int(os.environ.get("FIELDSENSE_DB_POOL_SIZE", 10)),
             db_pool_warm=int(os.environ.get("FIELDSENSE_DB_POOL_WARM", 4)),
+            ingest_concurrency=int(os.environ.get("FIELDSENSE_INGEST_CONCURRENCY", 4)),
             log_sql=os.environ.get("FIELDSENSE_LOG_SQL", "") == "1",
             jobs=os.environ.get("FIELDSENSE_JOBS", "1") != "0",
             access_log=os.environ.get("FIELDSENSE_ACCESS_LOG", "1") != "0",

@@ -111,10 +111,15 @@ async def fresh_database_with_tenant(db_url: str, slug: str) -> str:
 @contextlib.contextmanager
 def serve(settings: Settings, log_level: str = "warning") -> Iterator[str]:
     """The API built from `settings` over real HTTP on loopback, in a thread; yields its URL."""
+    with serve_app(create_app(settings), log_level) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_app(app: Litestar, log_level: str = "warning") -> Iterator[str]:
+    """An app over real HTTP on loopback, in a thread (requests really at once); its URL."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level=log_level, lifespan="on"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
