@@ -62,7 +62,7 @@ async def apply_fence_change(
     lasts: list[Fix] = [s.last for s in states if s.last is not None]
     distances = {}
     if not deleted and lasts:
-        near = (await match_fences(db, lasts, cfg.filters.max_accuracy_m)).near
+        near = (await match_fences(db, tenant_id, lasts, cfg.filters.max_accuracy_m)).near
         distances = {
             f.client_id: n.get(fid, (float("inf"), rule))[0]
             for f, n in zip(lasts, near, strict=True)

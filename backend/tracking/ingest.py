@@ -456,21 +456,22 @@ class Matched:
 
 async def match_fences(
     db: asyncpg.Connection,
+    tenant_id: uuid.UUID,
     fixes: list[Fix],
     max_accuracy_m: float,
-    watch_from: tuple[uuid.UUID, Fix] | None = None,
+    watch_from: Fix | None = None,
 ) -> Matched:
-    """Signed distances (m) from every point to every fence of the transaction's tenant near
-    enough to matter, in one query; with `watch_from` (tenant, where the phone is), the
-    fences it should watch, in the same round trip. A point less accurate than
-    `max_accuracy_m` never reaches presence (the filters keep it out), so its reach is capped
-    there: one wild fix does not widen the probe."""
+    """Signed distances (m) from every point to every fence of the tenant (the transaction's)
+    near enough to matter, in one query; with `watch_from` (where the phone is), the fences
+    it should watch, in the same round trip. A point less accurate than `max_accuracy_m`
+    never reaches presence (the filters keep it out), so its reach is capped there: one wild
+    fix does not widen the probe."""
     near: list[Near] = [{} for _ in fixes]
     if not fixes:
-        watch = await watch_list(db, *watch_from) if watch_from else None
+        watch = await watch_list(db, tenant_id, watch_from) if watch_from else None
         return Matched(near, watch)
     # Not asked for a watch list: `wanted` false, and the nearest-neighbour scan is not made.
-    tenant_id, at = watch_from if watch_from else (uuid.UUID(int=0), fixes[-1])
+    at = watch_from if watch_from is not None else fixes[-1]
     row = await db.fetchrow(
         MATCH_AND_WATCH,
         [f.lat for f in fixes],
@@ -732,12 +733,7 @@ class LocationIngest:
         else:
             state = current or DeviceState()
             todo = fresh
-        matched = await match_fences(
-            db,
-            todo,
-            self.cfg.filters.max_accuracy_m,
-            (tid, watch_at) if watch_at is not None else None,
-        )
+        matched = await match_fences(db, tid, todo, self.cfg.filters.max_accuracy_m, watch_at)
         # No `now`: a device that is uploading is not silent, however old its points. Silence
         # is a gap between its own points, or no word from it at all (the silent-device job).
         items = list(zip(todo, matched.near, strict=True))

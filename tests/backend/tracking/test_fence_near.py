@@ -134,7 +134,7 @@ async def test_matcher_returns_exactly_the_pairs_within_reach(owner: asyncpg.Con
     async with owner.transaction():  # as a request runs it: the app role, one tenant
         await owner.execute(f"SET LOCAL ROLE {APP_ROLE}")
         await owner.execute(f"SELECT set_config('{TENANT_SETTING}', $1, true)", str(mine))
-        near = (await match_fences(owner, fixes, MAX_ACC)).near
+        near = (await match_fences(owner, mine, fixes, MAX_ACC)).near
     brute = await owner.fetch(BRUTE, mine, [f.lat for f in fixes], [f.lon for f in fixes])
     want: dict[tuple[int, str], float] = {}
     for r in brute:
