@@ -21,15 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from alembic import op
-
 revision: str = "0021"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-ROLE = "fieldsense_app"
-SIG = "fieldsense_fence_near(float8[], float8[], float8[], int[])"
 
 
 def _m0020() -> ModuleType:
@@ -57,16 +52,9 @@ PLPGSQL = (
 )
 
 
-def _replace(fn: str) -> None:
-    op.execute(f"DROP FUNCTION {SIG}")
-    op.execute(fn)
-    op.execute(f"REVOKE ALL ON FUNCTION {SIG} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {SIG} TO {ROLE}")
-
-
 def upgrade() -> None:
-    _replace(PLPGSQL)
+    previous._replace(PLPGSQL)  # drop, create, and grant to the app role only, as 0020 did
 
 
 def downgrade() -> None:
-    _replace(previous.PLPGSQL)
+    previous._replace(previous.PLPGSQL)
