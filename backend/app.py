@@ -213,15 +213,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs.add("score_customers", score_customers, every_s=86_400)
     jobs.add("track_campaigns", track_campaigns, every_s=300)
     jobs.add("enforce_retention", enforce_retention, every_s=3600)
-    # Serving processes (jobs on) also start the planner's workers up front.
-    on_startup: list[Callable[[], Any]] = [jobs.start, warm_pool] if settings.jobs else []
 
     async def ready_connections() -> None:
         await warm_connections(
             engine, system_engine, min(settings.db_pool_warm, settings.db_pool_size)
         )
 
-    on_startup.append(ready_connections)
+    # Connections first, then (serving processes, jobs on) the jobs and the planner's workers
+    # up front: everything starts when the process is ready to serve.
+    on_startup: list[Callable[[], Any]] = [ready_connections]
+    if settings.jobs:
+        on_startup += [jobs.start, warm_pool]
     on_startup.append(settle_garbage_collector)
     app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
