@@ -28,13 +28,16 @@ class UploadAdmission:
         if slots < 1:
             raise ValueError("at least one upload must be let in at a time")
         self.slots = slots
-        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore = asyncio.Semaphore(slots)
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
-        # Made on first use, in the event loop that serves the requests.
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.slots)
+        # One per event loop serving the app (a semaphore belongs to the loop it first waited
+        # in; an app served again, as tests do, gets a fresh one).
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.slots)
         return self._semaphore
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:

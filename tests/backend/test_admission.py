@@ -22,7 +22,7 @@ def _app(slots: int) -> tuple[Litestar, dict[str, int]]:
         await asyncio.sleep(0.05)
         seen["now"] -= 1
 
-    @post("/ingest/locations", status_code=200)
+    @post(["/ingest/locations", "/ingest/x"], status_code=200)
     async def upload() -> dict[str, bool]:
         await work()
         return {"ok": True}
@@ -55,3 +55,14 @@ async def test_uploads_at_once_are_bounded(path: str, slots: int, most: int) -> 
 def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         UploadAdmission(0)
+
+
+async def test_an_app_served_again_admits_again() -> None:
+    """Each serving gets its own event loop (here, and in tests that start the app twice)."""
+    app, seen = _app(2)
+    for _ in range(2):
+        with serve_app(app) as url:
+            async with httpx.AsyncClient(base_url=url) as client:
+                answers = await asyncio.gather(*(client.post("/ingest/x") for _ in range(7)))
+        assert [r.status_code for r in answers] == [200] * 7
+        assert seen["most"] == 2
