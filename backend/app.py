@@ -25,7 +25,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.activity.controllers import ActivityController
 from backend.auth.controllers import AuthController
@@ -39,7 +39,7 @@ from backend.common.ratelimit import RateLimiter
 from backend.config import Settings
 from backend.customers.controllers import CustomerController, TransactionController
 from backend.customers.rfm import score_customers
-from backend.db.tenancy import NO_JIT, drop_closed_connections, tenant_engine
+from backend.db.tenancy import NO_JIT, driver_of, drop_closed_connections, tenant_engine
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
 from backend.jobs.controllers import JobController
@@ -125,12 +125,6 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
-    raw = await conn.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    return driver
-
-
 async def warm_connections(engine: AsyncEngine, system_engine: AsyncEngine, n: int) -> None:
     """Open `n` pooled connections on each engine and ready them for the requests every
     upload makes (backend/tracking/ingest.py `warm`, and finding the caller): a restarted
@@ -141,8 +135,8 @@ async def warm_connections(engine: AsyncEngine, system_engine: AsyncEngine, n: i
     try:
         async with contextlib.AsyncExitStack() as held:  # n at once: n distinct connections
             for _ in range(n):
-                await warm(await _driver(await held.enter_async_context(engine.connect())))
-                raw = await _driver(await held.enter_async_context(system_engine.connect()))
+                await warm(await driver_of(await held.enter_async_context(engine.connect())))
+                raw = await driver_of(await held.enter_async_context(system_engine.connect()))
                 await raw.fetchrow(PRINCIPAL_SQL, nothing, nothing)
     except (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         # Not fatal: the requests open and ready their own, as they would without this.

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.models import StoreApp
-from backend.db.tenancy import current_tenant, tenant_scope
+from backend.db.tenancy import current_tenant, driver_of, tenant_scope
 from backend.errors import TooManyRequests
 
 API_KEY_HEADER = "X-API-Key"
@@ -100,9 +100,7 @@ async def principal_for_user(
 ) -> Principal | None:
     # Every request runs this: one indexed lookup on the driver, without the ORM's overhead.
     async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        row = await raw.fetchrow(PRINCIPAL_SQL, tenant_id, user_id)
+        row = await (await driver_of(conn)).fetchrow(PRINCIPAL_SQL, tenant_id, user_id)
     if row is None:
         return None
     return Principal(

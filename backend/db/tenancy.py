@@ -21,8 +21,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, exc
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 APP_ROLE = "fieldsense_app"
 TENANT_SETTING = "fieldsense.tenant_id"
@@ -50,6 +51,14 @@ SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', $1, true)"
 def tenant_setting() -> str:
     tenant = current_tenant.get()
     return str(tenant) if tenant else ""
+
+
+async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a pooled SQLAlchemy connection (for raw queries on a hot
+    path, or ones the ORM has no words for)."""
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
 
 
 def tenant_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -24,9 +24,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.auth.security import Principal
-from backend.db.tenancy import TENANT_SETTING, tenant_setting
+from backend.db.tenancy import TENANT_SETTING, driver_of, tenant_setting
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.tenants.settings import settings_of
+from backend.tracking.jsonb import dumps, loads
 from backend.tracking.records import INSERT_EVENTS, EventWriter
 from backend.tracking.schemas import (
     FastPoint,
@@ -46,17 +47,6 @@ WATCH_RADIUS_M = 5_000.0
 WATCH_LIMIT = 20
 
 
-def loads(value: Any) -> Any:
-    """asyncpg hands jsonb over as text under SQLAlchemy's codecs (read by msgspec: a
-    device's engine state, read and written with every batch, in a third of the time)."""
-    return msgspec.json.decode(value) if isinstance(value, str) else value
-
-
-def dumps(value: Any) -> str:
-    """JSON text for a jsonb parameter (msgspec: several times faster than `json.dumps`)."""
-    return msgspec.json.encode(value).decode()
-
-
 def to_dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
@@ -68,10 +58,7 @@ def ms(dt: datetime) -> float:
 
 async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     """The asyncpg connection under a session, inside the session's transaction."""
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    return driver
+    return await driver_of(await session.connection())
 
 
 def _begin(tenant: uuid.UUID | None) -> str:
@@ -92,8 +79,7 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
     the hot path its per-request overhead is a large share of a single point's cost.
     """
     async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver: asyncpg.Connection = raw.driver_connection
+        driver = await driver_of(conn)
         tenant = tenant_setting()
         # One round trip opens the transaction and sets it up. The batch queries are the same
         # shape every time; PostGIS makes planning them with the actual points (the first

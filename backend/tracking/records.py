@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import msgspec
 
+from backend.tracking.jsonb import dumps
 from backend.webhooks.outbox import ENQUEUE
 from geofence.device import Produced
 from geofence.types import Event, Kind, event_id
@@ -264,7 +264,7 @@ class EventWriter:
             self.device_id,
             self.user_id,
             replayed,
-            msgspec.json.encode(rows).decode(),
+            dumps(rows),
         )
         await self._visits(events, meta)
         return len(inserted)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.app import warm_connections
-from backend.db.tenancy import tenant_engine
+from backend.db.tenancy import driver_of, tenant_engine
 from backend.embedded_db import free_port
 
 TABLES = ("pings", "events", "visits", "device_states", "device_checkpoints")
@@ -38,7 +38,7 @@ async def test_the_pools_hold_connections_with_the_upload_statements_prepared(
         async with contextlib.AsyncExitStack() as held:  # the three, each on its own
             for _ in range(3):
                 conn = await held.enter_async_context(engine.connect())
-                raw = (await conn.get_raw_connection()).driver_connection
+                raw = await driver_of(conn)
                 prepared = await raw.fetch("SELECT statement FROM pg_prepared_statements")
                 text = "\n".join(r["statement"] for r in prepared)
                 for part in ("fieldsense_fence_near", "INSERT INTO pings", "INSERT INTO events"):

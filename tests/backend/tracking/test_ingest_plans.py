@@ -14,7 +14,7 @@ import asyncpg
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.db.tenancy import tenant_engine, tenant_scope
+from backend.db.tenancy import driver_of, tenant_engine, tenant_scope
 from backend.tracking.ingest import (
     MATCH_AND_WATCH,
     STORE_PINGS,
@@ -36,11 +36,10 @@ MATCH_TYPES = "float8[], float8[], float8[], int[], uuid, float8, float8, bool"
 @pytest_asyncio.fixture(scope="module")
 async def url(db_url: str) -> AsyncIterator[str]:
     url = await fresh_database_with_tenant(db_url, "ingestplans")
-    # Every partition analyzed while it holds no point: the planner now believes them empty.
     db = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        # And as many fences as the benchmark (the planner weighs the index scan against a
-        # sort of all of them): 10,000 circles of 50 m on a grid, as in a city.
+        # As many fences as the benchmark (the planner weighs the index scan against a sort
+        # of all of them): 10,000 circles of 50 m on a grid, as in a city.
         await db.execute(
             """INSERT INTO geofences (tenant_id, id, org_unit_id, name, shape, center, radius_m,
                                       geom)
@@ -54,6 +53,7 @@ async def url(db_url: str) -> AsyncIterator[str]:
         )
         assert await db.fetchval("SELECT count(*) FROM geofences") == 10_000
         await db.execute("ANALYZE geofences")
+        # Every partition analyzed while it holds no point: the planner believes them empty.
         await db.execute("ANALYZE pings")
         empty = await db.fetchval(
             "SELECT count(*) FROM pg_class WHERE relname LIKE 'pings_p%' AND relkind = 'r' "
@@ -127,7 +127,7 @@ async def test_the_fence_match_keeps_a_plan_fit_for_whichever_tenant_comes_next(
     one = tenant_engine(url, pool_size=1, max_overflow=0)  # one connection throughout
     try:
         async with one.connect() as conn:
-            db = (await conn.get_raw_connection()).driver_connection
+            db = await driver_of(conn)
             await warm(db)  # the function's plan, made and kept under no tenant
             await db.execute(f"PREPARE match ({MATCH_TYPES}) AS {MATCH_AND_WATCH}")
             await db.execute(
