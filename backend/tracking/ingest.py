@@ -61,7 +61,7 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     return await driver_of(await session.connection())
 
 
-def _begin(tenant: uuid.UUID | None) -> str:
+def opening(tenant: uuid.UUID | None) -> str:
     """The ingest transaction's opening (see driver_transaction). The tenant is a literal: a
     simple query takes no parameters."""
     return (
@@ -95,7 +95,7 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
         # out (tests/backend/tracking/test_ingest_plans.py).
         # And the tenant, for row-level security (backend/db/tenancy.py).
         try:
-            await driver.execute(_begin(uuid.UUID(tenant) if tenant else None))
+            await driver.execute(opening(uuid.UUID(tenant) if tenant else None))
             try:
                 yield driver
             except BaseException:
@@ -493,6 +493,45 @@ def _column(values: list[Any]) -> list[Any] | None:
     return values if any(v is not None for v in values) else None
 
 
+async def store_points(
+    db: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    device_id: uuid.UUID,
+    good: list[Parsed],
+    received: datetime,
+) -> set[str]:
+    """Store the device's points not stored before (STORE_PINGS; the device's state row must
+    be locked in this transaction): the client ids of those stored now."""
+    if not good:
+        return set()
+    pts = [g.point for g in good]
+    ids = [g.fix.client_id for g in good]
+    aged_t = [g.fix.t for g in good if g.point.age_s is not None]
+    kept_out = await db.fetchval(
+        STORE_PINGS,
+        tenant_id,
+        device_id,
+        received,
+        ids,
+        [g.fix.t for g in good],
+        [p.lat for p in pts],
+        [p.lon for p in pts],
+        [p.accuracy_m for p in pts],
+        _column([p.speed_mps for p in pts]),
+        _column([p.heading_deg for p in pts]),
+        _column([p.altitude_m for p in pts]),
+        _column([p.battery for p in pts]),
+        _column([p.provider for p in pts]),
+        [p.mock for p in pts] if any(p.mock for p in pts) else None,
+        min(g.fix.t for g in good),
+        max(g.fix.t for g in good),
+        min(aged_t, default=None),
+        max(aged_t, default=None),
+        [p.age_s is not None for p in pts] if aged_t else None,
+    )
+    return set(ids).difference(kept_out) if kept_out else set(ids)
+
+
 # What the match computes, once: PostGIS readies itself in each server process on first use
 # (the library, the spatial reference), 15 to 37 ms.
 POSTGIS_FIRST_USE = """
@@ -513,7 +552,7 @@ async def warm(db: asyncpg.Connection) -> None:
     (docs/ingest.md). The plans kept do not depend on the tenant they were made under: the
     statements name it by parameter (migration 0021, test_ingest_plans.py)."""
     nothing = uuid.UUID(int=0)
-    await db.execute(_begin(None))
+    await db.execute(opening(None))
     try:
         await db.fetchrow(POSTGIS_FIRST_USE)
         await db.fetchrow(DEVICE, nothing, nothing)
@@ -543,7 +582,7 @@ class LocationIngest:
             first = next(iter(rejected.values()))
             raise Invalid(first["reason"] or "invalid point", field=first["field"], extra=results)
         good = self._kept(keep, good, results)
-        new_ids = await self._store(db, device_id, good, received)
+        new_ids = await store_points(db, self.p.tenant_id, device_id, good, received)
         # The results of the points kept, by client id: only looked up for duplicates and
         # flags, which most batches have few of or none.
         by_id: dict[str | None, PointResult] = {}
@@ -593,39 +632,6 @@ class LocationIngest:
             if r["status"] == "accepted" and reason:
                 r["status"], r["reason"] = "discarded", reason
         return [g for g in good if not why[g.fix.client_id]]
-
-    async def _store(
-        self, db: asyncpg.Connection, device_id: uuid.UUID, good: list[Parsed], received: datetime
-    ) -> set[str]:
-        """Store the points not stored before: the client ids of those stored now."""
-        if not good:
-            return set()
-        pts = [g.point for g in good]
-        ids = [g.fix.client_id for g in good]
-        aged_t = [g.fix.t for g in good if g.point.age_s is not None]
-        kept_out = await db.fetchval(
-            STORE_PINGS,
-            self.p.tenant_id,
-            device_id,
-            received,
-            ids,
-            [g.fix.t for g in good],
-            [p.lat for p in pts],
-            [p.lon for p in pts],
-            [p.accuracy_m for p in pts],
-            _column([p.speed_mps for p in pts]),
-            _column([p.heading_deg for p in pts]),
-            _column([p.altitude_m for p in pts]),
-            _column([p.battery for p in pts]),
-            _column([p.provider for p in pts]),
-            [p.mock for p in pts] if any(p.mock for p in pts) else None,
-            min(g.fix.t for g in good),
-            max(g.fix.t for g in good),
-            min(aged_t, default=None),
-            max(aged_t, default=None),
-            [p.age_s is not None for p in pts] if aged_t else None,
-        )
-        return set(ids).difference(kept_out) if kept_out else set(ids)
 
     async def _process(
         self,

@@ -4,7 +4,10 @@ reaches the API over HTTP, and the JSON summary holds exactly the figures issue 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
+
+import pytest
 
 from backend.bench.ingest import IngestBenchConfig, run
 
@@ -37,3 +40,16 @@ def test_ingest_bench_at_toy_scale(tmp_path: Path) -> None:
     # Each round's phones continue their day: nothing they send is late, so nothing is
     # stored as a duplicate or a replay of the latency phones' live points.
     assert all(r["points_stored"] == r["points_sent"] for r in report["rounds"])
+    # The database alone, for as many rows as the COPY (whole batches): every point stored
+    # (fresh keys), and its bound on the ratio against the same COPY.
+    alone = report["database_alone"]
+    stored = int(statistics.median(r["points_stored"] for r in report["rounds"]))
+    assert len(alone["runs"]) == 3
+    assert all(a["rows"] == -(-stored // cfg.batch) * cfg.batch for a in alone["runs"])
+    assert alone["rows_per_s"] == round(
+        statistics.median(a["rows_per_s"] for a in alone["runs"]), 1
+    )
+    assert alone["ratio_to_copy"] == pytest.approx(
+        alone["rows_per_s"] / summary["copy_rows_per_s"], rel=1e-3
+    )
+    assert alone["server_cpu_us_per_row"] > 0
