@@ -207,11 +207,10 @@ async def _copy_rate(
         await db.close()
 
 
-def _server_cpu_s(pg: EmbeddedPostgres) -> float | None:
-    """CPU seconds used so far by the cluster's processes (the postmaster and its children,
-    live ones: a connection's backend must still be open when this is read), from /proc."""
+def _cpu_s(root: int) -> float | None:
+    """CPU seconds used so far by a process and its children (live ones: a connection's
+    backend must still be open when this is read), from /proc."""
     try:
-        postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
         tick = os.sysconf("SC_CLK_TCK")
         total = 0
         for entry in Path("/proc").iterdir():
@@ -221,11 +220,26 @@ def _server_cpu_s(pg: EmbeddedPostgres) -> float | None:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue  # gone meanwhile
-            if int(entry.name) == postmaster or int(fields[1]) == postmaster:
+            if int(entry.name) == root or int(fields[1]) == root:
                 total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / tick
     except (OSError, ValueError, IndexError):
         return None  # not Linux, or not readable: the figure is left out
+
+
+def _server_cpu_s(pg: EmbeddedPostgres) -> float | None:
+    """CPU seconds used so far by the cluster's processes (the postmaster and its children)."""
+    try:
+        postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return _cpu_s(postmaster)
+
+
+def _per_row_us(before: float | None, after: float | None, rows: int) -> float | None:
+    if before is None or after is None or not rows:
+        return None
+    return (after - before) * 1e6 / rows
 
 
 async def _database_alone(
@@ -289,14 +303,11 @@ async def _database_alone(
     finally:
         for db in conns:
             await db.close()
-    server_us = (
-        (cpu1 - cpu0) * 1e6 / stored if cpu0 is not None and cpu1 is not None and stored else None
-    )
     return {
         "rows": stored,
         "seconds": elapsed,
         "rows_per_s": stored / elapsed,
-        "server_cpu_us_per_row": server_us,
+        "server_cpu_us_per_row": _per_row_us(cpu0, cpu1, stored),
     }
 
 
@@ -421,6 +432,8 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
             say(
                 f"[5/6] batches round {r + 1}/{cfg.rounds}: {cfg.seconds:.0f} s, {cfg.batch} points per request, {cfg.concurrency} uploaders"
             )
+            # CPU per ping stored, of the API's processes and of PostgreSQL's: where it goes.
+            api0, pg0 = _cpu_s(server.pid), _server_cpu_s(pg)
             res = _load(
                 "batches",
                 spec_path,
@@ -435,9 +448,19 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
                     str(r),
                 ],
             )
+            res["api_cpu_us_per_ping"] = _per_row_us(api0, _cpu_s(server.pid), res["points_stored"])
+            res["server_cpu_us_per_ping"] = _per_row_us(
+                pg0, _server_cpu_s(pg), res["points_stored"]
+            )
             res["pings_per_s"] = res["points_stored"] / res["seconds"]
+            cpu = (
+                f", CPU a ping: API {res['api_cpu_us_per_ping']:.1f} us,"
+                f" PostgreSQL {res['server_cpu_us_per_ping']:.1f} us"
+                if res["api_cpu_us_per_ping"] and res["server_cpu_us_per_ping"]
+                else ""
+            )
             say(
-                f"      {res['points_stored']:,} pings stored in {res['seconds']:.1f} s = {res['pings_per_s']:,.0f}/s, {res['errors']} errors"
+                f"      {res['points_stored']:,} pings stored in {res['seconds']:.1f} s = {res['pings_per_s']:,.0f}/s, {res['errors']} errors{cpu}"
             )
             rounds.append(res)
         lat = {
@@ -510,6 +533,11 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
     return report
 
 
+def _median_of(rounds: list[dict[str, Any]], key: str) -> str:
+    values = [r[key] for r in rounds if r.get(key) is not None]
+    return f"{statistics.median(values):.1f}" if values else "n/a"
+
+
 def _print_table(
     summary: dict[str, Any],
     rounds: list[dict[str, Any]],
@@ -520,6 +548,8 @@ def _print_table(
         ("pings/s end to end (median of rounds)", f"{summary['pings_per_s']:,.0f}", ">= 20,000"),
         ("raw COPY rows/s (median of 3)", f"{summary['copy_rows_per_s']:,.0f}", ""),
         ("ratio", f"{summary['ratio']:.3f}", ">= 0.5"),
+        ("CPU a ping: API processes, us (median)", _median_of(rounds, "api_cpu_us_per_ping"), ""),
+        ("CPU a ping: PostgreSQL, us (median)", _median_of(rounds, "server_cpu_us_per_ping"), ""),
         ("database alone: store + match rows/s (bound)", f"{alone['rows_per_s']:,.0f}", ""),
         ("database alone / COPY (bound on the ratio)", f"{alone['ratio_to_copy']:.3f}", ""),
         ("events recorded", f"{summary['events']:,}", ""),

@@ -53,3 +53,7 @@ def test_ingest_bench_at_toy_scale(tmp_path: Path) -> None:
         alone["rows_per_s"] / summary["copy_rows_per_s"], rel=1e-3
     )
     assert alone["server_cpu_us_per_row"] > 0
+    # Where the CPU of each round went, per ping stored.
+    assert all(
+        r["api_cpu_us_per_ping"] > 0 and r["server_cpu_us_per_ping"] > 0 for r in report["rounds"]
+    )
