@@ -488,6 +488,21 @@ async def match_fences(
     return Matched(near, _watch_list(row) if watch_from else None, fences)
 
 
+# The flags of points the engine kept out of presence (or, on a replay, of every point it ran
+# again), by key: with the fix time, which picks the day's partition. The span of the points
+# ($6, $7) bounds the scan of the device's key whichever way the kept plan joins: planned while
+# the day's partition was nearly empty (a connection's first batch with a flag, early in the
+# day), the join condition alone read every point of the device that day, on every later
+# batch with a flag (test_ingest_plans.py).
+FLAG_PINGS = """
+UPDATE pings SET flag = u.flag
+FROM unnest($3::uuid[], $4::float8[], $5::text[]) AS u(cid, t, flag)
+WHERE tenant_id = $1 AND device_id = $2
+  AND fix_time BETWEEN to_timestamp($6) AND to_timestamp($7)
+  AND client_id = u.cid AND fix_time = to_timestamp(u.t)
+"""
+
+
 def _column(values: list[Any]) -> list[Any] | None:
     """A column of a batch, or None when no point has it (sent as NULL: `unnest` pads it)."""
     return values if any(v is not None for v in values) else None
@@ -737,17 +752,15 @@ class LocationIngest:
         flags = {cid: str(f) for cid, f in result.flags.items()}
         changed = [f for f in todo if replay or resume or f.client_id in flags]
         if changed:
-            # With the fix time too: the key holds it, and it picks the day's partition.
             await db.execute(
-                """UPDATE pings SET flag = u.flag
-                   FROM unnest($3::uuid[], $4::float8[], $5::text[]) AS u(cid, t, flag)
-                   WHERE tenant_id = $1 AND device_id = $2 AND client_id = u.cid
-                     AND fix_time = to_timestamp(u.t)""",
+                FLAG_PINGS,
                 tid,
                 device_id,
                 [uuid.UUID(f.client_id) for f in changed],
                 [f.t for f in changed],
                 [flags.get(f.client_id) for f in changed],
+                min(f.t for f in changed),
+                max(f.t for f in changed),
             )
         end = todo[-1]
         end_state = dumps(result.state.to_dict())
