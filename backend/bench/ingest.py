@@ -250,10 +250,10 @@ async def _database_alone(
     cfg: IngestBenchConfig,
     run_no: int,
 ) -> dict[str, Any]:
-    """The database's share of an upload, alone: the API's own statements for what issue 3
-    requires of every point (lock the device's state, store the point under its key, match it
-    against the fences in PostGIS, the watch list), 200 points a transaction on `concurrency`
-    connections as the app role, driven from here: no HTTP, no JSON, no engine, no events.
+    """The database's share of an upload, alone: the API's own statements for what every point
+    requires (lock the device's state, store the point under its key, match it against the
+    fences in PostGIS, the watch list), a batch a transaction on `concurrency` connections as
+    the app role, driven from here: no HTTP, no JSON, no engine, no events.
 
     What this sustains bounds the end-to-end figure on the machine; its ratio to the COPY
     bounds the end-to-end ratio. Batches are parsed before the clock starts."""
