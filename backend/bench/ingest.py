@@ -36,7 +36,14 @@ from backend.auth.security import issue_token
 from backend.db import migrate
 from backend.db.tenancy import APP_ROLE, NO_JIT
 from backend.embedded_db import EmbeddedPostgres, free_port
-from backend.tracking.ingest import DEVICE, match_fences, opening, parse_points, store_points, warm
+from backend.tracking.ingest import (
+    DEVICE,
+    ingest_transaction,
+    match_fences,
+    parse_points,
+    store_points,
+    warm,
+)
 from geofence.device import EngineConfig
 from simulators.load import phones
 
@@ -278,18 +285,12 @@ async def _database_alone(
         while next_batch < len(todo):
             device_id, good = todo[next_batch]
             next_batch += 1
-            # The round trips of the API's transaction (driver_transaction).
-            await db.execute(opening(tenant_id))
-            try:
+            async with ingest_transaction(db, tenant_id):  # the API's, round trip for round trip
                 if await db.fetchrow(DEVICE, tenant_id, device_id) is None:
                     raise RuntimeError(f"device {device_id} not found")
                 new = await store_points(db, tenant_id, device_id, good, received)
                 fixes = [g.fix for g in good]
                 await match_fences(db, tenant_id, fixes, max_accuracy, fixes[-1])
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
             stored += len(new)
 
     try:

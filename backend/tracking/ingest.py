@@ -72,6 +72,22 @@ def opening(tenant: uuid.UUID | None) -> str:
 
 
 @asynccontextmanager
+async def ingest_transaction(
+    db: asyncpg.Connection, tenant: uuid.UUID | None
+) -> AsyncIterator[None]:
+    """The ingest's transaction on a driver connection: opened and set up in one round trip
+    (`opening`), committed when the block ends cleanly, else rolled back."""
+    await db.execute(opening(tenant))
+    try:
+        yield
+    except BaseException:
+        if not db.is_closed():
+            await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
+
+
+@asynccontextmanager
 async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """A pooled asyncpg connection in a transaction (committed when the block ends cleanly).
 
@@ -95,14 +111,8 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
         # out (tests/backend/tracking/test_ingest_plans.py).
         # And the tenant, for row-level security (backend/db/tenancy.py).
         try:
-            await driver.execute(opening(uuid.UUID(tenant) if tenant else None))
-            try:
+            async with ingest_transaction(driver, uuid.UUID(tenant) if tenant else None):
                 yield driver
-            except BaseException:
-                if not driver.is_closed():
-                    await driver.execute("ROLLBACK")
-                raise
-            await driver.execute("COMMIT")
         except (
             OSError,
             asyncpg.PostgresConnectionError,
