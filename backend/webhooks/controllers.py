@@ -1,7 +1,6 @@
 """HTTP routes: webhook subscriptions, their delivery log, metrics, redelivery and replay."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
@@ -11,6 +10,7 @@ from backend.auth.security import Principal
 from backend.common.deps import DbSession
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
+from backend.common.strict import Instant
 from backend.webhooks.schemas import (
     EVENT_TYPES,
     DeliveryDetail,
@@ -124,8 +124,8 @@ class WebhookController(Controller):
         request: Request[Principal, Any, Any],
         subscription_id: FromPath[uuid.UUID],
         status: FromQuery[DeliveryStatus | None] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: FromQuery[Instant | None] = None,
+        until: FromQuery[Instant | None] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[DeliveryOut]:

@@ -32,9 +32,9 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from backend.common.egress import PinnedTransport, TargetPolicy, TargetRefused
 from backend.tracking.ingest import driver_transaction, raw_connection
 from backend.webhooks import signing
-from backend.webhooks.targets import PinnedTransport, TargetPolicy, TargetRefused
 
 log = logging.getLogger("fieldsense.webhooks")
 

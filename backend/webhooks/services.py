@@ -16,6 +16,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
+from backend.common.egress import TargetPolicy, TargetRefused
 from backend.common.pagination import Page, check_limit, decode_time_cursor, encode_time_cursor
 from backend.db.models import (
     Geofence,
@@ -46,7 +47,6 @@ from backend.webhooks.schemas import (
     SubscriptionOut,
     SubscriptionUpdate,
 )
-from backend.webhooks.targets import TargetPolicy, TargetRefused
 
 METRICS_WINDOW_H = 24
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from backend.common.egress import TargetPolicy
 from backend.config import Settings
 from backend.embedded_db import free_port
 from backend.tenants.demo import DEMO_PASSWORD, demo_logins, seed_demo
 from backend.webhooks.dispatcher import Dispatcher
-from backend.webhooks.targets import TargetPolicy
 from simulators.day import DayConfig, simulate
 from tests.conftest import fresh_database
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backend.webhooks.targets import PinnedTransport, TargetPolicy
+from backend.common.egress import PinnedTransport, TargetPolicy
 from simulators.receiver import Receiver
 
 

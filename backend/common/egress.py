@@ -1,8 +1,14 @@
-"""Where a webhook may be sent: the SSRF guard.
+"""Where the server may send a request: the one address policy for outgoing requests (the SSRF
+guard). Webhooks use it today; any other outgoing request must too.
 
 A target must be HTTPS when the configuration says so, and every address its host resolves
-to must be public (not private, loopback, link-local, multicast, reserved or unspecified)
-unless it lies in a network the configuration allows. The check runs when a subscription is
+to must be globally routable unicast (`globally_routable`: what IANA's special-purpose
+registries say is reachable from the whole Internet) unless it lies in a network the
+configuration allows. Everything else is refused, not a list of ranges we thought of: private,
+loopback, link-local, carrier-grade NAT (100.64.0.0/10, where one cloud's metadata service
+lives), benchmarking, documentation, multicast, the deprecated 6to4 relay (192.88.99.0/24),
+and IPv6 addresses that carry an IPv4 one (mapped, 6to4, NAT64, Teredo) unless that one is
+itself allowed. The check runs when a subscription is
 saved (422 naming `url`) and again before each POST, so a name re-pointed to an internal
 address later is refused at send time too. And the POST itself connects only to addresses
 checked at that moment (`PinnedTransport`): the address checked is the address used, so a
@@ -31,17 +37,32 @@ class TargetRefused(ValueError):
     """The URL may not be used as a webhook target; the message says why."""
 
 
-def _internal(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+# Not globally reachable, though Python's `is_global` says so (IANA's registry: the 6to4 relay
+# anycast, RFC 7526, is deprecated and "Globally Reachable: False").
+_NOT_GLOBAL = (ipaddress.ip_network("192.88.99.0/24"),)
+# IPv6 prefixes that translate to an IPv4 address in their last 32 bits (RFC 6052 NAT64).
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (mapped, 6to4, NAT64, Teredo)."""
+    found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo is not None:
+        found += list(ip.teredo)
+    if any(ip in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def globally_routable(ip: IPAddress) -> bool:
+    """Unicast and reachable from the whole Internet (and so is any IPv4 address it embeds)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(globally_routable(a) for a in embedded)
+    if ip.is_multicast or not ip.is_global:
+        return False
+    return not any(ip in net for net in _NOT_GLOBAL)
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,7 @@ class TargetPolicy:
         return cls(require_https, tuple(ipaddress.ip_network(n, strict=False) for n in allow))
 
     def _allowed(self, ip: IPAddress) -> bool:
-        return not _internal(ip) or any(ip in net for net in self.allow_networks)
+        return globally_routable(ip) or any(ip in net for net in self.allow_networks)
 
     def check_url(self, url: str) -> tuple[str, int]:
         """The host and port of a well-formed target URL, or TargetRefused."""
@@ -99,8 +120,8 @@ class TargetPolicy:
         for ip in addresses:
             if not self._allowed(ip):
                 raise TargetRefused(
-                    f"the host {host!r} resolves to {ip}, a private, loopback or link-local "
-                    "address; this server does not allow it as a target"
+                    f"the host {host!r} resolves to {ip}, not a globally routable address; "
+                    "this server does not allow it as a target"
                 )
         return [str(ip) for ip in addresses]
 
