@@ -34,8 +34,16 @@ from backend.campaigns.controllers import CampaignController
 from backend.campaigns.services import track_campaigns
 from backend.coaching.controllers import CoachingController
 from backend.common.admission import UploadAdmission
-from backend.common.openapi import document_errors
+from backend.common.bodies import LimitedRequest
+from backend.common.egress import TargetPolicy
+from backend.common.openapi import document_errors, true_allow_headers
 from backend.common.ratelimit import RateLimiter
+from backend.common.strict import (
+    INSTANT_DECODER,
+    InstantSchemaPlugin,
+    StrictJsonPydanticPlugin,
+    TimeOfDaySchemaPlugin,
+)
 from backend.config import Settings
 from backend.customers.controllers import CustomerController, TransactionController
 from backend.customers.rfm import score_customers
@@ -71,7 +79,6 @@ from backend.tracking.jobs import exit_silent_devices
 from backend.web.controllers import ManagerPageController, static_routers
 from backend.webhooks.controllers import WebhookController
 from backend.webhooks.dispatcher import Dispatcher
-from backend.webhooks.targets import TargetPolicy
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +229,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
         plugins=[
+            StrictJsonPydanticPlugin(),
+            InstantSchemaPlugin(),
+            TimeOfDaySchemaPlugin(),
             SQLAlchemyPlugin(config=db),
             StructlogPlugin(
                 config=StructlogConfig(
@@ -244,6 +254,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UploadAdmission(settings.ingest_concurrency).on_app_init,
         ],
         exception_handlers=exception_handlers,
+        request_class=LimitedRequest,
+        type_decoders=[INSTANT_DECODER],
         openapi_config=openapi,
         state=State(
             {
@@ -267,4 +279,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_errors(app)
+    true_allow_headers(app)
     return app

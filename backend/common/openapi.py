@@ -113,3 +113,23 @@ def document_errors(app: Litestar) -> None:
                     data_container=ErrorBody, description=_ERRORS[code], generate_examples=False
                 )
             handler.responses = declared
+
+
+def true_allow_headers(app: Litestar) -> None:
+    """Make every path's `OPTIONS` answer name every method the path serves.
+
+    Litestar builds a path's route anew each time a handler joins it, and keeps the `OPTIONS`
+    handler of the first build, whose `Allow` header lists that first build's methods only:
+    `/customers` answered `Allow: OPTIONS, POST` though it serves GET too. The handler reads
+    the methods of the route it was made for; here that route learns the final methods.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            fn = getattr(handler.fn, "__closure__", None) or ()
+            if handler.http_methods != {"OPTIONS"} or handler.fn.__name__ != "options_handler":
+                continue
+            for cell in fn:
+                if isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents.methods = route.methods

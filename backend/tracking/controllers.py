@@ -1,26 +1,25 @@
 """HTTP routes: ingest (locations, beacon and Wi-Fi scans), events, device timelines, visits."""
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import BaseModel, ValidationError
 
 from backend.auth.security import Principal
+from backend.common.bodies import PayloadTooLarge, decode_json
 from backend.common.controllers import crud_controller
 from backend.common.deps import DbEngine, DbSession
 from backend.common.openapi import documented_body
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
-from backend.errors import DomainError, Invalid, TooManyRequests
+from backend.common.strict import Instant
+from backend.errors import Invalid, TooManyRequests
 from backend.tracking.ingest import LocationIngest, driver_transaction
 from backend.tracking.scans import ScanIngest
 from backend.tracking.schemas import (
-    MAX_BODY_BYTES,
     MAX_POINTS,
     BeaconBatch,
     CheckIn,
@@ -38,31 +37,13 @@ from backend.tracking.timeline import Timeline, device_timeline
 from geofence.device import EngineConfig
 
 ENGINE = EngineConfig()
-Since = Annotated[datetime | None, QueryParameter(description="from this time (inclusive)")]
-Until = Annotated[datetime | None, QueryParameter(description="to this time (exclusive)")]
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
+Since = Annotated[Instant | None, QueryParameter(description="from this time (inclusive)")]
+Until = Annotated[Instant | None, QueryParameter(description="to this time (exclusive)")]
 
 
 async def read_json(request: Request[Any, Any, Any]) -> Any:
-    """The body as JSON, refusing over 1 MiB before parsing (NaN / Infinity parse, then fail
-    validation per point with their field named). msgspec reads it (a 200-point batch in a
-    quarter of the time); what it refuses, the standard library's reader decides."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(
-            f"body over the limit of {MAX_BODY_BYTES} bytes (1 MiB)", field="body"
-        )
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        pass  # NaN and Infinity (not JSON, but phones send them), or really not JSON
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"not JSON: {exc}", field="body") from exc
+    """The body as JSON within the API's one decoding limit (backend/common/bodies.py)."""
+    return decode_json(await request.body())
 
 
 def _check_count(items: Any, field: str) -> list[Any]:

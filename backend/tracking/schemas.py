@@ -10,7 +10,6 @@ import msgspec
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 MAX_POINTS = 1000
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class PointIn(BaseModel):

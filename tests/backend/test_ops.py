@@ -11,14 +11,10 @@ from tests.backend.world import Tenant
 
 
 async def test_health_and_ready_need_no_auth(client: AsyncTestClient[Litestar]) -> None:
-    assert (await client.get("/health")).json() == {
-        "status": "ok",
-        "database": None,
-        "postgis": None,
-    }
+    assert (await client.get("/health")).json() == {"status": "ok", "database": None}
     ready = await client.get("/ready")
-    assert ready.status_code == 200 and ready.json()["database"] == "ok"
-    assert ready.json()["postgis"].startswith("3.")
+    # Ready or not, and nothing an anonymous prober could aim at (no versions).
+    assert ready.status_code == 200 and ready.json() == {"status": "ok", "database": "ok"}
 
 
 async def test_openapi_is_public_and_names_every_operation(
