@@ -87,7 +87,29 @@ def parse_area(geojson: Any, field: str = "geometry") -> Polygon | MultiPolygon:
     if geom.is_empty or geom.area <= 0:
         raise GeometryError(field, "geometry has no area")
     assert isinstance(geom, Polygon | MultiPolygon)
+    _check_on_the_sphere(geom, field)
     return geom
+
+
+# Areas are stored as planar lon/lat and measured on the sphere (PostGIS geography), where an
+# edge is the shorter great-circle arc between its ends. That reading agrees with the planar one
+# only while every edge spans less than half the globe in longitude; at exactly half, the
+# ends can be antipodal and PostGIS cannot choose an arc ("Antipodal edge detected", a 500).
+# An area less than half the globe wide also never encloses a pole.
+MAX_LON_SPAN_DEG = 180.0
+
+
+def _check_on_the_sphere(geom: Polygon | MultiPolygon, field: str) -> None:
+    """Refuse what the database could not compute on the sphere, before it gets there."""
+    min_lon, min_lat, max_lon, max_lat = geom.bounds
+    if max_lon - min_lon >= MAX_LON_SPAN_DEG:
+        raise GeometryError(
+            field,
+            f"the area spans {max_lon - min_lon:g} degrees of longitude; it must span less "
+            f"than {MAX_LON_SPAN_DEG:g} (half the globe) to be measured on the sphere",
+        )
+    if max(abs(min_lat), abs(max_lat)) >= 90:  # the bounds are the vertices' own
+        raise GeometryError(field, "an area may not have a vertex on a pole")
 
 
 def as_multipolygon(geom: Polygon | MultiPolygon) -> MultiPolygon:

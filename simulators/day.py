@@ -202,14 +202,18 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
         agents = []
         for u in users:
             token = await _login(http, cfg.tenant, u["email"], cfg.password)
-            mine = [d for d in devices if d["user_id"] == u["id"] and d["revoked_at"] is None]
+            mine = [
+                d
+                for d in devices
+                if d["user_id"] == u["id"] and d.get("status", "active") == "active"
+            ]
             if mine:
                 device = mine[0]["id"]
             else:
                 resp = await http.post(
                     "/devices",
-                    json={"name": "phone", "identifier": f"sim-{u['id']}"},
-                    headers={"authorization": f"Bearer {token}"},
+                    json={"name": "phone", "identifier": f"sim-{u['id']}", "user_id": u["id"]},
+                    headers=admin,
                 )
                 resp.raise_for_status()
                 device = resp.json()["id"]
@@ -432,9 +436,11 @@ async def _stores(
 async def _panel(
     http: httpx.AsyncClient, h: dict[str, str], cfg: DayConfig
 ) -> tuple[str, list[str]]:
-    """The footfall panel: one user whose devices are the shoppers' phones."""
+    """The footfall panel: one user whose devices are the shoppers' phones (registered by the
+    admin, as an agent's own would wait for approval)."""
     users = await _pages(http, "/users", {"role": "agent"}, h)
-    if not any(u["email"] == PANEL_EMAIL for u in users):
+    panel = [u for u in users if u["email"] == PANEL_EMAIL]
+    if not panel:
         hq = (await _pages(http, "/org-units", {"kind": "hq"}, h))[0]["id"]
         resp = await http.post(
             "/users",
@@ -448,16 +454,21 @@ async def _panel(
             headers=h,
         )
         resp.raise_for_status()
+        panel = [resp.json()]
     token = await _login(http, cfg.tenant, PANEL_EMAIL, cfg.password)
     ph = {"authorization": f"Bearer {token}"}
     have = await _pages(http, "/devices", {}, ph)
     need = cfg.stores * cfg.shoppers_per_store
-    devices = [d["id"] for d in have if d["revoked_at"] is None]
+    devices = [d["id"] for d in have if d.get("status", "active") == "active"]
     while len(devices) < need:
         resp = await http.post(
             "/devices",
-            json={"name": f"shopper {len(devices) + 1}", "identifier": str(uuid.uuid4())},
-            headers=ph,
+            json={
+                "name": f"shopper {len(devices) + 1}",
+                "identifier": str(uuid.uuid4()),
+                "user_id": panel[0]["id"],
+            },
+            headers=h,
         )
         resp.raise_for_status()
         devices.append(resp.json()["id"])

@@ -11,99 +11,46 @@ import json
 import uuid
 from typing import Any
 
+from geoalchemy2 import Geography, Geometry
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
-from sqlalchemy import select, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
 from backend.common.geo import area_element
-from backend.db.models import Place
+from backend.customers.services import CustomerService
+from backend.db.models import Customer as CustomerRow
+from backend.db.models import Place as PlaceRow
+from backend.db.models import Territory as TerritoryRow
+from backend.db.models import User as UserRow
 from backend.errors import Forbidden, NotFound
+from backend.geofences.services import TerritoryService
 from backend.market.schemas import Coverage, MarketView, Referrer
+from backend.org.services import UserService
 from backend.places.services import PlaceService
-
-# `{scope}` and `{people}` are fixed boolean SQL expressions over customers `c` and users `u`
-# (the caller's rights, see MarketService._scope); every value is bound.
-COUNTS = """
-WITH a AS (SELECT ST_GeomFromGeoJSON(:area) AS g),
-inside AS (
-    SELECT c.* FROM customers c, a
-    WHERE c.tenant_id = :tenant AND c.location && a.g::geography
-      AND ST_Intersects(c.location, a.g::geography) AND ({scope})
-)
-SELECT
-    (SELECT ST_Area(a.g::geography) FROM a) AS area_m2,
-    (SELECT sum(p.household_count) FROM places p, a
-      WHERE p.tenant_id = :tenant AND p.location && a.g::geography
-        AND ST_Intersects(p.location, a.g::geography)) AS households,
-    (SELECT count(*) FILTER (WHERE status = 'customer') FROM inside) AS customers,
-    (SELECT count(*) FILTER (WHERE status = 'prospect') FROM inside) AS prospects,
-    (SELECT count(*) FILTER (WHERE status = 'dormant') FROM inside) AS dormant,
-    (SELECT count(*) FILTER (WHERE do_not_visit) FROM inside) AS do_not_visit
-"""
-
-REFERRERS = """
-WITH a AS (SELECT ST_GeomFromGeoJSON(:area) AS g)
-SELECT c.id, c.name, c.value::float8 AS value, c.assigned_agent_id,
-       (extract(epoch FROM now() - c.last_contact_at) / 86400)::int AS days
-FROM customers c, a
-WHERE c.tenant_id = :tenant AND c.location && a.g::geography
-      AND ST_Intersects(c.location, a.g::geography) AND ({scope})
-  AND c.status = 'customer' AND NOT c.do_not_visit
-  AND c.last_contact_at > now() - interval '365 days'
-ORDER BY c.value DESC, c.last_contact_at DESC, c.id
-LIMIT 10
-"""
-
-COVERAGE = """
-WITH a AS (SELECT ST_GeomFromGeoJSON(:area) AS g),
-assigned AS (
-    SELECT c.assigned_agent_id AS agent_id, count(*) AS customers
-    FROM customers c, a
-    WHERE c.tenant_id = :tenant AND c.location && a.g::geography
-      AND ST_Intersects(c.location, a.g::geography) AND ({scope})
-      AND c.assigned_agent_id IS NOT NULL
-    GROUP BY 1
-),
-territory AS (
-    SELECT DISTINCT t.agent_id FROM territories t, a
-    WHERE t.tenant_id = :tenant AND t.agent_id IS NOT NULL AND t.geom && a.g
-      AND ST_Intersects(t.geom, a.g)
-)
-SELECT u.id, u.name, coalesce(s.customers, 0) AS customers, (t.agent_id IS NOT NULL) AS territory
-FROM users u
-LEFT JOIN assigned s ON s.agent_id = u.id
-LEFT JOIN territory t ON t.agent_id = u.id
-WHERE u.tenant_id = :tenant AND (s.agent_id IS NOT NULL OR t.agent_id IS NOT NULL)
-  AND ({people})
-ORDER BY customers DESC, u.name
-"""
 
 
 class MarketService:
+    """Every figure here counts only rows the caller may read: each query takes its rows'
+    scope from the service that owns them (`visible()`), the same condition that decides a
+    404 there. An agent learns nothing here of a place or a customer they cannot open."""
+
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         if principal.is_store_app:
             raise Forbidden("store apps have no access to the market view")
         self.session = session
         self.p = principal
-
-    def _scope(self) -> tuple[str, str, dict[str, Any]]:
-        """(customers the caller sees, colleagues the caller sees, their parameters)."""
-        if self.p.is_admin:
-            return "true", "true", {}
-        subtree = (
-            "{col} IN (SELECT x.id FROM org_units x WHERE x.tenant_id = :tenant "
-            "AND x.path @> ARRAY[CAST(:unit AS uuid)])"
-        )
-        people = subtree.format(col="u.org_unit_id")
-        if self.p.is_agent:
-            return (
-                "c.assigned_agent_id = :me",
-                people,
-                {"me": self.p.id, "unit": self.p.org_unit_id},
-            )
-        return subtree.format(col="c.org_unit_id"), people, {"unit": self.p.org_unit_id}
 
     async def for_area(self, geojson: Any) -> MarketView:
         element = area_element(geojson, "area")  # 422 naming `area` when invalid
@@ -112,7 +59,9 @@ class MarketService:
     async def for_place(self, place_id: uuid.UUID, radius_m: float) -> MarketView:
         place = await PlaceService(self.session, self.p).get(place_id)  # access and 404
         row = await self.session.scalar(
-            select(Place.footprint).where(Place.tenant_id == self.p.tenant_id, Place.id == place.id)
+            select(PlaceRow.footprint).where(
+                PlaceRow.tenant_id == self.p.tenant_id, PlaceRow.id == place.id
+            )
         )
         if row is not None:
             area = json.dumps(mapping(to_shape(row)))
@@ -129,16 +78,67 @@ class MarketService:
         return await self._view(area)
 
     async def _view(self, area: str) -> MarketView:
-        scope, people, extra = self._scope()
-        params = {"area": area, "tenant": self.p.tenant_id, **extra}
-        counts = (await self.session.execute(text(COUNTS.format(scope=scope)), params)).one()
-        referrers = (await self.session.execute(text(REFERRERS.format(scope=scope)), params)).all()
-        coverage = (
-            await self.session.execute(text(COVERAGE.format(scope=scope, people=people)), params)
+        tenant = self.p.tenant_id
+        shape = func.ST_GeomFromGeoJSON(literal(area))
+        region = cast(shape, Geography(srid=4326))
+
+        def inside(col: Any) -> ColumnElement[bool]:
+            # `&&` first: leakproof, so the GiST index serves it under row-level security.
+            return and_(col.op("&&")(region), func.ST_Intersects(col, region))
+
+        customers = and_(
+            CustomerRow.tenant_id == tenant,
+            inside(CustomerRow.location),
+            CustomerService(self.session, self.p).visible(),
+        )
+        places = and_(
+            PlaceRow.tenant_id == tenant,
+            inside(PlaceRow.location),
+            PlaceService(self.session, self.p).visible(),
+        )
+        status = CustomerRow.status
+        counts = (
+            await self.session.execute(
+                select(
+                    func.count().filter(status == "customer").label("customers"),
+                    func.count().filter(status == "prospect").label("prospects"),
+                    func.count().filter(status == "dormant").label("dormant"),
+                    func.count().filter(CustomerRow.do_not_visit).label("do_not_visit"),
+                ).where(customers)
+            )
+        ).one()
+        area_m2 = await self.session.scalar(select(func.ST_Area(region)))
+        households_sum = await self.session.scalar(
+            select(func.sum(PlaceRow.household_count)).where(places)
+        )
+        days = cast(
+            func.extract("epoch", func.now() - CustomerRow.last_contact_at) / 86400, Integer
+        )
+        referrers = (
+            await self.session.execute(
+                select(
+                    CustomerRow.id,
+                    CustomerRow.name,
+                    cast(CustomerRow.value, Float).label("value"),
+                    CustomerRow.assigned_agent_id,
+                    days.label("days"),
+                )
+                .where(
+                    customers,
+                    status == "customer",
+                    ~CustomerRow.do_not_visit,
+                    CustomerRow.last_contact_at > func.now() - text("interval '365 days'"),
+                )
+                .order_by(
+                    CustomerRow.value.desc(), CustomerRow.last_contact_at.desc(), CustomerRow.id
+                )
+                .limit(10)
+            )
         ).all()
-        households = int(counts.households) if counts.households is not None else None
+        coverage = await self._coverage(customers, cast(shape, Geometry(srid=4326)))
+        households = int(households_sum) if households_sum is not None else None
         return MarketView(
-            area_m2=round(float(counts.area_m2), 1),
+            area_m2=round(float(area_m2 or 0.0), 1),
             households=households,
             customers=counts.customers,
             prospects=counts.prospects,
@@ -155,8 +155,54 @@ class MarketService:
                 )
                 for r in referrers
             ],
-            coverage=[
-                Coverage(agent_id=r.id, name=r.name, customers=r.customers, territory=r.territory)
-                for r in coverage
-            ],
+            coverage=coverage,
         )
+
+    async def _coverage(self, customers: ColumnElement[bool], shape: Any) -> list[Coverage]:
+        """Who covers the area: the agents the caller's customers there are assigned to, and
+        those whose territory (one the caller may read) overlaps it; only people the caller
+        may see (an agent: their own team)."""
+        assigned = dict(
+            (
+                await self.session.execute(
+                    select(CustomerRow.assigned_agent_id, func.count())
+                    .where(customers, CustomerRow.assigned_agent_id.is_not(None))
+                    .group_by(CustomerRow.assigned_agent_id)
+                )
+            ).all()
+        )
+        territory = set(
+            await self.session.scalars(
+                select(TerritoryRow.agent_id)
+                .distinct()
+                .where(
+                    TerritoryRow.tenant_id == self.p.tenant_id,
+                    TerritoryRow.agent_id.is_not(None),
+                    TerritoryRow.geom.op("&&")(shape),
+                    func.ST_Intersects(TerritoryRow.geom, shape),
+                    TerritoryService(self.session, self.p).visible(),
+                )
+            )
+        )
+        ids = set(assigned) | territory
+        if not ids:
+            return []
+        people = (
+            await self.session.execute(
+                select(UserRow.id, UserRow.name).where(
+                    UserRow.tenant_id == self.p.tenant_id,
+                    UserRow.id.in_(ids),
+                    UserService(self.session, self.p).colleagues(),
+                )
+            )
+        ).all()
+        found = [
+            Coverage(
+                agent_id=u.id,
+                name=u.name,
+                customers=int(assigned.get(u.id, 0)),
+                territory=u.id in territory,
+            )
+            for u in people
+        ]
+        return sorted(found, key=lambda c: (-c.customers, c.name))

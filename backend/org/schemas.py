@@ -78,7 +78,18 @@ class DeviceCreate(BaseModel):
 class DeviceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    revoked: bool | None = Field(default=None, description="true revokes the device")
+    revoked: bool | None = Field(
+        default=None,
+        description="true revokes the device (its agent may, for a lost phone); false "
+        "re-enables it (managers and admins only)",
+    )
+    approved: Literal[True] | None = Field(
+        default=None,
+        description="approves a device its agent registered (managers and admins only)",
+    )
+
+
+DeviceStatus = Literal["requested", "active", "revoked"]
 
 
 class Device(BaseModel):
@@ -88,7 +99,12 @@ class Device(BaseModel):
     name: str
     platform: Platform
     identifier: str
+    status: DeviceStatus = Field(
+        description="requested: registered by its agent, waiting for a manager's approval; "
+        "active: may send; revoked: sends nothing"
+    )
     revoked_at: datetime | None
+    approved_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import ColumnElement, and_, false, func, select, true
+from sqlalchemy import ColumnElement, and_, false, func, null, select, true
 
 from backend.auth.scope import subtree_unit_ids, unit_in_subtree
 from backend.auth.security import hash_password, new_api_key
@@ -100,6 +100,13 @@ class UserService(CrudService[UserRow, User]):
             return UserRow.id == self.p.id
         return unit_in_subtree(UserRow.org_unit_id, self.p)
 
+    def colleagues(self) -> ColumnElement[bool]:
+        """People whose names the caller may see beside their own work (who covers an area):
+        those `visible`, and for an agent the people of their own unit's subtree."""
+        if self.p.is_agent:
+            return UserRow.org_unit_id.in_(subtree_unit_ids(self.p))
+        return self.visible()
+
     def writable(self) -> ColumnElement[bool]:
         if self.p.is_manager:
             return unit_in_subtree(UserRow.org_unit_id, self.p) & (UserRow.role != "admin")
@@ -186,24 +193,56 @@ class DeviceService(CrudService[DeviceRow, Device]):
         return not self.p.is_store_app
 
     async def create_values(self, data: DeviceCreate) -> dict[str, Any]:
+        """Managers and admins register a device for an agent, ready to send; an agent may
+        only request one for themselves, which sends nothing until approved."""
         user_id = data.user_id or self.p.id
+        if self.p.is_agent and user_id != self.p.id:
+            raise Forbidden("an agent may request a device for themselves only", field="user_id")
         await self.require_agent(user_id, "user_id")
         return {
             "user_id": user_id,
             "name": data.name,
             "platform": data.platform,
             "identifier": data.identifier,
+            # null(), not None: the ORM leaves a None out, and the column's default approves.
+            "approved_at": null() if self.p.is_agent else datetime.now(UTC),
         }
 
     async def update_values(self, row: DeviceRow, changes: dict[str, Any]) -> dict[str, Any]:
+        """Who changes a device's state: anyone who sees it may revoke it (an agent who lost
+        their phone); only managers and admins re-enable or approve one."""
         values = dict(changes)
+        if values.get("revoked") is False or values.get("approved"):
+            field = "revoked" if values.get("revoked") is False else "approved"
+            if self.p.is_agent:
+                raise Forbidden(
+                    "only a manager or an admin may re-enable or approve a device", field=field
+                )
         if "revoked" in values:
             revoked = values.pop("revoked")
             values["revoked_at"] = (row.revoked_at or datetime.now(UTC)) if revoked else None
+        if values.pop("approved", None):
+            values["approved_at"] = row.approved_at or datetime.now(UTC)
         return values
 
     def to_schema(self, row: DeviceRow) -> Device:
-        return Device.model_validate(row)
+        status = (
+            "revoked"
+            if row.revoked_at is not None
+            else ("active" if row.approved_at is not None else "requested")
+        )
+        return Device(
+            id=row.id,
+            user_id=row.user_id,
+            name=row.name,
+            platform=row.platform,
+            identifier=row.identifier,
+            status=status,
+            revoked_at=row.revoked_at,
+            approved_at=row.approved_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 class StoreAppService(CrudService[StoreAppRow, StoreApp]):

@@ -157,7 +157,8 @@ class Shift:
 # time. All in one round trip.
 DEVICE = """
 WITH d AS (
-    SELECT d.user_id, d.revoked_at, t.settings AS tenant_settings, ap.settings AS profile
+    SELECT d.user_id, d.revoked_at, d.approved_at,
+           t.settings AS tenant_settings, ap.settings AS profile
     FROM devices d JOIN tenants t ON t.id = d.tenant_id
     LEFT JOIN agent_profiles ap ON ap.tenant_id = d.tenant_id AND ap.user_id = d.user_id
     WHERE d.tenant_id = $1 AND d.id = $2
@@ -197,6 +198,8 @@ async def require_own_device(
         raise NotFound(f"device {device_id} not found")
     if row["revoked_at"] is not None:
         raise Forbidden("this device has been revoked")
+    if row["approved_at"] is None:
+        raise Forbidden("this device waits for a manager's approval")
     settings = settings_of(loads(row["tenant_settings"]))
     oldest = datetime.now(UTC) - timedelta(days=settings.retention_points_days)
     shift = None

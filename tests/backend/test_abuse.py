@@ -71,12 +71,7 @@ def test_the_limiter_refills_at_its_rate() -> None:
 async def test_a_device_over_its_limit_gets_429(
     strict: AsyncTestClient[Litestar], world: Tenant
 ) -> None:
-    phones = [
-        (await world.post("agent", "/devices", {"name": n, "identifier": f"{world.slug}-{n}"}))[
-            "id"
-        ]
-        for n in ("a", "b")
-    ]
+    phones = [(await world.device("agent", n))["id"] for n in ("a", "b")]
     h = world.h("agent")
     codes = [
         (await strict.post("/ingest/locations", json=upload(phones[0]), headers=h)).status_code
@@ -158,7 +153,7 @@ async def test_expired_tokens_and_revoked_devices_are_refused(
     forged = issue_token("not-the-secret-" + "y" * 32, world.users["agent"], world.id, 3600)
     resp = await strict.get("/auth/me", headers={"Authorization": f"Bearer {forged}"})
     assert resp.status_code == 401
-    phone = await world.post("agent", "/devices", {"name": "old", "identifier": f"{world.slug}-o"})
+    phone = await world.device("agent", "old")
     resp = await strict.post(
         "/ingest/locations", json=upload(phone["id"]), headers=world.h("agent")
     )

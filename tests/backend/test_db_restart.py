@@ -144,12 +144,13 @@ def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
                     "org_unit_id": me["org_unit_id"],
                     "password": PASSWORD,
                 }
-                assert http.post("/users", json=user, headers=h).status_code == 201
+                created = http.post("/users", json=user, headers=h)
+                assert created.status_code == 201, created.text
                 t = http.post("/auth/login", json={**login, "email": email}).json()["access_token"]
                 d = http.post(
                     "/devices",
-                    json={"name": "phone", "identifier": f"p{i}"},
-                    headers={"Authorization": f"Bearer {t}"},
+                    json={"name": "phone", "identifier": f"p{i}", "user_id": created.json()["id"]},
+                    headers=h,
                 )
                 assert d.status_code == 201, d.text
                 phones.append(Phone(t, d.json()["id"]))

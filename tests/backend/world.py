@@ -55,6 +55,15 @@ class Tenant:
         )
         return data
 
+    async def device(self, who: str = "agent", name: str = "phone") -> dict[str, Any]:
+        """A device of `who`, registered by the admin (an agent's own request waits for
+        approval)."""
+        return await self.post(
+            "admin",
+            "/devices",
+            {"name": name, "identifier": str(uuid.uuid4()), "user_id": str(self.users[who])},
+        )
+
     async def login(self, email: str) -> str:
         resp = await self.client.post(
             "/auth/login", json={"tenant": self.slug, "email": email, "password": PASSWORD}

@@ -75,6 +75,10 @@ class Device(TenantKeyed, Timestamped, Base):
     platform: Mapped[str] = mapped_column(String(16))
     identifier: Mapped[str] = mapped_column(String(128))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Empty: registered by its agent, waiting for a manager or an admin to approve it.
+    approved_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     __table_args__ = (
         tenant_fk("user_id", "users", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "identifier"),

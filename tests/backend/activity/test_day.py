@@ -56,7 +56,7 @@ async def day(client: AsyncTestClient[Litestar], tenant: Tenant, engine: AsyncEn
             },
         )
         d.customers[name] = c["id"]
-    dev = await t.post("agent", "/devices", {"name": "phone", "identifier": str(uuid.uuid4())})
+    dev = await t.device("agent")
     d.device = dev["id"]
     plan_id = uuid.uuid4()
     agent = t.users["agent"]
@@ -285,12 +285,7 @@ async def test_store_figures_against_a_hand_made_presence_log(
             "place_id": store["id"],
         },
     )
-    devices = [
-        (await t.post("agent", "/devices", {"name": f"d{i}", "identifier": str(uuid.uuid4())}))[
-            "id"
-        ]
-        for i in range(4)
-    ]
+    devices = [(await t.device("agent", f"d{i}"))["id"] for i in range(4)]
     d1, d2, d3, d4 = (uuid.UUID(x) for x in devices)
     # d1 twice by beacon (10 and 40 min), d2 once by Wi-Fi (3 min), d3 once by the fence's
     # dwell (90 min); the outer fence saw d1, d2 and d4 (d4 never came in).

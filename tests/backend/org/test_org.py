@@ -202,23 +202,58 @@ class TestLogin:
 
 
 class TestDevices:
-    async def test_agent_registers_and_revokes_own_device(
+    async def test_agent_requests_and_revokes_own_device(
         self, client: AsyncTestClient[Litestar], tenant: Tenant
     ) -> None:
         device = await tenant.post(
             "agent", "/devices", {"name": "Galaxy", "identifier": f"{tenant.slug}-galaxy"}
         )
         assert device["user_id"] == str(tenant.users["agent"]) and device["revoked_at"] is None
+        # An agent's registration is a request: the phone sends nothing until approved.
+        assert device["status"] == "requested" and device["approved_at"] is None
+        upload = {
+            "device_id": device["id"],
+            "points": [{"t": "2026-12-01T01:00:00Z", "lat": 37.5, "lon": 127.0, "accuracy_m": 5}],
+        }
+        waiting = await client.post("/ingest/locations", json=upload, headers=tenant.h("agent"))
+        assert waiting.status_code == 403, waiting.text
+        self_approved = await client.patch(
+            f"/devices/{device['id']}", json={"approved": True}, headers=tenant.h("agent")
+        )
+        assert self_approved.status_code == 403 and errors_for(self_approved) == ["approved"]
+        approved = await client.patch(
+            f"/devices/{device['id']}", json={"approved": True}, headers=tenant.h("manager")
+        )
+        assert approved.status_code == 200 and approved.json()["status"] == "active"
         revoked = await client.patch(
             f"/devices/{device['id']}", json={"revoked": True}, headers=tenant.h("agent")
         )
-        assert revoked.json()["revoked_at"] is not None
+        assert revoked.json()["revoked_at"] is not None and revoked.json()["status"] == "revoked"
         for_other = await client.post(
             "/devices",
             json={"name": "x", "identifier": "x-1", "user_id": str(tenant.users["agent2"])},
             headers=tenant.h("agent"),
         )
-        assert for_other.status_code == 422 and errors_for(for_other) == ["user_id"]
+        assert for_other.status_code == 403 and errors_for(for_other) == ["user_id"]
+
+    async def test_agent_cannot_undo_an_admins_revocation(
+        self, client: AsyncTestClient[Litestar], tenant: Tenant
+    ) -> None:
+        stolen = await tenant.device("agent", "stolen")
+        assert stolen["status"] == "active"
+        url = f"/devices/{stolen['id']}"
+        assert (
+            await client.patch(url, json={"revoked": True}, headers=tenant.h("admin"))
+        ).status_code == 200
+        undo = await client.patch(url, json={"revoked": False}, headers=tenant.h("agent"))
+        assert undo.status_code == 403 and errors_for(undo) == ["revoked"]
+        # Nor by a value that only looks like false.
+        sly = await client.patch(url, json={"revoked": 0}, headers=tenant.h("agent"))
+        assert sly.status_code == 422 and errors_for(sly) == ["revoked"]
+        after = await client.get(url, headers=tenant.h("admin"))
+        assert after.json()["status"] == "revoked"
+        again = await client.patch(url, json={"revoked": False}, headers=tenant.h("admin"))
+        assert again.status_code == 200 and again.json()["status"] == "active"
         dup = await client.post(
             "/devices",
             json={"name": "again", "identifier": f"{tenant.slug}-galaxy"},

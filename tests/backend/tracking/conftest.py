@@ -57,10 +57,7 @@ class Field:
     customer_lon: float
 
     async def device(self, who: str = "agent") -> str:
-        d = await self.tenant.post(
-            who, "/devices", {"name": "phone", "identifier": str(uuid.uuid4())}
-        )
-        return str(d["id"])
+        return str((await self.tenant.device(who))["id"])
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -17,11 +17,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from backend.common.egress import TargetPolicy
 from backend.config import Settings
 from backend.tracking.ingest import driver_transaction
 from backend.tracking.records import INSERT_EVENTS
 from backend.webhooks.dispatcher import BREAK_AFTER, Dispatcher
-from backend.webhooks.targets import TargetPolicy
 from simulators.receiver import Receiver
 from tests.backend.world import Tenant, make_tenant, ok
 
@@ -51,7 +51,7 @@ async def subscribe(t: Tenant, receiver: Receiver, **extra: Any) -> dict[str, An
 
 
 async def device(t: Tenant) -> uuid.UUID:
-    d = await t.post("agent", "/devices", {"name": "phone", "identifier": str(uuid.uuid4())})
+    d = await t.device("agent")
     return uuid.UUID(d["id"])
 
 

@@ -12,10 +12,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.app import create_app
+from backend.common.egress import TargetPolicy, TargetRefused
 from backend.config import Settings
 from backend.webhooks.dispatcher import Dispatcher
 from backend.webhooks.schemas import EVENT_TYPES
-from backend.webhooks.targets import TargetPolicy, TargetRefused
 from geofence.types import Kind
 from simulators.receiver import Receiver
 from tests.backend.conftest import errors_for
@@ -200,7 +200,7 @@ async def test_a_visit_detected_from_pings_reaches_the_store_signed(
         "/webhooks/subscriptions",
         {"url": elsewhere.url, "event_types": ["entered"], "place_ids": [other["id"]]},
     )
-    dev = await tenant.post("agent", "/devices", {"name": "p", "identifier": str(uuid.uuid4())})
+    dev = await tenant.device("agent", "p")
     pts = []
     for i in range(8):
         p = recent(8 - i, 0)
