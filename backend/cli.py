@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from backend.config import DATA_DIR, Settings
+from backend.config import DATA_DIR, Settings, server_options
 from backend.embedded_db import EmbeddedDbError, EmbeddedPostgres
 
 T = TypeVar("T")
@@ -24,7 +25,8 @@ def say(msg: str) -> None:
 
 
 def embedded() -> EmbeddedPostgres:
-    return EmbeddedPostgres(Path(DATA_DIR) / "pg")
+    # The database password lives beside the JWT secret (backend/config.py), both 0600.
+    return EmbeddedPostgres(Path(DATA_DIR) / "pg", secret_file=Path(DATA_DIR) / "db-secret")
 
 
 def database_url(start: bool = True) -> str:
@@ -58,7 +60,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     pg = embedded()
     if args.action == "up":
         pg.start()
-        say(f"database ready: {pg.url}")
+        say(f"database ready: {make_url(pg.url).render_as_string(hide_password=True)}")
     elif args.action == "down":
         pg.stop()
     elif args.action == "status":
@@ -139,6 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        **server_options(Settings.from_env()),
     )
     return 0
 
@@ -153,12 +156,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from backend.simrun import run_eval
-
     if args.agents < 1:
         say("--agents must be positive")
         return 2
-    run_eval(Path(args.json) if args.json else None, args.agents, args.seed)
+    json_path = Path(args.json) if args.json else None
+    if args.what == "spoof":
+        from backend.bench.spoof import run
+
+        run(json_path, args.agents, args.seed, Path(args.gps))
+        return 0
+    from backend.simrun import run_eval
+
+    run_eval(json_path, args.agents, args.seed)
     return 0
 
 
@@ -216,9 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(fn=cmd_demo)
 
     ev = sub.add_parser("eval", help="score the system against a simulated ground truth")
-    ev.add_argument("what", choices=["visits"])
+    ev.add_argument("what", choices=["visits", "spoof"])
     ev.add_argument("--json", help="write the report here")
-    ev.add_argument("--agents", type=int, default=20)
+    ev.add_argument("--agents", type=int, default=20, help="simulated agents (phones)")
+    ev.add_argument(
+        "--gps", default="../shared/bench/gps", help="spoof: the real traces (mopsi/, gpxpy/)"
+    )
     ev.add_argument("--seed", type=int, default=7)
     ev.set_defaults(fn=cmd_eval)
 

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from backend.common.ratelimit import Limit
 
@@ -41,6 +42,18 @@ def job_intervals(value: str) -> dict[str, float]:
         if out[name.strip()] <= 0:
             raise ValueError(f"FIELDSENSE_JOB_INTERVALS: {part!r} must be positive")
     return out
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options that follow from the settings: forwarded headers are read only from
+    the configured proxies (uvicorn's default believes any client on loopback)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
 RATE_DEVICE = Limit(per_minute=120, burst=120)
@@ -80,7 +93,8 @@ class Settings:
     jobs: bool = True
     access_log: bool = True
     # Webhooks out: targets must be HTTPS unless this is off; targets that resolve to a
-    # private, loopback or link-local address are refused unless inside an allowed network.
+    # address that is not globally routable are refused unless inside an allowed network
+    # (backend/common/egress.py).
     webhook_require_https: bool = True
     webhook_allow_networks: tuple[str, ...] = ()
     webhook_timeout_s: float = 5.0
@@ -89,6 +103,10 @@ class Settings:
     # The manager page's map tiles ({z}/{x}/{y} URL); empty: a plain background (offline).
     map_tiles_url: str = ""
     map_attribution: str = ""
+    # The reverse proxies whose X-Forwarded-For / -Proto the server believes (addresses or
+    # networks; FIELDSENSE_TRUSTED_PROXIES="10.0.0.5,10.1.0.0/16"). None by default: a client
+    # on loopback could otherwise claim any address (and pass the per-address login limit).
+    trusted_proxies: tuple[str, ...] = ()
     # Job intervals to override, in seconds: FIELDSENSE_JOB_INTERVALS="plan_tomorrow=300,...".
     job_intervals: dict[str, float] = field(default_factory=dict)
     # Abuse limits, per API process: uploads per device, requests per store-app key, failed
@@ -117,13 +135,10 @@ class Settings:
             jobs=os.environ.get("FIELDSENSE_JOBS", "1") != "0",
             access_log=os.environ.get("FIELDSENSE_ACCESS_LOG", "1") != "0",
             webhook_require_https=os.environ.get("FIELDSENSE_WEBHOOK_REQUIRE_HTTPS", "1") != "0",
-            webhook_allow_networks=tuple(
-                n.strip()
-                for n in os.environ.get("FIELDSENSE_WEBHOOK_ALLOW_NETWORKS", "").split(",")
-                if n.strip()
-            ),
+            webhook_allow_networks=_list(os.environ.get("FIELDSENSE_WEBHOOK_ALLOW_NETWORKS", "")),
             webhook_timeout_s=float(os.environ.get("FIELDSENSE_WEBHOOK_TIMEOUT_S", 5)),
             webhook_retry_hours=float(os.environ.get("FIELDSENSE_WEBHOOK_RETRY_HOURS", 25)),
+            trusted_proxies=_list(os.environ.get("FIELDSENSE_TRUSTED_PROXIES", "")),
             map_tiles_url=os.environ.get("FIELDSENSE_MAP_TILES", ""),
             map_attribution=os.environ.get("FIELDSENSE_MAP_ATTRIBUTION", ""),
             job_intervals=job_intervals(os.environ.get("FIELDSENSE_JOB_INTERVALS", "")),

@@ -4,11 +4,22 @@ Used by `fieldsense db up|down|status` (cluster under `.data/pg`) and by the tes
 suite (a throwaway cluster in a temp dir). PostgreSQL refuses to run as root, so
 when invoked as root every server command runs as the `postgres` user, who must
 own the data directory.
+
+The door is closed to other local users: the socket directory is the cluster's own (mode
+0700), the superuser `postgres` logs in only through that socket and only as the OS user who
+runs the cluster (peer), and the service's role `fieldsense` logs in with a generated password
+(SCRAM) kept in a 0600 file beside the JWT secret. `fieldsense` is not a superuser: it owns its
+database and may create databases (the tests make fresh ones) and roles (the app role of
+row-level security); what needs a superuser (PostGIS, and marking its `&&` leakproof) is done
+once in `template1`, so every database created from it has them. A cluster made before this
+is brought to the same settings when it starts.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -82,12 +93,50 @@ def free_port() -> int:
         return port
 
 
+# Only through the cluster's own socket directory may its OS user be the superuser; everyone
+# else, on the socket or on loopback, shows the password.
+HBA = """# written by fieldsense (backend/embedded_db.py) at each start
+local   all   postgres   peer map=owner
+local   all   all        scram-sha-256
+host    all   all        127.0.0.1/32   scram-sha-256
+host    all   all        ::1/128        scram-sha-256
+"""
+
+# What only a superuser may do, once in template1 (see the module's docstring and migration
+# 0013: a GiST index serves `&&` under row-level security only when it is leakproof).
+TEMPLATE_SQL = (
+    "CREATE EXTENSION IF NOT EXISTS postgis",
+    "CREATE EXTENSION IF NOT EXISTS btree_gist",
+    "ALTER FUNCTION geometry_overlaps(geometry, geometry) LEAKPROOF",
+    "ALTER FUNCTION geography_overlaps(geography, geography) LEAKPROOF",
+)
+
+
 @dataclass
 class EmbeddedPostgres:
-    """One cluster in `root` (data in root/data, socket and log beside it)."""
+    """One cluster in `root` (data in root/data, socket and log beside it); the service's
+    password in `secret_file` (default: root/secret)."""
 
     root: Path
     port: int | None = None
+    secret_file: Path | None = None
+
+    @property
+    def secret_path(self) -> Path:
+        return self.secret_file or self.root / "secret"
+
+    @property
+    def password(self) -> str:
+        """The service role's password, generated (0600) the first time it is asked for."""
+        path = self.secret_path
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        return value
 
     @property
     def datadir(self) -> Path:
@@ -103,7 +152,10 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://{DB_USER}:{DB_USER}@127.0.0.1:{self.resolved_port}/{DB_NAME}"
+        return (
+            f"postgresql+asyncpg://{DB_USER}:{self.password}@127.0.0.1:"
+            f"{self.resolved_port}/{DB_NAME}"
+        )
 
     @property
     def resolved_port(self) -> int:
@@ -119,9 +171,11 @@ class EmbeddedPostgres:
             return ["runuser", "-u", "postgres", "--", *argv]
         return argv
 
-    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, argv: list[str], check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603
-            self._as_owner(argv), capture_output=True, text=True, check=check
+            self._as_owner(argv), capture_output=True, text=True, check=check, input=stdin
         )
 
     def _chown(self, path: Path) -> None:
@@ -158,7 +212,8 @@ class EmbeddedPostgres:
                 str(self.datadir),
                 "-U",
                 "postgres",
-                "--auth=trust",
+                "--auth-local=peer",
+                "--auth-host=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
             ],
@@ -169,11 +224,28 @@ class EmbeddedPostgres:
         self.portfile.write_text(str(self.resolved_port))
         self._chown(self.portfile)
 
+    def _close_the_door(self) -> None:
+        """The socket directory for its owner only; who may log in how (HBA)."""
+        self.root.chmod(0o700)
+        owner = "postgres" if os.geteuid() == 0 else getpass.getuser()
+        for name, text in (
+            ("pg_hba.conf", HBA),
+            ("pg_ident.conf", f"owner   {owner}   postgres\n"),
+        ):
+            path = self.datadir / name
+            path.write_text(text)
+            path.chmod(0o600)
+            self._chown(path)
+
     def start(self, fsync: bool = True) -> None:
         """Start the server (initializing the cluster first) and create the database."""
         self.init()
         bindir = ensure_postgis_installed()
-        if not self.running():
+        self.password  # noqa: B018 (generated before the server may ask for it)
+        self._close_the_door()
+        if self.running():  # started before this version: read the new HBA now
+            self._run([str(bindir / "pg_ctl"), "-D", str(self.datadir), "reload"])
+        else:
             opts = (
                 f"-p {self.resolved_port} -c listen_addresses=127.0.0.1 "
                 f"-c unix_socket_directories={self.root} -c max_connections=200 "
@@ -219,10 +291,10 @@ class EmbeddedPostgres:
                 db,
                 "-v",
                 "ON_ERROR_STOP=1",
-                "-tAc",
-                sql,
+                "-qtA",
             ],
             check=False,
+            stdin=sql,  # not in argv, which every local user may read (ps): it can hold a password
         )
         if res.returncode != 0:
             raise EmbeddedDbError(f"psql failed: {res.stderr.strip()}")
@@ -237,9 +309,14 @@ class EmbeddedPostgres:
                 time.sleep(0.2)
         else:
             raise EmbeddedDbError("server did not accept connections")
-        if exists != "1":
-            # The owner is a superuser so the first migration can CREATE EXTENSION postgis.
-            self._psql(f"CREATE ROLE {DB_USER} LOGIN SUPERUSER PASSWORD '{DB_USER}'")
+        verb = "ALTER" if exists == "1" else "CREATE"
+        # The password is URL-safe base64: no quote to escape.
+        self._psql(
+            f"{verb} ROLE {DB_USER} LOGIN NOSUPERUSER CREATEDB CREATEROLE "
+            f"PASSWORD '{self.password}'"
+        )
+        for sql in TEMPLATE_SQL:
+            self._psql(sql, db="template1")
         if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
             self._psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from backend.app import create_app
-from backend.config import Settings
+from backend.config import Settings, server_options
 from backend.db import migrate
 from backend.embedded_db import EmbeddedPostgres, free_port
 from backend.tenants.services import create_tenant
@@ -119,7 +119,14 @@ def serve(settings: Settings, log_level: str = "warning") -> Iterator[str]:
 def serve_app(app: Litestar, log_level: str = "warning") -> Iterator[str]:
     """An app over real HTTP on loopback, in a thread (requests really at once); its URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        **server_options(app.state.get("settings") or Settings(database_url="", secret="")),
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -21,5 +21,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP EXTENSION IF EXISTS btree_gist")
-    op.execute("DROP EXTENSION IF EXISTS postgis")
+    # Only what this role installed: where a superuser provided them (the embedded cluster puts
+    # both in template1), they were there before the first migration and stay after the last.
+    for name in ("btree_gist", "postgis"):
+        op.execute(
+            f"""DO $$ BEGIN
+                  IF EXISTS (SELECT FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner
+                             WHERE e.extname = '{name}' AND r.rolname = current_user) THEN
+                    DROP EXTENSION {name};
+                  END IF;
+                END $$"""
+        )
