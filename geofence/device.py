@@ -11,8 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geofence.distance import haversine_m
-from geofence.filters import SPOOF_FLAGS, FilterConfig, flag_for
+from geofence.filters import FilterConfig, flag_for
 from geofence.presence import Presence, PresenceConfig
+from geofence.spoof import (
+    Evidence,
+    SpoofConfig,
+    Trail,
+    mock_location,
+    new_episode,
+    remember,
+    teleport,
+)
 from geofence.stops import StopConfig, StopState
 from geofence.types import Event, FenceRule, Fix, Flag, Kind, make_event
 
@@ -25,6 +34,7 @@ class EngineConfig:
     filters: FilterConfig = field(default_factory=FilterConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
     stops: StopConfig = field(default_factory=StopConfig)
+    spoof: SpoofConfig = field(default_factory=SpoofConfig)
     silent_after_s: float = 1800.0
 
 
@@ -42,6 +52,10 @@ class DeviceState:
     # between its own points: the exit is provisional, and points that continue within the
     # silence timeout of the last one undo it (the backend replays them from before it).
     silenced_at: float | None = None
+    # The time of the last spoof evidence: evidence within the episode gap raises no new signal.
+    spoof_t: float | None = None
+    # Places the device has been (geofence/spoof.py): a jump back to one is no teleport.
+    trail: Trail = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +64,8 @@ class DeviceState:
             "stops": self.stops.to_dict(),
             "jumps": [_fix_dict(j) for j in self.jumps],
             "silenced_at": self.silenced_at,
+            "spoof_t": self.spoof_t,
+            "trail": [list(p) for p in self.trail],
         }
 
     @classmethod
@@ -62,6 +78,8 @@ class DeviceState:
             stops=StopState.from_dict(d["stops"]),
             jumps=[Fix(**j) for j in d.get("jumps", [])],
             silenced_at=d.get("silenced_at"),
+            spoof_t=d.get("spoof_t"),
+            trail=[(p[0], p[1]) for p in d.get("trail", [])],
         )
 
     @property
@@ -117,23 +135,37 @@ def process(
     for fix, near in items:
         by = fix.order
         flag = flag_for(fix, state.last, cfg.filters)
-        if flag is Flag.SPEED_JUMP:
+        evidence: Evidence | None = None
+        if flag is Flag.MOCK:
+            evidence = mock_location(fix)
+        elif flag is Flag.SPEED_JUMP:
             prev_jump = state.jumps[-1] if state.jumps else None
             consistent = prev_jump is not None and flag_for(fix, prev_jump, cfg.filters) is None
             state.jumps = [*state.jumps, fix] if consistent else [fix]
+            if state.last is not None:
+                evidence = teleport(state.last, state.jumps, state.trail, cfg.spoof)
             if len(state.jumps) >= JUMPS_TO_TRUST:
                 state.jumps, flag = [], None
-        if flag is not None:
-            flags[fix.client_id] = flag
-            if flag in SPOOF_FLAGS:
+        if evidence is not None:
+            # One signal per episode; a jump alone (multipath) is a flagged point, no more.
+            if new_episode(state.spoof_t, fix.t, cfg.spoof):
                 ev = make_event(
-                    device, Kind.SPOOF_SUSPECTED, fix.t, fix.client_id, reason=str(flag)
+                    device,
+                    Kind.SPOOF_SUSPECTED,
+                    fix.t,
+                    fix.client_id,
+                    reason=evidence.reason,
+                    evidence=evidence.detail,
                 )
                 produced.append(Produced(ev, by))
+            state.spoof_t = fix.t if state.spoof_t is None else max(state.spoof_t, fix.t)
+        if flag is not None:
+            flags[fix.client_id] = flag
             continue
         if state.jumps:
             state.jumps = []
         state.silenced_at = None
+        state.trail = remember(state.trail, fix, cfg.spoof)
         if state.last is not None and fix.t - state.last.t > cfg.silent_after_s:
             produced += [Produced(e, by) for e in _silence(device, state, state.last.t)]
         moving = _moving(state.last, fix, cfg.presence.drive_by_mps)

@@ -55,6 +55,3 @@ def flag_for(fix: Fix, prev: Fix | None, cfg: FilterConfig) -> Flag | None:
             if moved - slack > cfg.max_speed_mps * dt:
                 return Flag.SPEED_JUMP
     return None
-
-
-SPOOF_FLAGS = frozenset({Flag.MOCK, Flag.SPEED_JUMP})

@@ -132,7 +132,10 @@ class TestFilters:
             "p000006": Flag.DUPLICATE,
             "p000007": Flag.SPEED_JUMP,
         }
-        assert [e.kind for e in events] == [Kind.SPOOF_SUSPECTED, Kind.SPOOF_SUSPECTED]
+        # The mock fix is evidence (one signal); one wild fix alone is a flagged point only.
+        assert [(e.kind, e.data["reason"]) for e in events] == [
+            (Kind.SPOOF_SUSPECTED, "mock_location")
+        ]
         assert state.inside == []
 
     def test_three_consistent_jumps_move_the_device(self) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,36 +9,17 @@ import pytest
 from geofence.device import DeviceState, EngineConfig, process
 from geofence.shapes import CircleFence, near_function
 from geofence.timeline import MemoryTimeline
+from geofence.traces import load_trace, trace_files
 from geofence.types import Event, FenceRule, Fix, Kind
 
 BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "gps"
-TRACES = sorted(BENCH.glob("mopsi/[0-9]*.txt")) + sorted(BENCH.glob("gpxpy/*.gpx"))
-TRKPT = re.compile(r'<trkpt lat="([-\d.]+)" lon="([-\d.]+)">.*?<time>([^<]+)</time>', re.S)
+TRACES = trace_files(BENCH)
 
 pytestmark = pytest.mark.skipif(not TRACES, reason="../shared/bench/gps is not beside the project")
 
 
 def load(path: Path) -> list[Fix]:
-    """Mopsi: `lat lon unix_ms alt`; GPX: trkpt with time. Accuracy is not recorded: 15 m."""
-    out: list[Fix] = []
-    if path.suffix == ".txt":
-        for i, line in enumerate(path.read_text().split("\n")):
-            parts = line.split()
-            if len(parts) >= 3:
-                out.append(
-                    Fix(
-                        f"{path.stem}-{i}",
-                        int(parts[2]) / 1000,
-                        float(parts[0]),
-                        float(parts[1]),
-                        15.0,
-                    )
-                )
-    else:
-        for i, (lat, lon, ts) in enumerate(TRKPT.findall(path.read_text())):
-            t = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-            out.append(Fix(f"{path.stem}-{i}", t, float(lat), float(lon), 15.0))
-    return out
+    return load_trace(path)
 
 
 def fences_along(points: list[Fix]) -> list[CircleFence]:
