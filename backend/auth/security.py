@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.models import StoreApp
 from backend.db.tenancy import current_tenant, driver_of, tenant_scope
-from backend.errors import TooManyRequests
+from backend.errors import DomainError, TooManyRequests
 
 API_KEY_HEADER = "X-API-Key"
 _hasher = PasswordHasher()
@@ -194,6 +194,30 @@ class RememberedToken(Token):
         return token
 
 
+class TwoCredentials(DomainError):
+    """A request carrying both an API key and a bearer token: which caller is it? Refused,
+    rather than letting one silently win."""
+
+    status_code = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"send one credential: an {API_KEY_HEADER} header or an Authorization bearer token,"
+            " not both",
+            field=f"{API_KEY_HEADER},Authorization",
+        )
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "status_code": self.status_code,
+            "detail": self.message,
+            "errors": [
+                {"field": name, "message": self.message}
+                for name in (API_KEY_HEADER, "Authorization")
+            ],
+        }
+
+
 class AuthMiddleware(JWTAuthenticationMiddleware):
     """Litestar's JWT bearer auth, plus `X-API-Key` for store apps; sets the tenant that the
     request's database connections carry (row-level security, backend/db/tenancy.py)."""
@@ -206,6 +230,8 @@ class AuthMiddleware(JWTAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         key = connection.headers.get(API_KEY_HEADER)
+        if key is not None and connection.headers.get("Authorization") is not None:
+            raise TwoCredentials()
         if key:
             # Which tenant a key belongs to is the question: asked across tenants.
             principal = await principal_for_api_key(_engine(connection, system=True), key)

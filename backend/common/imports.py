@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -48,8 +49,21 @@ def validation_errors(row: int, exc: ValidationError) -> list[RowError]:
     ]
 
 
+# A cell a spreadsheet would run as a formula (CSV injection): one that starts with `=` or `@`,
+# a tab or a carriage return, or with `+` / `-` and is not a plain number or phone number
+# (`+82 10-1234-5678`, `-37.5`), which `+cmd|' /C calc'!A0` and `-2+3+cmd|...` are not.
+_FORMULA = re.compile(r"[=@\t\r]|[+-](?![\d .()/-]*\Z)")
+
+
+def csv_safe(cell: str) -> str:
+    """The cell as text a spreadsheet shows and never runs: a would-be formula gets a leading
+    apostrophe (OWASP's advice). For every CSV the service reads, and any it writes."""
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
 def read_csv(body: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
-    """Rows of a UTF-8 CSV with a header, numbered from 1, empty cells dropped; and row errors."""
+    """Rows of a UTF-8 CSV with a header, numbered from 1, empty cells dropped, formulas
+    neutralised (`csv_safe`); and row errors."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -66,7 +80,14 @@ def read_csv(body: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowErr
             errors.append(RowError(row=n, field=None, message="more cells than header columns"))
             continue
         rows.append(
-            (n, {k.strip(): v.strip() for k, v in record.items() if v is not None and v.strip()})
+            (
+                n,
+                {
+                    k.strip(): csv_safe(v.strip())
+                    for k, v in record.items()
+                    if v is not None and v.strip()
+                },
+            )
         )
     return rows, errors
 

@@ -109,7 +109,13 @@ class CoachingIn(BaseModel):
 class PlanOptionsIn(BaseModel):
     max_prospects: int = Field(default=150, ge=0, le=500)
     prospect_radius_m: float = Field(default=15_000, gt=0, le=200_000)
-    time_limit_s: float = Field(default=1.5, ge=0.1, le=30)
+    time_limit_s: float = Field(
+        default=1.5,
+        ge=0.1,
+        le=30,
+        description="seconds to solve; cut to the tenant's plan_time_limit_s (default 5, at "
+        "most 10)",
+    )
     coaching: CoachingIn | None = None
 
 
@@ -143,7 +149,9 @@ class ReplanIn(BaseModel):
         max_length=50,
         description="prospects to consider for the rest of the day (e.g. from /along)",
     )
-    time_limit_s: float = Field(default=0.15, ge=0.05, le=5)
+    time_limit_s: float = Field(
+        default=0.15, ge=0.05, le=5, description="seconds to solve; cut as a plan's is"
+    )
 
 
 class TeamPlanCreate(PlanOptionsIn):

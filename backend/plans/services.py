@@ -43,7 +43,7 @@ from backend.plans.schemas import (
 )
 from backend.plans.store import store_plan
 from backend.recommendations.scoring import weight_vector
-from backend.tenants.settings import settings_of
+from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S, settings_of
 from routing import plan as planner
 from routing.travel import GeoPoint
 
@@ -216,6 +216,14 @@ class PlanService:
             raise Invalid(exc.message, field=field) from exc
 
     # --- use cases --------------------------------------------------------------------
+    async def _time_limit(self, asked_s: float) -> float:
+        """What a request may spend solving: what it asked, cut to the tenant's setting (itself
+        never past the server's maximum, MAX_PLAN_TIME_LIMIT_S)."""
+        settings = await self.session.scalar(
+            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
+        )
+        return min(asked_s, settings_of(settings).plan_time_limit_s, MAX_PLAN_TIME_LIMIT_S)
+
     async def create(self, data: PlanCreate) -> PlanOut:
         agent = await self.require_agent(data.agent_id, "agent_id")
         self._check_date(data.date)
@@ -312,7 +320,8 @@ class PlanService:
             stops=tuple(stops),
             coaching=coaching_of(coaching),
         )
-        options = planner.Options(time_limit_s=opts.time_limit_s)
+        time_limit_s = await self._time_limit(opts.time_limit_s)
+        options = planner.Options(time_limit_s=time_limit_s)
         result = await self._solve(problem, options, {"agents": "profile", "stops": "stops"})
         base_inputs = {
             "appointments": [a.model_dump(mode="json") for a in appointments],
@@ -320,7 +329,7 @@ class PlanService:
             "prospects": cands,
             "coaching": coaching.model_dump(mode="json") if coaching else None,
             "coaching_notes": [str(n) for n in notes],
-            "time_limit_s": opts.time_limit_s,
+            "time_limit_s": time_limit_s,
         }
         by_agent_dropped: dict[str, list[planner.DroppedStop]] = {}
         if len(agents) == 1:
@@ -502,7 +511,7 @@ class PlanService:
             ),
         )
         previous = [str(s.customer_id) for s in stops if s.customer_id not in cancelled]
-        options = planner.Options(time_limit_s=data.time_limit_s)
+        options = planner.Options(time_limit_s=await self._time_limit(data.time_limit_s))
         try:
             result = await asyncio.to_thread(
                 planner.replan,

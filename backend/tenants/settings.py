@@ -17,6 +17,10 @@ from backend.common.deps import DbSession
 from backend.db.models import Tenant
 from backend.errors import Forbidden
 
+# The longest any one request may hold a planner worker, whatever a tenant sets: the workers
+# are few (one per core) and every other planning request waits behind a long solve.
+MAX_PLAN_TIME_LIMIT_S = 10.0
+
 
 class ScoreWeights(BaseModel):
     """Points each part of a customer's score is worth (docs/recommendations.md). As stored:
@@ -69,6 +73,14 @@ class TenantSettings(BaseModel):
         "shift_end, local time); off: such points are acknowledged and dropped",
     )
     score_weights: ScoreWeights = Field(default_factory=ScoreWeights)
+    plan_time_limit_s: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=MAX_PLAN_TIME_LIMIT_S,
+        description="the most a plan or re-plan request may spend solving: a longer "
+        "`time_limit_s` is cut to this (and never past the server's "
+        f"{MAX_PLAN_TIME_LIMIT_S:g} s)",
+    )
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -77,6 +89,7 @@ class TenantSettingsUpdate(BaseModel):
     retention_records_days: int | None = Field(default=None, ge=1, le=3650)
     capture_outside_shift: bool | None = None
     score_weights: ScoreWeightsUpdate | None = None
+    plan_time_limit_s: float | None = Field(default=None, ge=0.1, le=MAX_PLAN_TIME_LIMIT_S)
 
 
 def settings_of(raw: dict[str, Any] | None) -> TenantSettings:
