@@ -36,7 +36,7 @@ from backend.coaching.controllers import CoachingController
 from backend.common.admission import UploadAdmission
 from backend.common.bodies import LimitedRequest
 from backend.common.egress import TargetPolicy
-from backend.common.openapi import document_errors, true_allow_headers
+from backend.common.openapi import document_errors, document_security, true_allow_headers
 from backend.common.ratelimit import RateLimiter
 from backend.common.strict import (
     INSTANT_DECODER,
@@ -280,4 +280,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document_errors(app)
     true_allow_headers(app)
+    document_security(app)
     return app

@@ -84,6 +84,7 @@ class ErrorBody(BaseModel):
 
 
 _ERRORS = {
+    400: "Both an X-API-Key and a bearer token: send one credential",
     401: "No or invalid credentials (bearer token or X-API-Key)",
     403: "The caller's role or org subtree does not allow this",
     404: "No such record in the caller's tenant and subtree",
@@ -94,6 +95,7 @@ _ERRORS = {
     503: "The database is unavailable; retry after `Retry-After` seconds",
 }
 _PUBLIC = ("/health", "/ready", "/schema", "/manager", "/static")
+_NO_CREDENTIALS = ("/auth/login",)
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -105,6 +107,8 @@ def document_errors(app: Litestar) -> None:
             continue
         for handler in route.route_handlers:
             codes = {401, 403, 404, 422, 429, 503}
+            if not route.path.startswith(_NO_CREDENTIALS):
+                codes.add(400)  # two credentials (backend/auth/security.TwoCredentials)
             if set(handler.http_methods) & _WRITES:
                 codes |= {409, 413}
             declared = dict(handler.responses or {})
@@ -133,3 +137,20 @@ def true_allow_headers(app: Litestar) -> None:
             for cell in fn:
                 if isinstance(cell.cell_contents, HTTPRoute):
                     cell.cell_contents.methods = route.methods
+
+
+def document_security(app: Litestar) -> None:
+    """Say per operation which credentials it takes: none for the public ones (health,
+    readiness, the schema, login, the manager page's files), and either a bearer token or a
+    store app's `X-API-Key` for every other (what the auth middleware accepts). Litestar put
+    the bearer token alone at the document's top, so public operations seemed to need it and
+    API keys seemed to be refused everywhere."""
+    openapi = app.openapi_schema
+    openapi.security = None
+    either: list[dict[str, list[str]]] = [{"BearerToken": []}, {"ApiKey": []}]
+    for path, item in (openapi.paths or {}).items():
+        public = path.startswith(_PUBLIC + _NO_CREDENTIALS)
+        for method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+            operation = getattr(item, method, None)
+            if operation is not None:
+                operation.security = [] if public else list(either)

@@ -11,7 +11,7 @@ Query parameters are strings; msgspec, which reads them, takes a number for a da
 seconds). `Instant` is a date-time that only an RFC 3339 string with its offset can be.
 
 And the schema says what the code sends: a time of day is documented as one
-(`TimeOfDaySchemaPlugin`), not as a duration.
+(`TimeOfDaySchemaPlugin`, `LocalTime`), not as a duration.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar._signature.types import ExtendedMsgSpecValidationError
@@ -28,7 +28,7 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.plugins.pydantic import PydanticInitPlugin
 from litestar.typing import FieldDefinition
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 
 def _is_model(value: Any) -> bool:
@@ -96,14 +96,26 @@ class InstantSchemaPlugin(OpenAPISchemaPlugin):
         return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME)
 
 
+def _local(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a local time of day, without an offset (09:00 or 09:00:00)")
+    return value
+
+
+# A local time of day (a shift's start): what the API sends and reads, "09:00:00".
+LocalTime = Annotated[time, AfterValidator(_local)]
+TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
 class TimeOfDaySchemaPlugin(OpenAPISchemaPlugin):
-    """A time of day (`shift_start: "09:00:00"`) in the OpenAPI document: a string of format
-    time (RFC 3339 partial-time), which is what the API sends and reads. Litestar documents
-    `datetime.time` as format duration, which would be "PT9H"."""
+    """A time of day (`shift_start: "09:00:00"`) in the OpenAPI document: a string HH:MM[:SS],
+    which is what the API sends and reads. Litestar documents `datetime.time` as format
+    duration ("PT9H"), and JSON Schema's format time is RFC 3339's full-time, which needs an
+    offset a local time of day has not."""
 
     @staticmethod
     def is_plugin_supported_type(value: Any) -> bool:
         return value is time
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
-        return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.TIME)
+        return Schema(type=OpenAPIType.STRING, pattern=TIME_OF_DAY_PATTERN)

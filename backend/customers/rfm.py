@@ -105,7 +105,13 @@ class TransactionIn(BaseModel):
     occurred_at: datetime = Field(description="when it happened, RFC 3339 with an offset")
     amount: Annotated[
         Decimal,
-        Field(max_digits=14, decimal_places=2, description="negative for a refund"),
+        Field(
+            max_digits=14,
+            decimal_places=2,
+            ge=-999_999_999_999.99,
+            le=999_999_999_999.99,
+            description="negative for a refund",
+        ),
         AfterValidator(_finite),
     ]
     product: str | None = Field(default=None, max_length=64)

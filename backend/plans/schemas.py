@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
+from backend.common.strict import LocalTime
 from routing.travel import TravelMode
 
 
@@ -18,8 +19,8 @@ class Point(BaseModel):
 
 
 class LunchIn(BaseModel):
-    earliest: time = Field(description="earliest start, local time")
-    latest: time = Field(description="latest start, local time")
+    earliest: LocalTime = Field(description="earliest start, local time")
+    latest: LocalTime = Field(description="latest start, local time")
     minutes: int = Field(default=60, ge=0, le=180)
 
     @field_validator("latest")
@@ -36,8 +37,8 @@ class AgentProfileIn(BaseModel):
 
     start: Point
     end: Point | None = Field(default=None, description="default: back to start")
-    shift_start: time = time(9, 0)
-    shift_end: time = time(18, 0)
+    shift_start: LocalTime = time(9, 0)
+    shift_end: LocalTime = time(18, 0)
     lunch: LunchIn | None = None
     mode: TravelMode = TravelMode.CAR
     max_stops: int | None = Field(default=None, ge=1, le=200)

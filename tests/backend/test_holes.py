@@ -256,14 +256,40 @@ class TestMarketScope:
 
 class TestSchemaTellsTheTruth:
     async def test_times_of_day_are_documented_as_sent(
-        self, client: AsyncTestClient[Litestar]
+        self, client: AsyncTestClient[Litestar], tenant: Tenant
     ) -> None:
         doc = (await client.get("/schema/openapi.json")).json()
         profile = doc["components"]["schemas"]["AgentProfileOut"]["properties"]
+        agent = tenant.users["agent"]
+        put = await client.put(
+            f"/agents/{agent}/profile",
+            json={"start": {"lat": 37.5, "lon": 127.0}},
+            headers=tenant.h("admin"),
+        )
+        assert put.status_code == 200, put.text
         for name in ("shift_start", "shift_end"):
-            assert profile[name]["format"] == "time", profile[name]
-        text_ = str(doc)
-        assert "'duration'" not in text_
+            assert "format" not in profile[name], profile[name]  # neither duration nor time
+            assert re.match(profile[name]["pattern"], put.json()[name]), put.json()[name]
+        assert "'duration'" not in str(doc)
+        # A time of day with an offset is no local time (it was a 500).
+        zoned = await client.put(
+            f"/agents/{agent}/profile",
+            json={"start": {"lat": 37.5, "lon": 127.0}, "shift_start": "00:00:00Z"},
+            headers=tenant.h("admin"),
+        )
+        assert zoned.status_code == 422 and errors_for(zoned) == ["shift_start"], zoned.text
+
+    async def test_each_operation_names_its_credentials(
+        self, client: AsyncTestClient[Litestar]
+    ) -> None:
+        doc = (await client.get("/schema/openapi.json")).json()
+        assert "security" not in doc
+        assert doc["paths"]["/health"]["get"]["security"] == []
+        assert doc["paths"]["/auth/login"]["post"]["security"] == []
+        assert doc["paths"]["/customers"]["get"]["security"] == [
+            {"BearerToken": []},
+            {"ApiKey": []},
+        ]
 
     async def test_allow_names_every_method_served(
         self, client: AsyncTestClient[Litestar], app: Litestar
