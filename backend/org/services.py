@@ -211,7 +211,10 @@ class DeviceService(CrudService[DeviceRow, Device]):
     async def update_values(self, row: DeviceRow, changes: dict[str, Any]) -> dict[str, Any]:
         """Who changes a device's state: anyone who sees it may revoke it (an agent who lost
         their phone); only managers and admins re-enable or approve one."""
-        values = dict(changes)
+        # null means "no change", never "not revoked" (it re-enabled a device before).
+        values = {
+            k: v for k, v in changes.items() if v is not None or k not in ("revoked", "approved")
+        }
         if values.get("revoked") is False or values.get("approved"):
             field = "revoked" if values.get("revoked") is False else "approved"
             if self.p.is_agent:
@@ -303,7 +306,8 @@ class StoreAppService(CrudService[StoreAppRow, StoreApp]):
             await self._check_stores(values["store_ids"])
         if "revoked" in values:
             revoked = values.pop("revoked")
-            values["revoked_at"] = (row.revoked_at or datetime.now(UTC)) if revoked else None
+            if revoked is not None:  # null: no change, not "re-enable"
+                values["revoked_at"] = (row.revoked_at or datetime.now(UTC)) if revoked else None
         return values
 
     async def rotate_key(self, item_id: uuid.UUID) -> StoreApp:

@@ -250,6 +250,8 @@ class TestDevices:
         # Nor by a value that only looks like false.
         sly = await client.patch(url, json={"revoked": 0}, headers=tenant.h("agent"))
         assert sly.status_code == 422 and errors_for(sly) == ["revoked"]
+        null = await client.patch(url, json={"revoked": None}, headers=tenant.h("agent"))
+        assert null.status_code == 200 and null.json()["status"] == "revoked", null.text
         after = await client.get(url, headers=tenant.h("admin"))
         assert after.json()["status"] == "revoked"
         again = await client.patch(url, json={"revoked": False}, headers=tenant.h("admin"))
