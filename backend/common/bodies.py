@@ -64,11 +64,14 @@ def json_depth_over(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return bool(brackets)
 
 
-def decode_json(body: bytes, field: str = "body") -> Any:
+def decode_json(body: bytes, field: str = "body", max_bytes: int | None = MAX_JSON_BYTES) -> Any:
     """The body as JSON within the limits, or 413 / 422 naming `field`. NaN and Infinity are
-    read (not JSON, but phones send them; validation then refuses them per field)."""
-    if len(body) > MAX_JSON_BYTES:
-        raise PayloadTooLarge(f"body over the limit of {MAX_JSON_BYTES} bytes (1 MiB)", field=field)
+    read (not JSON, but phones send them; validation then refuses them per field). Bulk
+    imports pass `max_bytes=None`: the server's own body limit (10 MB) is theirs."""
+    if max_bytes is not None and len(body) > max_bytes:
+        raise PayloadTooLarge(
+            f"body over the limit of {max_bytes} bytes ({max_bytes / 2**20:g} MiB)", field=field
+        )
     if json_depth_over(body):
         raise Invalid(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", field=field)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from backend.common.bodies import decode_json
 from backend.errors import DomainError, Invalid
 
 MAX_IMPORT_ROWS = 50_000
@@ -94,12 +95,7 @@ def read_csv(body: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowErr
 
 def read_features(body: bytes) -> tuple[list[tuple[int, Any, dict[str, Any]]], list[RowError]]:
     """Features of an RFC 7946 FeatureCollection, numbered from 1: (n, geometry, properties)."""
-    import json
-
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"not JSON: {exc}", field="body") from exc
+    doc = decode_json(body, max_bytes=None)  # the one depth limit; 422 naming body
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise Invalid("expected a GeoJSON FeatureCollection", field="type")
     features = doc.get("features")

@@ -57,11 +57,15 @@ class TestNoServerErrors:
         self, client: AsyncTestClient[Litestar], tenant: Tenant, depth: int
     ) -> None:
         body = '{"name": "x", "attributes": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
-        for path in ("/customers", "/ingest/locations"):
+        for path, who in (
+            ("/customers", "agent"),
+            ("/ingest/locations", "agent"),
+            ("/geofences/import", "admin"),
+        ):
             resp = await client.post(
                 path,
                 content=body,
-                headers={**tenant.h("agent"), "content-type": "application/json"},
+                headers={**tenant.h(who), "content-type": "application/json"},
             )
             assert resp.status_code == 422, (path, resp.text[:300])
             assert errors_for(resp) == ["body"], resp.text[:300]
