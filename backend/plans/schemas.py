@@ -38,7 +38,9 @@ class AgentProfileIn(BaseModel):
     start: Point
     end: Point | None = Field(default=None, description="default: back to start")
     shift_start: LocalTime = time(9, 0)
-    shift_end: LocalTime = time(18, 0)
+    # Checked even when left out: a start of 22:48 with the default end was stored, then a 500
+    # each time the profile was read back.
+    shift_end: LocalTime = Field(default=time(18, 0), validate_default=True)
     lunch: LunchIn | None = None
     mode: TravelMode = TravelMode.CAR
     max_stops: int | None = Field(default=None, ge=1, le=200)
