@@ -22,11 +22,14 @@ evidence belongs to the same episode and raises nothing new. The signal carries 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from geofence.distance import haversine_m
 from geofence.types import Fix
+
+M_PER_DEG = 111_195.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +55,20 @@ Trail = list[tuple[float, float]]
 
 
 def remember(trail: Trail, fix: Fix, cfg: SpoofConfig) -> Trail:
-    """The trail with `fix` added when it is a step away from the last point (a new list)."""
-    if trail and haversine_m(trail[-1][0], trail[-1][1], fix.lat, fix.lon) < cfg.trail_step_m:
-        return trail
-    return [*trail[-(cfg.trail_points - 1) :], (fix.lat, fix.lon)]
+    """The trail with `fix` added when it is a step away from the last point (a new list).
+
+    Every good fix asks, so the test is a box (a step north-south or east-west), not a
+    great-circle distance: a third of the cost, and a trail needs no more. Points are kept to
+    5 decimals (a metre), which is what the device state stores."""
+    if trail:
+        lat, lon = trail[-1]
+        step_deg = cfg.trail_step_m / M_PER_DEG
+        if (
+            abs(fix.lat - lat) < step_deg
+            and abs(fix.lon - lon) * math.cos(math.radians(lat)) < step_deg
+        ):
+            return trail
+    return [*trail[-(cfg.trail_points - 1) :], (round(fix.lat, 5), round(fix.lon, 5))]
 
 
 @dataclass(frozen=True, slots=True)
