@@ -1,9 +1,11 @@
 """The presence state machine for one device and its fences.
 
 Enter: the point is inside by its accuracy margin (distance to the border ≥ accuracy), or
-`enter_streak` consecutive points are inside at all. A point that is moving fast (its own
-speed, or the speed implied by the previous point, at least `drive_by_mps`) never enters on
-its own: it only counts towards the streak, so driving through a fence is not a visit to it.
+consecutive points have been inside at all for `enter_after_s` (time, not a number of
+fixes: at one fix a second, three fixes are three seconds). A point that is moving fast (its
+own speed, or the speed implied by the previous point, at least `drive_by_mps`) never enters
+on its own: it only counts towards the streak, so driving through a fence is not a visit to
+it, at any sampling rate.
 Exit: points outside by more than max(accuracy, the fence's exit buffer) for `min_exit_s`,
 stamped at the first of them.
 A point in between (inside the buffer, or inside without margin) changes nothing: jitter
@@ -27,7 +29,9 @@ INF = math.inf
 
 @dataclass(frozen=True, slots=True)
 class PresenceConfig:
-    enter_streak: int = 3
+    # A streak of points inside enters once it has lasted this long (and has two points):
+    # longer than a car takes to cross a 100 m fence at 5 m/s, shorter than walking in.
+    enter_after_s: float = 45.0
     min_exit_s: float = 60.0
     drive_by_mps: float = 4.0  # ~14 km/h: faster than walking in, slower than driving past
 
@@ -128,7 +132,7 @@ class Presence:
         elif d <= 0:
             stay.streak += 1
             stay.streak_t = fix.t if stay.streak_t is None else stay.streak_t
-            if stay.streak < cfg.enter_streak:
+            if stay.streak < 2 or fix.t - stay.streak_t < cfg.enter_after_s:
                 return
             entered = stay.streak_t
         else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from geofence.device import DeviceState, EngineConfig, process
 from geofence.shapes import CircleFence, near_function
-from geofence.types import Event, Fix, Flag, Kind
-from tests.geofence.helpers import circle, fix
+from geofence.types import Event, FenceRule, Fix, Flag, Kind
+from tests.geofence.helpers import circle, fix, offset
 
 CFG = EngineConfig()
 FENCE = circle(radius_m=100, dwell_s=300, exit_buffer_m=20)
@@ -48,7 +48,7 @@ class TestEnter:
         assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 25)]
         assert state.inside == ["f1"]
 
-    def test_inside_without_margin_needs_three_points(self) -> None:
+    def test_inside_without_margin_needs_time(self) -> None:
         # 90 m from the centre: inside a 100 m circle, but not by the 30 m accuracy.
         pts = [fix(1, 0, 90, acc=30), fix(2, 30, 90, acc=30)]
         events, state, _ = run(pts)
@@ -56,10 +56,36 @@ class TestEnter:
         events, state, _ = run([fix(3, 60, 90, acc=30)], state)
         assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 0)]
 
-    def test_drive_by_never_dwells(self) -> None:
+    def test_a_drive_by_never_enters(self) -> None:
+        # 5 m/s through the circle, a point every 10 s: four points inside, 30 s in all.
         pts = [fix(i, i * 10, n) for i, n in enumerate(range(-300, 801, 50))]
         events, _, _ = run(pts)
-        assert [e.kind for e in events if e.subject == "f1"] == [Kind.ENTERED, Kind.EXITED]
+        assert [e.kind for e in events if e.subject == "f1"] == []
+
+    def test_one_fix_a_second_through_three_fences_is_no_entry(self) -> None:
+        """A 1 Hz drive at 8 m/s through three 50 m circles 800 m apart: a dozen fixes inside
+        each, well inside by their accuracy while moving, and no entry."""
+        fences = [
+            CircleFence(FenceRule(f"g{k}", 120, 20), *offset(800.0 * k), radius_m=50)
+            for k in range(3)
+        ]
+        near = near_function(fences)
+        pts = [fix(i + 1, float(i), -200 + 8.0 * i, acc=5) for i in range(300)]
+        res = process("dev", DeviceState(), [(p, near(p)) for p in pts], CFG)
+        inside = sum(1 for p in pts if near(p) and min(d for d, _ in near(p).values()) < 0)
+        assert inside > 30
+        assert [e for e in res.events if e.kind is Kind.ENTERED] == []
+
+    def test_one_fix_a_second_for_six_minutes_is_one_visit(self) -> None:
+        pts = [fix(i + 1, float(i), -400 + 8.0 * i, acc=5) for i in range(50)]  # drive in
+        pts += [fix(100 + i, 50.0 + i, 0.0, acc=12) for i in range(360)]  # six minutes there
+        pts += [fix(1000 + i, 410.0 + i, 8.0 * i, acc=5) for i in range(120)]  # drive off
+        events, _, _ = run(pts)
+        assert [
+            e.kind
+            for e in events
+            if e.subject == "f1" and e.kind in (Kind.ENTERED, Kind.DWELLED, Kind.EXITED)
+        ] == [Kind.ENTERED, Kind.DWELLED, Kind.EXITED]
 
 
 class TestDwellAndVisit:
