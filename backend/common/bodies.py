@@ -79,9 +79,14 @@ def decode_json(body: bytes, field: str = "body", max_bytes: int | None = MAX_JS
     except msgspec.DecodeError:
         pass  # NaN and Infinity, or really not JSON: the standard library's reader decides
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Invalid(f"not JSON: {exc}", field=field) from exc
+    try:  # the standard library reads "\ud800" into a string no UTF-8 can hold
+        msgspec.json.encode(value)
+    except UnicodeEncodeError as exc:
+        raise Invalid("a string is not valid Unicode (a lone surrogate)", field=field) from exc
+    return value
 
 
 class LimitedRequest(Request[Any, Any, Any]):

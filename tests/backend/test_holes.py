@@ -80,6 +80,16 @@ class TestNoServerErrors:
         )
         assert resp.status_code == 422 and errors_for(resp) == ["body"]
 
+    @pytest.mark.parametrize("path", ["/customers", "/ingest/locations"])
+    async def test_a_lone_surrogate_is_422(
+        self, client: AsyncTestClient[Litestar], tenant: Tenant, path: str
+    ) -> None:
+        body = '{"name": "x\\ud800y", "lat": 37.5, "lon": 127.0, "lng": NaN}'
+        resp = await client.post(
+            path, content=body, headers={**tenant.h("agent"), "content-type": "application/json"}
+        )
+        assert resp.status_code == 422 and errors_for(resp) == ["body"], resp.text
+
     async def test_shallow_free_form_attributes_still_pass(
         self, client: AsyncTestClient[Litestar], tenant: Tenant
     ) -> None:
