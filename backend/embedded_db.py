@@ -8,10 +8,11 @@ own the data directory.
 The door is closed to other local users: the socket directory is the cluster's own (mode
 0700), the superuser `postgres` logs in only through that socket and only as the OS user who
 runs the cluster (peer), and the service's role `fieldsense` logs in with a generated password
-(SCRAM) kept in a 0600 file beside the JWT secret. `fieldsense` is not a superuser: it owns its
-database and may create databases (the tests make fresh ones) and roles (the app role of
-row-level security); what needs a superuser (PostGIS, and marking its `&&` leakproof) is done
-once in `template1`, so every database created from it has them. A cluster made before this
+(SCRAM) kept in a 0600 file beside the JWT secret. `fieldsense` is not a superuser and may not
+create roles: it owns its database and may create databases (the tests make fresh ones); what
+needs more (PostGIS, marking its `&&` leakproof, the app role of row-level security) the
+superuser does once, in `template1` for the extensions, so every database made from it has
+them. A cluster made before this
 is brought to the same settings when it starts.
 """
 
@@ -32,6 +33,7 @@ PG_MAJOR = "15"
 POSTGIS_PACKAGE = f"postgresql-{PG_MAJOR}-postgis-3"
 DB_NAME = "fieldsense"
 DB_USER = "fieldsense"
+APP_ROLE = "fieldsense_app"  # backend/db/tenancy.py (this module stays free of the app's imports)
 
 
 class EmbeddedDbError(RuntimeError):
@@ -310,11 +312,19 @@ class EmbeddedPostgres:
         else:
             raise EmbeddedDbError("server did not accept connections")
         verb = "ALTER" if exists == "1" else "CREATE"
-        # The password is URL-safe base64: no quote to escape.
+        # The password is URL-safe base64: no quote to escape. No CREATEROLE: in PostgreSQL 15
+        # it may grant itself any non-superuser role, pg_execute_server_program among them.
         self._psql(
-            f"{verb} ROLE {DB_USER} LOGIN NOSUPERUSER CREATEDB CREATEROLE "
+            f"{verb} ROLE {DB_USER} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB "
             f"PASSWORD '{self.password}'"
         )
+        # The app role of row-level security (migration 0009 creates it where the migrating
+        # role may; here the superuser does, and lets the service's role switch to it).
+        self._psql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
+            f"THEN CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$"
+        )
+        self._psql(f"GRANT {APP_ROLE} TO {DB_USER} WITH ADMIN OPTION")
         for sql in TEMPLATE_SQL:
             self._psql(sql, db="template1")
         if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":

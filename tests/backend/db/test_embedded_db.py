@@ -46,14 +46,19 @@ async def test_the_service_role_is_no_superuser(cluster: EmbeddedPostgres) -> No
     )
     try:
         row = await conn.fetchrow(
-            "SELECT rolsuper, rolbypassrls, rolcreatedb FROM pg_roles WHERE rolname = $1", DB_USER
+            "SELECT rolsuper, rolbypassrls, rolcreatedb, rolcreaterole FROM pg_roles"
+            " WHERE rolname = $1",
+            DB_USER,
         )
         # Nor can it read what only a superuser may (the server's files, other roles' secrets).
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.fetch("SELECT rolpassword FROM pg_authid")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(f"GRANT pg_execute_server_program TO {DB_USER}")
     finally:
         await conn.close()
     assert (row["rolsuper"], row["rolbypassrls"], row["rolcreatedb"]) == (False, False, True)
+    assert row["rolcreaterole"] is False  # it could grant itself pg_execute_server_program
 
 
 def test_the_socket_directory_and_the_secret_are_the_owners(cluster: EmbeddedPostgres) -> None:
