@@ -100,6 +100,11 @@ class MarketService:
         counts = (
             await self.session.execute(
                 select(
+                    select(func.ST_Area(region)).scalar_subquery().label("area_m2"),
+                    select(func.sum(PlaceRow.household_count))
+                    .where(places)
+                    .scalar_subquery()
+                    .label("households"),
                     func.count().filter(status == "customer").label("customers"),
                     func.count().filter(status == "prospect").label("prospects"),
                     func.count().filter(status == "dormant").label("dormant"),
@@ -107,10 +112,6 @@ class MarketService:
                 ).where(customers)
             )
         ).one()
-        area_m2 = await self.session.scalar(select(func.ST_Area(region)))
-        households_sum = await self.session.scalar(
-            select(func.sum(PlaceRow.household_count)).where(places)
-        )
         days = cast(
             func.extract("epoch", func.now() - CustomerRow.last_contact_at) / 86400, Integer
         )
@@ -136,9 +137,9 @@ class MarketService:
             )
         ).all()
         coverage = await self._coverage(customers, cast(shape, Geometry(srid=4326)))
-        households = int(households_sum) if households_sum is not None else None
+        households = int(counts.households) if counts.households is not None else None
         return MarketView(
-            area_m2=round(float(area_m2 or 0.0), 1),
+            area_m2=round(float(counts.area_m2 or 0.0), 1),
             households=households,
             customers=counts.customers,
             prospects=counts.prospects,

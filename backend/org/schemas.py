@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 OrgKind = Literal["hq", "region", "branch", "team"]
 Role = Literal["agent", "manager", "admin"]
@@ -99,14 +99,20 @@ class Device(BaseModel):
     name: str
     platform: Platform
     identifier: str
-    status: DeviceStatus = Field(
-        description="requested: registered by its agent, waiting for a manager's approval; "
-        "active: may send; revoked: sends nothing"
-    )
     revoked_at: datetime | None
     approved_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="requested: registered by its agent, waiting for a manager's approval; "
+        "active: may send; revoked: sends nothing"
+    )
+    @property
+    def status(self) -> DeviceStatus:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.approved_at is not None else "requested"
 
 
 class StoreAppCreate(BaseModel):

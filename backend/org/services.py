@@ -229,23 +229,7 @@ class DeviceService(CrudService[DeviceRow, Device]):
         return values
 
     def to_schema(self, row: DeviceRow) -> Device:
-        status = (
-            "revoked"
-            if row.revoked_at is not None
-            else ("active" if row.approved_at is not None else "requested")
-        )
-        return Device(
-            id=row.id,
-            user_id=row.user_id,
-            name=row.name,
-            platform=row.platform,
-            identifier=row.identifier,
-            status=status,
-            revoked_at=row.revoked_at,
-            approved_at=row.approved_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return Device.model_validate(row)
 
 
 class StoreAppService(CrudService[StoreAppRow, StoreApp]):

@@ -43,7 +43,7 @@ from backend.plans.schemas import (
 )
 from backend.plans.store import store_plan
 from backend.recommendations.scoring import weight_vector
-from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S, settings_of
+from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S, TenantSettings, settings_of
 from routing import plan as planner
 from routing.travel import GeoPoint
 
@@ -172,15 +172,13 @@ class PlanService:
         exclude: Sequence[uuid.UUID],
         boosted: Sequence[uuid.UUID] = (),
     ) -> list[dict[str, Any]]:
-        settings = await self.session.scalar(
-            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
-        )
+        settings = await self._tenant_settings()
         rows = await self.session.execute(
             CANDIDATES,
             {
                 "tenant": self.p.tenant_id,
                 "now": datetime.now(UTC),
-                "weights": weight_vector(settings_of(settings).score_weights),
+                "weights": weight_vector(settings.score_weights),
                 "agents": list(agents),
                 "units": list(units),
                 "lat": center.lat,
@@ -216,13 +214,17 @@ class PlanService:
             raise Invalid(exc.message, field=field) from exc
 
     # --- use cases --------------------------------------------------------------------
+    async def _tenant_settings(self) -> TenantSettings:
+        raw = await self.session.scalar(
+            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
+        )
+        return settings_of(raw)
+
     async def _time_limit(self, asked_s: float) -> float:
         """What a request may spend solving: what it asked, cut to the tenant's setting (itself
         never past the server's maximum, MAX_PLAN_TIME_LIMIT_S)."""
-        settings = await self.session.scalar(
-            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
-        )
-        return min(asked_s, settings_of(settings).plan_time_limit_s, MAX_PLAN_TIME_LIMIT_S)
+        settings = await self._tenant_settings()
+        return min(asked_s, settings.plan_time_limit_s, MAX_PLAN_TIME_LIMIT_S)
 
     async def create(self, data: PlanCreate) -> PlanOut:
         agent = await self.require_agent(data.agent_id, "agent_id")

@@ -213,7 +213,6 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
     await session.execute(insert(OrgUnit), units)
     await session.execute(insert(User), users)
 
-    now = datetime.now(UTC)
     devices = [
         {
             "tenant_id": tid,
@@ -222,7 +221,6 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
             "name": f"{a['name']}'s phone",
             "platform": rng.choice(["android", "ios"]),
             "identifier": f"demo-device-{i:03d}",
-            "approved_at": now,
         }
         for i, (a, _) in enumerate(agents, start=1)
     ]
