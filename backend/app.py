@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -67,6 +68,7 @@ from backend.plans.pool import shutdown_pool, warm_pool
 from backend.privacy.retention import enforce_retention
 from backend.recommendations.controllers import RecommendationController
 from backend.recommendations.learning import learn_from_outcomes
+from backend.roads.services import networks
 from backend.tenants.settings import TenantSettingsController
 from backend.tracking.controllers import (
     DeviceTimelineController,
@@ -222,7 +224,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     # Connections first, then (serving processes, jobs on) the jobs and the planner's workers
     # up front: everything starts when the process is ready to serve.
-    on_startup: list[Callable[[], Any]] = [ready_connections]
+    async def start_roads() -> None:  # osrm-routed for imported graphs, or the URL given
+        await asyncio.to_thread(networks.start, settings)
+
+    on_startup: list[Callable[[], Any]] = [ready_connections, start_roads]
     if settings.jobs:
         on_startup += [jobs.start, warm_pool]
     on_startup.append(settle_garbage_collector)
@@ -271,6 +276,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=on_startup,
         on_shutdown=[
             jobs.stop,
+            networks.stop,
             dispatcher.close,
             engine.dispose,
             system_engine.dispose,

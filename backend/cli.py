@@ -250,6 +250,20 @@ def build_parser() -> argparse.ArgumentParser:
     tenant.add_argument("--admin-email", required=True)
     tenant.add_argument("--admin-password", required=True)
     tenant.set_defaults(fn=cmd_tenant)
+
+    roads = sub.add_parser("roads", help="road networks for travel times (docs/routing.md)")
+    roads_sub = roads.add_subparsers(dest="roads", required=True)
+    roads_import = roads_sub.add_parser(
+        "import", help="build the routing graph of an OpenStreetMap extract (.osm.pbf)"
+    )
+    roads_import.add_argument("file", help="the extract, e.g. seoul.osm.pbf")
+    roads_import.add_argument("--profile", choices=["car", "foot"], default="car")
+    roads_import.set_defaults(fn=cmd_roads_import)
+    roads_install = roads_sub.add_parser("install", help="download OSRM's programs (PyPI)")
+    roads_install.set_defaults(fn=cmd_roads_install)
+    roads_status = roads_sub.add_parser("status", help="the graphs each profile serves")
+    roads_status.set_defaults(fn=cmd_roads_status)
+
     bench = sub.add_parser("bench", help="run a benchmark (starts its own PostGIS)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     ingest = bench_sub.add_parser("ingest", help="end-to-end ingest against raw COPY")
@@ -290,7 +304,58 @@ def build_parser() -> argparse.ArgumentParser:
     nearby.add_argument("--prospects", type=int, default=1_000_000)
     nearby.add_argument("--queries", type=int, default=500)
     nearby.set_defaults(fn=cmd_bench_nearby)
+    travel = bench_sub.add_parser(
+        "travel", help="travel on roads: graph build, matrices against OSRM, haversine regret"
+    )
+    travel.add_argument(
+        "--roads", default="../shared/bench/roads", help="directory of .osm.pbf extracts"
+    )
+    travel.add_argument("--days", type=int, default=20, help="one-agent days per extract")
+    travel.add_argument("--json", help="write the report here")
+    travel.set_defaults(fn=cmd_bench_travel)
     return parser
+
+
+def cmd_roads_import(args: argparse.Namespace) -> int:
+    from backend.roads.graphs import RoadsImportError, import_extract
+    from backend.roads.programs import EngineMissing
+
+    try:
+        import_extract(Path(args.file), args.profile, say=say)
+    except (RoadsImportError, EngineMissing) as exc:
+        say(f"roads import: {exc} (the graph served before, if any, is unchanged)")
+        return 1
+    say("restart the API to serve it (fieldsense serve / ./dev demo)")
+    return 0
+
+
+def cmd_roads_install(args: argparse.Namespace) -> int:
+    from backend.roads.programs import EngineMissing, install
+
+    try:
+        say(f"OSRM's programs: {install(say)}")
+    except EngineMissing as exc:
+        say(f"roads install: {exc}")
+        return 1
+    return 0
+
+
+def cmd_roads_status(args: argparse.Namespace) -> int:
+    from backend.roads.graphs import current, roads_dir
+
+    for profile in ("car", "foot"):
+        graph = current(profile)
+        if graph is None:
+            print(f"{profile}: no graph under {roads_dir() / profile} (straight-line estimate)")
+        else:
+            print(f"{profile}: {graph.source} (built in {graph.build_s} s, {graph.folder})")
+    return 0
+
+
+def cmd_bench_travel(args: argparse.Namespace) -> int:
+    from backend.bench.travel import cli
+
+    return cli(args)
 
 
 def cmd_bench_ingest(args: argparse.Namespace) -> int:

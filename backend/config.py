@@ -107,6 +107,12 @@ class Settings:
     # networks; FIELDSENSE_TRUSTED_PROXIES="10.0.0.5,10.1.0.0/16"). None by default: a client
     # on loopback could otherwise claim any address (and pass the per-address login limit).
     trusted_proxies: tuple[str, ...] = ()
+    # Travel on roads (docs/routing.md): an OSRM server's base URL per mode; empty: serve the
+    # graphs `fieldsense roads import` built under .data/roads (FIELDSENSE_ROADS_DIR), if any,
+    # else the straight-line estimate. FIELDSENSE_ROADS=0 turns roads off.
+    routing_url: str = ""
+    routing_foot_url: str = ""
+    roads: bool = True
     # Job intervals to override, in seconds: FIELDSENSE_JOB_INTERVALS="plan_tomorrow=300,...".
     job_intervals: dict[str, float] = field(default_factory=dict)
     # Abuse limits, per API process: uploads per device, requests per store-app key, failed
@@ -141,6 +147,9 @@ class Settings:
             trusted_proxies=_list(os.environ.get("FIELDSENSE_TRUSTED_PROXIES", "")),
             map_tiles_url=os.environ.get("FIELDSENSE_MAP_TILES", ""),
             map_attribution=os.environ.get("FIELDSENSE_MAP_ATTRIBUTION", ""),
+            routing_url=os.environ.get("FIELDSENSE_ROUTING_URL", ""),
+            routing_foot_url=os.environ.get("FIELDSENSE_ROUTING_FOOT_URL", ""),
+            roads=os.environ.get("FIELDSENSE_ROADS", "1") != "0",
             job_intervals=job_intervals(os.environ.get("FIELDSENSE_JOB_INTERVALS", "")),
             rate_device=_limit("FIELDSENSE_RATE_DEVICE", RATE_DEVICE),
             rate_api_key=_limit("FIELDSENSE_RATE_API_KEY", RATE_API_KEY),

@@ -150,3 +150,6 @@ class PlanResult:
     score: float
     solve_ms: int
     strategy: str
+    # Where the travel times came from (TravelMatrix.source) and why it fell back, if it did.
+    travel: str = "straight_line"
+    travel_note: str | None = None

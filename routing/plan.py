@@ -46,7 +46,7 @@ from routing.model import (
     StopKind,
 )
 from routing.reasons import explain
-from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes
+from routing.travel import GeoPoint, HaversineTravel, TravelMatrix, TravelMode, TravelTimes
 
 __all__ = [
     "Agent",
@@ -146,6 +146,8 @@ class _Built:
     metres: tuple[tuple[tuple[int, ...], ...], ...]  # per profile
     profiles: list[TravelMode]
     points: list[GeoPoint]
+    travel: str = "straight_line"
+    travel_note: str | None = None
 
 
 def _effective_score(stop: Stop, coaching: Coaching) -> float:
@@ -267,7 +269,15 @@ def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
         metres=tuple(m.metres for m in matrices),
         profiles=profiles,
         points=points,
+        travel=_source(matrices),
+        travel_note="; ".join(m.note for m in matrices if m.note) or None,
     )
+
+
+def _source(matrices: Sequence[TravelMatrix]) -> str:
+    """One word for a plan's travel: roads, straight_line, or mixed."""
+    sources = {m.source for m in matrices}
+    return sources.pop() if len(sources) == 1 else "mixed"
 
 
 def _result(
@@ -345,6 +355,8 @@ def _result(
         score=round(score, 3),
         solve_ms=solve_ms,
         strategy=solution.label,
+        travel=built.travel,
+        travel_note=built.travel_note,
     )
 
 

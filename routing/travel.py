@@ -33,10 +33,15 @@ class GeoPoint:
 
 @dataclass(frozen=True, slots=True)
 class TravelMatrix:
-    """Seconds and metres from every point to every point, as integers."""
+    """Seconds and metres from every point to every point, as integers, and where they came
+    from: ``roads``, ``straight_line`` or ``mixed`` (``estimated`` lists the points whose trips
+    the straight line answered, ``note`` says why)."""
 
     seconds: tuple[tuple[int, ...], ...]
     metres: tuple[tuple[int, ...], ...]
+    source: str = "straight_line"
+    estimated: tuple[int, ...] = ()
+    note: str | None = None
 
 
 class TravelTimes(Protocol):

@@ -66,6 +66,8 @@ def settings(db_url: str) -> Settings:
         webhook_require_https=False,
         webhook_allow_networks=("127.0.0.0/8",),
         webhook_timeout_s=2.0,
+        # Travel on the straight line unless a test serves a road network (tests/backend/roads).
+        roads=False,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
@@ -205,7 +205,15 @@ class PlanOut(BaseModel):
     lunch: dict[str, datetime] | None
     stops: list[PlanStopOut]
     dropped: list[DroppedOut]
-    route: dict[str, Any] = Field(description="GeoJSON LineString (lon, lat): start, stops, end")
+    travel: Literal["roads", "mixed", "straight_line"] = Field(
+        description="how travel was measured: on roads, on roads except for places off the map "
+        "(mixed), or by the straight-line estimate (no road network, or it was unavailable)"
+    )
+    travel_note: str | None = Field(description="why travel fell back to the straight line")
+    route: dict[str, Any] = Field(
+        description="GeoJSON LineString (lon, lat) from the start through the stops to the end: "
+        "along the streets when travel was on roads, straight segments otherwise"
+    )
     shaped_by: list[uuid.UUID] = Field(
         default_factory=list, description="the coaching notes whose actions this plan obeyed"
     )

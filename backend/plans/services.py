@@ -43,6 +43,7 @@ from backend.plans.schemas import (
 )
 from backend.plans.store import store_plan
 from backend.recommendations.scoring import weight_vector
+from backend.roads.services import networks
 from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S, TenantSettings, settings_of
 from routing import plan as planner
 from routing.travel import GeoPoint
@@ -203,7 +204,7 @@ class PlanService:
     ) -> planner.PlanResult:
         try:
             return await asyncio.to_thread(
-                planner.plan, problem, options, None, None, planner_pool()
+                planner.plan, problem, options, networks.travel(), None, planner_pool()
             )
         except planner.ProblemError as exc:
             field = exc.field
@@ -349,6 +350,7 @@ class PlanService:
                 day,
                 inputs,
                 team_id=team_id,
+                mode=profile.mode,
             )
             out.append(await self.read(row.id))
         dropped = [
@@ -524,6 +526,7 @@ class PlanService:
                 previous,
                 [str(c) for c in done_ids],
                 options,
+                networks.travel(),
             )
         except planner.ProblemError as exc:
             field = "at" if exc.field == "now" else exc.field
@@ -548,6 +551,7 @@ class PlanService:
             team_id=old.team_id,
             kept=kept,
             revision=old.revision + 1,
+            mode=profile.mode,
         )
         return await self.read(row.id)
 
@@ -610,6 +614,8 @@ class PlanService:
             score=plan.score,
             solve_ms=plan.solve_ms,
             strategy=plan.strategy,
+            travel=plan.travel,
+            travel_note=plan.travel_note,
             lunch=(
                 {k: datetime.fromisoformat(v) for k, v in plan.lunch.items()}
                 if plan.lunch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
 from backend.db.models import Plan, PlanStop
+from backend.roads.services import networks
 from routing import plan as planner
+from routing.travel import GeoPoint, TravelMode
 
 
 async def store_plan(
@@ -26,7 +29,13 @@ async def store_plan(
     team_id: uuid.UUID | None = None,
     kept: Sequence[PlanStop] = (),
     revision: int = 1,
+    mode: TravelMode = TravelMode.CAR,
 ) -> Plan:
+    route: Sequence[GeoPoint] = agent_plan.path
+    if result.travel != "straight_line" and len(agent_plan.path) > 1:
+        # The line along the streets (straight segments where the network cannot answer).
+        line = await asyncio.to_thread(networks.route_line, list(agent_plan.path), mode)
+        route = line.points
     agent_id = uuid.UUID(agent_plan.agent_id)
     await session.execute(
         update(Plan)
@@ -38,7 +47,7 @@ async def store_plan(
         )
         .values(status="superseded")
     )
-    coords = ", ".join(f"{pt.lon} {pt.lat}" for pt in agent_plan.path)
+    coords = ", ".join(f"{pt.lon} {pt.lat}" for pt in route)
     plan = Plan(
         tenant_id=p.tenant_id,
         agent_id=agent_id,
@@ -56,6 +65,8 @@ async def store_plan(
         score=sum(s.score for s in agent_plan.stops if s.kind is planner.StopKind.OPTIONAL),
         solve_ms=result.solve_ms,
         strategy=result.strategy,
+        travel=result.travel,
+        travel_note=result.travel_note,
         route=f"SRID=4326;LINESTRING({coords})",
         lunch=(
             {"start": agent_plan.lunch[0].isoformat(), "end": agent_plan.lunch[1].isoformat()}

@@ -63,6 +63,9 @@ class Plan(TenantKeyed, Base):
     score: Mapped[float] = mapped_column(Float)
     solve_ms: Mapped[int] = mapped_column(Integer)
     strategy: Mapped[str] = mapped_column(Text)
+    # How travel was measured: roads, mixed (some places off the map) or straight_line.
+    travel: Mapped[str] = mapped_column(String(16), server_default="straight_line")
+    travel_note: Mapped[str | None] = mapped_column(Text)
     route: Mapped[Any] = mapped_column(Geography("LINESTRING", srid=4326, spatial_index=False))
     lunch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     dropped: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
