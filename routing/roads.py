@@ -172,9 +172,10 @@ class RoadTravel:
         end: datetime,
         sources: Sequence[int],
         destinations: Sequence[int],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
-        """Seconds and metres for every source x destination, and a mask of estimated trips
-        (True where the straight line answered), with the reason when any was estimated."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str | None]:
+        """Seconds and metres for every source x destination, a mask of estimated trips (True
+        where the straight line answered), the points the network does not reach (a mask over
+        ``points``), and the reason when any trip was estimated."""
         lat, lon = _radians(points)
         src, dst = np.asarray(sources, dtype=np.int64), np.asarray(destinations, dtype=np.int64)
         straight = _haversine(lat[src, None], lon[src, None], lat[None, dst], lon[None, dst])
@@ -183,11 +184,14 @@ class RoadTravel:
         engine = self.engines.get(mode)
         if engine is None:
             missing = f"no road network for {mode.value}: straight-line estimate"
-            return est_s, est_m, np.ones(shape, dtype=bool), missing
+            everywhere = np.ones(len(points), dtype=bool)
+            return est_s, est_m, np.ones(shape, dtype=bool), everywhere, missing
         try:
             table = self._table(engine, points, sources, destinations)
         except RoutingUnavailable as exc:
-            return est_s, est_m, np.ones(shape, dtype=bool), f"routing unavailable ({exc})"
+            everywhere = np.ones(len(points), dtype=bool)
+            unavailable = f"routing unavailable ({exc})"
+            return est_s, est_m, np.ones(shape, dtype=bool), everywhere, unavailable
         drive = np.array(
             [[math.nan if v is None else v for v in row] for row in table.seconds], dtype=float
         ).reshape(shape)
@@ -215,7 +219,7 @@ class RoadTravel:
                 if far
                 else "some places are not connected by road on the map: straight-line estimate"
             )
-        return seconds, metres, estimated & ~near, note
+        return seconds, metres, estimated & ~near, off_map, note
 
     @staticmethod
     def _table(
@@ -233,22 +237,23 @@ class RoadTravel:
         self, points: Sequence[GeoPoint], mode: TravelMode, start: datetime, end: datetime
     ) -> TravelMatrix:
         everyone = range(len(points))
-        seconds, metres, estimated, note = self._road(points, mode, start, end, everyone, everyone)
+        seconds, metres, estimated, off_map, note = self._road(
+            points, mode, start, end, everyone, everyone
+        )
         np.fill_diagonal(seconds, 0)
         np.fill_diagonal(metres, 0)
         np.fill_diagonal(estimated, False)
-        rows = np.flatnonzero(estimated.any(axis=1) | estimated.any(axis=0))
-        if not estimated.any():
-            source = "roads"
-        elif estimated.sum() >= len(points) * (len(points) - 1):
+        if off_map.all() or estimated.sum() >= len(points) * (len(points) - 1) > 0:
             source = "straight_line"
+        elif not estimated.any():
+            source = "roads"
         else:
             source = "mixed"
         return TravelMatrix(
             seconds=tuple(map(tuple, seconds.astype(np.int64).tolist())),
             metres=tuple(map(tuple, np.rint(metres).astype(np.int64).tolist())),
             source=source,
-            estimated=tuple(int(i) for i in rows),
+            estimated=tuple(int(i) for i in np.flatnonzero(off_map)),
             note=note,
         )
 
@@ -264,7 +269,7 @@ class RoadTravel:
             return []
         points = list(origins) + list(destinations)
         n = len(origins)
-        seconds, _, _, _ = self._road(
+        seconds, _, _, _, _ = self._road(
             points, mode, start, end, range(n), range(n, n + len(destinations))
         )
         result: list[int] = seconds[np.arange(n), np.arange(n)].astype(np.int64).tolist()
@@ -284,7 +289,7 @@ class RoadTravel:
         if not places:
             return np.zeros((len(origins), 0), dtype=np.int64)
         n = len(origins)
-        seconds, _, _, _ = self._road(
+        seconds, _, _, _, _ = self._road(
             list(origins) + places, mode, start, end, range(n), range(n, n + len(places))
         )
         return seconds.astype(np.int64)

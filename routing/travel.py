@@ -34,8 +34,8 @@ class GeoPoint:
 @dataclass(frozen=True, slots=True)
 class TravelMatrix:
     """Seconds and metres from every point to every point, as integers, and where they came
-    from: ``roads``, ``straight_line`` or ``mixed`` (``estimated`` lists the points whose trips
-    the straight line answered, ``note`` says why)."""
+    from: ``roads``, ``straight_line`` or ``mixed`` (``estimated`` lists the points the road
+    network does not reach, whose trips the straight line answered; ``note`` says why)."""
 
     seconds: tuple[tuple[int, ...], ...]
     metres: tuple[tuple[int, ...], ...]

@@ -72,6 +72,11 @@ class DayActivity(BaseModel):
     timeline: list[TimelineItem]
     plan_against_actual: PlanAgainstActual
     route: dict[str, Any] | None = Field(description="the plan's GeoJSON LineString, if any")
+    route_travel: str | None = Field(
+        default=None,
+        description="how the plan's travel was measured (roads: the route follows streets from "
+        "OpenStreetMap data, © OpenStreetMap contributors; mixed; straight_line)",
+    )
     track: dict[str, Any] = Field(description="GeoJSON LineString of the kept points, in order")
     events: list[dict[str, Any]]
 

@@ -77,7 +77,7 @@ WHERE v.tenant_id = $1 AND v.agent_id = $2 AND v.retracted_at IS NULL
 ORDER BY v.arrived_at, v.id
 """
 PLAN = """
-SELECT p.id, ST_AsGeoJSON(p.route) AS route FROM plans p
+SELECT p.id, ST_AsGeoJSON(p.route) AS route, p.travel FROM plans p
 WHERE p.tenant_id = $1 AND p.agent_id = $2 AND p.plan_date = $3 AND p.status = 'active'
 ORDER BY p.revision DESC LIMIT 1
 """
@@ -269,6 +269,7 @@ class ActivityService:
             timeline=timeline,
             plan_against_actual=against,
             route=json.loads(plan["route"]) if plan and plan["route"] else None,
+            route_travel=plan["travel"] if plan else None,
             track={
                 "type": "LineString",
                 "coordinates": [[lon, lat] for _, lat, lon in track],

@@ -9,6 +9,7 @@ must fit in the free time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -46,9 +47,11 @@ from backend.recommendations.scoring import (
     stored_weights_sql,
     weight_vector,
 )
+from backend.roads.services import networks
 from backend.tenants.settings import ScoreWeights
 from backend.tracking.ingest import raw_connection
-from routing.travel import GeoPoint, HaversineTravel, TravelMode
+from routing.roads import RoadTravel
+from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes
 
 RECENT_DAYS = 14  # a customer visited this recently is not suggested again
 
@@ -166,7 +169,21 @@ ORDER BY score DESC, off_route_m, c.id
 LIMIT $6
 """
 )
-ROUTE = "SELECT ST_AsGeoJSON(route) FROM plans WHERE tenant_id = $1 AND id = $2"
+# The plan's places in order: where it starts, its stops (seq 1..n), where it ends. Its route
+# line follows the streets when it was planned on roads, so the places come from the stops.
+STOPS_PATH = """
+SELECT ST_Y(pt) AS lat, ST_X(pt) AS lon FROM (
+    SELECT 0 AS seq, ST_StartPoint(route::geometry) AS pt
+    FROM plans WHERE tenant_id = $1 AND id = $2
+    UNION ALL
+    SELECT s.seq, c.location::geometry
+    FROM plan_stops s JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
+    WHERE s.tenant_id = $1 AND s.plan_id = $2
+    UNION ALL
+    SELECT 2147483647, ST_EndPoint(route::geometry)
+    FROM plans WHERE tenant_id = $1 AND id = $2
+) places ORDER BY seq
+"""
 WEIGHTS = "SELECT settings->'score_weights' FROM tenants WHERE id = $1"
 
 
@@ -213,32 +230,30 @@ async def learned_by_segment(db: Any, tenant_id: uuid.UUID) -> dict[str, Any]:
 
 
 def detours(
-    path: list[GeoPoint], places: list[GeoPoint], mode: TravelMode, start: datetime, end: datetime
+    path: list[GeoPoint],
+    places: list[GeoPoint],
+    mode: TravelMode,
+    start: datetime,
+    end: datetime,
+    travel: TravelTimes,
 ) -> list[tuple[int, int]]:
-    """For each place: (extra seconds of travel, leg index) of its cheapest insertion."""
-    travel = HaversineTravel()
+    """For each place: (extra seconds of travel, leg index) of its cheapest insertion, from
+    one matrix over the path and the places (roads are not symmetric)."""
     legs = len(path) - 1
     if legs < 1 or not places:
         return [(0, 0) for _ in places]
-    n = len(places)
-    to_place = travel.legs(
-        [path[i] for i in range(legs) for _ in range(n)], places * legs, mode, start, end
-    )
-    from_place = travel.legs(
-        places * legs, [path[i + 1] for i in range(legs) for _ in range(n)], mode, start, end
-    )
-    direct = travel.legs(path[:-1], path[1:], mode, start, end)
-    out = []
-    for k in range(n):
-        best = min(
-            (to_place[i * n + k] + from_place[i * n + k] - direct[i], i) for i in range(legs)
-        )
-        out.append((max(0, best[0]), best[1]))
-    return out
+    seconds = np.array(travel.matrix(path + places, mode, start, end).seconds, dtype=np.int64)
+    m = len(path)
+    direct = seconds[np.arange(legs), np.arange(1, m)]  # path[i] -> path[i + 1]
+    to_place = seconds[:legs, m:]  # path[i] -> place
+    from_place = seconds[m:, 1:m].T  # place -> path[i + 1]
+    extra = to_place + from_place - direct[:, None]
+    best = np.argmin(extra, axis=0)
+    return [(max(0, int(extra[b, k])), int(b)) for k, b in enumerate(best.tolist())]
 
 
 def _fitting(
-    travel: HaversineTravel,
+    travel: HaversineTravel | RoadTravel,
     q: FreeTimeQuery,
     rows: list[Any],
     lat: np.ndarray,
@@ -305,12 +320,16 @@ class RecommendationService:
             limit * 5,
             weights_of(await db.fetchval(WEIGHTS, self.p.tenant_id)),
         )
-        geojson = _json(await db.fetchval(ROUTE, self.p.tenant_id, plan_id))
-        path = [GeoPoint(lat, lon) for lon, lat in geojson["coordinates"]]
+        path = [
+            GeoPoint(r["lat"], r["lon"])
+            for r in await db.fetch(STOPS_PATH, self.p.tenant_id, plan_id)
+        ]
         settings = await db.fetchval(PROFILE, self.p.tenant_id, plan.agent_id)
         mode = AgentProfileIn.model_validate(_json(settings)).mode if settings else TravelMode.CAR
         places = [GeoPoint(r["lat"], r["lon"]) for r in rows]
-        extra = detours(path, places, mode, plan.depart_at, plan.arrive_at)
+        extra = await asyncio.to_thread(
+            detours, path, places, mode, plan.depart_at, plan.arrive_at, networks.travel()
+        )
         service_s = service_min * 60
         ranked = sorted(
             zip(rows, extra, strict=True),
@@ -370,7 +389,8 @@ class RecommendationService:
             raise Invalid("give free_minutes or until", field="free_minutes")
 
         db = await raw_connection(self.session)
-        travel = HaversineTravel()
+        road = networks.travel()
+        travel = road if isinstance(road, RoadTravel) else HaversineTravel()
         pool = pool_size(q.limit)
         while True:
             rows = await db.fetch(
@@ -401,9 +421,11 @@ class RecommendationService:
             ).T
             reach = travel.reach_m(mode, free_s - service_s)
             result.considered = int(np.count_nonzero(distance <= reach))
-            there, onward, spare, fits, starts = _fitting(
-                travel, q, rows, lat, lon, now, free_s, service_s, mode, tz
-            )
+            args = (travel, q, rows, lat, lon, now, free_s, service_s, mode, tz)
+            if isinstance(travel, RoadTravel):  # the routing server answers off the event loop
+                there, onward, spare, fits, starts = await asyncio.to_thread(_fitting, *args)
+            else:
+                there, onward, spare, fits, starts = _fitting(*args)
             # Fewer fit than were asked for, though the farthest candidate would have fitted
             # for the travel (preferred hours, then, left the others out): the next ones may
             # fit too. Ask again for more, farther. (Where the travel is what does not fit,

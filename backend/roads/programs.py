@@ -116,3 +116,10 @@ def install(say: object = None) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+if __name__ == "__main__":  # ./dev: install once, quietly when already there
+    try:
+        install(lambda msg: print(f"[dev] {msg}", file=sys.stderr))
+    except EngineMissing as exc:
+        print(f"[dev] roads: {exc} (travel falls back to the straight line)", file=sys.stderr)

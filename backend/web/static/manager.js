@@ -4,6 +4,7 @@
 "use strict";
 
 const cfg = window.FIELDSENSE_MAP || { tiles: "", attribution: "" };
+const OSM_CREDIT = "Routes © OpenStreetMap contributors";
 const $ = (sel) => document.querySelector(sel);
 let token = sessionStorage.getItem("fieldsense.token");
 let map = null;
@@ -130,6 +131,11 @@ async function showAgent() {
 function drawMap(data) {
   layers.clearLayers();
   const bounds = [];
+  // Routes along the streets are drawn from OpenStreetMap data (ODbL): say so on the map.
+  map.attributionControl.removeAttribution(OSM_CREDIT);
+  if (data.route_travel === "roads" || data.route_travel === "mixed") {
+    map.attributionControl.addAttribution(OSM_CREDIT);
+  }
   if (data.route && data.route.coordinates.length) {
     const line = data.route.coordinates.map(([lon, lat]) => [lat, lon]);
     L.polyline(line, { color: "#2563eb", weight: 4, className: "route-line" }).addTo(layers);
