@@ -9,7 +9,12 @@ left when two points in a row are far; the stop ends at its last point inside.
 A short move within the radius (next door, 40-100 m) also ends a stop: when the median of
 the last `window` points sits more than `shift_m` from where the stop was before them, and
 those points are together (within `shift_m` of their median), a new stop begins at the first
-of them. A median of several points is not moved by one reflection.
+of them. A median of several points is not moved by one reflection. While the stop is
+young (its first `2 x window` points are kept), where it was before them is the median of
+its earlier points, and only a stop whose earlier points were together splits: earlier
+points spread along the street and the car park were the approach, 50-100 m out, and the
+stop settles where the fixes indoors are, keeping its start (one stay, one stop). A long
+stop's running mean has diluted its approach.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class StopState:
     away: list[float] | None = None  # [t, lat, lon]
     # The last points of the stop, to see it move next door.
     recent: list[list[float]] | None = None  # [[t, lat, lon], ...]
+    # Its first points (up to 2 x window): where a young stop was, robustly.
+    head: list[list[float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -79,6 +86,8 @@ class StopState:
         self.lon += (fix.lon - self.lon) / self.n
         self.last_t = fix.t
         self.recent = [*(self.recent or [])[-(cfg.window - 1) :], [fix.t, fix.lat, fix.lon]]
+        if self.head is not None and len(self.head) < 2 * cfg.window:
+            self.head.append([fix.t, fix.lat, fix.lon])
         before = self._moved_next_door(cfg)
         if before is not None:
             out += self._split(device, before)
@@ -100,7 +109,11 @@ class StopState:
         return out
 
     def _moved_next_door(self, cfg: StopConfig) -> tuple[float, float] | None:
-        """Where the stop was before its last points, when those sit together elsewhere."""
+        """Where the stop was before its last points, when those sit together elsewhere.
+
+        A young stop whose earlier points were not together (the approach: fixes on the
+        street, then in the car park) has not moved: it settles where its last points are,
+        keeping its start, and None is returned."""
         rec = self.recent or []
         w = cfg.window
         if len(rec) < w or self.n < 2 * w:
@@ -109,14 +122,26 @@ class StopState:
         lons = [r[2] for r in rec]
         mlat, mlon = _median(lats), _median(lons)
         k = self.n - len(rec)
-        olat = (self.lat * self.n - sum(lats)) / k
-        olon = (self.lon * self.n - sum(lons)) / k
+        head = self.head or []
+        young = k <= len(head)
+        if young:  # every earlier point is known: their median
+            olat = _median([r[1] for r in head[:k]])
+            olon = _median([r[2] for r in head[:k]])
+        else:  # a long stop: its running mean has diluted the approach
+            olat = (self.lat * self.n - sum(lats)) / k
+            olon = (self.lon * self.n - sum(lons)) / k
         # The common case first (one distance): the last points are where the stop was.
         if haversine_m(olat, olon, mlat, mlon) <= cfg.shift_m:
             return None
         together = sum(1 for r in rec if haversine_m(mlat, mlon, r[1], r[2]) <= cfg.shift_m)
         if together < w - 1:  # still moving, or more than one stray point
             return None
+        if young:
+            settled = sum(1 for r in head[:k] if haversine_m(olat, olon, r[1], r[2]) <= cfg.shift_m)
+            if settled < k - 1:  # the earlier points were the approach, not a stay
+                self.lat, self.lon = sum(lats) / len(lats), sum(lons) / len(lons)
+                self.head = [list(r) for r in rec]
+                return None
         return olat, olon
 
     def _split(self, device: str, before: tuple[float, float]) -> list[Event]:
@@ -132,11 +157,13 @@ class StopState:
         self.lon = sum(r[2] for r in rec) / len(rec)
         self.last_t = rec[-1][0]
         self.recent = rec
+        self.head = [list(r) for r in rec]
         return out
 
     def _begin(self, t: float, lat: float, lon: float) -> None:
         self.lat, self.lon, self.n, self.first_t, self.last_t = lat, lon, 1, t, t
         self.started, self.away, self.recent = False, None, [[t, lat, lon]]
+        self.head = [[t, lat, lon]]
 
     def end(self, device: str) -> list[Event]:
         out: list[Event] = []
@@ -155,7 +182,7 @@ class StopState:
                     duration_s=self.last_t - self.first_t,
                 )
             )
-        self.n, self.started, self.away, self.recent = 0, False, None, None
+        self.n, self.started, self.away, self.recent, self.head = 0, False, None, None, None
         return out
 
 

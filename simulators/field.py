@@ -16,6 +16,7 @@ fake stay does not.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 import uuid
@@ -30,7 +31,16 @@ from simulators.gps import Canyons, Receiver, distance_m
 MOVING_EVERY_S = 15.0
 STILL_EVERY_S = 30.0
 UPLOAD_EVERY_S = 300.0  # a battery-saving field app uploads every five minutes
-SPEED_MPS = 8.0  # city driving, door to door
+# How the simulated agents drive, from what city traffic does (not from the planner's model):
+# about 24 km/h along the streets between lights and junctions, each agent a little faster or
+# slower, each trip its own traffic (log-normal, a quarter either way is common), and a few
+# minutes to park and walk to the door. Where the plan's route is straight segments (no road
+# network), the street path is longer than the line by a circuity factor: urban road networks
+# measure 1.2 to 1.4 times the straight line.
+STREET_MPS = 6.7
+TRAFFIC_SIGMA = 0.25
+PARK_S = (60.0, 240.0)
+CIRCUITY = (1.15, 1.5)
 OUTCOMES = ("met", "met", "not_home", "declined", "appointment_set", "sale")
 
 
@@ -118,6 +128,9 @@ class AgentDay:
         self.offline: tuple[float, float] = (0.0, 0.0)
         self.pos = (0.0, 0.0)
         self.t = 0.0
+        self.speed = STREET_MPS * self.rng.uniform(0.85, 1.15)  # this driver
+        self.route: list[tuple[float, float]] = []  # the plan's line, (lat, lon)
+        self.cursor = 0  # how far along it the agent has come
 
     # --- the phone -----------------------------------------------------------------------
     def _point(self, t: float, lat: float, lon: float, mock: bool = False) -> None:
@@ -160,20 +173,40 @@ class AgentDay:
             self.t = min(until, self.t + STILL_EVERY_S * self.rng.uniform(0.8, 1.2))
             await self._upload()
 
+    def _follow(self, route: dict[str, Any]) -> None:
+        self.route = [(lat, lon) for lon, lat in route["coordinates"]]
+        self.cursor = 0
+
+    def _street_path(self, to: tuple[float, float]) -> list[tuple[float, float]]:
+        """The plan's line from here to ``to`` (the stretch between the vertices nearest each),
+        or the straight line when the plan's line does not lead there."""
+        ahead = self.route[self.cursor :]
+        if len(ahead) < 2:
+            return [self.pos, to]
+        near_to = min(range(len(ahead)), key=lambda k: distance_m(ahead[k], to))
+        if distance_m(ahead[near_to], to) > 150:
+            return [self.pos, to]  # not on the plan (a suggestion): straight there
+        near_here = min(range(near_to + 1), key=lambda k: distance_m(ahead[k], self.pos))
+        self.cursor += near_to
+        return [self.pos, *ahead[near_here : near_to + 1], to]
+
     async def _drive(self, to: tuple[float, float], arrive_by: float | None = None) -> None:
-        d = distance_m(self.pos, to)
-        duration = max(60.0, d / SPEED_MPS)
+        path = self._street_path(to)
+        lengths = [distance_m(a, b) for a, b in itertools.pairwise(path)]
+        total = sum(lengths)
+        if len(path) <= 3:  # straight segments: the streets are longer than the line
+            total *= self.rng.uniform(*CIRCUITY)
+        speed = self.speed * self.rng.lognormvariate(0.0, TRAFFIC_SIGMA)
+        driving = total / speed
+        duration = max(60.0, driving + self.rng.uniform(*PARK_S))
         if arrive_by is not None and arrive_by - self.t > duration:
             await self._still(arrive_by - duration)  # leave later rather than wait outside
-        start, t0 = self.pos, self.t
-        while self.t < t0 + duration:
-            f = (self.t - t0) / duration
-            self._point(
-                self.t, start[0] + (to[0] - start[0]) * f, start[1] + (to[1] - start[1]) * f
-            )
+        t0 = self.t
+        while self.t < t0 + driving:
+            self._point(self.t, *_along(path, lengths, (self.t - t0) / driving))
             self.t += MOVING_EVERY_S
             await self._upload()
-        self.pos, self.t = to, t0 + duration
+        self.pos, self.t = to, max(self.t, t0 + duration)
 
     async def _visit(self, customer: str, where: tuple[float, float], stay_s: float) -> None:
         arrived = self.t
@@ -227,6 +260,7 @@ class AgentDay:
         if plan is None or not plan["stops"]:
             return
         coords = plan["route"]["coordinates"]
+        self._follow(plan["route"])
         self.pos = (coords[0][1], coords[0][0])
         self.t = ts(plan["depart_at"])
         self.last_upload = self.t
@@ -284,6 +318,7 @@ class AgentDay:
         self.stats.replans += 1
         new = resp.json()
         plan.update(new)
+        self._follow(new["route"])
         rest = [
             s
             for s in _stops(new, self.places)
@@ -325,6 +360,17 @@ class AgentDay:
             )
             if resp.status_code == 200:
                 self.stats.outcomes += 1
+
+
+def _along(path: list[tuple[float, float]], lengths: list[float], f: float) -> tuple[float, float]:
+    """The point a share ``f`` of the way along ``path`` (segment lengths given)."""
+    goal = max(0.0, min(1.0, f)) * sum(lengths)
+    for (a, b), length in zip(itertools.pairwise(path), lengths, strict=True):
+        if goal <= length and length > 0:
+            g = goal / length
+            return a[0] + (b[0] - a[0]) * g, a[1] + (b[1] - a[1]) * g
+        goal -= length
+    return path[-1]
 
 
 def _stops(plan: dict[str, Any], places: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:

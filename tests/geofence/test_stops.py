@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from geofence.device import DeviceState, EngineConfig, process
 from geofence.types import Event, Fix, Kind
 from tests.geofence.helpers import fix
@@ -63,3 +65,33 @@ def test_noise_does_not_split_a_long_stay() -> None:
         pts[k] = fix(k + 1, 30 * k, 70, 20, acc=15)
     events = run([*pts, fix(500, 3600, 500), fix(501, 3615, 700)])
     assert [e.kind for e in events] == [Kind.VISIT_STARTED, Kind.VISIT_ENDED]
+
+
+@pytest.mark.parametrize("parking_s", [0, 180])
+def test_approach_fixes_do_not_split_the_stay_when_the_fixes_indoors_settle(
+    parking_s: float,
+) -> None:
+    """Parking and walking in: fixes 94, 85, 67 and 45 m out start the stop, then (after the
+    minutes it takes to park, with no fix) the indoor fixes settle around the door. The
+    approach was not a stay of its own: one stop, from the first fix of the approach, where
+    the indoor fixes are (issue 23's arrival split; with parking it used to be two visits)."""
+    approach = [fix(1 + i, 15 * i, 0, east) for i, east in enumerate((94, 85, 67, 45))]
+    t0 = 90 + parking_s
+    indoors = [fix(10 + i, t0 + 30 * i, (i % 3) * 4 - 4, (i % 2) * 5) for i in range(50)]
+    leave = [fix(100, t0 + 1530, 0, 400), fix(101, t0 + 1545, 0, 600)]
+    events = run(approach + indoors + leave)
+    assert [e.kind for e in events] == [Kind.VISIT_STARTED, Kind.VISIT_ENDED]
+    assert events[0].t == 0 and events[1].t == t0 + 49 * 30
+    assert abs(events[1].data["lon"] - fix(0, 0, 0, 1).lon) < 10 / 88_000  # at the door
+
+
+def test_a_short_stay_next_door_after_a_settled_one_still_splits() -> None:
+    """The median of a young stop's points does not hide a real move: 6 minutes at A, then
+    the fixes settle 60 m away at B for 10 minutes."""
+    pts = stay(1, 0, 6) + stay(100, 390, 10, north=60)
+    events = run(pts)
+    assert [e.kind for e in events][:3] == [
+        Kind.VISIT_STARTED,
+        Kind.VISIT_ENDED,
+        Kind.VISIT_STARTED,
+    ]

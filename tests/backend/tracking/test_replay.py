@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from simulators.field import MOVING_EVERY_S, SPEED_MPS, STILL_EVERY_S, UPLOAD_EVERY_S
+from simulators.field import MOVING_EVERY_S, STILL_EVERY_S, STREET_MPS, UPLOAD_EVERY_S
 from simulators.gps import Canyons, Receiver, distance_m
 from tests.backend.tracking.conftest import LAT, LON, T0, Field, at
 
@@ -52,7 +52,7 @@ def day_of_points(seed: int, f: Field) -> list[dict[str, Any]]:
 
     pos = stops[0][0]
     for where, stay in stops[1:]:
-        duration = max(60.0, distance_m(pos, where) / SPEED_MPS)
+        duration = max(60.0, distance_m(pos, where) / STREET_MPS)
         start, t_start = pos, t
         while t < t_start + duration:
             k = (t - t_start) / duration
