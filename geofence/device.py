@@ -7,6 +7,7 @@ That is what makes late batches replayable (see timeline.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +123,31 @@ def _silence(device: str, state: DeviceState, at: float) -> list[Event]:
     return events
 
 
+def _same_time_duplicates(fixes: list[Fix], cfg: FilterConfig) -> set[str]:
+    """Of fixes with the same time (sorted input), all but the one to keep: the most
+    accurate usable one (not mocked, within the accuracy limit), then the lowest client id.
+    Which arrived first does not matter; a replay starts before the whole group."""
+    out: set[str] = set()
+    i = 0
+    while i < len(fixes):
+        j = i + 1
+        while j < len(fixes) and fixes[j].t == fixes[i].t:
+            j += 1
+        if j - i > 1:
+            group = fixes[i:j]
+            best = min(
+                group,
+                key=lambda f: (
+                    f.mock or not f.accuracy_m <= cfg.max_accuracy_m,
+                    f.accuracy_m if math.isfinite(f.accuracy_m) else math.inf,
+                    f.client_id,
+                ),
+            )
+            out.update(f.client_id for f in group if f is not best)
+        i = j
+    return out
+
+
 def process(
     device: str,
     state: DeviceState,
@@ -132,9 +158,14 @@ def process(
     """Run sorted points through the engine; with `now`, also exit a device silent since."""
     produced: list[Produced] = []
     flags: dict[str, Flag] = {}
+    second_best = _same_time_duplicates([fix for fix, _ in items], cfg.filters)
     for fix, near in items:
         by = fix.order
-        flag = flag_for(fix, state.last, cfg.filters)
+        flag = (
+            Flag.DUPLICATE
+            if fix.client_id in second_best
+            else flag_for(fix, state.last, cfg.filters)
+        )
         evidence: Evidence | None = None
         if flag is Flag.MOCK:
             evidence = mock_location(fix)

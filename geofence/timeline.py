@@ -59,7 +59,9 @@ class MemoryTimeline:
         if not fresh:
             return Reconciled([], [])
         self.points.update(fresh)
-        oldest = min(f.order for f in fresh.values())
+        # From before every point with the oldest fresh time: same-time fixes are judged
+        # together (the most accurate one is kept, whichever came first).
+        oldest = (min(f.t for f in fresh.values()), "")
         orders = [c[0] for c in self.checkpoints]
         i = bisect.bisect_left(orders, oldest)  # checkpoints strictly before the oldest point
         del self.checkpoints[i:]

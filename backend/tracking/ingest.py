@@ -676,7 +676,9 @@ class LocationIngest:
         last = (
             (ms(row["last_fix_time"]), str(row["last_client_id"])) if row["last_fix_time"] else None
         )
-        replay = last is not None and fresh[0].order < last
+        # A point at or before the last one processed replays from before its time: also a
+        # point at the same time as the last, since same-time fixes are judged together.
+        replay = last is not None and fresh[0].t <= last[0]
         current = DeviceState.from_dict(loads(row["state"])) if row["state"] else None
         # Exited for silence by the clock, but these points continue within the timeout of the
         # last one: the device was not silent after all. Replay from before that last point,
@@ -690,8 +692,8 @@ class LocationIngest:
         )
         recorded: dict[str, tuple[float, str]] = {}
         if replay or resume:
-            assert last is not None or replay
-            oldest_t, oldest_c = (fresh[0].t, fresh[0].client_id) if replay or not last else last
+            assert last is not None
+            oldest_t, oldest_c = (fresh[0].t, str(uuid.UUID(int=0))) if replay else last
             cp = await db.fetchrow(
                 """SELECT fix_time, client_id, state FROM device_checkpoints
                    WHERE tenant_id = $1 AND device_id = $2 AND (fix_time, client_id) < ($3, $4)

@@ -33,6 +33,9 @@ def tracks(draw: st.DrawFn) -> list[Fix]:
         acc = draw(st.sampled_from([3.0, 10.0, 25.0, 60.0, 300.0]))
         mock = draw(st.integers(0, 30)) == 0
         points.append(fix(i, t, north, draw(st.floats(-30, 30)), acc=acc, mock=mock))
+        if draw(st.integers(0, 8)) == 0:  # two fixes with one time (two location providers)
+            twin_acc = draw(st.sampled_from([3.0, 10.0, 60.0]))
+            points.append(fix(10_000 + i, t, north + draw(st.floats(-90, 90)), acc=twin_acc))
     return points
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from geofence.device import DeviceState, EngineConfig, process
-from geofence.types import Event, Fix, Kind
+from geofence.types import Event, Fix, Flag, Kind
 from tests.geofence.helpers import fix
 
 CFG = EngineConfig()
@@ -95,3 +95,16 @@ def test_a_short_stay_next_door_after_a_settled_one_still_splits() -> None:
         Kind.VISIT_ENDED,
         Kind.VISIT_STARTED,
     ]
+
+
+@pytest.mark.parametrize("good_first", [True, False])
+def test_of_two_fixes_at_one_time_the_most_accurate_is_kept(good_first: bool) -> None:
+    """Issue 23: a fix 83 m out with 58 m accuracy was kept and one 3 m from the door with
+    6.9 m accuracy flagged a duplicate, because its client id sorted later. Whichever comes
+    first (in id or in arrival), the accurate one moves presence."""
+    bad = fix(2 if good_first else 1, 600, 83, 0, acc=58)
+    good = fix(1 if good_first else 2, 600, 3, 0, acc=6.9)
+    before = stay(100, 0, 10)[:-1]  # at the door until 570 s
+    res = process("dev", DeviceState(), [(p, {}) for p in [*before, bad, good]], CFG)
+    assert res.flags == {bad.client_id: Flag.DUPLICATE}
+    assert res.state.last == good

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import uuid
 from typing import Any
 
 from litestar import Litestar
@@ -340,3 +341,29 @@ class TestFlagsAndBadInput:
             headers=field.tenant.h("agent"),
         )
         assert resp.status_code == 403
+
+
+class TestSameTimeFixes:
+    async def test_the_most_accurate_fix_of_one_time_is_kept_whichever_comes_first(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        """Issue 23: of two fixes with one time, the first by client id was kept even when
+        worse. Here the worse one (83 m out, 58 m accuracy) is uploaded first and the good
+        one (3 m from the door, 6.9 m) in a later batch: the later batch replays, and the
+        good one is kept, the worse one flagged a duplicate."""
+        device = await field.device()
+        bad = {**point(600, 83, acc=58), "client_id": str(uuid.UUID(int=1))}
+        good = {**point(600, 3, acc=6.9), "client_id": str(uuid.UUID(int=2))}
+        first = await send(client, field, device, [point(570, 0), bad])
+        assert [r["status"] for r in first["results"]] == ["accepted", "accepted"]
+        await send(client, field, device, [good, point(630, 0)])
+        timeline = (
+            await client.get(
+                f"/devices/{device}/timeline",
+                params={"since": T0.isoformat()},
+                headers=field.tenant.h("agent"),
+            )
+        ).json()
+        flags = {p["client_id"]: p["flag"] for p in timeline["points"]}
+        assert flags[good["client_id"]] is None
+        assert flags[bad["client_id"]] == "duplicate"
