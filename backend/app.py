@@ -77,7 +77,7 @@ from backend.tracking.controllers import (
     VisitController,
 )
 from backend.tracking.ingest import warm
-from backend.tracking.jobs import exit_silent_devices
+from backend.tracking.jobs import close_finished_days, exit_silent_devices
 from backend.web.controllers import ManagerPageController, static_routers
 from backend.webhooks.controllers import WebhookController
 from backend.webhooks.dispatcher import Dispatcher
@@ -210,6 +210,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     jobs = JobRunner(system_engine, intervals=settings.job_intervals)
     jobs.add("deliver_webhooks", dispatcher.job, every_s=settings.webhook_every_s, shared=True)
     jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
+    jobs.add("close_finished_days", close_finished_days, every_s=60)
     jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
     jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
     jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)

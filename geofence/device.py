@@ -123,6 +123,20 @@ def _silence(device: str, state: DeviceState, at: float) -> list[Event]:
     return events
 
 
+def end_day(device: str, state: DeviceState) -> list[Produced]:
+    """The working day is over (the shift ended, or the app said so): every open stay ends
+    at the device's last point, as silence would end it. Points that continue the stay
+    within the silence timeout reopen it (the ingest's resume replays them)."""
+    last = state.last
+    if last is None or state.silenced_at is not None:
+        return []
+    if not (state.presence.stays or state.stops.started):
+        return []
+    events = state.presence.close_all(device, last.t) + state.stops.end(device)
+    state.silenced_at = last.t
+    return [Produced(e, last.order) for e in events]
+
+
 def _same_time_duplicates(fixes: list[Fix], cfg: FilterConfig) -> set[str]:
     """Of fixes with the same time (sorted input), all but the one to keep: the most
     accurate usable one (not mocked, within the accuracy limit), then the lowest client id.

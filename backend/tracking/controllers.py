@@ -17,13 +17,16 @@ from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.common.strict import Instant
 from backend.errors import Invalid, TooManyRequests
-from backend.tracking.ingest import LocationIngest, driver_transaction
+from backend.tracking.ingest import LocationIngest, driver_transaction, require_own_device
+from backend.tracking.jobs import close_stays
 from backend.tracking.scans import ScanIngest
 from backend.tracking.schemas import (
     MAX_POINTS,
     BeaconBatch,
     CheckIn,
     CheckOut,
+    DayEndIn,
+    DayEndOut,
     EventOut,
     IngestResult,
     LocationBatch,
@@ -137,6 +140,29 @@ class IngestController(Controller):
         _throttle(request, batch.device_id)
         async with driver_transaction(db_engine) as db:
             return await ScanIngest(db, request.user).wifi(batch, received)
+
+    @post(
+        "/day-end",
+        operation_id="EndDay",
+        status_code=200,
+        description=(
+            "The agent's working day is over: the device's open visits and presences end at its "
+            "last point now, not after 30 minutes of silence. Points that continue a stay "
+            "within the silence timeout reopen it. Stays still open 15 minutes after the "
+            "agent's shift ends are closed the same way by the `close_finished_days` job."
+        ),
+    )
+    async def end_day(
+        self, db_engine: DbEngine, request: Request[Principal, Any, Any], data: JSONBody[DayEndIn]
+    ) -> DayEndOut:
+        _throttle(request, data.device_id)
+        async with driver_transaction(db_engine) as db:
+            _, row = await require_own_device(db, request.user, data.device_id)
+            last = row["last_fix_time"]
+            events = await close_stays(
+                db, request.user.tenant_id, row["user_id"], data.device_id, row["state"]
+            )
+        return DayEndOut(events=events, closed_at=last if events else None)
 
 
 class EventController(Controller):

@@ -1,15 +1,19 @@
-"""The silent-device job: exit devices that stopped reporting, at their last point."""
+"""Closing stays nobody will close: devices that stopped reporting (the silent-device job),
+and agents whose working day is over (the day-end job, and the app's `POST /ingest/day-end`).
+Either way the stay ends at the device's last point."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.tracking.ingest import loads, ms, raw_connection, to_dt
+from backend.tracking.ingest import Shift, loads, ms, raw_connection, to_dt
 from backend.tracking.records import EventWriter
-from geofence.device import DeviceState, EngineConfig, Produced, process
+from geofence.device import DeviceState, EngineConfig, Produced, end_day, process
 from geofence.proximity import BEACON, WIFI, Proximity
 
 BATCH = 500
@@ -57,31 +61,107 @@ async def exit_silent_devices(
                 produced += [Produced(e, by) for e in prox.expire(device, ms(now), pcfg)]
                 prox_state[column] = json.dumps(prox.to_dict())
         recorded += await writer.write(produced, replayed=False)
-        last = result.state.last
-        end = json.dumps(result.state.to_dict())
+        await _save(db, r["tenant_id"], r["device_id"], result.state, prox_state)
+    return recorded
+
+
+async def _save(
+    db: Any,
+    tenant_id: uuid.UUID,
+    device_id: uuid.UUID,
+    state: DeviceState,
+    prox_state: dict[str, str] | None = None,
+) -> None:
+    """The closed state, and the checkpoint at the last point holding it."""
+    prox_state = prox_state or {}
+    end = json.dumps(state.to_dict())
+    await db.execute(
+        """UPDATE device_states SET state = $3::jsonb,
+                  beacons = coalesce($4::jsonb, beacons), wifi = coalesce($5::jsonb, wifi),
+                  updated_at = now()
+           WHERE tenant_id = $1 AND device_id = $2""",
+        tenant_id,
+        device_id,
+        end,
+        prox_state.get("beacons"),
+        prox_state.get("wifi"),
+    )
+    last = state.last
+    if last is not None:
+        # The checkpoint at the last point now holds the closed state: a replay starting
+        # after it continues from there.
         await db.execute(
-            """UPDATE device_states SET state = $3::jsonb,
-                      beacons = coalesce($4::jsonb, beacons), wifi = coalesce($5::jsonb, wifi),
-                      updated_at = now()
-               WHERE tenant_id = $1 AND device_id = $2""",
-            r["tenant_id"],
-            r["device_id"],
+            """INSERT INTO device_checkpoints (tenant_id, device_id, fix_time, client_id, state)
+               VALUES ($1, $2, $3, $4::uuid, $5::jsonb)
+               ON CONFLICT (tenant_id, device_id, fix_time, client_id)
+               DO UPDATE SET state = EXCLUDED.state""",
+            tenant_id,
+            device_id,
+            to_dt(last.t),
+            last.client_id,
             end,
-            prox_state.get("beacons"),
-            prox_state.get("wifi"),
         )
-        if last is not None:
-            # The checkpoint at the last point now holds the exited state: a replay starting
-            # after it continues from there.
-            await db.execute(
-                """INSERT INTO device_checkpoints (tenant_id, device_id, fix_time, client_id, state)
-                   VALUES ($1, $2, $3, $4::uuid, $5::jsonb)
-                   ON CONFLICT (tenant_id, device_id, fix_time, client_id)
-                   DO UPDATE SET state = EXCLUDED.state""",
-                r["tenant_id"],
-                r["device_id"],
-                to_dt(last.t),
-                last.client_id,
-                end,
-            )
+
+
+# The grace after the shift's end before a stay still open is closed: enough for a visit
+# running late to send its next points, shorter than the silence timeout.
+DAY_END_GRACE = timedelta(minutes=15)
+
+# Devices with a stay open, not closed yet, and no point for the grace time: whether their
+# agent's shift is over is decided per row (the profile's local shift end on the day of the
+# last point). Keyset pages, so rows still inside their shift do not hide the others.
+OPEN_AND_QUIET = """
+SELECT ds.tenant_id, ds.device_id, d.user_id, ds.state, ds.last_fix_time, ap.settings AS profile
+FROM device_states ds
+JOIN devices d ON d.tenant_id = ds.tenant_id AND d.id = ds.device_id
+JOIN agent_profiles ap ON ap.tenant_id = d.tenant_id AND ap.user_id = d.user_id
+WHERE ds.last_fix_time < $1
+  AND (ds.state->'presence' <> '{}'::jsonb
+       OR coalesce((ds.state->'stops'->>'started')::boolean, false))
+  AND ds.state->>'silenced_at' IS NULL
+  AND (ds.last_fix_time, ds.device_id) > ($2, $3)
+ORDER BY ds.last_fix_time, ds.device_id
+LIMIT $4
+FOR UPDATE OF ds SKIP LOCKED
+"""
+
+
+def shift_over(profile: Any, last_fix: datetime, now: datetime) -> bool:
+    """The agent's shift, on the local day of their last point, ended a grace time ago."""
+    shift = Shift.of(loads(profile) if profile else None)
+    if shift is None:
+        return False
+    local = last_fix.astimezone(shift.tz)
+    end = datetime.combine(local.date(), shift.end, shift.tz)
+    return last_fix <= end + DAY_END_GRACE <= now
+
+
+async def close_finished_days(session: AsyncSession, now: datetime) -> int:
+    """Stays still open after the agent's shift (plus the grace) end at the last point."""
+    db = await raw_connection(session)
+    recorded = 0
+    after: tuple[datetime, uuid.UUID] = (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
+    while True:
+        rows = await db.fetch(OPEN_AND_QUIET, now - DAY_END_GRACE, *after, BATCH)
+        for r in rows:
+            if shift_over(r["profile"], r["last_fix_time"], now):
+                recorded += await close_stays(
+                    db, r["tenant_id"], r["user_id"], r["device_id"], r["state"]
+                )
+        if len(rows) < BATCH:
+            return recorded
+        after = (rows[-1]["last_fix_time"], rows[-1]["device_id"])
+
+
+async def close_stays(
+    db: Any, tenant_id: uuid.UUID, user_id: uuid.UUID, device_id: uuid.UUID, raw_state: Any
+) -> int:
+    """End the device's open stays at its last point; the events recorded."""
+    state = DeviceState.from_dict(loads(raw_state) if raw_state else None)
+    produced = end_day(str(device_id), state)
+    if not produced:
+        return 0
+    writer = EventWriter(db, tenant_id, user_id, device_id)
+    recorded = await writer.write(await writer.resolve_stops(produced), replayed=False)
+    await _save(db, tenant_id, device_id, state)
     return recorded

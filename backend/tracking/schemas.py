@@ -153,6 +153,17 @@ class WifiBatch(BaseModel):
     scans: list[WifiScan] = Field(min_length=1, max_length=MAX_POINTS)
 
 
+class DayEndIn(BaseModel):
+    device_id: uuid.UUID
+
+
+class DayEndOut(BaseModel):
+    events: int = Field(description="events recorded: the open visits and presences ended")
+    closed_at: datetime | None = Field(
+        description="the device's last point, where they ended (none: nothing was open)"
+    )
+
+
 class ScanResult(BaseModel):
     accepted: int
     duplicates: int
