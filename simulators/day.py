@@ -64,6 +64,12 @@ class Score:
     detected_visits: int
     matched: int
     flaps_by_kind: dict[str, int] = field(default_factory=dict)
+    # True stays seen as more than one visit (the extra ones): at the same customer
+    # (fragments), and by any visits, whatever their source or customer (duplicate_visits).
+    fragments: int = 0
+    duplicate_visits: int = 0
+    # Fence entries while the agent was on no true stay at all (driving past).
+    pass_through_entries: int = 0
 
 
 def last_working_day(now: datetime) -> date:
@@ -164,7 +170,36 @@ def score(
             # one building), or anything else (a transit, a reflection).
             key = "next_door" if during_true(agent, start, last_exit, None) else "other"
             flaps[key] += 1
+    # Each detected visit belongs to the true stay of its agent it overlaps most (if any);
+    # a stay with more than one is seen more than once.
+    owned: dict[int, list[dict[str, Any]]] = {}
+    for v in detected:
+        a0 = ts(v["arrived_at"])
+        a1 = ts(v["departed_at"]) if v["departed_at"] else a0 + 60
+        best, best_overlap = None, 0.0
+        for k, t in enumerate(truth):
+            if t["agent_id"] != v["agent_id"]:
+                continue
+            overlap = min(a1, ts(t["departed_at"])) - max(a0, ts(t["arrived_at"]))
+            if overlap > best_overlap:
+                best, best_overlap = k, overlap
+        if best is not None:
+            owned.setdefault(best, []).append(v)
+    duplicates = sum(len(vs) - 1 for vs in owned.values())
+    fragments = sum(
+        max(0, sum(v["customer_id"] == truth[k]["customer_id"] for v in vs) - 1)
+        for k, vs in owned.items()
+    )
+    passing = 0
+    for e in events:
+        if e["kind"] == "entered" and e.get("fence_id") and e.get("customer_id"):
+            at = ts(e["occurred_at"])
+            if not during_true(e.get("user_id") or "", at, at, None):
+                passing += 1
     return Score(
+        fragments=fragments,
+        duplicate_visits=duplicates,
+        pass_through_entries=passing,
         precision=round(precision, 4),
         recall=round(recall, 4),
         f1=round(f1, 4),
