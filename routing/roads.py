@@ -16,7 +16,6 @@ library only: this module stays a pure engine, whether the server is the one fie
 from __future__ import annotations
 
 import http.client
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import numpy as np
 
 from routing.travel import (
@@ -47,11 +47,11 @@ class RoutingUnavailable(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """Free-flow seconds and metres between snapped points (None: not connected), and how far
-    each point is from where it was snapped."""
+    """Free-flow seconds and metres between snapped points (NaN where no road connects
+    them), and how far each point is from where it was snapped."""
 
-    seconds: list[list[float | None]]
-    metres: list[list[float | None]]
+    seconds: np.ndarray
+    metres: np.ndarray
     snap_m: list[float]
 
 
@@ -80,8 +80,8 @@ class OsrmClient:
         finally:
             conn.close()
         try:
-            data: dict[str, Any] = json.loads(body)
-        except ValueError as exc:
+            data: dict[str, Any] = msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
             raise RoutingUnavailable(f"{self.base_url}: HTTP {response.status}, not JSON") from exc
         if response.status != 200 or data.get("code") != "Ok":
             raise RoutingUnavailable(
@@ -101,7 +101,9 @@ class OsrmClient:
         destinations: Sequence[int] | None = None,
     ) -> Table:
         """Every source to every destination (indices into ``points``; all when None)."""
-        query = "annotations=duration,distance&generate_hints=false"
+        # With a fallback speed OSRM answers every cell (a number array, no nulls to sort
+        # out in Python) and lists the ones no road connects; those become NaN here.
+        query = "annotations=duration,distance&generate_hints=false&fallback_speed=1"
         if sources is not None:
             query += "&sources=" + ";".join(map(str, sources))
         if destinations is not None:
@@ -118,7 +120,11 @@ class OsrmClient:
             strict=True,
         ):
             snap[index] = float(waypoint.get("distance") or 0.0)
-        return Table(data["durations"], data["distances"], snap)
+        seconds = np.asarray(data["durations"], dtype=float)
+        metres = np.asarray(data["distances"], dtype=float)
+        for row, col in data.get("fallback_speed_cells") or ():
+            seconds[row, col] = metres[row, col] = math.nan
+        return Table(seconds, metres, snap)
 
     def route(self, points: Sequence[GeoPoint]) -> tuple[list[GeoPoint], float, float]:
         """The road route through ``points`` in order: its line, seconds and metres."""
@@ -192,12 +198,8 @@ class RoadTravel:
             everywhere = np.ones(len(points), dtype=bool)
             unavailable = f"routing unavailable ({exc})"
             return est_s, est_m, np.ones(shape, dtype=bool), everywhere, unavailable
-        drive = np.array(
-            [[math.nan if v is None else v for v in row] for row in table.seconds], dtype=float
-        ).reshape(shape)
-        length = np.array(
-            [[math.nan if v is None else v for v in row] for row in table.metres], dtype=float
-        ).reshape(shape)
+        drive = table.seconds.reshape(shape)
+        length = table.metres.reshape(shape)
         snap = np.asarray(table.snap_m, dtype=float)
         off_map = snap > self.max_snap_m
         walk_m = snap[src, None] + snap[None, dst]

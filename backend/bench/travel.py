@@ -184,9 +184,7 @@ def run_extract(path: Path, days: int, pool: ProcessPoolExecutor, workdir: Path)
             )
             osrm_ms.append(t_osrm * 1000)
             ours_ms.append(t_ours * 1000)
-            truth = np.array(
-                [[np.nan if v is None else v for v in r] for r in table.seconds], dtype=float
-            )
+            truth = table.seconds
             # The provider's drive time: its trip less the parking overhead and the walks
             # between each place and its snapped road position (both its own model, not the
             # network's); trips next door are walked and left out.

@@ -6,6 +6,7 @@ round trip per step, never one query per point), inside the request's transactio
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import uuid
@@ -123,6 +124,20 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conne
             # it happen, so tell the pool, or it would hand the broken connection out again.
             await conn.invalidate()
             raise
+        except asyncio.CancelledError:
+            # Cancelled mid-statement (even the BEGIN, before the block could roll back):
+            # the connection's state is unknown, so it is closed, never pooled.
+            if not conn.invalidated:
+                await asyncio.shield(conn.invalidate())
+            raise
+        finally:
+            # Cancelled between the BEGIN and its COMMIT or ROLLBACK (a task cancelled while
+            # it recorded a result): SQLAlchemy does not know of the raw transaction and
+            # would pool the connection still inside it, where the next user's own BEGIN
+            # fails ("cannot use Connection.transaction() in a manually started
+            # transaction"). Such a connection is closed instead.
+            if not conn.invalidated and not driver.is_closed() and driver.is_in_transaction():
+                await asyncio.shield(conn.invalidate())
 
 
 @dataclass(frozen=True)

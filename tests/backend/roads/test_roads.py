@@ -100,6 +100,14 @@ class TestTravel:
         assert "more than 500 m from any road" in (m.note or "")
         assert m.seconds[0][2] == line.seconds[0][2] and m.seconds[2][1] == line.seconds[2][1]
 
+    def test_places_no_road_connects_are_estimated(self, town_server: RoutedServer) -> None:
+        town, island = at(2700, 150), at(4500, 0)
+        m = roads(town_server).matrix([town, island, at(5100, 0)], TravelMode.CAR, NOON, NOON)
+        line = HaversineTravel().matrix([town, island], TravelMode.CAR, NOON, NOON)
+        assert m.source == "mixed" and "not connected by road" in (m.note or "")
+        assert m.seconds[0][1] == line.seconds[0][1] and m.seconds[1][0] == line.seconds[1][0]
+        assert m.seconds[1][2] < 4 * 60  # along the island's own street, by road
+
     def test_a_server_that_is_down_falls_back_to_the_straight_line(self) -> None:
         down = RoadTravel({TravelMode.CAR: OsrmClient(f"http://127.0.0.1:{_free_port()}")})
         points = [at(0, 150), at(0, -150)]

@@ -4,7 +4,9 @@ Two banks of a river 200 m wide (y from -100 to +100 m) run west to east for 6 k
 has two streets along it (y = ±150 and ±450 m) joined by cross streets every 600 m. The only
 bridges are at the two ends (x = ±3000 m), so the straight line across the water is 300 m
 and the drive is over 6 km. On the north bank, the outer street is one-way eastbound between
-x = -600 and x = +600 m. Every street is residential (OSRM's car profile: 25 km/h).
+x = -600 and x = +600 m. East of the town, an island in the river (y = 0, x from 3,300 to
+6,900 m) has a grid of its own and no bridge. Every street is residential (OSRM's car
+profile: 25 km/h).
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ def write_town(path: Path) -> Path:
         street([(x, -150), (x, -300), (x, -450)], name=f"South cross {x}")
     for x in (-3000, 3000):
         street([(x, 150), (x, 0), (x, -150)], name=f"Bridge {x}", bridge="yes")
-    river = [node(x, y) for x, y in ((-3300, 0), (3300, 0))]
+    island = range(3300, 6901, 150)
+    street([(x, 40) for x in island], name="Island north street")
+    street([(x, -40) for x in island], name="Island south street")
+    for x in range(3300, 6901, 300):
+        street([(x, 40), (x, -40)], name=f"Island cross {x}")
+    river = [node(x, y) for x, y in ((-3300, 0), (3200, 0))]
 
     writer = osmium.SimpleWriter(str(path))
     try:
