@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,24 @@ def job_intervals(value: str) -> dict[str, float]:
             raise ValueError(f"FIELDSENSE_JOB_INTERVALS: {part!r} is not name=seconds") from exc
         if out[name.strip()] <= 0:
             raise ValueError(f"FIELDSENSE_JOB_INTERVALS: {part!r} must be positive")
+    return out
+
+
+PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def routing_providers(value: str) -> dict[str, str]:
+    """`"kr=http://osrm-kr:5000,jp=http://osrm-jp:5000"` as {name: base URL}."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, sep, url = part.partition("=")
+        name, url = name.strip(), url.strip()
+        if not sep or not PROVIDER_NAME.match(name) or not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"FIELDSENSE_ROUTING_PROVIDERS: {part!r} is not name=http(s)://host:port "
+                "(names: lower-case letters, digits, - and _)"
+            )
+        out[name] = url
     return out
 
 
@@ -113,6 +132,9 @@ class Settings:
     routing_url: str = ""
     routing_foot_url: str = ""
     roads: bool = True
+    # Named OSRM servers (car) that a tenant may choose in its settings (`travel_provider`),
+    # e.g. one per country: FIELDSENSE_ROUTING_PROVIDERS="kr=http://osrm-kr:5000,...".
+    routing_providers: dict[str, str] = field(default_factory=dict)
     # Job intervals to override, in seconds: FIELDSENSE_JOB_INTERVALS="plan_tomorrow=300,...".
     job_intervals: dict[str, float] = field(default_factory=dict)
     # Abuse limits, per API process: uploads per device, requests per store-app key, failed
@@ -150,6 +172,7 @@ class Settings:
             routing_url=os.environ.get("FIELDSENSE_ROUTING_URL", ""),
             routing_foot_url=os.environ.get("FIELDSENSE_ROUTING_FOOT_URL", ""),
             roads=os.environ.get("FIELDSENSE_ROADS", "1") != "0",
+            routing_providers=routing_providers(os.environ.get("FIELDSENSE_ROUTING_PROVIDERS", "")),
             job_intervals=job_intervals(os.environ.get("FIELDSENSE_JOB_INTERVALS", "")),
             rate_device=_limit("FIELDSENSE_RATE_DEVICE", RATE_DEVICE),
             rate_api_key=_limit("FIELDSENSE_RATE_API_KEY", RATE_API_KEY),

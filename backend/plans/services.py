@@ -46,7 +46,7 @@ from backend.recommendations.scoring import weight_vector
 from backend.roads.services import networks
 from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S, TenantSettings, settings_of
 from routing import plan as planner
-from routing.travel import GeoPoint
+from routing.travel import GeoPoint, TravelTimes
 
 PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
 FUTURE_DAYS = 366
@@ -202,9 +202,10 @@ class PlanService:
         options: planner.Options,
         field_names: dict[str, str],
     ) -> planner.PlanResult:
+        travel = await self.travel()
         try:
             return await asyncio.to_thread(
-                planner.plan, problem, options, networks.travel(), None, planner_pool()
+                planner.plan, problem, options, travel, None, planner_pool()
             )
         except planner.ProblemError as exc:
             field = exc.field
@@ -220,6 +221,11 @@ class PlanService:
             select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
         )
         return settings_of(raw)
+
+    async def travel(self) -> TravelTimes:
+        """The provider this tenant plans with: its chosen one (`travel_provider`), else the
+        server's (docs/routing.md)."""
+        return networks.travel((await self._tenant_settings()).travel_provider)
 
     async def _time_limit(self, asked_s: float) -> float:
         """What a request may spend solving: what it asked, cut to the tenant's setting (itself
@@ -351,6 +357,7 @@ class PlanService:
                 inputs,
                 team_id=team_id,
                 mode=profile.mode,
+                travel=await self.travel(),
             )
             out.append(await self.read(row.id))
         dropped = [
@@ -516,6 +523,7 @@ class PlanService:
         )
         previous = [str(s.customer_id) for s in stops if s.customer_id not in cancelled]
         options = planner.Options(time_limit_s=await self._time_limit(data.time_limit_s))
+        travel = await self.travel()
         try:
             result = await asyncio.to_thread(
                 planner.replan,
@@ -526,7 +534,7 @@ class PlanService:
                 previous,
                 [str(c) for c in done_ids],
                 options,
-                networks.travel(),
+                travel,
             )
         except planner.ProblemError as exc:
             field = "at" if exc.field == "now" else exc.field
@@ -552,6 +560,7 @@ class PlanService:
             kept=kept,
             revision=old.revision + 1,
             mode=profile.mode,
+            travel=travel,
         )
         return await self.read(row.id)
 

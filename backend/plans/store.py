@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
 from backend.db.models import Plan, PlanStop
-from backend.roads.services import networks
+from backend.roads.services import networks, route_line
 from routing import plan as planner
-from routing.travel import GeoPoint, TravelMode
+from routing.travel import GeoPoint, TravelMode, TravelTimes
 
 
 async def store_plan(
@@ -30,11 +30,15 @@ async def store_plan(
     kept: Sequence[PlanStop] = (),
     revision: int = 1,
     mode: TravelMode = TravelMode.CAR,
+    travel: TravelTimes | None = None,
 ) -> Plan:
+    """``travel``: the provider the plan was made with, to draw its route along the streets."""
     route: Sequence[GeoPoint] = agent_plan.path
     if result.travel != "straight_line" and len(agent_plan.path) > 1:
         # The line along the streets (straight segments where the network cannot answer).
-        line = await asyncio.to_thread(networks.route_line, list(agent_plan.path), mode)
+        line = await asyncio.to_thread(
+            route_line, travel or networks.travel(), list(agent_plan.path), mode
+        )
         route = line.points
     agent_id = uuid.UUID(agent_plan.agent_id)
     await session.execute(

@@ -185,6 +185,7 @@ SELECT ST_Y(pt) AS lat, ST_X(pt) AS lon FROM (
 ) places ORDER BY seq
 """
 WEIGHTS = "SELECT settings->'score_weights' FROM tenants WHERE id = $1"
+PROVIDER = "SELECT settings->>'travel_provider' FROM tenants WHERE id = $1"
 
 
 DEFAULT_WEIGHTS = weight_vector(ScoreWeights())
@@ -327,8 +328,9 @@ class RecommendationService:
         settings = await db.fetchval(PROFILE, self.p.tenant_id, plan.agent_id)
         mode = AgentProfileIn.model_validate(_json(settings)).mode if settings else TravelMode.CAR
         places = [GeoPoint(r["lat"], r["lon"]) for r in rows]
+        travel = networks.travel(await db.fetchval(PROVIDER, self.p.tenant_id))
         extra = await asyncio.to_thread(
-            detours, path, places, mode, plan.depart_at, plan.arrive_at, networks.travel()
+            detours, path, places, mode, plan.depart_at, plan.arrive_at, travel
         )
         service_s = service_min * 60
         ranked = sorted(
@@ -389,7 +391,7 @@ class RecommendationService:
             raise Invalid("give free_minutes or until", field="free_minutes")
 
         db = await raw_connection(self.session)
-        road = networks.travel()
+        road = networks.travel(await db.fetchval(PROVIDER, self.p.tenant_id))
         travel = road if isinstance(road, RoadTravel) else HaversineTravel()
         pool = pool_size(q.limit)
         while True:

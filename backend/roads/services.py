@@ -29,6 +29,7 @@ class RoadNetworks:
         self._lock = threading.Lock()
         self._servers: list[RoutedServer] = []
         self._travel: TravelTimes = HaversineTravel()
+        self._named: dict[str, RoadTravel] = {}
         self.described = "straight line (no road network configured)"
 
     def start(self, settings: Settings) -> None:
@@ -51,6 +52,10 @@ class RoadNetworks:
                         continue
                     self._servers.append(server)
                     engines[mode] = OsrmClient(server.url, "driving" if name == "car" else "foot")
+            self._named = {
+                name: RoadTravel({TravelMode.CAR: OsrmClient(url, "driving")})
+                for name, url in settings.routing_providers.items()
+            }
             if engines:
                 self._travel = RoadTravel(engines)
                 self.described = "roads: " + ", ".join(
@@ -77,15 +82,24 @@ class RoadNetworks:
         with self._lock:
             self._stop()
             self._travel = HaversineTravel()
+            self._named = {}
 
-    def travel(self) -> TravelTimes:
+    def names(self) -> list[str]:
+        """The named providers a tenant may choose (`travel_provider`)."""
+        return sorted(self._named)
+
+    def travel(self, provider: str | None = None) -> TravelTimes:
+        """The tenant's named provider when it has one configured, else the default."""
+        if provider and provider in self._named:
+            return self._named[provider]
         return self._travel
 
-    def route_line(self, points: list[GeoPoint], mode: TravelMode) -> RouteLine:
-        travel = self._travel
-        if isinstance(travel, RoadTravel):
-            return travel.route_line(points, mode)
-        return RouteLine(tuple(points), "straight_line", "no road network configured")
+
+def route_line(travel: TravelTimes, points: list[GeoPoint], mode: TravelMode) -> RouteLine:
+    """The line along the streets when ``travel`` is on roads, else straight segments."""
+    if isinstance(travel, RoadTravel):
+        return travel.route_line(points, mode)
+    return RouteLine(tuple(points), "straight_line", "no road network configured")
 
 
 networks = RoadNetworks()

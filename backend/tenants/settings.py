@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.security import Principal
 from backend.common.deps import DbSession
 from backend.db.models import Tenant
-from backend.errors import Forbidden
+from backend.errors import Forbidden, Invalid
+from backend.roads.services import networks
 
 # The longest any one request may hold a planner worker, whatever a tenant sets: the workers
 # are few (one per core) and every other planning request waits behind a long solve.
@@ -81,6 +82,11 @@ class TenantSettings(BaseModel):
         "`time_limit_s` is cut to this (and never past the server's "
         f"{MAX_PLAN_TIME_LIMIT_S:g} s)",
     )
+    travel_provider: str = Field(
+        default="",
+        description="the named road network this tenant travels on, one of the server's "
+        "FIELDSENSE_ROUTING_PROVIDERS (docs/routing.md); empty: the server's default",
+    )
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -90,6 +96,7 @@ class TenantSettingsUpdate(BaseModel):
     capture_outside_shift: bool | None = None
     score_weights: ScoreWeightsUpdate | None = None
     plan_time_limit_s: float | None = Field(default=None, ge=0.1, le=MAX_PLAN_TIME_LIMIT_S)
+    travel_provider: str | None = Field(default=None, max_length=32)
 
 
 def settings_of(raw: dict[str, Any] | None) -> TenantSettings:
@@ -117,6 +124,13 @@ class TenantSettingsController(Controller):
         tenant = await self._tenant(db_session, request.user)
         current = settings_of(tenant.settings)
         changes = data.model_dump(exclude_unset=True, exclude_none=True)
+        provider = changes.get("travel_provider")
+        if provider and provider not in networks.names():
+            known = ", ".join(networks.names()) or "none configured"
+            raise Invalid(
+                f"no road network named {provider!r} on this server ({known})",
+                field="travel_provider",
+            )
         if "score_weights" in changes:
             changes["score_weights"] = current.score_weights.model_copy(
                 update=changes["score_weights"]

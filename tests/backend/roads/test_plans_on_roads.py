@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from backend.config import Settings
 from backend.roads.server import RoutedServer, _free_port
 from backend.roads.services import networks
 from routing.roads import OsrmClient, RoadTravel
 from routing.travel import TravelMode
+from tests.backend.conftest import errors_for
 from tests.backend.roads.town import LAT0, M_PER_DEG, point
 from tests.backend.world import Tenant
 
@@ -165,6 +167,42 @@ class TestPlanOnRoads:
         assert plan["travel"] == "straight_line"
         assert "routing unavailable" in plan["travel_note"]
         assert len(plan["stops"]) == 2
+
+
+@pytest.fixture
+def named_town(town_server: RoutedServer) -> Iterator[None]:
+    """The server's default is the straight line; a tenant may choose the town's network."""
+    networks.start(
+        Settings(
+            database_url="", secret="", roads=False, routing_providers={"town": town_server.url}
+        )
+    )
+    try:
+        yield
+    finally:
+        networks.stop()
+
+
+class TestTenantProvider:
+    async def test_a_tenant_plans_on_the_network_it_chose(
+        self, tenant: Tenant, town: Town, named_town: None
+    ) -> None:
+        async def choose(name: str) -> Any:
+            return await tenant.client.patch(
+                "/tenant/settings", json={"travel_provider": name}, headers=tenant.h("admin")
+            )
+
+        bad = await choose("atlantis")
+        assert bad.status_code == 422, bad.text
+        assert errors_for(bad) == ["travel_provider"] and "town" in bad.text
+        plan = await plan_day(tenant, [town.ids["n0"], town.ids["s0"]])
+        assert plan["travel"] == "straight_line"  # the server's default
+        assert (await choose("town")).status_code == 200
+        plan = await plan_day(tenant, [town.ids["n0"], town.ids["s0"]])
+        assert plan["travel"] == "roads" and plan["travel_s"] > 2 * 12 * 60
+        assert (await choose("")).status_code == 200
+        plan = await plan_day(tenant, [town.ids["n0"], town.ids["s0"]])
+        assert plan["travel"] == "straight_line"
 
 
 class TestFreeMinutesOnRoads:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.config import Settings
+from backend.config import Settings, routing_providers
 from backend.roads.graphs import RoadsImportError, current, import_extract
 from backend.roads.server import RoutedServer, _free_port
 from backend.roads.services import RoadNetworks
@@ -123,6 +123,15 @@ class TestTravel:
 
 
 class TestProviders:
+    def test_named_providers_are_read_from_the_environment(self) -> None:
+        assert routing_providers("kr=http://osrm-kr:5000, jp=https://osrm.example/jp") == {
+            "kr": "http://osrm-kr:5000",
+            "jp": "https://osrm.example/jp",
+        }
+        for bad in ("kr", "KR=http://x", "kr=ftp://x", "kr="):
+            with pytest.raises(ValueError, match="FIELDSENSE_ROUTING_PROVIDERS"):
+                routing_providers(bad)
+
     def test_the_external_server_and_the_embedded_one_agree(
         self,
         town_server: RoutedServer,
