@@ -209,6 +209,10 @@ class VisitOut(BaseModel):
     outcome: Outcome | None
     note: str | None
     retracted_at: datetime | None
+    sources: list[str] = Field(
+        description="every source that saw this stay: `source` first, then others (a manual "
+        "check-in at a visit already detected joins it rather than making a second one)"
+    )
 
 
 class CheckIn(BaseModel):
@@ -222,6 +226,11 @@ class CheckIn(BaseModel):
     accuracy_m: float = Field(ge=0, le=10_000)
     at: AwareDatetime | None = Field(default=None, description="defaults to now")
     device_id: uuid.UUID | None = None
+    client_id: uuid.UUID | None = Field(
+        default=None,
+        description="the app's id for this check-in: sent again (an offline retry), it returns "
+        "the visit the first one made or joined",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> CheckIn:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 
 from backend.auth.scope import subtree_unit_ids
 from backend.common.crud import CrudService
@@ -14,7 +14,7 @@ from backend.customers.services import CustomerService
 from backend.db.models import Device, User
 from backend.db.models import Event as EventRow
 from backend.db.models import Visit as VisitRow
-from backend.errors import Forbidden, Invalid
+from backend.errors import Conflict, Forbidden, Invalid
 from backend.places.services import PlaceService
 from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
 
@@ -86,6 +86,11 @@ class EventService(CrudService[EventRow, EventOut]):
         )
 
 
+# How far apart in time a check-in and a detected stay at the same customer may be and still
+# be one visit: parking and walking in, or checking in on the way out.
+JOIN_WITHIN = timedelta(minutes=10)
+
+
 class VisitService(CrudService[VisitRow, VisitOut]):
     model = VisitRow
     label = "visit"
@@ -105,8 +110,72 @@ class VisitService(CrudService[VisitRow, VisitOut]):
 
     def to_schema(self, row: VisitRow) -> VisitOut:
         duration = (row.departed_at - row.arrived_at).total_seconds() if row.departed_at else None
-        fields = {k: getattr(row, k) for k in VisitOut.model_fields if k != "duration_s"}
-        return VisitOut.model_validate(fields | {"duration_s": duration})
+        computed = {"duration_s", "sources"}
+        fields = {k: getattr(row, k) for k in VisitOut.model_fields if k not in computed}
+        sources = [row.source, *(x for x in (row.also_seen_by or []) if x != row.source)]
+        return VisitOut.model_validate(fields | {"duration_s": duration, "sources": sources})
+
+    async def create(self, data: CheckIn) -> VisitOut:
+        """A manual check-in: the visit a retry of it (same `client_id`) already made or
+        joined; else it joins the stay detected at that customer or place around then; else
+        a visit of its own."""
+        if not self.may_create():
+            raise Forbidden("your role may not create a visit")
+        if data.client_id is not None:
+            earlier = await self.session.scalar(
+                select(VisitRow).where(
+                    VisitRow.tenant_id == self.p.tenant_id,
+                    VisitRow.agent_id == self.p.id,
+                    VisitRow.client_id == data.client_id,
+                )
+            )
+            if earlier is not None:
+                if (earlier.customer_id, earlier.place_id) != (data.customer_id, data.place_id):
+                    raise Conflict(
+                        f"client_id {data.client_id} already checked in elsewhere "
+                        f"(visit {earlier.id})",
+                        field="client_id",
+                    )
+                return self.to_schema(earlier)
+        values = await self.create_values(data)
+        detected = await self._detected_stay(data, values["arrived_at"])
+        if detected is None:
+            row = VisitRow(tenant_id=self.p.tenant_id, client_id=data.client_id, **values)
+            self.session.add(row)
+        else:
+            row = detected
+            row.also_seen_by = sorted({*(row.also_seen_by or []), "manual"})
+            row.confidence = max(row.confidence, values["confidence"])
+            if row.client_id is None:
+                row.client_id = data.client_id
+        await self._flush()
+        await self.session.refresh(row)
+        return self.to_schema(row)
+
+    async def _detected_stay(self, data: CheckIn, at: datetime) -> VisitRow | None:
+        """The agent's detected visit at the check-in's customer or place that is open, or
+        began or ended within JOIN_WITHIN of the check-in."""
+        target = (
+            VisitRow.customer_id == data.customer_id
+            if data.customer_id is not None
+            else VisitRow.place_id == data.place_id
+        )
+        found: VisitRow | None = await self.session.scalar(
+            select(VisitRow)
+            .where(
+                VisitRow.tenant_id == self.p.tenant_id,
+                VisitRow.agent_id == self.p.id,
+                VisitRow.source != "manual",
+                VisitRow.retracted_at.is_(None),
+                target,
+                VisitRow.arrived_at <= at + JOIN_WITHIN,
+                or_(VisitRow.departed_at.is_(None), VisitRow.departed_at >= at - JOIN_WITHIN),
+            )
+            .order_by(VisitRow.arrived_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        return found
 
     async def create_values(self, data: CheckIn) -> dict[str, Any]:
         if data.customer_id is not None:
@@ -141,14 +210,20 @@ class VisitService(CrudService[VisitRow, VisitOut]):
 
     async def check_out(self, item_id: uuid.UUID, data: CheckOut) -> VisitOut:
         row = await self._load_writable(item_id)
-        if row.source != "manual":
-            raise Invalid("only manual check-ins are checked out by hand", field="id")
-        if row.departed_at is not None:
-            raise Invalid("this visit is already checked out", field="id")
+        checked_in = row.source == "manual" or "manual" in (row.also_seen_by or [])
+        if not checked_in:
+            raise Conflict(
+                f"visit {item_id} has no check-in to check out (it was detected)", field="id"
+            )
         at = data.at or datetime.now(UTC)
+        if row.source == "manual" and row.departed_at is not None:
+            raise Conflict(f"visit {item_id} is already checked out", field="id")
         if at < row.arrived_at:
             raise Invalid("check-out before check-in", field="at")
-        row.departed_at = at
+        if row.departed_at is None:
+            # A detected stay the check-in joined ends when the agent says so; the engine's
+            # own end, when its points show it, takes over.
+            row.departed_at = at
         if data.outcome is not None:
             row.outcome = data.outcome
         if data.note is not None:

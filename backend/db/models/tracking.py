@@ -18,8 +18,9 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Base
@@ -169,6 +170,10 @@ class Visit(TenantKeyed, Base):
     outcome: Mapped[str | None] = mapped_column(String(24))
     note: Mapped[str | None] = mapped_column(Text)
     retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The app's id of the manual check-in that made or joined this visit (idempotent retries).
+    client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Other sources that saw the same stay (a check-in at a detected visit: "manual").
+    also_seen_by: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -185,4 +190,12 @@ class Visit(TenantKeyed, Base):
         ),
         Index("ix_visits_tenant_id_agent_id_arrived_at", "tenant_id", "agent_id", "arrived_at"),
         Index("ix_visits_tenant_id_customer_id", "tenant_id", "customer_id"),
+        Index(
+            "ux_visits_tenant_id_agent_id_client_id",
+            "tenant_id",
+            "agent_id",
+            "client_id",
+            unique=True,
+            postgresql_where=text("client_id IS NOT NULL"),
+        ),
     )

@@ -178,7 +178,7 @@ class TestManualVisits:
         assert out.status_code == 200, out.text
         assert out.json()["duration_s"] == 1500 and out.json()["outcome"] == "appointment_set"
         twice = await client.post(f"/visits/{visit['id']}/check-out", json={}, headers=h)
-        assert twice.status_code == 422
+        assert twice.status_code == 409 and errors_for(twice) == ["id"]
         note = await client.patch(
             f"/visits/{visit['id']}", json={"outcome": "sale", "note": "signed"}, headers=h
         )

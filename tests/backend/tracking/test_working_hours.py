@@ -84,7 +84,9 @@ async def test_points_outside_the_shift_are_not_kept(
     # The tenant says otherwise: points outside the shift are kept from then on.
     settings = await client.get("/tenant/settings", headers=t.h("admin"))
     privacy = {
-        k: v for k, v in settings.json().items() if k not in ("score_weights", "plan_time_limit_s")
+        k: v
+        for k, v in settings.json().items()
+        if k not in ("score_weights", "plan_time_limit_s", "travel_provider")
     }
     assert privacy == {
         "retention_points_days": 30,
