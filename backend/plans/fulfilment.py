@@ -32,3 +32,34 @@ async def sync_fulfilment(
         FULFIL, {"tenant": tenant_id, "plans": list(plan_ids), "now": None}
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+UNFULFIL = text(
+    """
+UPDATE plan_stops ps SET status = 'planned', visit_id = NULL
+FROM visits v
+WHERE ps.tenant_id = :tenant AND ps.visit_id = :visit AND ps.status = 'fulfilled'
+  AND v.tenant_id = ps.tenant_id AND v.id = ps.visit_id
+  AND v.customer_id IS DISTINCT FROM ps.customer_id
+RETURNING ps.plan_id
+"""
+)
+
+PLANS_OF_VISIT = text(
+    """
+SELECT p.id FROM plans p JOIN visits v ON v.tenant_id = p.tenant_id AND v.agent_id = p.agent_id
+WHERE p.tenant_id = :tenant AND v.id = :visit AND p.status = 'active'
+  AND v.arrived_at >= p.depart_at - interval '2 hours'
+  AND v.arrived_at < p.arrive_at + interval '2 hours'
+"""
+)
+
+
+async def refulfil(session: AsyncSession, tenant_id: uuid.UUID, visit_id: uuid.UUID) -> None:
+    """A visit reassigned to another customer: the stop it fulfilled is planned again, and
+    the new customer's stop in the agent's plans of that day is fulfilled by it."""
+    params = {"tenant": tenant_id, "visit": visit_id}
+    await session.execute(UNFULFIL, params)
+    plans = [r[0] for r in await session.execute(PLANS_OF_VISIT, params)]
+    if plans:
+        await sync_fulfilment(session, tenant_id, plans)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -27,26 +29,66 @@ PLANNED_NEAR = """EXISTS (
           AND ps.start_at BETWEEN to_timestamp({t}) - interval '3 hours'
                               AND to_timestamp({t}) + interval '3 hours')"""
 
-# The customer a stop is at: the one planned for the agent around then, else the nearest,
-# within STOP_CUSTOMER_M. A stop at a customer with a fence is that fence's visit, not a
-# second one (so a fenceless neighbour does not get it either).
-STOP_CUSTOMERS = f"""
-SELECT s.i, c.id
+# The customers a stop may be at: up to three within STOP_CUSTOMER_M, the planned ones first,
+# with what the choice weighs (attribute_stop): how far each is from where the stay was,
+# whether it is planned for the agent around then, whether it is assigned to the agent, and
+# whether it has a fence (a stop at a fenced customer is that fence's visit, not a second one).
+STOP_CANDIDATES = f"""
+SELECT s.i, c.id, c.fenced, c.d, c.planned, c.assigned
 FROM unnest($2::int[], $3::float8[], $4::float8[], $6::float8[]) AS s(i, lat, lon, t)
 CROSS JOIN LATERAL (
     SELECT c.id,
            EXISTS (SELECT 1 FROM geofences f WHERE f.tenant_id = $1 AND f.customer_id = c.id)
-               AS fenced
+               AS fenced,
+           ST_Distance(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography) AS d,
+           {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} AS planned,
+           coalesce(c.assigned_agent_id = $7::uuid, false) AS assigned
     FROM customers c
     WHERE c.tenant_id = $1
       AND c.location && fieldsense_box(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
       AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
-    ORDER BY {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} DESC,
-             c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
-    LIMIT 1
+    ORDER BY planned DESC, c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+    LIMIT 3
 ) c
-WHERE NOT c.fenced
 """
+
+# The weight of evidence: where the stay was (a Gaussian of the distance from its settled
+# position, ATTRIBUTION_SIGMA_M wide: indoor fixes scatter by tens of metres), times
+# PLANNED_WEIGHT when the agent's plan has the customer around then and ASSIGNED_WEIGHT when
+# the customer is the agent's own. A planned customer 60 m away still outweighs a stranger at
+# the door; between two unplanned neighbours, where the stay was decides.
+ATTRIBUTION_SIGMA_M = 30.0
+PLANNED_WEIGHT = 8.0
+ASSIGNED_WEIGHT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    customer_id: uuid.UUID
+    fenced: bool
+    by: str  # plan, assigned or nearest
+    runners_up: list[dict[str, Any]]  # [{customer_id, share}], best first
+
+
+def attribute_stop(candidates: Sequence[Any]) -> Attribution | None:
+    """The customer a stop goes to, by the weight of evidence, and the others' shares."""
+    if not candidates:
+        return None
+    weighed = []
+    for c in candidates:
+        w = math.exp(-0.5 * (float(c["d"]) / ATTRIBUTION_SIGMA_M) ** 2)
+        w *= PLANNED_WEIGHT if c["planned"] else 1.0
+        w *= ASSIGNED_WEIGHT if c["assigned"] else 1.0
+        weighed.append((w, -float(c["d"]), str(c["id"]), c))
+    weighed.sort(reverse=True)
+    total = sum(w for w, *_ in weighed) or 1.0
+    best = weighed[0][3]
+    by = "plan" if best["planned"] else "assigned" if best["assigned"] else "nearest"
+    runners = [
+        {"customer_id": str(c["id"]), "share": round(w / total, 3)} for w, _, _, c in weighed[1:]
+    ]
+    return Attribution(best["id"], bool(best["fenced"]), by, runners)
+
 
 # Of fence visits at customers, the ones to record: not those where the agent has another
 # customer planned within the hour and within NEIGHBOUR_M, and this one is not planned.
@@ -147,6 +189,7 @@ class EventWriter:
         self.device_id = device_id
         self.fence_of = dict(fences or {})
         self.customer_of_stop: dict[str, uuid.UUID] = {}
+        self.attribution_of_stop: dict[str, Attribution] = {}
         self.place_of_key: dict[str, uuid.UUID] = {}
 
     async def resolve_stops(self, produced: list[Produced]) -> list[Produced]:
@@ -156,7 +199,7 @@ class EventWriter:
             return produced
         ids = list(stops)
         rows = await self.db.fetch(
-            STOP_CUSTOMERS,
+            STOP_CANDIDATES,
             self.tenant_id,
             list(range(len(ids))),
             [stops[s].data["lat"] for s in ids],
@@ -165,7 +208,15 @@ class EventWriter:
             [stops[s].t for s in ids],
             self.user_id,
         )
-        self.customer_of_stop = {ids[r["i"]]: r["id"] for r in rows}
+        by_stop: dict[int, list[Any]] = {}
+        for r in rows:
+            by_stop.setdefault(r["i"], []).append(r)
+        self.attribution_of_stop = {}
+        for i, candidates in by_stop.items():
+            chosen = attribute_stop(candidates)
+            if chosen is not None and not chosen.fenced:
+                self.attribution_of_stop[ids[i]] = chosen
+        self.customer_of_stop = {k: a.customer_id for k, a in self.attribution_of_stop.items()}
         return [
             p
             for p in produced
@@ -368,6 +419,7 @@ class EventWriter:
                 confidence = {"geofence": 0.9, "beacon": 0.95, "wifi": 0.8, "stop": 0.6}.get(
                     e.source or "", 0.5
                 )
+                chosen = self.attribution_of_stop.get(e.subject) if e.source == "stop" else None
                 opens.append(
                     (
                         m["visit_id"],
@@ -379,6 +431,8 @@ class EventWriter:
                         e.data.get("lat"),
                         e.data.get("lon"),
                         confidence,
+                        chosen.by if chosen else e.source,
+                        dumps(chosen.runners_up) if chosen else None,
                     )
                 )
             elif ends:
@@ -387,12 +441,16 @@ class EventWriter:
             cols = list(zip(*opens, strict=True))
             await self.db.execute(
                 """INSERT INTO visits (tenant_id, id, agent_id, device_id, source, customer_id,
-                                       place_id, fence_id, arrived_at, lat, lon, confidence)
+                                       place_id, fence_id, arrived_at, lat, lon, confidence,
+                                       attributed_by, runners_up)
                    SELECT $1, u.id, $2, $3, u.source, u.customer_id, u.place_id, u.fence_id,
-                          to_timestamp(u.t), u.lat, u.lon, u.confidence
+                          to_timestamp(u.t), u.lat, u.lon, u.confidence, u.attributed_by,
+                          u.runners_up::jsonb
                    FROM unnest($4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[],
-                               $9::float8[], $10::float8[], $11::float8[], $12::float8[])
-                        AS u(id, source, customer_id, place_id, fence_id, t, lat, lon, confidence)
+                               $9::float8[], $10::float8[], $11::float8[], $12::float8[],
+                               $13::text[], $14::text[])
+                        AS u(id, source, customer_id, place_id, fence_id, t, lat, lon, confidence,
+                             attributed_by, runners_up)
                    ON CONFLICT (tenant_id, id) DO UPDATE SET retracted_at = NULL,
                         arrived_at = EXCLUDED.arrived_at""",
                 self.tenant_id,

@@ -192,6 +192,11 @@ class EventOut(BaseModel):
 Outcome = Literal["met", "not_home", "declined", "appointment_set", "sale"]
 
 
+class RunnerUp(BaseModel):
+    customer_id: uuid.UUID
+    share: float | None = Field(description="share of the evidence (none: a person's choice)")
+
+
 class VisitOut(BaseModel):
     id: uuid.UUID
     agent_id: uuid.UUID
@@ -212,6 +217,17 @@ class VisitOut(BaseModel):
     sources: list[str] = Field(
         description="every source that saw this stay: `source` first, then others (a manual "
         "check-in at a visit already detected joins it rather than making a second one)"
+    )
+    attributed_by: str | None = Field(
+        default=None,
+        description="how the customer was chosen: `plan`, `assigned` or `nearest` (a stop "
+        "near several customers, by the weight of evidence), `person` (reassigned), else the "
+        "source that names it (`geofence`, `manual`, ...)",
+    )
+    runners_up: list[RunnerUp] = Field(
+        default_factory=list,
+        description="the other customers the stay could have been at, with their shares of "
+        "the evidence, best first",
     )
 
 
@@ -250,3 +266,9 @@ class VisitUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Outcome | None = None
     note: str | None = Field(default=None, max_length=2000)
+    customer_id: uuid.UUID | None = Field(
+        default=None,
+        description="reassign the visit to this customer (the agent or a manager who knows "
+        "where the stay really was); the previous one becomes a runner-up and the plan's "
+        "stops follow",
+    )

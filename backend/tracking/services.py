@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from backend.auth.scope import subtree_unit_ids
@@ -16,6 +17,7 @@ from backend.db.models import Event as EventRow
 from backend.db.models import Visit as VisitRow
 from backend.errors import Conflict, Forbidden, Invalid
 from backend.places.services import PlaceService
+from backend.plans.fulfilment import refulfil
 from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
 
 
@@ -110,10 +112,18 @@ class VisitService(CrudService[VisitRow, VisitOut]):
 
     def to_schema(self, row: VisitRow) -> VisitOut:
         duration = (row.departed_at - row.arrived_at).total_seconds() if row.departed_at else None
-        computed = {"duration_s", "sources"}
+        computed = {"duration_s", "sources", "runners_up", "attributed_by"}
         fields = {k: getattr(row, k) for k in VisitOut.model_fields if k not in computed}
         sources = [row.source, *(x for x in (row.also_seen_by or []) if x != row.source)]
-        return VisitOut.model_validate(fields | {"duration_s": duration, "sources": sources})
+        return VisitOut.model_validate(
+            fields
+            | {
+                "duration_s": duration,
+                "sources": sources,
+                "attributed_by": row.attributed_by or (row.source if row.customer_id else None),
+                "runners_up": row.runners_up or [],
+            }
+        )
 
     async def create(self, data: CheckIn) -> VisitOut:
         """A manual check-in: the visit a retry of it (same `client_id`) already made or
@@ -206,7 +216,25 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         }
 
     async def update_values(self, row: VisitRow, changes: dict[str, Any]) -> dict[str, Any]:
-        return changes
+        if "customer_id" not in changes:
+            return changes
+        new = changes["customer_id"]
+        if new is None:
+            raise Invalid("a visit is reassigned to a customer, not to none", field="customer_id")
+        await self.require_visible(CustomerService, new, "customer_id")
+        if new == row.customer_id:
+            return {k: v for k, v in changes.items() if k != "customer_id"}
+        runners = [r for r in (row.runners_up or []) if r.get("customer_id") != str(new)]
+        if row.customer_id is not None:
+            runners.insert(0, {"customer_id": str(row.customer_id), "share": None})
+        return changes | {"attributed_by": "person", "runners_up": runners}
+
+    async def update(self, item_id: uuid.UUID, data: BaseModel) -> VisitOut:
+        """Outcome and note; or a reassignment, which the plan's stops follow."""
+        out = await super().update(item_id, data)
+        if "customer_id" in data.model_fields_set:
+            await refulfil(self.session, self.p.tenant_id, out.id)
+        return out
 
     async def check_out(self, item_id: uuid.UUID, data: CheckOut) -> VisitOut:
         row = await self._load_writable(item_id)

@@ -172,6 +172,10 @@ class Visit(TenantKeyed, Base):
     retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The app's id of the manual check-in that made or joined this visit (idempotent retries).
     client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # How the customer was chosen (stop visits: plan, assigned, nearest; person: reassigned)
+    # and the other candidates with their shares of the evidence.
+    attributed_by: Mapped[str | None] = mapped_column(String(16))
+    runners_up: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     # Other sources that saw the same stay (a check-in at a detected visit: "manual").
     also_seen_by: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

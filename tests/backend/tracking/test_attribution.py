@@ -1,0 +1,151 @@
+"""Which customer a stay was at, among neighbours: by the evidence, with the runners-up kept,
+and a person's reassignment followed by the plan."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from backend.tracking.records import attribute_stop
+from tests.backend.conftest import errors_for
+from tests.backend.tracking.conftest import Field, at
+
+# Two neighbours 20 m apart in one building, 5 km from everything else in the module.
+A_NORTH, A_EAST = -5000.0, 0.0
+B_NORTH = A_NORTH + 20.0
+
+
+def fix_near(minutes_ago: float, north: float, east: float, rng: random.Random) -> dict[str, Any]:
+    lat, lon = at(north + rng.gauss(0, 6), east + rng.gauss(0, 6))
+    return {
+        "client_id": str(uuid.uuid4()),
+        "age_s": minutes_ago * 60,
+        "lat": lat,
+        "lon": lon,
+        "accuracy_m": 12,
+    }
+
+
+async def neighbours(field: Field, tag: str, who: str) -> tuple[str, str]:
+    """Two of `who`'s customers, 20 m apart."""
+    ids = []
+    for name, north in ((f"A {tag}", A_NORTH), (f"B {tag}", B_NORTH)):
+        lat, lon = at(north, A_EAST)
+        c = await field.tenant.post(
+            "admin",
+            "/customers",
+            {
+                "name": name,
+                "lat": lat,
+                "lon": lon,
+                "status": "customer",
+                "assigned_agent_id": str(field.tenant.users[who]),
+            },
+        )
+        ids.append(c["id"])
+    return ids[0], ids[1]
+
+
+async def stay_at_a(client: AsyncTestClient[Litestar], field: Field, who: str) -> dict[str, Any]:
+    """Twelve minutes at A (fixes scattered around it), then leaving: the stop's visit."""
+    rng = random.Random(4)
+    device = await field.device(who)
+    pts = [fix_near(20 - i * 0.5, A_NORTH, A_EAST, rng) for i in range(25)]
+    pts += [fix_near(7, A_NORTH - 600, A_EAST, rng), fix_near(6.5, A_NORTH - 900, A_EAST, rng)]
+    h = field.tenant.h(who)
+    r = await client.post("/ingest/locations", json={"device_id": device, "points": pts}, headers=h)
+    assert r.status_code == 200, r.text
+    visits = await client.get(
+        "/visits", params={"agent_id": str(field.tenant.users[who]), "source": "stop"}, headers=h
+    )
+    found = visits.json()["items"]
+    assert len(found) == 1, visits.text
+    return dict(found[0])
+
+
+class TestTheEvidence:
+    def test_where_the_stay_was_decides_between_strangers(self) -> None:
+        a = {"id": "a", "d": 4.0, "planned": False, "assigned": False, "fenced": False}
+        b = {"id": "b", "d": 18.0, "planned": False, "assigned": False, "fenced": False}
+        chosen = attribute_stop([b, a])
+        assert chosen is not None and chosen.customer_id == "a" and chosen.by == "nearest"
+        assert chosen.runners_up[0]["customer_id"] == "b"
+        assert 0 < chosen.runners_up[0]["share"] < 0.5
+
+    def test_the_plan_outweighs_the_door_and_the_agents_own_outweigh_strangers(self) -> None:
+        planned = {"id": "p", "d": 55.0, "planned": True, "assigned": False, "fenced": False}
+        door = {"id": "d", "d": 2.0, "planned": False, "assigned": False, "fenced": False}
+        chosen = attribute_stop([door, planned])
+        assert chosen is not None and (chosen.customer_id, chosen.by) == ("p", "plan")
+        own = {"id": "o", "d": 20.0, "planned": False, "assigned": True, "fenced": False}
+        stranger = {"id": "s", "d": 12.0, "planned": False, "assigned": False, "fenced": False}
+        chosen = attribute_stop([stranger, own])
+        assert chosen is not None and (chosen.customer_id, chosen.by) == ("o", "assigned")
+        assert sum(r["share"] for r in chosen.runners_up) < 0.5
+
+
+class TestNeighboursWithoutAPlan:
+    async def test_the_visit_goes_where_the_agent_stayed_and_can_be_reassigned(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        a, b = await neighbours(field, "no plan", "agent2")
+        visit = await stay_at_a(client, field, "agent2")
+        # Both are the agent's own: where the stay was decides.
+        assert visit["customer_id"] == a and visit["attributed_by"] == "assigned"
+        assert [r["customer_id"] for r in visit["runners_up"]] == [b]
+        h = field.tenant.h("agent2")
+        moved = await client.patch(f"/visits/{visit['id']}", json={"customer_id": b}, headers=h)
+        assert moved.status_code == 200, moved.text
+        body = moved.json()
+        assert body["customer_id"] == b and body["attributed_by"] == "person"
+        assert body["runners_up"][0] == {"customer_id": a, "share": None}
+        # Another tenant's customer, or none: refused, naming the field.
+        other = await client.patch(
+            f"/visits/{visit['id']}", json={"customer_id": str(uuid.uuid4())}, headers=h
+        )
+        assert other.status_code == 422 and errors_for(other) == ["customer_id"]
+
+
+class TestAPlansStopFollowsAReassignment:
+    async def test_the_stop_it_fulfilled_is_planned_again(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        a, b = await neighbours(field, "planned", "agent")
+        h = field.tenant.h("agent")
+        # A time zone where it is about noon now: the day's plan holds an appointment at A now.
+        offset = 12 - datetime.now(UTC).hour
+        zone = "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+        local = datetime.now(UTC).astimezone(ZoneInfo(zone))
+        lat, lon = at(A_NORTH - 300, A_EAST)
+        profile = {
+            "start": {"lat": lat, "lon": lon},
+            "shift_start": "06:00",
+            "shift_end": "20:00",
+            "timezone": zone,
+        }
+        start = local.replace(minute=0, second=0, microsecond=0)
+        body = {
+            "agent_id": str(field.tenant.users["agent"]),
+            "date": local.date().isoformat(),
+            "profile": profile,
+            "appointments": [{"customer_id": a, "start": start.isoformat(), "service_min": 30}],
+            "prospects": [],
+            "time_limit_s": 0.3,
+        }
+        plan = await field.tenant.post("agent", "/plans", body)
+        visit = await stay_at_a(client, field, "agent")
+        assert visit["customer_id"] == a and visit["attributed_by"] == "plan"
+        read = (await client.get(f"/plans/{plan['id']}", headers=h)).json()
+        stop = next(s for s in read["stops"] if s["customer_id"] == a)
+        assert stop["status"] == "fulfilled" and stop["visit_id"] == visit["id"]
+        moved = await client.patch(f"/visits/{visit['id']}", json={"customer_id": b}, headers=h)
+        assert moved.status_code == 200, moved.text
+        read = (await client.get(f"/plans/{plan['id']}", headers=h)).json()
+        stop = next(s for s in read["stops"] if s["customer_id"] == a)
+        assert stop["status"] == "planned" and stop["visit_id"] is None
