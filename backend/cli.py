@@ -167,7 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     from backend.simrun import run_eval
 
-    run_eval(json_path, args.agents, args.seed)
+    run_eval(json_path, args.agents, args.seed, Path(args.gps))
     return 0
 
 
@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", help="write the report here")
     ev.add_argument("--agents", type=int, default=20, help="simulated agents (phones)")
     ev.add_argument(
-        "--gps", default="../shared/bench/gps", help="spoof: the real traces (mopsi/, gpxpy/)"
+        "--gps", default="../shared/bench/gps", help="the recorded traces (mopsi/, gpxpy/)"
     )
     ev.add_argument("--seed", type=int, default=7)
     ev.set_defaults(fn=cmd_eval)

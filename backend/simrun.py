@@ -23,6 +23,7 @@ import httpx
 from backend.config import DATA_DIR
 from backend.embedded_db import EmbeddedPostgres, free_port
 from simulators.day import DayConfig, simulate
+from simulators.traces import real_traces
 
 DAY_S = 9.5 * 3600  # a working day, depot to depot, roughly
 TARGETS = {"precision": ">= 0.97", "recall": ">= 0.97", "flaps": "0"}
@@ -69,8 +70,8 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: f
     raise RuntimeError(f"the API did not come up in {timeout:.0f} s; see {log}")
 
 
-def _table(summary: dict[str, Any], keys: list[str]) -> None:
-    print(f"\n{'simulated day':28} {'measured':>12} {'target':>10}")
+def _table(summary: dict[str, Any], keys: list[str], title: str = "simulated day") -> None:
+    print(f"\n{title:28} {'measured':>12} {'target':>10}")
     for k in keys:
         print(f"{k:28} {summary[k]!s:>12} {TARGETS.get(k, ''):>10}")
     print(flush=True)
@@ -167,7 +168,11 @@ fieldsense is running at {base}   (Ctrl-C stops it)
     return 0
 
 
-def run_eval(json_path: Path | None, agents: int, seed: int) -> dict[str, Any]:
+def run_eval(
+    json_path: Path | None, agents: int, seed: int, gps: Path | None = None
+) -> dict[str, Any]:
+    """The simulated day, then (with `gps`, a folder of recorded traces) the real traces,
+    on one throwaway PostGIS and API; figures per scenario and pooled."""
     from backend.db import migrate
     from backend.tenants.demo import DEMO_PASSWORD
 
@@ -198,15 +203,40 @@ def run_eval(json_path: Path | None, agents: int, seed: int) -> dict[str, Any]:
             progress=say,
         )
         details = asyncio.run(simulate(cfg))
+        traces = None
+        if gps is not None and gps.is_dir():
+            say(f"[traces] the recorded traces under {gps}, uploaded as a new agent's phones")
+            traces = asyncio.run(
+                real_traces(cfg.base_url, slug, logins["admin"], DEMO_PASSWORD, gps, say)
+            )
     finally:
         if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
         pg.destroy()  # the throwaway database; the day's ground truth and results stay
     keys = ("precision", "recall", "flaps", "fragments", "duplicate_visits", "pass_through_entries")
-    # One scenario so far: the demo tenant's simulated working day (docs/simulation.md).
-    summary: dict[str, Any] = {k: details[k] for k in keys}
-    summary["scenarios"] = {"simulated_day": {k: details[k] for k in keys}}
+    # The scenarios (docs/simulation.md): the demo tenant's simulated working day, and the
+    # recorded traces of real phones; the summary pools their counts.
+    scenarios: dict[str, dict[str, Any]] = {"simulated_day": details}
+    if traces is not None:
+        scenarios["real_traces"] = traces
+        details["real_traces"] = traces
+    matched = sum(x["matched"] for x in scenarios.values())
+    detected = sum(x["detected_visits"] for x in scenarios.values())
+    true = sum(x["true_visits"] for x in scenarios.values())
+    summary: dict[str, Any] = {
+        "precision": round(matched / detected, 4) if detected else 1.0,
+        "recall": round(matched / true, 4) if true else 1.0,
+        **{k: sum(x[k] for x in scenarios.values()) for k in keys[2:]},
+        "scenarios": {name: {k: x[k] for k in keys} for name, x in scenarios.items()},
+    }
+    if traces is not None:
+        _table(
+            traces,
+            ["traces", "drive_by_fences", "true_visits", "detected_visits", "precision",
+             "recall", "fragments", "duplicate_visits", "pass_through_entries"],
+            "real traces",
+        )  # fmt: skip
     _table(
         details,
         ["agents", "true_visits", "detected_visits", "precision", "recall", "flaps", "fragments",

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from geofence.distance import haversine_m
 from geofence.filters import FilterConfig, flag_for
 from geofence.presence import Presence, PresenceConfig
 from geofence.spoof import (
@@ -105,15 +104,6 @@ class Result:
     @property
     def events(self) -> list[Event]:
         return [p.event for p in self.produced]
-
-
-def _moving(last: Fix | None, fix: Fix, threshold_mps: float) -> bool:
-    """The fix's own speed, or the speed implied by the previous point (within 2 minutes)."""
-    if fix.speed_mps is not None:
-        return fix.speed_mps >= threshold_mps
-    if last is None or not 0 < fix.t - last.t <= 120:
-        return False
-    return haversine_m(last.lat, last.lon, fix.lat, fix.lon) / (fix.t - last.t) >= threshold_mps
 
 
 def _silence(device: str, state: DeviceState, at: float) -> list[Event]:
@@ -213,8 +203,7 @@ def process(
         state.trail = remember(state.trail, fix, cfg.spoof)
         if state.last is not None and fix.t - state.last.t > cfg.silent_after_s:
             produced += [Produced(e, by) for e in _silence(device, state, state.last.t)]
-        moving = _moving(state.last, fix, cfg.presence.drive_by_mps)
-        events = state.presence.step(device, fix, near, cfg.presence, moving)
+        events = state.presence.step(device, fix, near, cfg.presence)
         events += state.stops.step(device, fix, cfg.stops)
         if events:
             produced += [Produced(e, by) for e in events]

@@ -97,8 +97,8 @@ def test_jitter_across_the_border_within_accuracy_never_exits(
 ) -> None:
     fence = circle("j", radius_m=120, dwell_s=300, exit_buffer_m=0)
     near = near_function([fence])
-    points = [fix(0, 0, 0)]  # clearly inside: entered
-    t = 0.0
+    points = [fix(0, 0, 0), fix(9999, 60, 0)]  # clearly inside for a minute: entered
+    t = 60.0
     for i, (acc, where, dt) in enumerate(walk, start=1):
         t += dt
         # Distance to the border within the point's accuracy, on either side.

@@ -1,0 +1,254 @@
+"""Real phones' traces through the API: the `real_traces` scenario of `fieldsense eval visits`.
+
+The recorded traces under `bench/gps` (Mopsi text files, GPX tracks; phones sampling every
+1-30 s, walking and driving) are uploaded as a new agent's devices would upload them, moved in
+time to end an hour ago. Where they go comes from the traces alone, by rules that share
+nothing with the engine:
+- a **stay** is a run of at least 5 minutes whose fixes all lie within 50 m of the median of
+  its first ten; each stay gets a customer there, every other one with a 50 m fence;
+- a **drive-by** is a fix moving at 4 m/s or more (over 20 s), at least 400 m from any stay and
+  from other drive-bys; each gets a plain 50 m fence that the car crosses.
+
+Scored like the simulated day: visits against the stays, and every entry into a drive-by's
+fence is a pass-through entry.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from simulators.gps import distance_m
+
+TRKPT = re.compile(r'<trkpt lat="([-\d.]+)" lon="([-\d.]+)">.*?<time>([^<]+)</time>', re.S)
+STAY_M, STAY_S = 50.0, 300.0
+MOVING_MPS, DRIVE_SPACING_M = 4.0, 400.0
+FENCE_M = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    t: float
+    lat: float
+    lon: float
+
+
+def read_trace(path: Path) -> list[Point]:
+    """Mopsi: `lat lon unix_ms alt` per line; GPX: trkpt with a time. Sorted by time."""
+    pts: list[Point] = []
+    if path.suffix == ".txt":
+        for line in path.read_text().split("\n"):
+            parts = line.split()
+            if len(parts) >= 3:
+                pts.append(Point(int(parts[2]) / 1000, float(parts[0]), float(parts[1])))
+    else:
+        for lat, lon, ts in TRKPT.findall(path.read_text()):
+            t = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+            pts.append(Point(t, float(lat), float(lon)))
+    return sorted(pts, key=lambda p: p.t)
+
+
+def trace_files(root: Path) -> list[Path]:
+    return sorted(root.glob("mopsi/[0-9]*.txt")) + sorted(root.glob("gpxpy/*.gpx"))
+
+
+def stays(pts: list[Point]) -> list[tuple[float, float, float, float]]:
+    """(arrived, departed, lat, lon) of every run of STAY_S or longer within STAY_M."""
+    out = []
+    i = 0
+    while i < len(pts):
+        head = pts[i : i + 10]
+        lat = statistics.median(p.lat for p in head)
+        lon = statistics.median(p.lon for p in head)
+        j = i
+        while (
+            j + 1 < len(pts) and distance_m((lat, lon), (pts[j + 1].lat, pts[j + 1].lon)) <= STAY_M
+        ):
+            j += 1
+        if pts[j].t - pts[i].t >= STAY_S and all(
+            distance_m((lat, lon), (p.lat, p.lon)) <= STAY_M for p in head
+        ):
+            out.append((pts[i].t, pts[j].t, lat, lon))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def drive_bys(pts: list[Point], avoid: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Places the trace drives through at MOVING_MPS or more, spaced DRIVE_SPACING_M apart."""
+    chosen: list[tuple[float, float]] = []
+    for k, p in enumerate(pts):
+        a = next((q for q in reversed(pts[:k]) if p.t - q.t >= 10), None)
+        b = next((q for q in pts[k + 1 :] if q.t - p.t >= 10), None)
+        if a is None or b is None or b.t - a.t > 60:
+            continue
+        speed = distance_m((a.lat, a.lon), (b.lat, b.lon)) / (b.t - a.t)
+        here = (p.lat, p.lon)
+        if speed < MOVING_MPS:
+            continue
+        if any(distance_m(here, x) < DRIVE_SPACING_M for x in [*avoid, *chosen]):
+            continue
+        chosen.append(here)
+    return chosen
+
+
+async def _post(http: httpx.AsyncClient, path: str, body: Any, h: dict[str, str]) -> Any:
+    resp = await http.post(path, json=body, headers=h)
+    if resp.status_code >= 300:
+        raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text[:300]}")
+    return resp.json()
+
+
+async def run_traces(
+    http: httpx.AsyncClient,
+    tenant: str,
+    admin: dict[str, str],
+    org_unit_id: str,
+    gps: Path,
+    say: Any,
+) -> dict[str, Any]:
+    """Upload every trace as a new agent's phone would; the truth, visits and events."""
+    password = "traces-" + uuid.uuid4().hex[:12]
+    email = f"traces-{uuid.uuid4().hex[:8]}@eval.example"
+    user = await _post(
+        http,
+        "/users",
+        {"email": email, "name": "Trace walker", "role": "agent", "org_unit_id": org_unit_id,
+         "password": password},
+        admin,
+    )  # fmt: skip
+    login = await _post(
+        http, "/auth/login", {"tenant": tenant, "email": email, "password": password}, {}
+    )
+    agent = {"authorization": f"Bearer {login['access_token']}"}
+    truth: list[dict[str, Any]] = []
+    pass_fences: set[str] = set()
+    devices: list[str] = []
+    now = datetime.now(UTC).timestamp()
+    files = trace_files(gps)
+    for n, path in enumerate(files, 1):
+        pts = read_trace(path)
+        if len(pts) < 10:
+            continue
+        shift = (now - 3600) - pts[-1].t
+        found = stays(pts)
+        drives = drive_bys(pts, [(s[2], s[3]) for s in found])
+        for k, (a, b, lat, lon) in enumerate(found):
+            customer = await _post(
+                http,
+                "/customers",
+                {"name": f"{path.stem} stay {k}", "lat": lat, "lon": lon, "status": "customer",
+                 "assigned_agent_id": user["id"], "org_unit_id": org_unit_id},
+                admin,
+            )  # fmt: skip
+            if k % 2 == 0:  # every other customer has a fence
+                await _post(
+                    http,
+                    "/geofences",
+                    {"name": f"{path.stem} stay {k}", "customer_id": customer["id"],
+                     "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}, "dwell_s": 120},
+                    admin,
+                )  # fmt: skip
+            truth.append(
+                {
+                    "agent_id": user["id"],
+                    "customer_id": customer["id"],
+                    "arrived_at": datetime.fromtimestamp(a + shift, UTC).isoformat(),
+                    "departed_at": datetime.fromtimestamp(b + shift, UTC).isoformat(),
+                }
+            )
+        for k, (lat, lon) in enumerate(drives):
+            fence = await _post(
+                http,
+                "/geofences",
+                {"name": f"{path.stem} drive-by {k}",
+                 "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}, "dwell_s": 120},
+                admin,
+            )  # fmt: skip
+            pass_fences.add(fence["id"])
+        device = await _post(
+            http,
+            "/devices",
+            {"name": path.stem, "identifier": f"trace-{uuid.uuid4()}", "user_id": user["id"]},
+            admin,
+        )
+        devices.append(device["id"])
+        points = [
+            {
+                "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path.name}/{i}")),
+                "time": datetime.fromtimestamp(p.t + shift, UTC).isoformat(),
+                "lat": p.lat,
+                "lon": p.lon,
+                "accuracy_m": 10,
+            }
+            for i, p in enumerate(pts)
+        ]
+        for i in range(0, len(points), 1000):  # the phone uploads as it records
+            await _post(
+                http,
+                "/ingest/locations",
+                {"device_id": device["id"], "points": points[i : i + 1000]},
+                agent,
+            )
+        await _post(http, "/ingest/day-end", {"device_id": device["id"]}, agent)
+        say(
+            f"[traces] {n}/{len(files)} {path.name}: {len(pts)} fixes, {len(found)} stays, "
+            f"{len(drives)} drive-bys"
+        )
+    events: list[dict[str, Any]] = []
+    for device in devices:
+        resp = await http.get(
+            "/events", params={"device_id": device, "kind": "entered", "limit": 500}, headers=admin
+        )
+        resp.raise_for_status()
+        events += resp.json()["items"]
+    resp = await http.get("/visits", params={"agent_id": user["id"], "limit": 500}, headers=admin)
+    resp.raise_for_status()
+    visits = [v for v in resp.json()["items"] if v["customer_id"] is not None]
+    entries = sum(1 for e in events if e.get("fence_id") in pass_fences)
+    return {
+        "truth": truth,
+        "detected": visits,
+        "events": events,
+        "pass_through_entries": entries,
+        "drive_by_fences": len(pass_fences),
+        "traces": len(devices),
+        "agent_id": user["id"],
+    }
+
+
+async def real_traces(
+    base_url: str, tenant: str, admin_email: str, password: str, gps: Path, say: Any
+) -> dict[str, Any]:
+    """The scenario on a running API: its figures, scored like the simulated day."""
+    from simulators.day import _login, score
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, trust_env=False) as http:
+        token = await _login(http, tenant, admin_email, password)
+        admin = {"authorization": f"Bearer {token}"}
+        teams = await http.get("/org-units", params={"kind": "team", "limit": 1}, headers=admin)
+        teams.raise_for_status()
+        unit = teams.json()["items"][0]["id"]
+        got = await run_traces(http, tenant, admin, unit, gps, say)
+    s = score(got["truth"], got["detected"], [], 1)
+    return {
+        "precision": s.precision,
+        "recall": s.recall,
+        "flaps": s.flaps,
+        "fragments": s.fragments,
+        "duplicate_visits": s.duplicate_visits,
+        "pass_through_entries": got["pass_through_entries"],
+        "true_visits": s.true_visits,
+        "detected_visits": s.detected_visits,
+        "matched": s.matched,
+        "drive_by_fences": got["drive_by_fences"],
+        "traces": got["traces"],
+    }
