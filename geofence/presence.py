@@ -3,8 +3,8 @@
 Enter: points have been inside (at all) for `enter_after_s`, at least two of them, stamped
 at the first. Time, not a number of fixes, and not one point however deep inside: at one fix
 a second three fixes are three seconds, and a car slowing through a fence at a junction has
-points well inside it (on the real traces, 17 of 26 fences a car drove through were entered
-when one such point was enough; 5 now, each a car inside for 45 s or more). So driving
+points well inside it (on the real traces, cars entered the 26 fences they drove through 17
+times when one such point was enough; 5 now, each a car inside for 45 s or more). So driving
 through a fence is not a visit to it, at any sampling rate, and a stay is.
 Exit: points outside by more than max(accuracy, the fence's exit buffer) for `min_exit_s`,
 stamped at the first of them.

@@ -7,7 +7,9 @@ nothing with the engine:
 - a **stay** is a run of at least 5 minutes whose fixes all lie within 50 m of the median of
   its first ten; each stay gets a customer there, every other one with a 50 m fence;
 - a **drive-by** is a fix moving at 4 m/s or more (over 20 s), at least 400 m from any stay and
-  from other drive-bys; each gets a plain 50 m fence that the car crosses.
+  from other drive-bys; each gets a plain 50 m fence that the car crosses. Several traces were
+  recorded in one town, so only the trace's own phone entering its own drive-by's fence is a
+  pass-through (another trace may stay there).
 
 Scored like the simulated day: visits against the stays, and every entry into a drive-by's
 fence is a pass-through entry.
@@ -130,7 +132,7 @@ async def run_traces(
     )
     agent = {"authorization": f"Bearer {login['access_token']}"}
     truth: list[dict[str, Any]] = []
-    pass_fences: set[str] = set()
+    pass_fences: dict[str, str] = {}  # fence -> the device whose trace it was placed on
     devices: list[str] = []
     now = datetime.now(UTC).timestamp()
     files = trace_files(gps)
@@ -173,7 +175,7 @@ async def run_traces(
                  "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}, "dwell_s": 120},
                 admin,
             )  # fmt: skip
-            pass_fences.add(fence["id"])
+            pass_fences[fence["id"]] = ""
         device = await _post(
             http,
             "/devices",
@@ -181,6 +183,9 @@ async def run_traces(
             admin,
         )
         devices.append(device["id"])
+        for fid, owner in pass_fences.items():
+            if not owner:
+                pass_fences[fid] = device["id"]
         points = [
             {
                 "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path.name}/{i}")),
@@ -213,7 +218,9 @@ async def run_traces(
     resp = await http.get("/visits", params={"agent_id": user["id"], "limit": 500}, headers=admin)
     resp.raise_for_status()
     visits = [v for v in resp.json()["items"] if v["customer_id"] is not None]
-    entries = sum(1 for e in events if e.get("fence_id") in pass_fences)
+    # Traces of one town cross each other's places: only an entry by the trace's own phone
+    # into a fence on its own drive counts (another trace may stop there).
+    entries = sum(1 for e in events if pass_fences.get(e.get("fence_id") or "") == e["device_id"])
     return {
         "truth": truth,
         "detected": visits,

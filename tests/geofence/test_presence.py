@@ -32,8 +32,8 @@ class TestEnter:
     def test_entry_is_by_time_inside_even_well_inside(self) -> None:
         # Walking in (1.7 m/s): one point well inside (by its accuracy) is not yet a stay; a
         # second one 50 s later is, stamped at the first (a car slowing through a fence at a
-        # junction is well inside too: 17 of 26 such fences on the real traces were entered
-        # when one such point was enough).
+        # junction is well inside too: on the real traces, 17 entries into the 26 fences cars
+        # drove through when one such point was enough).
         events, state, _ = run([fix(1, 0, 150), fix(2, 60, 50, acc=20)])
         assert events == [] and state.inside == []
         events, state, _ = run([fix(3, 110, 45, acc=20)], state)
