@@ -39,6 +39,19 @@ def point(
     }
 
 
+def recent(minutes_ago: float, north_m: float = 0.0, east_m: float = 0.0) -> dict[str, Any]:
+    """A fix `minutes_ago` (dated by its age, as a phone's queue would), north / east of the
+    office's fence centre."""
+    lat, lon = at(north_m, east_m)
+    return {
+        "client_id": str(uuid.uuid4()),
+        "age_s": minutes_ago * 60,
+        "lat": lat,
+        "lon": lon,
+        "accuracy_m": 8,
+    }
+
+
 def visit_track(start_s: float = 0.0) -> list[dict[str, Any]]:
     """Walk in from 400 m, stay 10 minutes at the fence's centre, walk out to 600 m."""
     pts = [point(start_s + i * 20, 400 - i * 100) for i in range(5)]

@@ -11,18 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.backend.conftest import errors_for
-from tests.backend.tracking.conftest import LAT, LON, Field
-
-
-def recent(minutes_ago: float) -> dict[str, Any]:
-    """A fix at the office (the fenced place), `minutes_ago`."""
-    return {
-        "client_id": str(uuid.uuid4()),
-        "age_s": minutes_ago * 60,
-        "lat": LAT,
-        "lon": LON,
-        "accuracy_m": 8,
-    }
+from tests.backend.tracking.conftest import LAT, LON, Field, recent
 
 
 async def detected_visit(client: AsyncTestClient[Litestar], field: Field, who: str) -> Any:

@@ -3,7 +3,6 @@ when the agent's shift (plus a grace) has ended, not only after 30 minutes of si
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,18 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.jobs.runner import JobRunner
 from backend.tracking.jobs import close_finished_days
-from tests.backend.tracking.conftest import Field, at
-
-
-def recent(minutes_ago: float, north_m: float) -> dict[str, Any]:
-    lat, lon = at(north_m)
-    return {
-        "client_id": str(uuid.uuid4()),
-        "age_s": minutes_ago * 60,
-        "lat": lat,
-        "lon": lon,
-        "accuracy_m": 8,
-    }
+from tests.backend.tracking.conftest import Field, at, recent
 
 
 async def stay_at_the_office(client: AsyncTestClient[Litestar], field: Field, who: str) -> str:

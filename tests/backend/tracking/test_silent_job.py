@@ -12,18 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.jobs.runner import JobRunner
 from backend.tracking.jobs import exit_silent_devices
-from tests.backend.tracking.conftest import IBEACON, Field, at, point
-
-
-def recent(minutes_ago: float, north_m: float) -> dict[str, Any]:
-    lat, lon = at(north_m)
-    return {
-        "client_id": str(uuid.uuid4()),
-        "age_s": minutes_ago * 60,
-        "lat": lat,
-        "lon": lon,
-        "accuracy_m": 8,
-    }
+from tests.backend.tracking.conftest import IBEACON, Field, at, point, recent
 
 
 async def test_silent_device_is_exited_at_its_last_point(
