@@ -169,7 +169,7 @@ GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
 LIMIT 5000
 """
 STORE_VISITS = """
-SELECT v.device_id, v.arrived_at, v.departed_at, v.source
+SELECT v.device_id, v.arrived_at, v.departed_at, v.source, v.also_seen_by
 FROM visits v
 WHERE v.tenant_id = $1 AND v.place_id = $2 AND v.retracted_at IS NULL
   AND v.arrived_at >= $3 AND v.arrived_at < $4
@@ -414,7 +414,9 @@ def store_figures(
     for v in visits:
         per_hour[v["arrived_at"].astimezone(tz).hour].add(v["device_id"])
         per_device[v["device_id"]] = per_device.get(v["device_id"], 0) + 1
-        if v["source"] in ("beacon", "wifi", "manual"):
+        # Seen inside the store: by its beacons, its Wi-Fi or a check-in (one visit of a
+        # stay may have several sources).
+        if {v["source"], *(v.get("also_seen_by") or ())} & {"beacon", "wifi", "manual"}:
             inner.add(v["device_id"])
         if v["departed_at"] is not None:
             dwell_s.append((v["departed_at"] - v["arrived_at"]).total_seconds())

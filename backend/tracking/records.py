@@ -170,6 +170,60 @@ def close_visits_sql(tenant_id: uuid.UUID, closes: Sequence[tuple[str, float]]) 
     )
 
 
+INSERT_VISIT = """
+INSERT INTO visits (tenant_id, id, agent_id, device_id, source, customer_id, place_id, fence_id,
+                    arrived_at, lat, lon, confidence, attributed_by, runners_up)
+VALUES ($1, $4, $2, $3, $5, $6, $7, $8, to_timestamp($9), $10, $11, $12, $13, $14::jsonb)
+ON CONFLICT (tenant_id, id) DO UPDATE SET retracted_at = NULL, arrived_at = EXCLUDED.arrived_at
+"""
+
+# The visit a new sighting joins: the agent's, at the same place (or, without a place, the
+# same customer), open or ended within JOIN_WITHIN, begun no later than JOIN_WITHIN after it.
+JOIN_WITHIN = "10 minutes"
+JOINED_VISIT = f"""
+SELECT v.id FROM visits v
+WHERE v.tenant_id = $1 AND v.agent_id = $2 AND v.retracted_at IS NULL AND v.id <> $6
+  AND CASE WHEN $3::uuid IS NOT NULL THEN v.place_id = $3::uuid
+           ELSE v.customer_id = $4::uuid END
+  AND v.arrived_at <= to_timestamp($5) + interval '{JOIN_WITHIN}'
+  AND (v.departed_at IS NULL OR v.departed_at >= to_timestamp($5) - interval '{JOIN_WITHIN}')
+ORDER BY v.arrived_at DESC
+LIMIT 1
+"""
+
+JOIN_VISIT = """
+UPDATE visits SET also_seen_by = ARRAY(SELECT DISTINCT x FROM unnest(also_seen_by || $3::text) x
+                                       WHERE x <> source ORDER BY x),
+                  departed_at = NULL, updated_at = now()
+WHERE tenant_id = $1 AND id = $2
+"""
+
+# The sources a visit is seen by, from its sightings (and a manual check-in's, kept).
+RESEEN = """
+UPDATE visits v SET also_seen_by = ARRAY(
+    SELECT DISTINCT x FROM (
+        SELECT s.source AS x FROM visit_sightings s
+        WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id
+        UNION ALL SELECT 'manual' WHERE 'manual' = ANY(v.also_seen_by)) u
+    WHERE x <> v.source ORDER BY x), updated_at = now()
+WHERE v.tenant_id = $1 AND v.id = ANY($2::uuid[])
+"""
+
+
+def settle_visits_sql(tenant_id: uuid.UUID, visits: set[Any]) -> str:
+    """Visits whose sightings have all ended end at the last of them; the others are open.
+    A simple query with literal ids, planned on every call, as close_visits_sql says why."""
+    ids = ", ".join(f"'{uuid.UUID(str(v))}'::uuid" for v in visits)
+    return (
+        "UPDATE visits v SET updated_at = now(), departed_at = ("
+        " SELECT CASE WHEN bool_or(s.ended_at IS NULL) THEN NULL ELSE max(s.ended_at) END"
+        " FROM visit_sightings s WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id)"
+        f" WHERE v.tenant_id = '{uuid.UUID(str(tenant_id))}'::uuid AND v.id IN ({ids})"
+        " AND EXISTS (SELECT 1 FROM visit_sightings s"
+        "             WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id)"
+    )
+
+
 class EventWriter:
     """Records a device's events and keeps its visits in step, in the caller's transaction."""
 
@@ -287,19 +341,9 @@ class EventWriter:
                 if r["kind"] in ("visit_ended", "beacon_exited", "wifi_exited") and r["visit_id"]
             ]
             if started:
-                await self.db.execute(
-                    "UPDATE visits SET retracted_at = now() "
-                    "WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-                    self.tenant_id,
-                    started,
-                )
+                await self._unsee(started)
             if ended:
-                await self.db.execute(
-                    "UPDATE visits SET departed_at = NULL "
-                    "WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-                    self.tenant_id,
-                    ended,
-                )
+                await self._reopen(ended)
         if not added:
             return 0
         events = [p.event for p in added]
@@ -339,6 +383,105 @@ class EventWriter:
         )
         await self._visits(events, meta)
         return len(inserted)
+
+    # --- one stay, one visit -----------------------------------------------------------
+    # Each source's sighting of a stay (its own visit id from the engine) is a row of
+    # visit_sightings. The first sighting at a place or customer makes the visit; a later one
+    # there, while that visit is open or within JOIN_WITHIN of its end, joins it; the visit
+    # ends with its last sighting. A few rows a batch, and only in batches that start or
+    # end a stay.
+
+    async def _see(self, o: tuple[Any, ...]) -> None:
+        """Record one sighting's start: join the stay's visit, or make one."""
+        sid, source, customer_id, place_id, _fence, t = o[:6]
+        tid = self.tenant_id
+        known = await self.db.fetchval(
+            "SELECT visit_id FROM visit_sightings WHERE tenant_id = $1 AND id = $2", tid, sid
+        )
+        joins = None
+        if known is None and self.user_id is not None and (place_id or customer_id):
+            joins = await self.db.fetchval(JOINED_VISIT, tid, self.user_id, place_id,
+                                           customer_id, t, sid)  # fmt: skip
+        if known is not None and known != sid:
+            joins = known  # seen again by a replay: it stays with the visit it joined
+        if joins is None:
+            await self.db.execute(INSERT_VISIT, tid, self.user_id, self.device_id, *o)
+        else:
+            await self.db.execute(JOIN_VISIT, tid, joins, source)
+        await self.db.execute(
+            """INSERT INTO visit_sightings (tenant_id, id, visit_id, source, started_at)
+               VALUES ($1, $2, $3, $4, to_timestamp($5))
+               ON CONFLICT (tenant_id, id) DO UPDATE SET started_at = EXCLUDED.started_at""",
+            tid,
+            sid,
+            joins or sid,
+            source,
+            t,
+        )
+
+    async def _close(self, closes: list[tuple[Any, float]]) -> None:
+        """Sightings ended: their visits end when no sighting of theirs is left open."""
+        rows = await self.db.fetch(
+            """UPDATE visit_sightings s SET ended_at = to_timestamp(u.t)
+               FROM unnest($2::uuid[], $3::float8[]) AS u(id, t)
+               WHERE s.tenant_id = $1 AND s.id = u.id
+               RETURNING s.id, s.visit_id""",
+            self.tenant_id,
+            [c[0] for c in closes],
+            [c[1] for c in closes],
+        )
+        seen = {r["id"] for r in rows}
+        legacy = [c for c in closes if c[0] not in seen]  # visits recorded before sightings
+        if legacy:
+            await self.db.execute(close_visits_sql(self.tenant_id, legacy))
+        if rows:
+            await self.db.execute(settle_visits_sql(self.tenant_id, {r["visit_id"] for r in rows}))
+
+    async def _unsee(self, started: list[Any]) -> None:
+        """A replay took back sightings' starts: a visit none of whose own sighting is left
+        is retracted; one that keeps another source's sighting stays, without this one."""
+        rows = await self.db.fetch(
+            """DELETE FROM visit_sightings WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+               RETURNING id, visit_id""",
+            self.tenant_id,
+            started,
+        )
+        gone = {r["id"] for r in rows}
+        legacy = [v for v in started if v not in gone]
+        owners = {r["visit_id"] for r in rows}
+        # Visits recorded before sightings are retracted as before; a visit whose own sighting
+        # went and that has no other is retracted; one joined by other sources stays.
+        await self.db.execute(
+            """UPDATE visits v SET retracted_at = now(), updated_at = now()
+               WHERE v.tenant_id = $1
+                 AND (v.id = ANY($2::uuid[])
+                      OR (v.id = ANY($3::uuid[]) AND NOT EXISTS (
+                            SELECT 1 FROM visit_sightings s
+                            WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id)))""",
+            self.tenant_id,
+            legacy,
+            list(gone),
+        )
+        if owners:
+            await self.db.execute(RESEEN, self.tenant_id, list(owners))
+            await self.db.execute(settle_visits_sql(self.tenant_id, owners))
+
+    async def _reopen(self, ended: list[Any]) -> None:
+        """A replay took back sightings' ends: they, and their visits, are open again."""
+        rows = await self.db.fetch(
+            """UPDATE visit_sightings SET ended_at = NULL
+               WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING id, visit_id""",
+            self.tenant_id,
+            ended,
+        )
+        visits = {r["visit_id"] for r in rows} | {
+            v for v in ended if v not in {r["id"] for r in rows}
+        }
+        await self.db.execute(
+            "UPDATE visits SET departed_at = NULL WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+            self.tenant_id,
+            list(visits),
+        )
 
     async def _next_door(self, events: list[Event], meta: list[dict[str, Any]]) -> set[Any]:
         """Stays at a customer's fence that belong to a planned visit next door: the visit ids
@@ -437,26 +580,7 @@ class EventWriter:
                 )
             elif ends:
                 closes.append((m["visit_id"], e.t))
-        if opens:
-            cols = list(zip(*opens, strict=True))
-            await self.db.execute(
-                """INSERT INTO visits (tenant_id, id, agent_id, device_id, source, customer_id,
-                                       place_id, fence_id, arrived_at, lat, lon, confidence,
-                                       attributed_by, runners_up)
-                   SELECT $1, u.id, $2, $3, u.source, u.customer_id, u.place_id, u.fence_id,
-                          to_timestamp(u.t), u.lat, u.lon, u.confidence, u.attributed_by,
-                          u.runners_up::jsonb
-                   FROM unnest($4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[],
-                               $9::float8[], $10::float8[], $11::float8[], $12::float8[],
-                               $13::text[], $14::text[])
-                        AS u(id, source, customer_id, place_id, fence_id, t, lat, lon, confidence,
-                             attributed_by, runners_up)
-                   ON CONFLICT (tenant_id, id) DO UPDATE SET retracted_at = NULL,
-                        arrived_at = EXCLUDED.arrived_at""",
-                self.tenant_id,
-                self.user_id,
-                self.device_id,
-                *[list(c) for c in cols],
-            )
+        for sighting in sorted(opens, key=lambda o: o[5]):  # in time order: the first makes it
+            await self._see(sighting)
         if closes:
-            await self.db.execute(close_visits_sql(self.tenant_id, closes))
+            await self._close(closes)

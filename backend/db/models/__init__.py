@@ -23,6 +23,7 @@ from backend.db.models.tracking import (
     Ping,
     Scan,
     Visit,
+    VisitSighting,
 )
 from backend.db.models.webhooks import (
     DELIVERY_STATUSES,
@@ -72,6 +73,7 @@ __all__ = [
     "Transaction",
     "User",
     "Visit",
+    "VisitSighting",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -203,3 +203,20 @@ class Visit(TenantKeyed, Base):
             postgresql_where=text("client_id IS NOT NULL"),
         ),
     )
+
+
+class VisitSighting(TenantKeyed, Base):
+    """One source's sighting of a stay, under its own id (the engine's visit id for that
+    source), and the visit it belongs to: itself when it was the first to see the stay, else
+    the visit another source (the fence, a beacon, Wi-Fi) was already recording at the same
+    place or customer. The visit ends when its last sighting ends."""
+
+    __tablename__ = "visit_sightings"
+    visit_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    source: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        tenant_fk("visit_id", "visits", ondelete="CASCADE"),
+        Index("ix_visit_sightings_tenant_id_visit_id", "tenant_id", "visit_id"),
+    )

@@ -82,12 +82,16 @@ def batches(points: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 async def upload(
-    client: AsyncTestClient[Litestar], f: Field, device: str, batch: list[dict[str, Any]]
+    client: AsyncTestClient[Litestar],
+    f: Field,
+    device: str,
+    batch: list[dict[str, Any]],
+    who: str = "agent",
 ) -> dict[str, Any]:
     resp = await client.post(
         "/ingest/locations",
         json={"device_id": device, "points": batch},
-        headers=f.tenant.h("agent"),
+        headers=f.tenant.h(who),
     )
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
@@ -96,14 +100,14 @@ async def upload(
 
 
 async def outcome(
-    client: AsyncTestClient[Litestar], f: Field, device: str
+    client: AsyncTestClient[Litestar], f: Field, device: str, who: str = "agent"
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The device's standing events and visits, by their facts (not by ids or flags)."""
-    h = f.tenant.h("agent")
+    h = f.tenant.h(who)
     events = await client.get("/events", params={"device_id": device, "limit": 500}, headers=h)
     assert events.status_code == 200
     visits = await client.get(
-        "/visits", params={"agent_id": str(f.tenant.users["agent"]), "limit": 500}, headers=h
+        "/visits", params={"agent_id": str(f.tenant.users[who]), "limit": 500}, headers=h
     )
     assert visits.status_code == 200
     return (
@@ -124,7 +128,8 @@ async def test_three_shuffled_passes_give_the_events_of_one_clean_pass(
 ) -> None:
     day = list(batches(day_of_points(11, field)))
     assert len(day) >= 6 and max(len(b) for b in day) > 60  # a day, with its offline backlog
-    clean, replayed = await field.device(), await field.device()
+    # Two agents: one agent's two phones at one customer at once would be one stay, one visit.
+    clean, replayed = await field.device(), await field.device("agent2")
     for batch in day:
         await upload(client, field, clean, batch)
     expected_events, expected_visits = await outcome(client, field, clean)
@@ -136,12 +141,12 @@ async def test_three_shuffled_passes_give_the_events_of_one_clean_pass(
     random.Random(5).shuffle(sends)
     accepted = duplicates = 0
     for batch in sends:
-        body = await upload(client, field, replayed, batch)
+        body = await upload(client, field, replayed, batch, "agent2")
         accepted += body["accepted"] + body["flagged"]  # kept, either way
         duplicates += body["duplicates"]
     points = sum(len(b) for b in day)
     assert (accepted, duplicates) == (points, 2 * points)
-    got_events, got_visits = await outcome(client, field, replayed)
+    got_events, got_visits = await outcome(client, field, replayed, "agent2")
     print(
         f"replay: {len(day)} batches, {points} points; one pass {len(expected_events)} events"
         f" and {len(expected_visits)} visits; three shuffled passes {len(got_events)} events"
