@@ -207,7 +207,9 @@ def run_eval(
         if gps is not None and gps.is_dir():
             say(f"[traces] the recorded traces under {gps}, uploaded as a new agent's phones")
             traces = asyncio.run(
-                real_traces(cfg.base_url, slug, logins["admin"], DEMO_PASSWORD, gps, say)
+                real_traces(
+                    cfg.base_url, slug, logins["admin"], DEMO_PASSWORD, gps, say, work / "traces"
+                )
             )
     finally:
         if proc is not None and proc.poll() is None:

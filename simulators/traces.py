@@ -17,6 +17,7 @@ fence is a pass-through entry.
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import uuid
@@ -233,9 +234,16 @@ async def run_traces(
 
 
 async def real_traces(
-    base_url: str, tenant: str, admin_email: str, password: str, gps: Path, say: Any
+    base_url: str,
+    tenant: str,
+    admin_email: str,
+    password: str,
+    gps: Path,
+    say: Any,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The scenario on a running API: its figures, scored like the simulated day."""
+    """The scenario on a running API: its figures, scored like the simulated day (the truth
+    and what was detected are written to `out_dir`)."""
     from simulators.day import _login, score
 
     async with httpx.AsyncClient(base_url=base_url, timeout=120, trust_env=False) as http:
@@ -245,6 +253,8 @@ async def real_traces(
         teams.raise_for_status()
         unit = teams.json()["items"][0]["id"]
         got = await run_traces(http, tenant, admin, unit, gps, say)
+    if out_dir is not None:
+        _write(out_dir, got)
     s = score(got["truth"], got["detected"], [], 1)
     return {
         "precision": s.precision,
@@ -259,3 +269,10 @@ async def real_traces(
         "drive_by_fences": got["drive_by_fences"],
         "traces": got["traces"],
     }
+
+
+def _write(out_dir: Path, got: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "truth.json").write_text(json.dumps({"visits": got["truth"]}, indent=1))
+    detected = {"visits": got["detected"], "events": got["events"]}
+    (out_dir / "detected.json").write_text(json.dumps(detected, indent=1))

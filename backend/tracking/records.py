@@ -161,41 +161,77 @@ def close_visits_sql(tenant_id: uuid.UUID, closes: Sequence[tuple[str, float]]) 
     or even for a single id), the kept plan then read every visit of the tenant by its tenant
     key, on every later batch that ended one: 3,700 pages and 2.8 ms a call with 9,600 visits
     in the benchmark, and more as the table grows (test_ingest_plans.py). Planning this
-    afresh costs a tenth of a millisecond, a batch ends one or two visits."""
+    afresh costs a tenth of a millisecond, a batch ends one or two visits.
+
+    A visit with sightings ends when the last of them has (their latest end; open while any
+    is); one recorded before sightings existed ends at the time given."""
     values = ", ".join(f"('{uuid.UUID(str(v))}'::uuid, '{float(t)!r}'::float8)" for v, t in closes)
     return (
-        "UPDATE visits v SET departed_at = to_timestamp(u.t), updated_at = now()"
+        "UPDATE visits v SET updated_at = now(), departed_at = CASE"
+        " WHEN NOT EXISTS (SELECT 1 FROM visit_sightings x"
+        "                  WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id)"
+        " THEN to_timestamp(u.t)"
+        " WHEN EXISTS (SELECT 1 FROM visit_sightings x WHERE x.tenant_id = v.tenant_id"
+        "              AND x.visit_id = v.id AND x.ended_at IS NULL) THEN NULL"
+        " ELSE (SELECT max(x.ended_at) FROM visit_sightings x"
+        "       WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id) END"
         f" FROM (VALUES {values}) AS u(id, t)"
         f" WHERE v.tenant_id = '{uuid.UUID(str(tenant_id))}'::uuid AND v.id = u.id"
     )
 
 
-INSERT_VISIT = """
-INSERT INTO visits (tenant_id, id, agent_id, device_id, source, customer_id, place_id, fence_id,
-                    arrived_at, lat, lon, confidence, attributed_by, runners_up)
-VALUES ($1, $4, $2, $3, $5, $6, $7, $8, to_timestamp($9), $10, $11, $12, $13, $14::jsonb)
-ON CONFLICT (tenant_id, id) DO UPDATE SET retracted_at = NULL, arrived_at = EXCLUDED.arrived_at
-"""
-
 # The visit a new sighting joins: the agent's, at the same place (or, without a place, the
-# same customer), open or ended within JOIN_WITHIN, begun no later than JOIN_WITHIN after it.
-JOIN_WITHIN = "10 minutes"
-JOINED_VISIT = f"""
-SELECT v.id FROM visits v
-WHERE v.tenant_id = $1 AND v.agent_id = $2 AND v.retracted_at IS NULL AND v.id <> $6
-  AND CASE WHEN $3::uuid IS NOT NULL THEN v.place_id = $3::uuid
-           ELSE v.customer_id = $4::uuid END
-  AND v.arrived_at <= to_timestamp($5) + interval '{JOIN_WITHIN}'
-  AND (v.departed_at IS NULL OR v.departed_at >= to_timestamp($5) - interval '{JOIN_WITHIN}')
-ORDER BY v.arrived_at DESC
-LIMIT 1
+# same customer), open or ended within JOIN_WITHIN_S, begun no later than that after it. And
+# where a sighting seen again (a replay) already belongs.
+JOIN_WITHIN_S = 600.0
+SIGHTINGS_FOUND = f"""
+SELECT u.id, s.visit_id AS known, j.id AS joins
+FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::float8[]) AS u(id, place_id, customer_id, t)
+LEFT JOIN visit_sightings s ON s.tenant_id = $1 AND s.id = u.id
+LEFT JOIN LATERAL (
+    SELECT v.id FROM visits v
+    WHERE s.id IS NULL AND $2::uuid IS NOT NULL
+      AND (u.place_id IS NOT NULL OR u.customer_id IS NOT NULL)
+      AND v.tenant_id = $1 AND v.agent_id = $2::uuid AND v.retracted_at IS NULL AND v.id <> u.id
+      AND CASE WHEN u.place_id IS NOT NULL THEN v.place_id = u.place_id
+               ELSE v.customer_id = u.customer_id END
+      AND v.arrived_at <= to_timestamp(u.t + {JOIN_WITHIN_S})
+      AND (v.departed_at IS NULL OR v.departed_at >= to_timestamp(u.t - {JOIN_WITHIN_S}))
+    ORDER BY v.arrived_at DESC
+    LIMIT 1
+) j ON true
 """
 
-JOIN_VISIT = """
-UPDATE visits SET also_seen_by = ARRAY(SELECT DISTINCT x FROM unnest(also_seen_by || $3::text) x
-                                       WHERE x <> source ORDER BY x),
-                  departed_at = NULL, updated_at = now()
-WHERE tenant_id = $1 AND id = $2
+# One statement: the visits sightings make (with the sources that joined them in the same
+# batch), the visits they join (reopened, with their sources), and the sightings.
+SIGHTINGS_WRITE = """
+WITH u AS (
+    SELECT * FROM jsonb_to_recordset($4::jsonb) AS u(
+        id uuid, visit_id uuid, source text, customer_id uuid, place_id uuid, fence_id uuid,
+        t float8, lat float8, lon float8, confidence float8, attributed_by text,
+        runners_up jsonb, new boolean, joined boolean, also text[])
+), made AS (
+    INSERT INTO visits (tenant_id, id, agent_id, device_id, source, customer_id, place_id,
+                        fence_id, arrived_at, lat, lon, confidence, attributed_by, runners_up,
+                        also_seen_by)
+    SELECT $1, u.id, $2, $3, u.source, u.customer_id, u.place_id, u.fence_id,
+           to_timestamp(u.t), u.lat, u.lon, u.confidence, u.attributed_by, u.runners_up,
+           u.also
+    FROM u WHERE u.new
+    ON CONFLICT (tenant_id, id) DO UPDATE SET retracted_at = NULL,
+        arrived_at = EXCLUDED.arrived_at
+), joined AS (
+    UPDATE visits v
+    SET also_seen_by = ARRAY(SELECT DISTINCT x FROM unnest(v.also_seen_by || j.sources) x
+                             WHERE x <> v.source ORDER BY x),
+        departed_at = NULL, updated_at = now()
+    FROM (SELECT visit_id, array_agg(source) AS sources FROM u WHERE u.joined
+          GROUP BY visit_id) j
+    WHERE v.tenant_id = $1 AND v.id = j.visit_id
+)
+INSERT INTO visit_sightings (tenant_id, id, visit_id, source, started_at)
+SELECT $1, u.id, u.visit_id, u.source, to_timestamp(u.t) FROM u
+ON CONFLICT (tenant_id, id) DO UPDATE SET started_at = EXCLUDED.started_at
 """
 
 # The sources a visit is seen by, from its sightings (and a manual check-in's, kept).
@@ -391,36 +427,68 @@ class EventWriter:
     # ends with its last sighting. A few rows a batch, and only in batches that start or
     # end a stay.
 
-    async def _see(self, o: tuple[Any, ...]) -> None:
-        """Record one sighting's start: join the stay's visit, or make one."""
-        sid, source, customer_id, place_id, _fence, t = o[:6]
+    async def _see(self, opens: list[tuple[Any, ...]], ends: dict[Any, float]) -> None:
+        """Record sightings' starts (two round trips): each joins the visit of its stay (one
+        already recorded, or one an earlier sighting of this batch makes), or makes one.
+        `ends`: when sightings of this batch end, to tell an earlier one still going on (or
+        ended within JOIN_WITHIN_S) from one long over."""
         tid = self.tenant_id
-        known = await self.db.fetchval(
-            "SELECT visit_id FROM visit_sightings WHERE tenant_id = $1 AND id = $2", tid, sid
-        )
-        joins = None
-        if known is None and self.user_id is not None and (place_id or customer_id):
-            joins = await self.db.fetchval(JOINED_VISIT, tid, self.user_id, place_id,
-                                           customer_id, t, sid)  # fmt: skip
-        if known is not None and known != sid:
-            joins = known  # seen again by a replay: it stays with the visit it joined
-        if joins is None:
-            await self.db.execute(INSERT_VISIT, tid, self.user_id, self.device_id, *o)
-        else:
-            await self.db.execute(JOIN_VISIT, tid, joins, source)
-        await self.db.execute(
-            """INSERT INTO visit_sightings (tenant_id, id, visit_id, source, started_at)
-               VALUES ($1, $2, $3, $4, to_timestamp($5))
-               ON CONFLICT (tenant_id, id) DO UPDATE SET started_at = EXCLUDED.started_at""",
+        opens = sorted(opens, key=lambda o: o[5])  # in time order: the first makes the visit
+        found = await self.db.fetch(
+            SIGHTINGS_FOUND,
             tid,
-            sid,
-            joins or sid,
-            source,
-            t,
+            self.user_id,
+            [o[0] for o in opens],
+            [o[3] for o in opens],
+            [o[2] for o in opens],
+            [o[5] for o in opens],
         )
+        known = {r["id"]: r["known"] for r in found if r["known"] is not None}
+        joins = {r["id"]: r["joins"] for r in found if r["joins"] is not None}
+        made: dict[tuple[Any, Any], tuple[Any, float]] = {}  # (place, customer) -> (visit, t)
+        rows: list[dict[str, Any]] = []
+        also: dict[Any, set[str]] = {}
+        for o in opens:
+            sid, source, customer_id, place_id, fence_id, t = o[:6]
+            key = (place_id, customer_id if place_id is None else None)
+            earlier = made.get(key) if (place_id or customer_id) else None
+            if sid in known:  # seen again by a replay: it stays where it was
+                target = known[sid]
+            elif sid in joins:
+                target = joins[sid]
+            elif earlier is not None and t - ends.get(earlier[0], t) <= JOIN_WITHIN_S:
+                target = earlier[0]
+                also.setdefault(target, set()).add(source)
+            else:
+                target = sid
+                if place_id or customer_id:
+                    made[key] = (sid, t)
+            rows.append(
+                {
+                    "id": str(sid),
+                    "visit_id": str(target),
+                    "source": source,
+                    "customer_id": _str(customer_id),
+                    "place_id": _str(place_id),
+                    "fence_id": _str(fence_id),
+                    "t": t,
+                    "lat": o[6],
+                    "lon": o[7],
+                    "confidence": o[8],
+                    "attributed_by": o[9],
+                    "runners_up": o[10],
+                    "new": target == sid,
+                }
+            )
+        made_here = {r["id"] for r in rows if r["new"]}
+        for r in rows:
+            r["joined"] = r["visit_id"] != r["id"] and r["visit_id"] not in made_here
+            r["also"] = sorted(also.get(uuid.UUID(r["id"]), set()) - {r["source"]})
+        await self.db.execute(SIGHTINGS_WRITE, tid, self.user_id, self.device_id, dumps(rows))
 
     async def _close(self, closes: list[tuple[Any, float]]) -> None:
-        """Sightings ended: their visits end when no sighting of theirs is left open."""
+        """Sightings ended (two round trips): a visit ends with its last sighting; a visit
+        recorded before sightings existed ends as it did."""
         rows = await self.db.fetch(
             """UPDATE visit_sightings s SET ended_at = to_timestamp(u.t)
                FROM unnest($2::uuid[], $3::float8[]) AS u(id, t)
@@ -430,12 +498,9 @@ class EventWriter:
             [c[0] for c in closes],
             [c[1] for c in closes],
         )
-        seen = {r["id"] for r in rows}
-        legacy = [c for c in closes if c[0] not in seen]  # visits recorded before sightings
-        if legacy:
-            await self.db.execute(close_visits_sql(self.tenant_id, legacy))
-        if rows:
-            await self.db.execute(settle_visits_sql(self.tenant_id, {r["visit_id"] for r in rows}))
+        owner = {r["id"]: r["visit_id"] for r in rows}
+        targets = [(owner.get(_uuid(str(c[0])), c[0]), c[1]) for c in closes]
+        await self.db.execute(close_visits_sql(self.tenant_id, targets))
 
     async def _unsee(self, started: list[Any]) -> None:
         """A replay took back sightings' starts: a visit none of whose own sighting is left
@@ -575,12 +640,12 @@ class EventWriter:
                         e.data.get("lon"),
                         confidence,
                         chosen.by if chosen else e.source,
-                        dumps(chosen.runners_up) if chosen else None,
+                        chosen.runners_up if chosen else None,
                     )
                 )
             elif ends:
                 closes.append((m["visit_id"], e.t))
-        for sighting in sorted(opens, key=lambda o: o[5]):  # in time order: the first makes it
-            await self._see(sighting)
+        if opens:
+            await self._see(opens, {visit: t for visit, t in closes})
         if closes:
             await self._close(closes)
