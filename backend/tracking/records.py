@@ -224,9 +224,9 @@ WITH u AS (
     UPDATE visits v
     SET also_seen_by = ARRAY(SELECT DISTINCT x FROM unnest(v.also_seen_by || j.sources) x
                              WHERE x <> v.source ORDER BY x),
-        departed_at = NULL, updated_at = now()
-    FROM (SELECT visit_id, array_agg(source) AS sources FROM u WHERE u.joined
-          GROUP BY visit_id) j
+        departed_at = NULL, updated_at = now(), arrived_at = least(v.arrived_at, j.first)
+    FROM (SELECT visit_id, array_agg(source) AS sources, to_timestamp(min(t)) AS first
+          FROM u WHERE u.joined GROUP BY visit_id) j
     WHERE v.tenant_id = $1 AND v.id = j.visit_id
 )
 INSERT INTO visit_sightings (tenant_id, id, visit_id, source, started_at)
