@@ -13,7 +13,12 @@ class Circle(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    radius_m: float = Field(gt=0, le=50_000, description="metres, at most 50 km")
+    radius_m: float = Field(
+        gt=0,
+        le=50_000,
+        description="metres, at most 50 km; 50 m for a customer's or a store's door (larger "
+        "circles catch more cars driving through and neighbours' stays: docs/ingest.md)",
+    )
 
 
 class _GeofenceSettings(BaseModel):
