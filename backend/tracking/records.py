@@ -150,6 +150,13 @@ def visit_id_for(device: str, source: str, key: str, arrived_t: float) -> str:
     return event_id(device, f"{source}-visit", key, arrived_t)
 
 
+# A visit's departure from its sightings: none while any is open, else the last one's end.
+DEPARTED_BY_SIGHTINGS = (
+    "(SELECT CASE WHEN bool_or(x.ended_at IS NULL) THEN NULL ELSE max(x.ended_at) END"
+    " FROM visit_sightings x WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id)"
+)
+
+
 def close_visits_sql(tenant_id: uuid.UUID, closes: Sequence[tuple[str, float]]) -> str:
     """The update that records the departure of visits a batch ended, as a simple query: its
     values are literals (each id parsed as a UUID, each time a float), so it is planned anew
@@ -170,11 +177,7 @@ def close_visits_sql(tenant_id: uuid.UUID, closes: Sequence[tuple[str, float]]) 
         "UPDATE visits v SET updated_at = now(), departed_at = CASE"
         " WHEN NOT EXISTS (SELECT 1 FROM visit_sightings x"
         "                  WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id)"
-        " THEN to_timestamp(u.t)"
-        " WHEN EXISTS (SELECT 1 FROM visit_sightings x WHERE x.tenant_id = v.tenant_id"
-        "              AND x.visit_id = v.id AND x.ended_at IS NULL) THEN NULL"
-        " ELSE (SELECT max(x.ended_at) FROM visit_sightings x"
-        "       WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id) END"
+        f" THEN to_timestamp(u.t) ELSE {DEPARTED_BY_SIGHTINGS} END"
         f" FROM (VALUES {values}) AS u(id, t)"
         f" WHERE v.tenant_id = '{uuid.UUID(str(tenant_id))}'::uuid AND v.id = u.id"
     )
@@ -251,9 +254,7 @@ def settle_visits_sql(tenant_id: uuid.UUID, visits: set[Any]) -> str:
     A simple query with literal ids, planned on every call, as close_visits_sql says why."""
     ids = ", ".join(f"'{uuid.UUID(str(v))}'::uuid" for v in visits)
     return (
-        "UPDATE visits v SET updated_at = now(), departed_at = ("
-        " SELECT CASE WHEN bool_or(s.ended_at IS NULL) THEN NULL ELSE max(s.ended_at) END"
-        " FROM visit_sightings s WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id)"
+        f"UPDATE visits v SET updated_at = now(), departed_at = {DEPARTED_BY_SIGHTINGS}"
         f" WHERE v.tenant_id = '{uuid.UUID(str(tenant_id))}'::uuid AND v.id IN ({ids})"
         " AND EXISTS (SELECT 1 FROM visit_sightings s"
         "             WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id)"

@@ -18,6 +18,7 @@ from backend.db.models import Visit as VisitRow
 from backend.errors import Conflict, Forbidden, Invalid
 from backend.places.services import PlaceService
 from backend.plans.fulfilment import refulfil
+from backend.tracking.records import JOIN_WITHIN_S
 from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
 
 
@@ -89,8 +90,8 @@ class EventService(CrudService[EventRow, EventOut]):
 
 
 # How far apart in time a check-in and a detected stay at the same customer may be and still
-# be one visit: parking and walking in, or checking in on the way out.
-JOIN_WITHIN = timedelta(minutes=10)
+# be one visit (parking and walking in, or checking in on the way out): as for sightings.
+JOIN_WITHIN = timedelta(seconds=JOIN_WITHIN_S)
 
 
 class VisitService(CrudService[VisitRow, VisitOut]):

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from backend.tracking.records import attribute_stop
 from tests.backend.conftest import errors_for
-from tests.backend.tracking.conftest import Field, at
+from tests.backend.tracking.conftest import Field, at, recent
 
 # Two neighbours 20 m apart in one building, 5 km from everything else in the module.
 A_NORTH, A_EAST = -5000.0, 0.0
@@ -22,14 +22,9 @@ B_NORTH = A_NORTH + 20.0
 
 
 def fix_near(minutes_ago: float, north: float, east: float, rng: random.Random) -> dict[str, Any]:
-    lat, lon = at(north + rng.gauss(0, 6), east + rng.gauss(0, 6))
-    return {
-        "client_id": str(uuid.uuid4()),
-        "age_s": minutes_ago * 60,
-        "lat": lat,
-        "lon": lon,
-        "accuracy_m": 12,
-    }
+    """A fix scattered about 6 m around (north, east), as indoor fixes are."""
+    fix = recent(minutes_ago, north + rng.gauss(0, 6), east + rng.gauss(0, 6))
+    return {**fix, "accuracy_m": 12}
 
 
 async def neighbours(field: Field, tag: str, who: str) -> tuple[str, str]:

@@ -41,6 +41,15 @@ async def events_of(
     return resp.json()["items"]
 
 
+async def timeline_of(client: AsyncTestClient[Litestar], f: Field, device: str) -> Any:
+    """The device's points and events since the fixtures' T0."""
+    resp = await client.get(
+        f"/devices/{device}/timeline", params={"since": T0.isoformat()}, headers=f.tenant.h("agent")
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
 def summary(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return sorted((e["kind"], e["occurred_at"]) for e in events)
 
@@ -271,13 +280,7 @@ class TestFlagsAndBadInput:
         ]
         assert body["results"][1]["field"] == "points.1.lat"
         assert body["results"][2]["field"] == "points.2.accuracy_m"
-        timeline = (
-            await client.get(
-                f"/devices/{device}/timeline",
-                params={"since": T0.isoformat()},
-                headers=field.tenant.h("agent"),
-            )
-        ).json()
+        timeline = await timeline_of(client, field, device)
         assert len(timeline["points"]) == 2
 
     async def test_nan_infinity_and_out_of_range(
@@ -357,13 +360,7 @@ class TestSameTimeFixes:
         first = await send(client, field, device, [point(570, 0), bad])
         assert [r["status"] for r in first["results"]] == ["accepted", "accepted"]
         await send(client, field, device, [good, point(630, 0)])
-        timeline = (
-            await client.get(
-                f"/devices/{device}/timeline",
-                params={"since": T0.isoformat()},
-                headers=field.tenant.h("agent"),
-            )
-        ).json()
+        timeline = await timeline_of(client, field, device)
         flags = {p["client_id"]: p["flag"] for p in timeline["points"]}
         assert flags[good["client_id"]] is None
         assert flags[bad["client_id"]] == "duplicate"
