@@ -30,7 +30,13 @@ from backend.common.pagination import (
     encode_time_cursor,
 )
 from backend.db.models import OrgUnit, User
-from backend.errors import Forbidden, Invalid, NotFound, domain_error_from_integrity
+from backend.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    domain_error_from_integrity,
+)
 
 M = TypeVar("M", bound=Any)
 R = TypeVar("R", bound=BaseModel)
@@ -221,14 +227,20 @@ class CrudService(Generic[M, R]):
             raise Invalid(f"unknown agent {field} (or outside your org subtree)", field=field)
 
     async def require_visible(
-        self, service_cls: type[CrudService[Any, Any]], item_id: uuid.UUID, field: str
+        self,
+        service_cls: type[CrudService[Any, Any]],
+        item_id: uuid.UUID,
+        field: str,
+        *,
+        missing: type[DomainError] = Invalid,
     ) -> Any:
-        """A referenced record the caller can see (same tenant, in scope), or 422 naming it."""
+        """A referenced record the caller can see (same tenant, in scope), or an error naming
+        it: 422 (`missing`: 404 where the record is what the request acts on)."""
         other = service_cls(self.session, self.p)
         try:
             return await other._load(item_id)
         except NotFound as exc:
-            raise Invalid(f"unknown {field}", field=field) from exc
+            raise missing(f"unknown {field}", field=field) from exc
 
     # --- bulk imports: one query per kind of reference, never one per row ----------
     async def unit_row_errors(self, rows: Sequence[tuple[int, uuid.UUID | None]]) -> list[RowError]:

@@ -755,10 +755,14 @@ class LocationIngest:
                 )
                 for r in pts
             ]
+            # What the points produced since then (not what the device's beacon and Wi-Fi
+            # scans did: those replay on their own, and a late batch of points leaves them be).
             ev = await db.fetch(
                 """SELECT id, produced_by_time, produced_by_client FROM events
                    WHERE tenant_id = $1 AND device_id = $2 AND retracted_at IS NULL
-                   AND (produced_by_time, produced_by_client) > ($3, $4)""",
+                   AND (produced_by_time, produced_by_client) > ($3, $4)
+                   AND kind NOT IN ('beacon_entered', 'beacon_exited', 'wifi_entered',
+                                    'wifi_exited')""",
                 tid,
                 device_id,
                 start_t,

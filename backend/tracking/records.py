@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.tracking.announce import announce
 from backend.tracking.jsonb import dumps
 from backend.webhooks.outbox import ENQUEUE
 from geofence.device import Produced
@@ -17,6 +18,12 @@ from geofence.types import Event, Kind, event_id
 
 STOP_CUSTOMER_M = 60.0
 _FENCE_KINDS = {Kind.ENTERED, Kind.EXITED, Kind.DWELLED}
+# The engine's visits are one source's sightings of a stay; their events are recorded as such.
+# What is said of the visit they make or join (visit_started, _ended, _updated, _retracted)
+# is the visit's own (announce.py). Events recorded before kept the engine's kinds.
+STORED_KIND = {Kind.VISIT_STARTED: "sighting_started", Kind.VISIT_ENDED: "sighting_ended"}
+SIGHTING_STARTS = ("sighting_started", "beacon_entered", "wifi_entered", "visit_started")
+SIGHTING_ENDS = ("sighting_ended", "beacon_exited", "wifi_exited", "visit_ended")
 
 # Customers planned for the agent within three hours of a time: GPS cannot tell apart
 # neighbours a few metres apart, the agent's day can. Used to attribute a stop, and to keep a
@@ -282,6 +289,7 @@ class EventWriter:
         self.customer_of_stop: dict[str, uuid.UUID] = {}
         self.attribution_of_stop: dict[str, Attribution] = {}
         self.place_of_key: dict[str, uuid.UUID] = {}
+        self.touched: set[Any] = set()  # visits changed by this writer, not yet announced
 
     async def resolve_stops(self, produced: list[Produced]) -> list[Produced]:
         """Keep stop visits only where a customer without a fence is near (one query)."""
@@ -357,7 +365,17 @@ class EventWriter:
         replayed: bool,
         retracted: Sequence[str] = (),
     ) -> int:
-        """Insert new events, retract stale ones, and update the visits they imply."""
+        """Insert new events, retract stale ones, update the visits they imply, and record
+        what changed of those visits as their events (announce.py)."""
+        recorded = await self._write(added, replayed=replayed, retracted=retracted)
+        if self.touched:
+            touched, self.touched = self.touched, set()
+            await announce(self.db, self.tenant_id, touched)
+        return recorded
+
+    async def _write(
+        self, added: list[Produced], *, replayed: bool, retracted: Sequence[str]
+    ) -> int:
         if retracted:
             rows = await self.db.fetch(
                 """UPDATE events SET retracted_at = now()
@@ -367,16 +385,9 @@ class EventWriter:
                 [uuid.UUID(x) for x in retracted],
             )
             started = [
-                r["visit_id"]
-                for r in rows
-                if r["kind"] in ("visit_started", "beacon_entered", "wifi_entered")
-                and r["visit_id"]
+                r["visit_id"] for r in rows if r["kind"] in SIGHTING_STARTS and r["visit_id"]
             ]
-            ended = [
-                r["visit_id"]
-                for r in rows
-                if r["kind"] in ("visit_ended", "beacon_exited", "wifi_exited") and r["visit_id"]
-            ]
+            ended = [r["visit_id"] for r in rows if r["kind"] in SIGHTING_ENDS and r["visit_id"]]
             if started:
                 await self._unsee(started)
             if ended:
@@ -397,7 +408,7 @@ class EventWriter:
         rows = [
             {
                 "id": e.id,
-                "kind": str(e.kind),
+                "kind": STORED_KIND.get(e.kind, str(e.kind)),
                 "t": e.t,
                 "subject": e.subject,
                 "fence_id": _str(m["fence_id"]),
@@ -481,6 +492,7 @@ class EventWriter:
                     "new": target == sid,
                 }
             )
+        self.touched.update(uuid.UUID(r["visit_id"]) for r in rows)
         made_here = {r["id"] for r in rows if r["new"]}
         for r in rows:
             r["joined"] = r["visit_id"] != r["id"] and r["visit_id"] not in made_here
@@ -501,6 +513,7 @@ class EventWriter:
         )
         owner = {r["id"]: r["visit_id"] for r in rows}
         targets = [(owner.get(_uuid(str(c[0])), c[0]), c[1]) for c in closes]
+        self.touched.update(v for v, _ in targets)
         await self.db.execute(close_visits_sql(self.tenant_id, targets))
 
     async def _unsee(self, started: list[Any]) -> None:
@@ -528,6 +541,7 @@ class EventWriter:
             legacy,
             list(gone),
         )
+        self.touched.update(legacy, gone, owners)
         if owners:
             await self.db.execute(RESEEN, self.tenant_id, list(owners))
             await self.db.execute(settle_visits_sql(self.tenant_id, owners))
@@ -543,6 +557,7 @@ class EventWriter:
         visits = {r["visit_id"] for r in rows} | {
             v for v in ended if v not in {r["id"] for r in rows}
         }
+        self.touched.update(visits)
         await self.db.execute(
             "UPDATE visits SET departed_at = NULL WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
             self.tenant_id,

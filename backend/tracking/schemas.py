@@ -218,6 +218,11 @@ class VisitOut(BaseModel):
         description="every source that saw this stay: `source` first, then others (a manual "
         "check-in at a visit already detected joins it rather than making a second one)"
     )
+    sightings: int = Field(
+        default=0,
+        description="how many sightings make the visit: each fence, stop, beacon and Wi-Fi "
+        "access point that saw the stay, and a check-in",
+    )
     attributed_by: str | None = Field(
         default=None,
         description="how the customer was chosen: `plan`, `assigned` or `nearest` (a stop "

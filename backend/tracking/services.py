@@ -15,9 +15,11 @@ from backend.customers.services import CustomerService
 from backend.db.models import Device, User
 from backend.db.models import Event as EventRow
 from backend.db.models import Visit as VisitRow
-from backend.errors import Conflict, Forbidden, Invalid
+from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.places.services import PlaceService
 from backend.plans.fulfilment import refulfil
+from backend.tracking.announce import announce
+from backend.tracking.ingest import raw_connection
 from backend.tracking.records import JOIN_WITHIN_S
 from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
 
@@ -113,9 +115,10 @@ class VisitService(CrudService[VisitRow, VisitOut]):
 
     def to_schema(self, row: VisitRow) -> VisitOut:
         duration = (row.departed_at - row.arrived_at).total_seconds() if row.departed_at else None
-        computed = {"duration_s", "sources", "runners_up", "attributed_by"}
+        computed = {"duration_s", "sources", "runners_up", "attributed_by", "sightings"}
         fields = {k: getattr(row, k) for k in VisitOut.model_fields if k not in computed}
         sources = [row.source, *(x for x in (row.also_seen_by or []) if x != row.source)]
+        checked_in = "manual" in sources
         return VisitOut.model_validate(
             fields
             | {
@@ -123,6 +126,7 @@ class VisitService(CrudService[VisitRow, VisitOut]):
                 "sources": sources,
                 "attributed_by": row.attributed_by or (row.source if row.customer_id else None),
                 "runners_up": row.runners_up or [],
+                "sightings": (getattr(row, "sightings", 0) or 0) + (1 if checked_in else 0),
             }
         )
 
@@ -160,8 +164,13 @@ class VisitService(CrudService[VisitRow, VisitOut]):
             if row.client_id is None:
                 row.client_id = data.client_id
         await self._flush()
+        await self._announce(row.id)
         await self.session.refresh(row)
         return self.to_schema(row)
+
+    async def _announce(self, visit_id: uuid.UUID) -> None:
+        """Record what changed of the visit as its events (one pair a stay, corrections)."""
+        await announce(await raw_connection(self.session), self.p.tenant_id, [visit_id])
 
     async def _detected_stay(self, data: CheckIn, at: datetime) -> VisitRow | None:
         """The agent's detected visit at the check-in's customer or place that is open, or
@@ -189,10 +198,14 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         return found
 
     async def create_values(self, data: CheckIn) -> dict[str, Any]:
+        # Checking in at a customer or place the agent cannot see: not found (404), as a
+        # visit to it would be.
         if data.customer_id is not None:
-            await self.require_visible(CustomerService, data.customer_id, "customer_id")
+            await self.require_visible(
+                CustomerService, data.customer_id, "customer_id", missing=NotFound
+            )
         if data.place_id is not None:
-            await self.require_visible(PlaceService, data.place_id, "place_id")
+            await self.require_visible(PlaceService, data.place_id, "place_id", missing=NotFound)
         if data.device_id is not None:
             owner = await self.session.scalar(
                 select(Device.user_id).where(
@@ -222,7 +235,7 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         new = changes["customer_id"]
         if new is None:
             raise Invalid("a visit is reassigned to a customer, not to none", field="customer_id")
-        await self.require_visible(CustomerService, new, "customer_id")
+        await self.require_visible(CustomerService, new, "customer_id", missing=NotFound)
         if new == row.customer_id:
             return {k: v for k, v in changes.items() if k != "customer_id"}
         runners = [r for r in (row.runners_up or []) if r.get("customer_id") != str(new)]
@@ -235,6 +248,7 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         out = await super().update(item_id, data)
         if "customer_id" in data.model_fields_set:
             await refulfil(self.session, self.p.tenant_id, out.id)
+            await self._announce(out.id)
         return out
 
     async def check_out(self, item_id: uuid.UUID, data: CheckOut) -> VisitOut:
@@ -258,6 +272,7 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         if data.note is not None:
             row.note = data.note
         await self._flush()
+        await self._announce(row.id)
         await self.session.refresh(row)
         return self.to_schema(row)
 

@@ -14,6 +14,8 @@ EventType = Literal[
     "dwelled",
     "visit_started",
     "visit_ended",
+    "visit_updated",
+    "visit_retracted",
     "beacon_entered",
     "beacon_exited",
     "wifi_entered",
@@ -38,7 +40,7 @@ class SubscriptionCreate(BaseModel):
     url: str = Field(
         max_length=2000, description="where to POST; https unless the server allows http"
     )
-    event_types: list[EventType] = Field(min_length=1, max_length=11)
+    event_types: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
     place_ids: list[uuid.UUID] = Field(
         default_factory=list,
         max_length=MAX_IDS,
@@ -70,7 +72,9 @@ class SubscriptionCreate(BaseModel):
 class SubscriptionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str | None = Field(default=None, max_length=2000)
-    event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=11)
+    event_types: list[EventType] | None = Field(
+        default=None, min_length=1, max_length=len(EVENT_TYPES)
+    )
     place_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_IDS)
     fence_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_IDS)
     tags: list[str] | None = Field(default=None, max_length=50)

@@ -18,10 +18,11 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from backend.db.base import Base
 from backend.db.models._keys import TenantKeyed, tenant_fk
@@ -178,6 +179,13 @@ class Visit(TenantKeyed, Base):
     runners_up: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     # Other sources that saw the same stay (a check-in at a detected visit: "manual").
     also_seen_by: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", default=list)
+    # What the visit's events have said of it (backend/tracking/announce.py): nothing, started,
+    # ended or retracted, and the arrival, departure, customer and place they said.
+    told: Mapped[str | None] = mapped_column(String(12))
+    told_arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    told_departed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    told_customer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    told_place_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -187,6 +195,7 @@ class Visit(TenantKeyed, Base):
         tenant_fk("customer_id", "customers", nullable_set_null=True),
         tenant_fk("place_id", "places", nullable_set_null=True),
         CheckConstraint(f"source IN {VISIT_SOURCES}", name="source"),
+        CheckConstraint("told IS NULL OR told IN ('started', 'ended', 'retracted')", name="told"),
         CheckConstraint(
             "outcome IS NULL OR outcome IN "
             "('met', 'not_home', 'declined', 'appointment_set', 'sale')",
@@ -220,3 +229,14 @@ class VisitSighting(TenantKeyed, Base):
         tenant_fk("visit_id", "visits", ondelete="CASCADE"),
         Index("ix_visit_sightings_tenant_id_visit_id", "tenant_id", "visit_id"),
     )
+
+
+# How many sightings make a visit (each fence, stop, beacon and access point that saw the
+# stay), read with it: one indexed count.
+Visit.sightings = column_property(
+    select(func.count())
+    .where(VisitSighting.tenant_id == Visit.tenant_id, VisitSighting.visit_id == Visit.id)
+    .correlate_except(VisitSighting)
+    .scalar_subquery(),
+    deferred=False,
+)

@@ -60,6 +60,42 @@ def visit_track(start_s: float = 0.0) -> list[dict[str, Any]]:
     return pts
 
 
+VISIT_EVENTS = ("visit_started", "visit_updated", "visit_ended", "visit_retracted")
+
+
+def engine_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of what the sources saw, without what is said of the visits they made."""
+    return [e for e in events if e["kind"] not in VISIT_EVENTS]
+
+
+def told(events: list[dict[str, Any]]) -> dict[str, tuple[Any, ...] | None]:
+    """What a receiver knows of each visit once it has applied its events in the order they
+    were recorded: (arrived, departed, customer, place), or None when it was retracted."""
+    said = sorted(
+        (e for e in events if e["kind"] in VISIT_EVENTS and e["retracted_at"] is None),
+        key=lambda e: (e["recorded_at"], VISIT_EVENTS.index(e["kind"])),
+    )
+    known: dict[str, tuple[Any, ...] | None] = {}
+    for e in said:
+        d = e["data"]
+        known[e["visit_id"]] = (
+            None
+            if e["kind"] == "visit_retracted"
+            else (instant(d["arrived_at"]), instant(d.get("departed_at")), e["customer_id"],
+                  e["place_id"])
+        )  # fmt: skip
+    return known
+
+
+def instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def told_visits(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The visits a receiver of every event would hold, without their ids, sorted."""
+    return sorted(v for v in told(events).values() if v is not None)
+
+
 @dataclass
 class Field:
     tenant: Tenant

@@ -100,11 +100,21 @@ class TestNeighboursWithoutAPlan:
         body = moved.json()
         assert body["customer_id"] == b and body["attributed_by"] == "person"
         assert body["runners_up"][0] == {"customer_id": a, "share": None}
-        # Another tenant's customer, or none: refused, naming the field.
+        # What was said of the visit is corrected: the customer changed.
+        said = await client.get(
+            "/events", params={"kind": "visit_updated", "device_id": visit["device_id"]}, headers=h
+        )
+        updates = [e for e in said.json()["items"] if e["visit_id"] == visit["id"]]
+        assert [(e["customer_id"], e["data"]["changed"]) for e in updates] == [(b, ["customer_id"])]
+        assert updates[0]["data"]["was"]["customer_id"] == a
+        # A customer the agent cannot see (another tenant's, or none there is): not found,
+        # naming the field; none at all: refused.
         other = await client.patch(
             f"/visits/{visit['id']}", json={"customer_id": str(uuid.uuid4())}, headers=h
         )
-        assert other.status_code == 422 and errors_for(other) == ["customer_id"]
+        assert other.status_code == 404 and errors_for(other) == ["customer_id"]
+        none = await client.patch(f"/visits/{visit['id']}", json={"customer_id": None}, headers=h)
+        assert none.status_code == 422 and errors_for(none) == ["customer_id"]
 
 
 class TestAPlansStopFollowsAReassignment:

@@ -117,3 +117,20 @@ class TestRetriesAndConflicts:
         )
         assert r.status_code == 409 and errors_for(r) == ["id"]
         assert visit["id"] in r.text
+
+    async def test_a_check_in_at_a_customer_out_of_scope_is_not_found(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # The fixture's customer is the first agent's own, not the second's.
+        h = field.tenant.h("agent2")
+        before = await client.get("/visits", params={"limit": 500}, headers=h)
+        r = await client.post(
+            "/visits",
+            json={"customer_id": field.customer["id"], "lat": field.customer_lat,
+                  "lon": field.customer_lon, "accuracy_m": 10,
+                  "client_id": str(uuid.uuid4())},
+            headers=h,
+        )  # fmt: skip
+        assert r.status_code == 404 and errors_for(r) == ["customer_id"], r.text
+        after = await client.get("/visits", params={"limit": 500}, headers=h)
+        assert after.json()["items"] == before.json()["items"]

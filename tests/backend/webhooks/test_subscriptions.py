@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.app import create_app
 from backend.common.egress import TargetPolicy, TargetRefused
 from backend.config import Settings
+from backend.tracking.announce import VISIT_EVENT_KINDS
 from backend.webhooks.dispatcher import Dispatcher
 from backend.webhooks.schemas import EVENT_TYPES
 from geofence.types import Kind
@@ -26,8 +27,8 @@ from tests.backend.world import Tenant, ok
 LOOPBACK = "http://127.0.0.1:9/hooks"
 
 
-def test_the_event_types_are_the_engines_kinds() -> None:
-    assert set(EVENT_TYPES) == {str(k) for k in Kind}
+def test_the_event_types_are_the_engines_kinds_and_the_visits() -> None:
+    assert set(EVENT_TYPES) == {str(k) for k in Kind} | set(VISIT_EVENT_KINDS)
 
 
 async def test_the_ssrf_guard_refuses_internal_targets() -> None:
