@@ -14,6 +14,14 @@ made at enter and carried through dwell and exit; exit carries the stay's durati
 A fence whose rule says `hold` announces a stay only when it dwells: the enter, stamped when
 it happened, comes with the dwell, and a shorter stay (driving past, waiting next door for a
 few minutes) produces no event at all.
+
+Held fences (customers' doors) are one stay at a time. Neighbours in one building have fences
+that overlap, and an agent at one of them is inside the others too: of the held fences the
+device is inside, only the one it is deepest in (a time-weighted average of how far inside
+its recent fixes were, less for inaccurate ones) announces its stay; the others say nothing
+while that stay lasts. When it ends and the device is still inside another, that one can
+announce in turn, once the device has stayed there its dwell time since: the agent moved next
+door.
 """
 
 from __future__ import annotations
@@ -49,6 +57,12 @@ class Stay:
     dwell_s: float = 300.0
     hold: bool = False
     announced: bool = True  # whether its enter was emitted (a held stay: once it dwells)
+    # Held fences: how deep inside the recent fixes were (m; time-weighted), when last
+    # updated, and the time its stay may begin from (the end of a neighbour's stay).
+    depth: float = 0.0
+    depth_t: float = 0.0
+    since: float = 0.0
+    rival_since: float = 0.0  # an announced one: since when a neighbour has been deeper
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -60,6 +74,23 @@ class Stay:
     @property
     def idle(self) -> bool:
         return not self.inside and self.streak == 0
+
+
+DEPTH_TAU_S = 60.0  # how long a fix's depth counts, roughly
+DEPTH_ACCURACY_M = 20.0  # fixes less accurate than this count for less
+NEXT_DOOR_M = 10.0  # deeper by this much in a neighbour's fence, for its dwell: moved there
+
+
+def _deepen(stay: Stay, fix: Fix, d: float) -> None:
+    """Fold a fix's depth inside (-d) into the stay's time-weighted average."""
+    if stay.depth_t == 0.0:
+        stay.depth, stay.depth_t = -d, fix.t
+        return
+    w = (1.0 - math.exp(-max(0.0, fix.t - stay.depth_t) / DEPTH_TAU_S)) * min(
+        1.0, DEPTH_ACCURACY_M / max(fix.accuracy_m, 1.0)
+    )
+    stay.depth += w * (-d - stay.depth)
+    stay.depth_t = fix.t
 
 
 @dataclass(slots=True)
@@ -91,6 +122,8 @@ class Presence:
         if not near and not stays:
             return events  # the common case: nowhere near any fence
         fids = stays.keys() | near.keys()
+        held = False
+        released: float | None = None
         for fid in sorted(fids) if len(fids) > 1 else fids:
             d, rule = near.get(fid, (INF, None))
             stay = stays.get(fid)
@@ -101,18 +134,58 @@ class Presence:
             if rule is not None:
                 stay.dwell_s, stay.hold = rule.dwell_s, rule.hold
             exit_buffer = rule.exit_buffer_m if rule else 0.0
+            if stay.hold and d < INF:
+                _deepen(stay, fix, d)
             if stay.inside and stay.dwelled and d <= max(fix.accuracy_m, exit_buffer):
                 stay.out_since = None  # the common case of a stay going on: as _inside does
+                held = held or stay.hold
                 continue
+            was_dwelling = stay.inside and stay.dwelled and stay.hold
             if stay.inside:
                 self._inside(device, fid, fix, d, exit_buffer, stay, cfg, events)
             else:
                 self._outside(device, fid, fix, d, stay, cfg, events)
+            if was_dwelling and not stay.inside:
+                released = self._exit_of(events, fid, fix.t)
+            held = held or (stay.hold and stay.inside)
             if stay.idle:
                 stays.pop(fid, None)
             else:
                 stays[fid] = stay
+        if held or released is not None:
+            self._one_held_stay(device, fix.t, released, events)
         return events
+
+    @staticmethod
+    def _exit_of(events: list[Event], fid: str, default: float) -> float:
+        """When the stay at `fid` just closed (its exit event's time)."""
+        return next(
+            (e.t for e in reversed(events) if e.subject == fid and e.kind is Kind.EXITED), default
+        )
+
+    def _one_held_stay(
+        self, device: str, t: float, released: float | None, out: list[Event]
+    ) -> None:
+        """Of the held fences the device is inside, announce at most one stay at a time: the
+        deepest, once it has lasted its dwell time (since a neighbour's stay ended, if one
+        did while the device was inside it)."""
+        inside = {fid: s for fid, s in self.stays.items() if s.hold and s.inside}
+        if released is not None:
+            for s in inside.values():
+                if not s.dwelled:
+                    s.since = max(s.since, released)
+        if not inside:
+            return
+        current = next((f for f, s in inside.items() if s.dwelled), None)
+        if current is not None:
+            Presence._next_door(device, t, current, inside, out)
+            return
+        best = max(inside, key=lambda f: (inside[f].depth, f))
+        stay = inside[best]
+        begun = max(stay.entered_t, stay.since)
+        # On a fix inside it (not one on the way out), as any fence dwells.
+        if stay.out_since is None and t - begun >= stay.dwell_s:
+            Presence._announce(device, best, begun, stay, out)
 
     @staticmethod
     def _outside(
@@ -161,25 +234,48 @@ class Presence:
         Presence._maybe_dwell(device, fid, fix.t, stay, out)
 
     @staticmethod
-    def _maybe_dwell(device: str, fid: str, t: float, stay: Stay, out: list[Event]) -> None:
-        if stay.dwelled or t - stay.entered_t < stay.dwell_s:
+    def _next_door(
+        device: str, t: float, current: str, inside: dict[str, Stay], out: list[Event]
+    ) -> None:
+        """The announced stay ends, and a neighbour's begins, when the device has been deeper
+        in the neighbour's fence (by NEXT_DOOR_M) for the neighbour's dwell time."""
+        cur = inside[current]
+        rivals = [f for f in inside if f != current]
+        rival = max(rivals, key=lambda f: (inside[f].depth, f)) if rivals else None
+        if rival is None or inside[rival].depth < cur.depth + NEXT_DOOR_M:
+            cur.rival_since = 0.0
             return
+        if cur.rival_since == 0.0:
+            cur.rival_since = t
+        other = inside[rival]
+        if other.out_since is None and t - cur.rival_since >= other.dwell_s:
+            at = cur.rival_since
+            Presence.close(device, current, cur, at, out)
+            cur.rival_since = 0.0
+            other.since = max(other.since, at)
+            Presence._announce(device, rival, max(other.entered_t, at), other, out)
+
+    @staticmethod
+    def _maybe_dwell(device: str, fid: str, t: float, stay: Stay, out: list[Event]) -> None:
+        # Held fences dwell one at a time (_one_held_stay, after every fence has seen the fix).
+        if stay.hold or stay.dwelled or t - stay.entered_t < stay.dwell_s:
+            return
+        Presence._announce(device, fid, stay.entered_t, stay, out)
+
+    @staticmethod
+    def _announce(device: str, fid: str, begun: float, stay: Stay, out: list[Event]) -> None:
+        """The stay dwells: its enter (a held one's, stamped when it began), dwell and the
+        fence's sighting of a visit."""
         stay.dwelled = True
         if not stay.announced:
             stay.announced = True
-            out.append(
-                make_event(device, Kind.ENTERED, stay.entered_t, fid, visit_id=stay.visit_id)
-            )
-        at = stay.entered_t + stay.dwell_s
+            stay.entered_t = begun
+            out.append(make_event(device, Kind.ENTERED, begun, fid, visit_id=stay.visit_id))
+        at = begun + stay.dwell_s
         out.append(make_event(device, Kind.DWELLED, at, fid, visit_id=stay.visit_id))
         out.append(
             make_event(
-                device,
-                Kind.VISIT_STARTED,
-                stay.entered_t,
-                fid,
-                visit_id=stay.visit_id,
-                source="geofence",
+                device, Kind.VISIT_STARTED, begun, fid, visit_id=stay.visit_id, source="geofence"
             )
         )
 

@@ -211,6 +211,56 @@ class TestHeldFences:
         assert held[0].t == 0  # stamped when it happened, announced with the dwell
         assert held == self.run_held(pts, FENCE)  # same ids, times and data
 
+    @staticmethod
+    def neighbours() -> list[CircleFence]:
+        """Two customers' 50 m door fences in one building, 25 m apart (north of each other)."""
+        lat, lon = offset(25, 0)
+        a = circle("a", radius_m=50, dwell_s=120, exit_buffer_m=10, hold=True)
+        b = CircleFence(FenceRule("b", 120, 10, True), lat, lon, 50)
+        return [a, b]
+
+    def run_neighbours(self, points: list[Fix]) -> list[tuple[str, str, float]]:
+        near = near_function(self.neighbours())
+        res = process("dev", DeviceState(), [(p, near(p)) for p in points], CFG)
+        return [
+            (e.kind.value, e.subject, e.t)
+            for e in res.events
+            if e.subject in ("a", "b") and e.kind is not Kind.DWELLED
+        ]
+
+    def test_neighbours_in_one_building_are_one_stay_at_a_time(self) -> None:
+        # Walking in past A's door to B's (25 m on), ten minutes there: only B's stay, though
+        # the device was inside A's fence all along.
+        pts = [fix(i, i * 20, -60 + 20 * i) for i in range(4)]  # the walk in, up to 0 m
+        pts += [fix(10 + i, 80 + 20 * i, 25 + (-1) ** i * 4) for i in range(30)]
+        pts += [fix(50 + i, 700 + 20 * i, 300) for i in range(5)]  # and away
+        got = self.run_neighbours(pts)
+        assert [(k, f) for k, f, _ in got] == [
+            ("entered", "b"), ("visit_started", "b"), ("exited", "b"), ("visit_ended", "b")
+        ], got  # fmt: skip
+
+    def test_moving_next_door_starts_the_neighbours_stay_when_the_first_ends(self) -> None:
+        # Ten minutes at B, then ten at A (25 m south): A's stay begins when B's ends.
+        pts = [fix(i, i * 20, 25 + (-1) ** i * 3) for i in range(30)]
+        pts += [fix(100 + i, 600 + 20 * i, (-1) ** i * 3) for i in range(30)]
+        pts += [fix(200 + i, 1200 + 20 * i, -400) for i in range(5)]
+        got = self.run_neighbours(pts)
+        assert [(k, f) for k, f, _ in got] == [
+            ("entered", "b"), ("visit_started", "b"), ("exited", "b"), ("visit_ended", "b"),
+            ("entered", "a"), ("visit_started", "a"), ("exited", "a"), ("visit_ended", "a"),
+        ], got  # fmt: skip
+        b_out = next(t for k, f, t in got if (k, f) == ("exited", "b"))
+        a_in = next(t for k, f, t in got if (k, f) == ("entered", "a"))
+        assert a_in == b_out and 600 <= b_out <= 700
+
+    def test_a_neighbours_short_stay_after_the_visit_is_nothing(self) -> None:
+        # Ten minutes at B, then a minute at A on the way out: no stay at A.
+        pts = [fix(i, i * 20, 25 + (-1) ** i * 3) for i in range(30)]
+        pts += [fix(100 + i, 600 + 20 * i, 0) for i in range(4)]
+        pts += [fix(200 + i, 700 + 20 * i, -400) for i in range(5)]
+        got = self.run_neighbours(pts)
+        assert {f for _, f, _ in got} == {"b"}, got
+
     def test_a_device_going_silent_before_the_dwell_makes_no_event(self) -> None:
         near = near_function([self.HELD])
         res = process(
