@@ -166,8 +166,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run(json_path, args.agents, args.seed, Path(args.gps))
         return 0
     from backend.simrun import run_eval
+    from simulators.phones import SCENARIOS
 
-    run_eval(json_path, args.agents, args.seed, Path(args.gps))
+    only = frozenset(x.strip() for x in args.scenarios.split(",")) if args.scenarios else None
+    known = {"simulated_day", "real_traces", *SCENARIOS}
+    if only is not None and not only <= known:
+        say(f"--scenarios: unknown {', '.join(sorted(only - known))} (known: {', '.join(known)})")
+        return 2
+    run_eval(json_path, args.agents, args.seed, Path(args.gps), only)
     return 0
 
 
@@ -232,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--gps", default="../shared/bench/gps", help="the recorded traces (mopsi/, gpxpy/)"
     )
     ev.add_argument("--seed", type=int, default=7)
+    ev.add_argument(
+        "--scenarios",
+        help="visits: only these, comma-separated (simulated_day, real_traces, "
+        "neighbours_no_plans, indoor_multipath, driving_1hz, same_timestamp); default all",
+    )
     ev.set_defaults(fn=cmd_eval)
 
     db = sub.add_parser("db", help="manage the embedded PostGIS under .data/pg")

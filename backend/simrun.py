@@ -23,6 +23,7 @@ import httpx
 from backend.config import DATA_DIR
 from backend.embedded_db import EmbeddedPostgres, free_port
 from simulators.day import DayConfig, simulate
+from simulators.phones import phone_scenarios
 from simulators.traces import real_traces
 
 DAY_S = 9.5 * 3600  # a working day, depot to depot, roughly
@@ -169,10 +170,19 @@ fieldsense is running at {base}   (Ctrl-C stops it)
 
 
 def run_eval(
-    json_path: Path | None, agents: int, seed: int, gps: Path | None = None
+    json_path: Path | None,
+    agents: int,
+    seed: int,
+    gps: Path | None = None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """The simulated day, then (with `gps`, a folder of recorded traces) the real traces,
-    on one throwaway PostGIS and API; figures per scenario and pooled."""
+    then the phone scenarios, on one throwaway PostGIS and API; figures per scenario and
+    pooled. `only`: just these scenarios (all of them by default)."""
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
     from backend.db import migrate
     from backend.tenants.demo import DEMO_PASSWORD
 
@@ -202,27 +212,42 @@ def run_eval(
             out_dir=work / "day",
             progress=say,
         )
-        details = asyncio.run(simulate(cfg))
+        details: dict[str, Any] = asyncio.run(simulate(cfg)) if wanted("simulated_day") else {}
         traces = None
-        if gps is not None and gps.is_dir():
+        if gps is not None and gps.is_dir() and wanted("real_traces"):
             say(f"[traces] the recorded traces under {gps}, uploaded as a new agent's phones")
             traces = asyncio.run(
                 real_traces(
                     cfg.base_url, slug, logins["admin"], DEMO_PASSWORD, gps, say, work / "traces"
                 )
             )
+        say("[phones] phones in districts the project has never seen (simulators/phones.py)")
+        phones = asyncio.run(
+            phone_scenarios(
+                cfg.base_url,
+                slug,
+                logins["admin"],
+                DEMO_PASSWORD,
+                seed,
+                say,
+                wanted,
+                work / "day" / "phones",
+            )
+        )
     finally:
         if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
         pg.destroy()  # the throwaway database; the day's ground truth and results stay
     keys = ("precision", "recall", "flaps", "fragments", "duplicate_visits", "pass_through_entries")
-    # The scenarios (docs/simulation.md): the demo tenant's simulated working day, and the
-    # recorded traces of real phones; the summary pools their counts.
-    scenarios: dict[str, dict[str, Any]] = {"simulated_day": details}
+    # The scenarios (docs/simulation.md): the demo tenant's simulated working day, the
+    # recorded traces of real phones, and the phone scenarios; the summary pools their counts.
+    scenarios: dict[str, dict[str, Any]] = {"simulated_day": details} if details else {}
     if traces is not None:
         scenarios["real_traces"] = traces
         details["real_traces"] = traces
+    scenarios.update(phones)
+    details["phones"] = phones
     matched = sum(x["matched"] for x in scenarios.values())
     detected = sum(x["detected_visits"] for x in scenarios.values())
     true = sum(x["true_visits"] for x in scenarios.values())
@@ -232,6 +257,13 @@ def run_eval(
         **{k: sum(x[k] for x in scenarios.values()) for k in keys[2:]},
         "scenarios": {name: {k: x[k] for k in keys} for name, x in scenarios.items()},
     }
+    for name, figures in phones.items():
+        _table(
+            figures,
+            ["true_visits", "detected_visits", "precision", "recall", "flaps", "fragments",
+             "duplicate_visits", "pass_through_entries", "drive_by_fences"],
+            name,
+        )  # fmt: skip
     if traces is not None:
         _table(
             traces,
@@ -239,11 +271,12 @@ def run_eval(
              "recall", "fragments", "duplicate_visits", "pass_through_entries"],
             "real traces",
         )  # fmt: skip
-    _table(
-        details,
-        ["agents", "true_visits", "detected_visits", "precision", "recall", "flaps", "fragments",
-         "duplicate_visits", "pass_through_entries"],
-    )  # fmt: skip
+    if "simulated_day" in scenarios:
+        _table(
+            details,
+            ["agents", "true_visits", "detected_visits", "precision", "recall", "flaps",
+             "fragments", "duplicate_visits", "pass_through_entries"],
+        )  # fmt: skip
     report = {"eval": "visits", "summary": summary, "details": details, "seed": seed}
     say(f"ground truth, detected visits and events: {work / 'day'}")
     if json_path is not None:
