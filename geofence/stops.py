@@ -192,3 +192,34 @@ def _median(values: list[float]) -> float:
     v = sorted(values)
     n = len(v)
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def settled_position(
+    fixes: list[tuple[float, float, float, float]], head: float = 0.2, tail: float = 0.2
+) -> tuple[float, float] | None:
+    """Where a stay was: the accuracy-weighted median of its fixes (t, lat, lon, accuracy),
+    leaving out the first `head` and the last `tail` of its time (walking in from the car,
+    walking out). Robust to a few reflections; an inaccurate fix weighs less (1 / accuracy^2).
+    A stay still going on: its latest half (`head` 0.5, `tail` 0)."""
+    if not fixes:
+        return None
+    t0, t1 = fixes[0][0], fixes[-1][0]
+    lo, hi = t0 + (t1 - t0) * head, t1 - (t1 - t0) * tail
+    inner = [f for f in fixes if lo <= f[0] <= hi]
+    chosen = inner if len(inner) >= 3 else fixes
+    weights = [1.0 / max(f[3], 5.0) ** 2 for f in chosen]
+    return (
+        _weighted_median([f[1] for f in chosen], weights),
+        _weighted_median([f[2] for f in chosen], weights),
+    )
+
+
+def _weighted_median(values: list[float], weights: list[float]) -> float:
+    pairs = sorted(zip(values, weights, strict=True))
+    half = sum(weights) / 2
+    run = 0.0
+    for v, w in pairs:
+        run += w
+        if run >= half:
+            return v
+    return pairs[-1][0]

@@ -6,6 +6,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,7 @@ from backend.tracking.announce import announce
 from backend.tracking.jsonb import dumps
 from backend.webhooks.outbox import ENQUEUE
 from geofence.device import Produced
+from geofence.stops import settled_position
 from geofence.types import Event, Kind, event_id
 
 STOP_CUSTOMER_M = 60.0
@@ -268,6 +270,107 @@ def settle_visits_sql(tenant_id: uuid.UUID, visits: set[Any]) -> str:
     )
 
 
+# One stay seen as visits at two customers next door to each other: a stop near customers
+# without fences attributed to one, and the fence of a neighbour dwelling at the same time.
+# Visits of one agent at customers within NEXT_DOOR_M of each other that overlap for at least
+# SAME_STAY_SHARE of the longer one are one stay. Sequential visits next door overlap little
+# or not at all, even when one stop (GPS cannot split stays 20 m apart) spans both of them
+# and the second one's fence: an hour's stop and a half hour's fence visit are two visits.
+# An open visit lasts, for this, until the batch's last fix.
+NEXT_DOOR_M = STOP_CUSTOMER_M
+SAME_STAY_SHARE = 0.6
+SAME_STAY = f"""
+SELECT a.id AS a, b.id AS b,
+       a.source AS a_source, a.also_seen_by AS a_also, a.attributed_by AS a_by,
+       b.source AS b_source, b.also_seen_by AS b_also, b.attributed_by AS b_by,
+       a.arrived_at AS a_arrived, b.arrived_at AS b_arrived
+FROM visits a
+JOIN visits b ON b.tenant_id = a.tenant_id AND b.agent_id = a.agent_id AND b.id <> a.id
+JOIN customers ca ON ca.tenant_id = a.tenant_id AND ca.id = a.customer_id
+JOIN customers cb ON cb.tenant_id = b.tenant_id AND cb.id = b.customer_id
+WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[]) AND a.retracted_at IS NULL
+  AND a.place_id IS NULL AND a.customer_id IS NOT NULL
+  AND b.retracted_at IS NULL AND b.place_id IS NULL AND b.customer_id <> a.customer_id
+  AND b.arrived_at > a.arrived_at - interval '1 day'
+  AND b.arrived_at < coalesce(a.departed_at, to_timestamp($3))
+  AND a.arrived_at < coalesce(b.departed_at, to_timestamp($3))
+  AND ST_DWithin(ca.location, cb.location, {NEXT_DOOR_M})
+  AND least(coalesce(a.departed_at, to_timestamp($3)), coalesce(b.departed_at, to_timestamp($3)))
+      - greatest(a.arrived_at, b.arrived_at)
+      >= {SAME_STAY_SHARE} * greatest(coalesce(a.departed_at, to_timestamp($3)) - a.arrived_at,
+                                     coalesce(b.departed_at, to_timestamp($3)) - b.arrived_at)
+"""
+
+# The visit `$3` takes in the visit `$2`: its sightings, its arrival if earlier, its customer
+# among the runners-up, a check-in's source; `$2` is retracted (a retried check-in's client
+# id still finds it).
+MERGE_STAY = """
+WITH moved AS (
+    UPDATE visit_sightings SET visit_id = $3 WHERE tenant_id = $1 AND visit_id = $2
+), gone AS (
+    UPDATE visits SET retracted_at = now(), updated_at = now()
+    WHERE tenant_id = $1 AND id = $2
+    RETURNING arrived_at, customer_id, also_seen_by, source
+)
+UPDATE visits k SET
+    arrived_at = least(k.arrived_at, g.arrived_at),
+    runners_up = jsonb_build_array(jsonb_build_object('customer_id', g.customer_id, 'share', NULL))
+        || coalesce((SELECT jsonb_agg(r) FROM jsonb_array_elements(k.runners_up) r
+                     WHERE r->>'customer_id' <> g.customer_id::text), '[]'::jsonb),
+    also_seen_by = ARRAY(SELECT DISTINCT x FROM unnest(k.also_seen_by || g.also_seen_by
+                         || CASE WHEN g.source = 'manual' THEN ARRAY['manual'] ELSE '{}' END) x
+                         WHERE x <> k.source ORDER BY x),
+    updated_at = now()
+FROM gone g
+WHERE k.tenant_id = $1 AND k.id = $3
+"""
+
+
+# A customer visit that has ended is attributed again from where the whole stay was (its
+# settled position: geofence/stops.py), not where it began: a stop begins where the agent
+# parked. Not one the customer's own fence saw dwell (that fence is evidence enough: one at
+# the wrong door is not recorded, _elsewhere), nor one a person reassigned.
+ENDED_CUSTOMER_VISITS = """
+SELECT v.id, v.device_id, v.arrived_at, v.departed_at, v.customer_id
+FROM visits v
+WHERE v.tenant_id = $1 AND v.id = ANY($2::uuid[]) AND v.retracted_at IS NULL
+  AND v.departed_at IS NOT NULL AND v.place_id IS NULL AND v.customer_id IS NOT NULL
+  AND v.device_id IS NOT NULL AND v.attributed_by IS DISTINCT FROM 'person'
+  AND v.source <> 'geofence' AND NOT 'geofence' = ANY(v.also_seen_by)
+"""
+STAY_FIXES = """
+SELECT u.i, p.fix_time, p.lat, p.lon, p.accuracy_m
+FROM unnest($2::int[], $3::uuid[], $4::timestamptz[], $5::timestamptz[]) AS u(i, device, a, b)
+CROSS JOIN LATERAL (
+    SELECT p.fix_time, p.lat, p.lon, p.accuracy_m FROM pings p
+    WHERE p.tenant_id = $1 AND p.device_id = u.device AND p.fix_time >= u.a
+      AND p.fix_time <= u.b AND p.flag IS NULL
+    ORDER BY p.fix_time LIMIT 5000
+) p
+"""
+REATTRIBUTE = """
+UPDATE visits v SET customer_id = u.customer_id, attributed_by = u.by, runners_up = u.runners,
+                    updated_at = now()
+FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, customer_id uuid, by text, runners jsonb)
+WHERE v.tenant_id = $1 AND v.id = u.id
+"""
+
+
+def _at(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def _weighed(source: str, also: Sequence[str] | None, by: str | None) -> int:
+    """Whose customer a stay seen twice keeps: a person's choice, then a stop's (where the
+    stay was, among every customer near), then a check-in's, then a fence's."""
+    seen = {source, *(also or [])}
+    if by == "person":
+        return 3
+    if "stop" in seen or by in ("plan", "assigned", "nearest"):
+        return 2
+    return 1 if "manual" in seen else 0
+
+
 class EventWriter:
     """Records a device's events and keeps its visits in step, in the caller's transaction."""
 
@@ -313,7 +416,10 @@ class EventWriter:
         self.attribution_of_stop = {}
         for i, candidates in by_stop.items():
             chosen = attribute_stop(candidates)
-            if chosen is not None and not chosen.fenced:
+            if chosen is not None:
+                # At a fenced customer too: it joins that fence's visit, and where the fence
+                # of a neighbour dwelled instead, the stay is one visit at the customer the
+                # stop chose (_one_stay_next_door).
                 self.attribution_of_stop[ids[i]] = chosen
         self.customer_of_stop = {k: a.customer_id for k, a in self.attribution_of_stop.items()}
         return [
@@ -369,9 +475,108 @@ class EventWriter:
         what changed of those visits as their events (announce.py)."""
         recorded = await self._write(added, replayed=replayed, retracted=retracted)
         if self.touched:
+            if added:
+                await self._one_stay_next_door(max(p.event.t for p in added))
+            await self._where_the_stay_was()
             touched, self.touched = self.touched, set()
             await announce(self.db, self.tenant_id, touched)
         return recorded
+
+    async def _attribute_spans(
+        self, spans: list[tuple[Any, datetime, datetime]], head: float, tail: float
+    ) -> dict[int, Attribution]:
+        """Where the device of each (device, from, to) was (settled_position of its fixes),
+        and the customer that makes it, by the weight of evidence; by index. Two queries."""
+        fixes = await self.db.fetch(
+            STAY_FIXES,
+            self.tenant_id,
+            list(range(len(spans))),
+            [d for d, _, _ in spans],
+            [a for _, a, _ in spans],
+            [b for _, _, b in spans],
+        )
+        of: dict[int, list[tuple[float, float, float, float]]] = {}
+        for f in fixes:
+            of.setdefault(f["i"], []).append(
+                (f["fix_time"].timestamp(), f["lat"], f["lon"], f["accuracy_m"])
+            )
+        where = {i: p for i, f in of.items() if (p := settled_position(f, head, tail))}
+        if not where:
+            return {}
+        known = sorted(where)
+        rows = await self.db.fetch(
+            STOP_CANDIDATES,
+            self.tenant_id,
+            known,
+            [where[i][0] for i in known],
+            [where[i][1] for i in known],
+            STOP_CUSTOMER_M,
+            [(spans[i][1].timestamp() + spans[i][2].timestamp()) / 2 for i in known],
+            self.user_id,
+        )
+        by_span: dict[int, list[Any]] = {}
+        for r in rows:
+            by_span.setdefault(r["i"], []).append(r)
+        return {i: a for i, c in by_span.items() if (a := attribute_stop(c)) is not None}
+
+    async def _elsewhere(
+        self, fenced: list[tuple[int, Any, Any, float]], events: list[Event]
+    ) -> set[Any]:
+        """Stays dwelling at a customer's fence while the weight of evidence (attribute_stop)
+        puts the agent at another customer next door: the visit ids not to record (the stop
+        there makes the visit). Judged on the latter half of the dwell (the fixes from the
+        fence's enter to its dwell: the same whatever batches they came in)."""
+        if not fenced:
+            return set()
+        dwelled = {e.visit_id: e.t for e in events if e.kind is Kind.DWELLED and e.visit_id}
+        spans = [
+            (self.device_id, _at(t), _at(dwelled.get(str(v), t + 300.0))) for _, v, _, t in fenced
+        ]
+        chosen = await self._attribute_spans(spans, 0.5, 0.0)
+        return {
+            visit
+            for i, (_, visit, customer, _) in enumerate(fenced)
+            if (a := chosen.get(i)) is not None and a.customer_id != customer
+        }
+
+    async def _where_the_stay_was(self) -> None:
+        """Ended customer visits of this batch, attributed again from their settled position
+        among the customers within STOP_CUSTOMER_M (a person's choice stands)."""
+        if self.user_id is None:
+            return
+        ended = await self.db.fetch(ENDED_CUSTOMER_VISITS, self.tenant_id, list(self.touched))
+        if not ended:
+            return
+        spans = [(v["device_id"], v["arrived_at"], v["departed_at"]) for v in ended]
+        changes = []
+        for i, chosen in (await self._attribute_spans(spans, 0.2, 0.2)).items():
+            if chosen.customer_id != ended[i]["customer_id"]:
+                changes.append(
+                    {"id": str(ended[i]["id"]), "customer_id": str(chosen.customer_id),
+                     "by": chosen.by, "runners": chosen.runners_up}
+                )  # fmt: skip
+        if changes:
+            await self.db.execute(REATTRIBUTE, self.tenant_id, dumps(changes))
+
+    async def _one_stay_next_door(self, until: float) -> None:
+        """Visits of this batch that overlap another of the agent's at a customer next door
+        are one stay: the one whose customer was better chosen takes in the other."""
+        pairs = await self.db.fetch(SAME_STAY, self.tenant_id, list(self.touched), until)
+        done: set[Any] = set()
+        kept: set[Any] = set()
+        for r in pairs:
+            if r["a"] in done or r["b"] in done:
+                continue
+            a = (_weighed(r["a_source"], r["a_also"], r["a_by"]), -r["a_arrived"].timestamp())
+            b = (_weighed(r["b_source"], r["b_also"], r["b_by"]), -r["b_arrived"].timestamp())
+            keep, drop = (r["a"], r["b"]) if a >= b else (r["b"], r["a"])
+            await self.db.execute(MERGE_STAY, self.tenant_id, drop, keep)
+            done |= {keep, drop}
+            kept.add(keep)
+            self.touched |= {keep, drop}
+        if kept:
+            await self.db.execute(RESEEN, self.tenant_id, list(kept))
+            await self.db.execute(settle_visits_sql(self.tenant_id, kept))
 
     async def _write(
         self, added: list[Produced], *, replayed: bool, retracted: Sequence[str]
@@ -596,6 +801,7 @@ class EventWriter:
                 )
             }
             muted = {v for k, v, _, _ in fenced if k not in kept}
+            muted |= await self._elsewhere([f for f in fenced if f[1] not in muted], events)
         # Ends of stays whose start is in neither this batch nor the log: muted earlier.
         entered = {
             m["visit_id"] for e, m in zip(events, meta, strict=True) if e.kind is Kind.ENTERED

@@ -154,3 +154,86 @@ class TestAPlansStopFollowsAReassignment:
         read = (await client.get(f"/plans/{plan['id']}", headers=h)).json()
         stop = next(s for s in read["stops"] if s["customer_id"] == a)
         assert stop["status"] == "planned" and stop["visit_id"] is None
+
+
+class TestAFencedNeighbour:
+    async def test_the_neighbours_fence_is_not_a_visit_while_the_agent_is_next_door(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # Without a plan: A has no fence, B 20 m away has its door fence (50 m, as the docs
+        # advise), and the agent spends twelve minutes at A, well inside B's fence too.
+        north = A_NORTH - 3000
+        ids = {}
+        for name, n in (("A fenceless", north), ("B fenced", north + 20)):
+            lat, lon = at(n, A_EAST)
+            c = await field.tenant.post(
+                "admin",
+                "/customers",
+                {"name": name, "lat": lat, "lon": lon, "status": "customer",
+                 "assigned_agent_id": str(field.tenant.users["agent2"])},
+            )  # fmt: skip
+            ids[name[0]] = c["id"]
+        lat, lon = at(north + 20, A_EAST)
+        fence = await field.tenant.post(
+            "admin",
+            "/geofences",
+            {"name": "B's door", "customer_id": ids["B"], "dwell_s": 120,
+             "circle": {"lat": lat, "lon": lon, "radius_m": 50}},
+        )  # fmt: skip
+        rng = random.Random(9)
+        device = await field.device("agent2")
+        pts = [fix_near(60 - i * 0.5, north - 300 + 60 * i, A_EAST, rng) for i in range(5)]
+        pts += [fix_near(57.5 - i * 0.5, north, A_EAST, rng) for i in range(25)]
+        pts += [fix_near(45 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(4)]
+        h = field.tenant.h("agent2")
+        r = await client.post(
+            "/ingest/locations", json={"device_id": device, "points": pts}, headers=h
+        )
+        assert r.status_code == 200, r.text
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = [v for v in visits.json()["items"] if v["device_id"] == device]
+        assert [v["customer_id"] for v in mine] == [ids["A"]], mine
+        assert ids["B"] in [x["customer_id"] for x in mine[0]["runners_up"]]
+        events = await client.get(
+            "/events", params={"device_id": device, "fence_id": fence["id"]}, headers=h
+        )
+        assert events.json()["items"] == []  # B's door saw no stay of its own
+
+
+class TestWhereTheWholeStayWas:
+    async def test_a_stop_begun_by_one_door_and_spent_at_the_next_goes_to_the_next(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # X is by the car park, Y 25 m further in. Six minutes by X (parking, a call), then
+        # fifteen at Y: the stop began (and was first attributed) by X, the stay was at Y.
+        north = A_NORTH - 6000
+        ids = {}
+        for name, n in (("X", north), ("Y", north + 25)):
+            lat, lon = at(n, A_EAST)
+            c = await field.tenant.post(
+                "admin",
+                "/customers",
+                {"name": f"{name} by the car park", "lat": lat, "lon": lon,
+                 "status": "customer"},
+            )  # fmt: skip
+            ids[name] = c["id"]
+        rng = random.Random(11)
+        device = await field.device("agent2")
+        pts = [fix_near(120 - i * 0.5, north, A_EAST, rng) for i in range(13)]
+        pts += [fix_near(113.5 - i * 0.5, north + 25, A_EAST, rng) for i in range(30)]
+        pts += [fix_near(98 - i * 0.5, north - 400 - 200 * i, A_EAST, rng) for i in range(4)]
+        h = field.tenant.h("agent2")
+        for batch in (pts[:14], pts[14:]):  # as the phone uploads: the stop began in the first
+            r = await client.post(
+                "/ingest/locations", json={"device_id": device, "points": batch}, headers=h
+            )
+            assert r.status_code == 200, r.text
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = [v for v in visits.json()["items"] if v["device_id"] == device]
+        assert [(v["customer_id"], v["attributed_by"]) for v in mine] == [(ids["Y"], "nearest")]
+        assert [x["customer_id"] for x in mine[0]["runners_up"]] == [ids["X"]]
+        # What was said of it was corrected: it started at X.
+        said = await client.get("/events", params={"device_id": device}, headers=h)
+        told = [(e["kind"], e["customer_id"]) for e in said.json()["items"]
+                if e["kind"] in ("visit_started", "visit_updated")]  # fmt: skip
+        assert sorted(told) == [("visit_started", ids["X"]), ("visit_updated", ids["Y"])]
