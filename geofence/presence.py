@@ -1,7 +1,9 @@
 """The presence state machine for one device and its fences.
 
-Enter: points have been inside (at all) for `enter_after_s`, at least two of them, stamped
-at the first. Time, not a number of fixes, and not one point however deep inside: at one fix
+Enter: points have been inside (at all) for `enter_after_s`, at least two of them, and have
+settled (those of the last `settle_s`, and the one before, lie within `settled_m` of the
+latest: a car crawling through in slow traffic, inside for a minute, is still moving),
+stamped at the first. Time, not a number of fixes, and not one point however deep inside: at one fix
 a second three fixes are three seconds, and a car slowing through a fence at a junction has
 points well inside it (on the real traces, cars entered the 26 fences they drove through 17
 times when one such point was enough; 5 now, each a car inside for 45 s or more). So driving
@@ -30,6 +32,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from geofence.distance import haversine_m
 from geofence.types import Event, FenceRule, Fix, Kind, event_id, make_event
 
 INF = math.inf
@@ -41,6 +44,11 @@ class PresenceConfig:
     # longer than a car takes to cross a 100 m fence at 5 m/s, shorter than walking in.
     enter_after_s: float = 45.0
     min_exit_s: float = 60.0
+    # Settled: the fixes of the last settle_s (and the one before) within settled_m of the
+    # latest. Walking pace covers 40 m in 30 s, a car crawling at 2 m/s 60 m; GPS noise
+    # outdoors, a few metres.
+    settle_s: float = 30.0
+    settled_m: float = 25.0
 
 
 @dataclass(slots=True)
@@ -63,6 +71,7 @@ class Stay:
     depth_t: float = 0.0
     since: float = 0.0
     rival_since: float = 0.0  # an announced one: since when a neighbour has been deeper
+    trail: list[list[float]] = field(default_factory=list)  # an entry's recent (t, lat, lon)
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -200,19 +209,35 @@ class Presence:
         if d <= 0:
             stay.streak += 1
             stay.streak_t = fix.t if stay.streak_t is None else stay.streak_t
-            if stay.streak < 2 or fix.t - stay.streak_t < cfg.enter_after_s:
+            Presence._follow(stay, fix, cfg)
+            if (
+                stay.streak < 2
+                or fix.t - stay.streak_t < cfg.enter_after_s
+                or not Presence._settled(stay, fix, cfg)
+            ):
                 return
             entered = stay.streak_t
         else:
-            stay.streak, stay.streak_t = 0, None
+            stay.streak, stay.streak_t, stay.trail = 0, None, []
             return
         stay.inside, stay.entered_t, stay.dwelled, stay.out_since = True, entered, False, None
-        stay.streak, stay.streak_t = 0, None
+        stay.streak, stay.streak_t, stay.trail = 0, None, []
         stay.visit_id = event_id(device, "visit", fid, entered)
         stay.announced = not stay.hold
         if stay.announced:
             out.append(make_event(device, Kind.ENTERED, entered, fid, visit_id=stay.visit_id))
         Presence._maybe_dwell(device, fid, fix.t, stay, out)
+
+    @staticmethod
+    def _follow(stay: Stay, fix: Fix, cfg: PresenceConfig) -> None:
+        """Keep the entry's fixes of the last settle_s, and the one before them."""
+        trail = [*stay.trail, [fix.t, fix.lat, fix.lon]]
+        recent = [i for i, p in enumerate(trail) if p[0] >= fix.t - cfg.settle_s]
+        stay.trail = trail[max(0, recent[0] - 1) :]
+
+    @staticmethod
+    def _settled(stay: Stay, fix: Fix, cfg: PresenceConfig) -> bool:
+        return all(haversine_m(fix.lat, fix.lon, p[1], p[2]) <= cfg.settled_m for p in stay.trail)
 
     @staticmethod
     def _inside(

@@ -47,6 +47,18 @@ class TestEnter:
         events, state, _ = run(pts)
         assert events == [] and state.inside == []
 
+    def test_crawling_through_in_slow_traffic_is_not_an_entry(self) -> None:
+        # 2 m/s across a circle of 100 m radius, a fix every second: inside for 100 s (more
+        # than twice the time an entry takes), never settled.
+        pts = [fix(i + 1, float(i), -330 + 2.0 * i, acc=5) for i in range(331)]
+        events, state, _ = run(pts)
+        assert events == [] and state.inside == []
+        # The same car stopping inside, for a minute: that is a stay, stamped on the way in.
+        stop = [fix(500 + i, 166.0 + i, 2, acc=5) for i in range(60)]
+        events, state, _ = run(pts[:166] + stop)
+        first_inside = next(p.t for p in pts if FENCE.signed_distance_m(p.lat, p.lon) <= 0)
+        assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, first_inside)]
+
     def test_driving_in_and_stopping_enters_at_the_first_point_inside(self) -> None:
         pts = [fix(1, 0, 300), fix(2, 25, 50), fix(3, 55, 45), fix(4, 85, 48)]
         events, state, _ = run(pts)
