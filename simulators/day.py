@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,6 +81,13 @@ def last_working_day(now: datetime) -> date:
         if local.hour * 60 + local.minute >= 18 * 60 + 30
         else local.date() - timedelta(days=1)
     )
+
+
+def shift_end(day: date, profile: dict[str, Any]) -> float:
+    """When the agent's shift ends on `day` (epoch seconds), from their planning profile."""
+    end = time_of_day.fromisoformat(profile.get("shift_end") or "18:00")
+    tz = ZoneInfo(profile.get("timezone") or "UTC")
+    return datetime.combine(day, end, tz).timestamp()
 
 
 async def _pages(
@@ -222,12 +230,14 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
         users = sorted((u for u in users if u["email"] != PANEL_EMAIL), key=lambda u: u["email"])
         # The field force: agents with a planning profile (where their day starts, their shift).
         planned_users: list[dict[str, Any]] = []
+        shift_ends: dict[str, float] = {}
         for u in users:
             if len(planned_users) == cfg.agents:
                 break
             profile = await http.get(f"/agents/{u['id']}/profile", headers=admin)
             if profile.status_code == 200:
                 planned_users.append(u)
+                shift_ends[u["id"]] = shift_end(day, profile.json())
         if not planned_users:
             say("[sim] no agent has a planning profile: nothing to simulate (a fresh demo database")
             say("      has 20; `fieldsense db destroy` then `fieldsense demo` makes one)")
@@ -378,7 +388,11 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
             )
         for d in days:
             await d.record_outcomes([v for v in detected if v["agent_id"] == d.a.id])
-        truth = [t for d in days for t in d.truth]
+        # Points outside the agent's shift are not kept (the tenant's working-hours setting,
+        # docs/security.md): a visit the agent began after the shift, running late, is not
+        # there to be detected, and is counted apart.
+        lived = [t for d in days for t in d.truth]
+        truth = [t for t in lived if ts(t["arrived_at"]) < shift_ends.get(t["agent_id"], 1e18)]
         s = score(truth, detected, events, len(agents))
         stats = (
             {
@@ -403,6 +417,7 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
             "canyon_outliers": stats.get("outliers", 0),
             "mock_points": stats.get("mock_points", 0),
             "store_entries": shopper_counts["entries"],
+            "after_hours_visits": len(lived) - len(truth),
             "webhooks_delivered": len([h for h in hooks if h.status < 300]),
             "webhooks_verified": len([h for h in hooks if h.verified]),
             "errors": len(errors) + shopper_counts["errors"],

@@ -294,6 +294,13 @@ class AgentDay:
         end = (coords[-1][1], coords[-1][0])
         await self._drive(end)
         await self._upload(force=True)
+        # The app ends the day (the points of the drive home fall outside the shift and are
+        # not kept: without this the last visit would wait for the day-end job).
+        resp = await self.http.post(
+            "/ingest/day-end", json={"device_id": self.a.device_id}, headers=self.a.h()
+        )
+        if resp.status_code != 200:
+            self.stats.errors.append(f"day-end {resp.status_code}: {resp.text[:200]}")
 
     async def _cancel(
         self, plan: dict[str, Any], cancelled: dict[str, Any], done: list[str]
