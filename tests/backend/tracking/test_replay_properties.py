@@ -1,0 +1,104 @@
+"""The engine's replay properties (tests/geofence/test_properties.py: any arrival order,
+re-sending, same-time fixes) through the API, on PostgreSQL and PostGIS: the points of a
+hypothesis-drawn track, sent in shuffled batches with some sent again, give the presence
+events the engine gives in memory for the same points in order."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from geofence.types import Fix, Kind
+from tests.backend.world import Tenant
+from tests.geofence.helpers import LAT0, LON0
+from tests.geofence.test_properties import FENCES, batches, in_order, tracks
+
+T0 = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+PRESENCE = (Kind.ENTERED, Kind.DWELLED, Kind.EXITED)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def fences(tenant: Tenant) -> dict[str, str]:
+    """The property tests' three circles in the tenant (the door one around a customer):
+    fence id -> the engine's name for it."""
+    names = {}
+    for f in FENCES:
+        body: dict[str, Any] = {
+            "name": f"property {f.rule.id}",
+            "circle": {"lat": f.lat, "lon": f.lon, "radius_m": f.radius_m},
+            "dwell_s": f.rule.dwell_s,
+            "exit_buffer_m": f.rule.exit_buffer_m,
+        }
+        if f.rule.hold:
+            customer = await tenant.post(
+                "manager",
+                "/customers",
+                {"name": "door", "lat": LAT0, "lon": LON0, "status": "customer"},
+            )
+            body["customer_id"] = customer["id"]
+        fence = await tenant.post("manager", "/geofences", body)
+        names[fence["id"]] = f.rule.id
+    return names
+
+
+def as_point(f: Fix) -> dict[str, Any]:
+    return {
+        "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f.client_id)),
+        "time": (T0 + timedelta(seconds=f.t)).isoformat(),
+        "lat": f.lat,
+        "lon": f.lon,
+        "accuracy_m": f.accuracy_m,
+        "mock": f.mock,
+    }
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(tracks(), st.integers(0, 10_000))
+async def test_shuffled_and_resent_batches_give_the_engines_events(
+    client: AsyncTestClient[Litestar],
+    tenant: Tenant,
+    fences: dict[str, str],
+    points: list[Fix],
+    seed: int,
+) -> None:
+    expected = sorted(
+        (str(e.kind), e.subject, round(e.t, 3)) for e in in_order(points) if e.kind in PRESENCE
+    )
+    device = (await tenant.device("agent"))["id"]
+    h = tenant.h("agent")
+    sends = batches(points, seed)
+    rng = random.Random(seed)
+    sends += [b for b in sends if rng.random() < 0.3]  # some sent again (a retry)
+    for batch in sends:
+        r = await client.post(
+            "/ingest/locations",
+            json={"device_id": device, "points": [as_point(f) for f in batch]},
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+    got = await client.get(
+        "/events", params={"device_id": device, "limit": 500}, headers=tenant.h("admin")
+    )
+    assert got.status_code == 200, got.text
+    recorded = sorted(
+        (
+            e["kind"],
+            fences[e["fence_id"]],
+            round((datetime.fromisoformat(e["occurred_at"]) - T0).total_seconds(), 3),
+        )
+        for e in got.json()["items"]
+        if e["kind"] in PRESENCE and e["fence_id"] in fences
+    )
+    assert recorded == expected
