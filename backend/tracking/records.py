@@ -270,35 +270,44 @@ def settle_visits_sql(tenant_id: uuid.UUID, visits: set[Any]) -> str:
     )
 
 
-# One stay seen as visits at two customers next door to each other: a stop near customers
-# without fences attributed to one, and the fence of a neighbour dwelling at the same time.
-# Visits of one agent at customers within NEXT_DOOR_M of each other that overlap for at least
-# SAME_STAY_SHARE of the longer one are one stay. Sequential visits next door overlap little
+# One stay seen as two visits: at one customer, cut in two (a reflection long enough to exit
+# the fence, or to end the stop) with at most JOIN_WITHIN_S between them, or overlapping;
+# or at customers next door to each other (a stop near customers without fences attributed to
+# one, and the fence of a neighbour dwelling at the same time): visits of one agent at
+# customers within NEXT_DOOR_M of each other that overlap for at least SAME_STAY_SHARE of
+# the longer one. Sequential visits next door overlap little
 # or not at all, even when one stop (GPS cannot split stays 20 m apart) spans both of them
 # and the second one's fence: an hour's stop and a half hour's fence visit are two visits.
 # An open visit lasts, for this, until the batch's last fix.
 NEXT_DOOR_M = STOP_CUSTOMER_M
 SAME_STAY_SHARE = 0.6
 SAME_STAY = f"""
+WITH v AS (
+    SELECT v.id, v.agent_id, v.customer_id, v.arrived_at, v.source, v.also_seen_by,
+           v.attributed_by, coalesce(v.departed_at, to_timestamp($3)) AS until
+    FROM visits v
+    WHERE v.tenant_id = $1 AND v.id = ANY($2::uuid[]) AND v.retracted_at IS NULL
+      AND v.place_id IS NULL AND v.customer_id IS NOT NULL
+)
 SELECT a.id AS a, b.id AS b,
        a.source AS a_source, a.also_seen_by AS a_also, a.attributed_by AS a_by,
        b.source AS b_source, b.also_seen_by AS b_also, b.attributed_by AS b_by,
        a.arrived_at AS a_arrived, b.arrived_at AS b_arrived
-FROM visits a
-JOIN visits b ON b.tenant_id = a.tenant_id AND b.agent_id = a.agent_id AND b.id <> a.id
-JOIN customers ca ON ca.tenant_id = a.tenant_id AND ca.id = a.customer_id
-JOIN customers cb ON cb.tenant_id = b.tenant_id AND cb.id = b.customer_id
-WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[]) AND a.retracted_at IS NULL
-  AND a.place_id IS NULL AND a.customer_id IS NOT NULL
-  AND b.retracted_at IS NULL AND b.place_id IS NULL AND b.customer_id <> a.customer_id
+FROM v a
+JOIN visits b ON b.tenant_id = $1 AND b.agent_id = a.agent_id AND b.id <> a.id
+CROSS JOIN LATERAL (SELECT coalesce(b.departed_at, to_timestamp($3)) AS until) bu
+WHERE b.retracted_at IS NULL AND b.place_id IS NULL AND b.customer_id IS NOT NULL
   AND b.arrived_at > a.arrived_at - interval '1 day'
-  AND b.arrived_at < coalesce(a.departed_at, to_timestamp($3))
-  AND a.arrived_at < coalesce(b.departed_at, to_timestamp($3))
-  AND ST_DWithin(ca.location, cb.location, {NEXT_DOOR_M})
-  AND least(coalesce(a.departed_at, to_timestamp($3)), coalesce(b.departed_at, to_timestamp($3)))
-      - greatest(a.arrived_at, b.arrived_at)
-      >= {SAME_STAY_SHARE} * greatest(coalesce(a.departed_at, to_timestamp($3)) - a.arrived_at,
-                                     coalesce(b.departed_at, to_timestamp($3)) - b.arrived_at)
+  AND b.arrived_at < a.until + interval '{JOIN_WITHIN_S} seconds'
+  AND a.arrived_at < bu.until + interval '{JOIN_WITHIN_S} seconds'
+  AND CASE WHEN b.customer_id = a.customer_id THEN true  -- fragments of one stay
+      ELSE least(a.until, bu.until) - greatest(a.arrived_at, b.arrived_at)
+               >= {SAME_STAY_SHARE} * greatest(a.until - a.arrived_at, bu.until - b.arrived_at)
+           AND EXISTS (
+               SELECT 1 FROM customers ca, customers cb
+               WHERE ca.tenant_id = $1 AND ca.id = a.customer_id AND cb.tenant_id = $1
+                 AND cb.id = b.customer_id AND ST_DWithin(ca.location, cb.location, {NEXT_DOOR_M}))
+      END
 """
 
 # The visit `$3` takes in the visit `$2`: its sightings, its arrival if earlier, its customer
