@@ -1,7 +1,8 @@
 """Real phones' traces through the API: the `real_traces` scenario of `fieldsense eval visits`.
 
 The recorded traces under `bench/gps` (Mopsi text files, GPX tracks; phones sampling every
-1-30 s, walking and driving) are uploaded as a new agent's devices would upload them, moved in
+1-30 s, walking and driving) are uploaded as new agents' phones would upload them (an agent a
+trace: each is another person, recorded on another day), moved in
 time to end an hour ago. Where they go comes from the traces alone, by rules that share
 nothing with the engine:
 - a **stay** is a run of at least 5 minutes whose fixes all lie within 50 m of the median of
@@ -118,21 +119,10 @@ async def run_traces(
     gps: Path,
     say: Any,
 ) -> dict[str, Any]:
-    """Upload every trace as a new agent's phone would; the truth, visits and events."""
-    password = "traces-" + uuid.uuid4().hex[:12]
-    email = f"traces-{uuid.uuid4().hex[:8]}@eval.example"
-    user = await _post(
-        http,
-        "/users",
-        {"email": email, "name": "Trace walker", "role": "agent", "org_unit_id": org_unit_id,
-         "password": password},
-        admin,
-    )  # fmt: skip
-    login = await _post(
-        http, "/auth/login", {"tenant": tenant, "email": email, "password": password}, {}
-    )
-    agent = {"authorization": f"Bearer {login['access_token']}"}
+    """Upload every trace as a new agent's phone would (one agent a trace: each is another
+    person, recorded on another day); the truth, visits and events."""
     truth: list[dict[str, Any]] = []
+    users: list[str] = []
     pass_fences: dict[str, str] = {}  # fence -> the device whose trace it was placed on
     devices: list[str] = []
     now = datetime.now(UTC).timestamp()
@@ -142,6 +132,20 @@ async def run_traces(
         if len(pts) < 10:
             continue
         shift = (now - 3600) - pts[-1].t
+        password = "traces-" + uuid.uuid4().hex[:12]
+        email = f"traces-{uuid.uuid4().hex[:8]}@eval.example"
+        user = await _post(
+            http,
+            "/users",
+            {"email": email, "name": f"Trace walker {path.stem}", "role": "agent",
+             "org_unit_id": org_unit_id, "password": password},
+            admin,
+        )  # fmt: skip
+        login = await _post(
+            http, "/auth/login", {"tenant": tenant, "email": email, "password": password}, {}
+        )
+        agent = {"authorization": f"Bearer {login['access_token']}"}
+        users.append(user["id"])
         found = stays(pts)
         drives = drive_bys(pts, [(s[2], s[3]) for s in found])
         for k, (a, b, lat, lon) in enumerate(found):
@@ -216,9 +220,11 @@ async def run_traces(
         )
         resp.raise_for_status()
         events += resp.json()["items"]
-    resp = await http.get("/visits", params={"agent_id": user["id"], "limit": 500}, headers=admin)
-    resp.raise_for_status()
-    visits = [v for v in resp.json()["items"] if v["customer_id"] is not None]
+    visits = []
+    for uid in users:
+        resp = await http.get("/visits", params={"agent_id": uid, "limit": 500}, headers=admin)
+        resp.raise_for_status()
+        visits += [v for v in resp.json()["items"] if v["customer_id"] is not None]
     # Traces of one town cross each other's places: only an entry by the trace's own phone
     # into a fence on its own drive counts (another trace may stop there).
     entries = sum(1 for e in events if pass_fences.get(e.get("fence_id") or "") == e["device_id"])
@@ -229,7 +235,6 @@ async def run_traces(
         "pass_through_entries": entries,
         "drive_by_fences": len(pass_fences),
         "traces": len(devices),
-        "agent_id": user["id"],
     }
 
 
@@ -255,7 +260,7 @@ async def real_traces(
         got = await run_traces(http, tenant, admin, unit, gps, say)
     if out_dir is not None:
         _write(out_dir, got)
-    s = score(got["truth"], got["detected"], [], 1)
+    s = score(got["truth"], got["detected"], [], got["traces"])
     return {
         "precision": s.precision,
         "recall": s.recall,

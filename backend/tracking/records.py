@@ -271,7 +271,8 @@ def settle_visits_sql(tenant_id: uuid.UUID, visits: set[Any]) -> str:
 
 
 # One stay seen as two visits: at one customer, cut in two (a reflection long enough to exit
-# the fence, or to end the stop) with at most JOIN_WITHIN_S between them, or overlapping;
+# the fence, or to end the stop) with at most JOIN_WITHIN_S between them, or overlapping, or
+# with no fix of the phone between them (silent: exited at its last fix);
 # or at customers next door to each other (a stop near customers without fences attributed to
 # one, and the fence of a neighbour dwelling at the same time): visits of one agent at
 # customers within NEXT_DOOR_M of each other that overlap for at least SAME_STAY_SHARE of
@@ -281,10 +282,13 @@ def settle_visits_sql(tenant_id: uuid.UUID, visits: set[Any]) -> str:
 # An open visit lasts, for this, until the batch's last fix.
 NEXT_DOOR_M = STOP_CUSTOMER_M
 SAME_STAY_SHARE = 0.6
+# A phone that stops reporting while it stays still indoors (Android's doze does) and comes
+# back at the same customer, with no fix in between, never left: up to this long.
+SILENT_STAY_S = 4 * 3600
 SAME_STAY = f"""
 WITH v AS (
-    SELECT v.id, v.agent_id, v.customer_id, v.arrived_at, v.source, v.also_seen_by,
-           v.attributed_by, coalesce(v.departed_at, to_timestamp($3)) AS until
+    SELECT v.id, v.agent_id, v.device_id, v.customer_id, v.arrived_at, v.source,
+           v.also_seen_by, v.attributed_by, coalesce(v.departed_at, to_timestamp($3)) AS until
     FROM visits v
     WHERE v.tenant_id = $1 AND v.id = ANY($2::uuid[]) AND v.retracted_at IS NULL
       AND v.place_id IS NULL AND v.customer_id IS NOT NULL
@@ -298,9 +302,16 @@ JOIN visits b ON b.tenant_id = $1 AND b.agent_id = a.agent_id AND b.id <> a.id
 CROSS JOIN LATERAL (SELECT coalesce(b.departed_at, to_timestamp($3)) AS until) bu
 WHERE b.retracted_at IS NULL AND b.place_id IS NULL AND b.customer_id IS NOT NULL
   AND b.arrived_at > a.arrived_at - interval '1 day'
-  AND b.arrived_at < a.until + interval '{JOIN_WITHIN_S} seconds'
-  AND a.arrived_at < bu.until + interval '{JOIN_WITHIN_S} seconds'
-  AND CASE WHEN b.customer_id = a.customer_id THEN true  -- fragments of one stay
+  AND b.arrived_at < a.until + interval '{SILENT_STAY_S} seconds'
+  AND a.arrived_at < bu.until + interval '{SILENT_STAY_S} seconds'
+  AND CASE WHEN b.customer_id = a.customer_id THEN  -- fragments of one stay
+           (b.arrived_at < a.until + interval '{JOIN_WITHIN_S} seconds'
+            AND a.arrived_at < bu.until + interval '{JOIN_WITHIN_S} seconds')
+           OR (b.device_id = a.device_id AND NOT EXISTS (
+               SELECT 1 FROM pings p
+               WHERE p.tenant_id = $1 AND p.device_id = a.device_id
+                 AND p.fix_time > least(a.until, bu.until)
+                 AND p.fix_time < greatest(a.arrived_at, b.arrived_at)))
       ELSE least(a.until, bu.until) - greatest(a.arrived_at, b.arrived_at)
                >= {SAME_STAY_SHARE} * greatest(a.until - a.arrived_at, bu.until - b.arrived_at)
            AND EXISTS (

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.jobs.runner import JobRunner
+from backend.tracking.jobs import exit_silent_devices
 from backend.tracking.records import attribute_stop
 from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import Field, at, recent
@@ -237,3 +240,42 @@ class TestWhereTheWholeStayWas:
         told = [(e["kind"], e["customer_id"]) for e in said.json()["items"]
                 if e["kind"] in ("visit_started", "visit_updated")]  # fmt: skip
         assert sorted(told) == [("visit_started", ids["X"]), ("visit_updated", ids["Y"])]
+
+
+class TestASilentPhone:
+    async def test_a_phone_silent_indoors_that_comes_back_at_the_same_customer_never_left(
+        self, client: AsyncTestClient[Litestar], field: Field, engine: AsyncEngine
+    ) -> None:
+        # Four minutes at a customer's door (its fence dwells: a visit), then nothing for
+        # forty (the phone dozes indoors: the stay is exited at its last fix), then ten more
+        # minutes there, and away: one visit.
+        north = A_NORTH - 9000
+        lat, lon = at(north, A_EAST)
+        c = await field.tenant.post(
+            "admin", "/customers", {"name": "dozing", "lat": lat, "lon": lon, "status": "customer"}
+        )
+        await field.tenant.post(
+            "admin",
+            "/geofences",
+            {"name": "dozing door", "customer_id": c["id"], "dwell_s": 120,
+             "circle": {"lat": lat, "lon": lon, "radius_m": 50}},
+        )  # fmt: skip
+        rng = random.Random(13)
+        device = await field.device("agent2")
+        h = field.tenant.h("agent2")
+        first = [fix_near(240 - i * 0.5, north, A_EAST, rng) for i in range(9)]
+        again = [fix_near(196 - i * 0.5, north, A_EAST, rng) for i in range(21)]
+        away = [fix_near(185 - i * 0.5, north - 400 - 200 * i, A_EAST, rng) for i in range(4)]
+        runner = JobRunner(engine)
+        runner.add("exit_silent_devices", exit_silent_devices, every_s=60)
+        for batch in (first, again + away):
+            r = await client.post(
+                "/ingest/locations", json={"device_id": device, "points": batch}, headers=h
+            )
+            assert r.status_code == 200, r.text
+            # An hour without an upload: silent by the clock, exited at its last fix.
+            await runner.run("exit_silent_devices", now=datetime.now(UTC) + timedelta(hours=1))
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = [v for v in visits.json()["items"] if v["device_id"] == device]
+        assert [v["customer_id"] for v in mine] == [c["id"]], mine
+        assert mine[0]["duration_s"] >= 50 * 60
