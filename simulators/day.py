@@ -83,6 +83,22 @@ def last_working_day(now: datetime) -> date:
     )
 
 
+def figures(s: Score, pass_through_entries: int, **extra: Any) -> dict[str, Any]:
+    """A scenario's figures for `eval visits`: those of the summary, and the counts."""
+    return {
+        "precision": s.precision,
+        "recall": s.recall,
+        "flaps": s.flaps,
+        "fragments": s.fragments,
+        "duplicate_visits": s.duplicate_visits,
+        "pass_through_entries": pass_through_entries,
+        "true_visits": s.true_visits,
+        "detected_visits": s.detected_visits,
+        "matched": s.matched,
+        **extra,
+    }
+
+
 def shift_end(day: date, profile: dict[str, Any]) -> float:
     """When the agent's shift ends on `day` (epoch seconds), from their planning profile."""
     end = time_of_day.fromisoformat(profile.get("shift_end") or "18:00")

@@ -39,7 +39,9 @@ from typing import Any
 
 import httpx
 
+from simulators.day import _pages, figures, score
 from simulators.gps import offset
+from simulators.traces import admin_and_team, new_agent, post
 
 BLOCK_M = 150.0
 FENCE_M = 50.0
@@ -218,26 +220,6 @@ def agent_day(
     return day, truth, passed
 
 
-async def _post(http: httpx.AsyncClient, path: str, body: Any, h: dict[str, str]) -> Any:
-    resp = await http.post(path, json=body, headers=h)
-    if resp.status_code >= 300:
-        raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text[:300]}")
-    return resp.json()
-
-
-async def _all(http: httpx.AsyncClient, path: str, params: dict[str, Any], h: dict[str, str]):
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        resp = await http.get(path, params={**params, "limit": 500, "cursor": cursor}, headers=h)
-        resp.raise_for_status()
-        body = resp.json()
-        items += body["items"]
-        cursor = body.get("next_cursor")
-        if not cursor:
-            return items
-
-
 async def run_scenario(
     http: httpx.AsyncClient,
     tenant: str,
@@ -258,7 +240,7 @@ async def run_scenario(
     for b in buildings:
         for c in b.customers:
             lat, lon = offset(*origin, c.y, c.x)
-            created = await _post(
+            created = await post(
                 http,
                 "/customers",
                 {"name": f"{name} customer", "lat": lat, "lon": lon, "status": "customer",
@@ -267,7 +249,7 @@ async def run_scenario(
             )  # fmt: skip
             c.id = created["id"]
             if c.fenced:
-                await _post(
+                await post(
                     http,
                     "/geofences",
                     {"name": f"{name} customer", "customer_id": c.id, "dwell_s": 120,
@@ -280,19 +262,7 @@ async def run_scenario(
     events: list[dict[str, Any]] = []
     drive_fences: set[str] = set()
     for a in range(agents):
-        password = "phones-" + uuid.uuid4().hex[:12]
-        email = f"phones-{uuid.uuid4().hex[:8]}@eval.example"
-        user = await _post(
-            http,
-            "/users",
-            {"email": email, "name": f"{name} {a}", "role": "agent", "org_unit_id": unit,
-             "password": password},
-            admin,
-        )  # fmt: skip
-        login = await _post(
-            http, "/auth/login", {"tenant": tenant, "email": email, "password": password}, {}
-        )
-        h = {"authorization": f"Bearer {login['access_token']}"}
+        user, h = await new_agent(http, tenant, admin, unit, f"{name} {a}")
         day, stays_of, passed = agent_day(phone, rng, buildings, stays, now - 6 * 3600)
         shift = (now - 1800) - day.t  # the day ends half an hour ago
         # Drive-by fences: mid-block on streets driven along, away from every building's
@@ -306,7 +276,7 @@ async def run_scenario(
                 chosen.append((x, y))
         for k, (x, y) in enumerate(chosen[:6]):
             lat, lon = offset(*origin, y, x)
-            fence = await _post(
+            fence = await post(
                 http,
                 "/geofences",
                 {"name": f"{name} drive-by {a}.{k}", "dwell_s": 120,
@@ -314,7 +284,7 @@ async def run_scenario(
                 admin,
             )  # fmt: skip
             drive_fences.add(fence["id"])
-        device = await _post(
+        device = await post(
             http,
             "/devices",
             {"name": f"{name} {a}", "identifier": f"phones-{uuid.uuid4()}", "user_id": user["id"]},
@@ -333,19 +303,19 @@ async def run_scenario(
         upload_at = start + UPLOAD_EVERY_S
         for (t, *_), p in zip(day.fixes, points, strict=True):
             if t >= upload_at and batch:
-                await _post(
+                await post(
                     http, "/ingest/locations", {"device_id": device["id"], "points": batch}, h
                 )
                 batch, upload_at = [], upload_at + UPLOAD_EVERY_S
             batch.append(p)
             if len(batch) == 1000:
-                await _post(
+                await post(
                     http, "/ingest/locations", {"device_id": device["id"], "points": batch}, h
                 )
                 batch = []
         if batch:
-            await _post(http, "/ingest/locations", {"device_id": device["id"], "points": batch}, h)
-        await _post(http, "/ingest/day-end", {"device_id": device["id"]}, h)
+            await post(http, "/ingest/locations", {"device_id": device["id"], "points": batch}, h)
+        await post(http, "/ingest/day-end", {"device_id": device["id"]}, h)
         for c, arrived, departed in stays_of:
             truth.append(
                 {
@@ -355,10 +325,12 @@ async def run_scenario(
                     "departed_at": datetime.fromtimestamp(departed + shift, UTC).isoformat(),
                 }
             )
-        visits = await _all(http, "/visits", {"agent_id": user["id"]}, admin)
+        visits = await _pages(http, "/visits", {"agent_id": user["id"]}, admin)
         detected += [v for v in visits if v["customer_id"] is not None]
         for kind in ("entered", "exited"):
-            events += await _all(http, "/events", {"device_id": device["id"], "kind": kind}, admin)
+            events += await _pages(
+                http, "/events", {"device_id": device["id"], "kind": kind}, admin
+            )
         say(
             f"[{name}] agent {a + 1}/{agents}: {len(day.fixes)} fixes, {len(stays_of)} stays, "
             f"{len(chosen[:6])} drive-by fences"
@@ -385,15 +357,10 @@ async def phone_scenarios(
 ) -> dict[str, dict[str, Any]]:
     """The phone scenarios (those `wanted`) on a running API, scored like the simulated day
     (each one's truth, visits and fence events written under `out_dir`)."""
-    from simulators.day import _login, score
 
     out: dict[str, dict[str, Any]] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=120, trust_env=False) as http:
-        token = await _login(http, tenant, admin_email, password)
-        admin = {"authorization": f"Bearer {token}"}
-        teams = await http.get("/org-units", params={"kind": "team", "limit": 1}, headers=admin)
-        teams.raise_for_status()
-        unit = teams.json()["items"][0]["id"]
+        admin, unit = await admin_and_team(http, tenant, admin_email, password)
         for index, name in enumerate(SCENARIOS, start=1):
             if not wanted(name):
                 continue
@@ -401,18 +368,9 @@ async def phone_scenarios(
             if out_dir is not None:
                 _write(out_dir, name, got)
             s = score(got["truth"], got["detected"], got["events"], 3)
-            out[name] = {
-                "precision": s.precision,
-                "recall": s.recall,
-                "flaps": s.flaps,
-                "fragments": s.fragments,
-                "duplicate_visits": s.duplicate_visits,
-                "pass_through_entries": got["pass_through_entries"],
-                "true_visits": s.true_visits,
-                "detected_visits": s.detected_visits,
-                "matched": s.matched,
-                "drive_by_fences": got["drive_by_fences"],
-            }
+            out[name] = figures(
+                s, got["pass_through_entries"], drive_by_fences=got["drive_by_fences"]
+            )
     return out
 
 

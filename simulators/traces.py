@@ -104,11 +104,38 @@ def drive_bys(pts: list[Point], avoid: list[tuple[float, float]]) -> list[tuple[
     return chosen
 
 
-async def _post(http: httpx.AsyncClient, path: str, body: Any, h: dict[str, str]) -> Any:
+async def post(http: httpx.AsyncClient, path: str, body: Any, h: dict[str, str]) -> Any:
     resp = await http.post(path, json=body, headers=h)
     if resp.status_code >= 300:
         raise RuntimeError(f"POST {path}: {resp.status_code} {resp.text[:300]}")
     return resp.json()
+
+
+async def admin_and_team(
+    http: httpx.AsyncClient, tenant: str, admin_email: str, password: str
+) -> tuple[dict[str, str], str]:
+    """The admin's bearer headers, and the tenant's first team (where new agents go)."""
+    from simulators.day import _login
+
+    token = await _login(http, tenant, admin_email, password)
+    admin = {"authorization": f"Bearer {token}"}
+    teams = await http.get("/org-units", params={"kind": "team", "limit": 1}, headers=admin)
+    teams.raise_for_status()
+    return admin, str(teams.json()["items"][0]["id"])
+
+
+async def new_agent(
+    http: httpx.AsyncClient, tenant: str, admin: dict[str, str], unit: str, name: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A new agent of the team `unit`, and their bearer headers."""
+    password = "eval-" + uuid.uuid4().hex[:12]
+    email = f"eval-{uuid.uuid4().hex[:8]}@eval.example"
+    body = {"email": email, "name": name, "role": "agent", "org_unit_id": unit}
+    user = await post(http, "/users", body | {"password": password}, admin)
+    login = await post(
+        http, "/auth/login", {"tenant": tenant, "email": email, "password": password}, {}
+    )
+    return user, {"authorization": f"Bearer {login['access_token']}"}
 
 
 async def run_traces(
@@ -132,24 +159,12 @@ async def run_traces(
         if len(pts) < 10:
             continue
         shift = (now - 3600) - pts[-1].t
-        password = "traces-" + uuid.uuid4().hex[:12]
-        email = f"traces-{uuid.uuid4().hex[:8]}@eval.example"
-        user = await _post(
-            http,
-            "/users",
-            {"email": email, "name": f"Trace walker {path.stem}", "role": "agent",
-             "org_unit_id": org_unit_id, "password": password},
-            admin,
-        )  # fmt: skip
-        login = await _post(
-            http, "/auth/login", {"tenant": tenant, "email": email, "password": password}, {}
-        )
-        agent = {"authorization": f"Bearer {login['access_token']}"}
+        user, agent = await new_agent(http, tenant, admin, org_unit_id, f"Trace walker {path.stem}")
         users.append(user["id"])
         found = stays(pts)
         drives = drive_bys(pts, [(s[2], s[3]) for s in found])
         for k, (a, b, lat, lon) in enumerate(found):
-            customer = await _post(
+            customer = await post(
                 http,
                 "/customers",
                 {"name": f"{path.stem} stay {k}", "lat": lat, "lon": lon, "status": "customer",
@@ -157,7 +172,7 @@ async def run_traces(
                 admin,
             )  # fmt: skip
             if k % 2 == 0:  # every other customer has a fence
-                await _post(
+                await post(
                     http,
                     "/geofences",
                     {"name": f"{path.stem} stay {k}", "customer_id": customer["id"],
@@ -173,7 +188,7 @@ async def run_traces(
                 }
             )
         for k, (lat, lon) in enumerate(drives):
-            fence = await _post(
+            fence = await post(
                 http,
                 "/geofences",
                 {"name": f"{path.stem} drive-by {k}",
@@ -181,7 +196,7 @@ async def run_traces(
                 admin,
             )  # fmt: skip
             pass_fences[fence["id"]] = ""
-        device = await _post(
+        device = await post(
             http,
             "/devices",
             {"name": path.stem, "identifier": f"trace-{uuid.uuid4()}", "user_id": user["id"]},
@@ -202,13 +217,13 @@ async def run_traces(
             for i, p in enumerate(pts)
         ]
         for i in range(0, len(points), 1000):  # the phone uploads as it records
-            await _post(
+            await post(
                 http,
                 "/ingest/locations",
                 {"device_id": device["id"], "points": points[i : i + 1000]},
                 agent,
             )
-        await _post(http, "/ingest/day-end", {"device_id": device["id"]}, agent)
+        await post(http, "/ingest/day-end", {"device_id": device["id"]}, agent)
         say(
             f"[traces] {n}/{len(files)} {path.name}: {len(pts)} fixes, {len(found)} stays, "
             f"{len(drives)} drive-bys"
@@ -249,31 +264,20 @@ async def real_traces(
 ) -> dict[str, Any]:
     """The scenario on a running API: its figures, scored like the simulated day (the truth
     and what was detected are written to `out_dir`)."""
-    from simulators.day import _login, score
+    from simulators.day import figures, score
 
     async with httpx.AsyncClient(base_url=base_url, timeout=120, trust_env=False) as http:
-        token = await _login(http, tenant, admin_email, password)
-        admin = {"authorization": f"Bearer {token}"}
-        teams = await http.get("/org-units", params={"kind": "team", "limit": 1}, headers=admin)
-        teams.raise_for_status()
-        unit = teams.json()["items"][0]["id"]
+        admin, unit = await admin_and_team(http, tenant, admin_email, password)
         got = await run_traces(http, tenant, admin, unit, gps, say)
     if out_dir is not None:
         _write(out_dir, got)
     s = score(got["truth"], got["detected"], [], got["traces"])
-    return {
-        "precision": s.precision,
-        "recall": s.recall,
-        "flaps": s.flaps,
-        "fragments": s.fragments,
-        "duplicate_visits": s.duplicate_visits,
-        "pass_through_entries": got["pass_through_entries"],
-        "true_visits": s.true_visits,
-        "detected_visits": s.detected_visits,
-        "matched": s.matched,
-        "drive_by_fences": got["drive_by_fences"],
-        "traces": got["traces"],
-    }
+    return figures(
+        s,
+        got["pass_through_entries"],
+        drive_by_fences=got["drive_by_fences"],
+        traces=got["traces"],
+    )
 
 
 def _write(out_dir: Path, got: dict[str, Any]) -> None:

@@ -413,6 +413,9 @@ class EventWriter:
         self.attribution_of_stop: dict[str, Attribution] = {}
         self.place_of_key: dict[str, uuid.UUID] = {}
         self.touched: set[Any] = set()  # visits changed by this writer, not yet announced
+        # Whether a customer's visit (not a place's) began or ended in this write: only then
+        # can two of them be one stay, or one need attributing again.
+        self.customer_began = self.customer_ended = False
 
     async def resolve_stops(self, produced: list[Produced]) -> list[Produced]:
         """Keep stop visits only where a customer without a fence is near (one query)."""
@@ -495,10 +498,12 @@ class EventWriter:
         what changed of those visits as their events (announce.py)."""
         recorded = await self._write(added, replayed=replayed, retracted=retracted)
         if self.touched:
-            if added:
+            if added and (self.customer_began or self.customer_ended):
                 await self._one_stay_next_door(max(p.event.t for p in added))
-            await self._where_the_stay_was()
+            if self.customer_ended:
+                await self._where_the_stay_was()
             touched, self.touched = self.touched, set()
+            self.customer_began = self.customer_ended = False
             await announce(self.db, self.tenant_id, touched)
         return recorded
 
@@ -617,6 +622,8 @@ class EventWriter:
                 await self._unsee(started)
             if ended:
                 await self._reopen(ended)
+            # A replay took back what it did: customers' visits may have changed either way.
+            self.customer_began = self.customer_ended = bool(started or ended)
         if not added:
             return 0
         events = [p.event for p in added]
@@ -885,8 +892,10 @@ class EventWriter:
                         chosen.runners_up if chosen else None,
                     )
                 )
+                self.customer_began |= m["customer_id"] is not None and m["place_id"] is None
             elif ends:
                 closes.append((m["visit_id"], e.t))
+                self.customer_ended |= m["customer_id"] is not None and m["place_id"] is None
         if opens:
             await self._see(opens, {visit: t for visit, t in closes})
         if closes:

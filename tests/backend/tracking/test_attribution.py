@@ -30,6 +30,27 @@ def fix_near(minutes_ago: float, north: float, east: float, rng: random.Random) 
     return {**fix, "accuracy_m": 12}
 
 
+async def customer(field: Field, name: str, north: float, who: str | None = None) -> str:
+    """A customer `north` metres north of the fixture's origin (A_EAST east), `who`'s own."""
+    lat, lon = at(north, A_EAST)
+    body: dict[str, Any] = {"name": name, "lat": lat, "lon": lon, "status": "customer"}
+    if who is not None:
+        body["assigned_agent_id"] = str(field.tenant.users[who])
+    return str((await field.tenant.post("admin", "/customers", body))["id"])
+
+
+async def door(field: Field, customer_id: str, north: float) -> str:
+    """A 50 m door fence around the customer at `north` (dwell two minutes)."""
+    lat, lon = at(north, A_EAST)
+    fence = await field.tenant.post(
+        "admin",
+        "/geofences",
+        {"name": "door", "customer_id": customer_id, "dwell_s": 120,
+         "circle": {"lat": lat, "lon": lon, "radius_m": 50}},
+    )  # fmt: skip
+    return str(fence["id"])
+
+
 async def neighbours(field: Field, tag: str, who: str) -> tuple[str, str]:
     """Two of `who`'s customers, 20 m apart."""
     ids = []
@@ -166,23 +187,11 @@ class TestAFencedNeighbour:
         # Without a plan: A has no fence, B 20 m away has its door fence (50 m, as the docs
         # advise), and the agent spends twelve minutes at A, well inside B's fence too.
         north = A_NORTH - 3000
-        ids = {}
-        for name, n in (("A fenceless", north), ("B fenced", north + 20)):
-            lat, lon = at(n, A_EAST)
-            c = await field.tenant.post(
-                "admin",
-                "/customers",
-                {"name": name, "lat": lat, "lon": lon, "status": "customer",
-                 "assigned_agent_id": str(field.tenant.users["agent2"])},
-            )  # fmt: skip
-            ids[name[0]] = c["id"]
-        lat, lon = at(north + 20, A_EAST)
-        fence = await field.tenant.post(
-            "admin",
-            "/geofences",
-            {"name": "B's door", "customer_id": ids["B"], "dwell_s": 120,
-             "circle": {"lat": lat, "lon": lon, "radius_m": 50}},
-        )  # fmt: skip
+        ids = {
+            "A": await customer(field, "A fenceless", north, "agent2"),
+            "B": await customer(field, "B fenced", north + 20, "agent2"),
+        }
+        fence_id = await door(field, ids["B"], north + 20)
         rng = random.Random(9)
         device = await field.device("agent2")
         pts = [fix_near(60 - i * 0.5, north - 300 + 60 * i, A_EAST, rng) for i in range(5)]
@@ -198,7 +207,7 @@ class TestAFencedNeighbour:
         assert [v["customer_id"] for v in mine] == [ids["A"]], mine
         assert ids["B"] in [x["customer_id"] for x in mine[0]["runners_up"]]
         events = await client.get(
-            "/events", params={"device_id": device, "fence_id": fence["id"]}, headers=h
+            "/events", params={"device_id": device, "fence_id": fence_id}, headers=h
         )
         assert events.json()["items"] == []  # B's door saw no stay of its own
 
@@ -210,16 +219,10 @@ class TestWhereTheWholeStayWas:
         # X is by the car park, Y 25 m further in. Six minutes by X (parking, a call), then
         # fifteen at Y: the stop began (and was first attributed) by X, the stay was at Y.
         north = A_NORTH - 6000
-        ids = {}
-        for name, n in (("X", north), ("Y", north + 25)):
-            lat, lon = at(n, A_EAST)
-            c = await field.tenant.post(
-                "admin",
-                "/customers",
-                {"name": f"{name} by the car park", "lat": lat, "lon": lon,
-                 "status": "customer"},
-            )  # fmt: skip
-            ids[name] = c["id"]
+        ids = {
+            "X": await customer(field, "X by the car park", north),
+            "Y": await customer(field, "Y further in", north + 25),
+        }
         rng = random.Random(11)
         device = await field.device("agent2")
         pts = [fix_near(120 - i * 0.5, north, A_EAST, rng) for i in range(13)]
@@ -250,16 +253,8 @@ class TestASilentPhone:
         # forty (the phone dozes indoors: the stay is exited at its last fix), then ten more
         # minutes there, and away: one visit.
         north = A_NORTH - 9000
-        lat, lon = at(north, A_EAST)
-        c = await field.tenant.post(
-            "admin", "/customers", {"name": "dozing", "lat": lat, "lon": lon, "status": "customer"}
-        )
-        await field.tenant.post(
-            "admin",
-            "/geofences",
-            {"name": "dozing door", "customer_id": c["id"], "dwell_s": 120,
-             "circle": {"lat": lat, "lon": lon, "radius_m": 50}},
-        )  # fmt: skip
+        dozing = await customer(field, "dozing", north)
+        await door(field, dozing, north)
         rng = random.Random(13)
         device = await field.device("agent2")
         h = field.tenant.h("agent2")
@@ -277,5 +272,5 @@ class TestASilentPhone:
             await runner.run("exit_silent_devices", now=datetime.now(UTC) + timedelta(hours=1))
         visits = await client.get("/visits", params={"limit": 500}, headers=h)
         mine = [v for v in visits.json()["items"] if v["device_id"] == device]
-        assert [v["customer_id"] for v in mine] == [c["id"]], mine
+        assert [v["customer_id"] for v in mine] == [dozing], mine
         assert mine[0]["duration_s"] >= 50 * 60
