@@ -1,12 +1,13 @@
 """The presence state machine for one device and its fences.
 
-Enter: points have been inside (at all) for `enter_after_s`, at least two of them, and have
-settled (those of the last `settle_s`, and the one before, lie within `settled_m` of the
-latest: a car crawling through in slow traffic, inside for a minute, is still moving),
-stamped at the first. Time, not a number of fixes, and not one point however deep inside: at one fix
-a second three fixes are three seconds, and a car slowing through a fence at a junction has
-points well inside it (on the real traces, cars entered the 26 fences they drove through 17
-times when one such point was enough; 5 now, each a car inside for 45 s or more). So driving
+Enter: points have been inside (at all) for `enter_after_s` (`enter_after_drive_s` when the
+first came at vehicle speed: a car waiting at a red light inside is not an entry), at least
+two of them, and have settled (those of the last `settle_s`, and the one before, lie within
+`settled_m` of the latest: a car crawling through in slow traffic, inside for a minute, is
+still moving), stamped at the first. Time and stillness, not a number of fixes, and not one
+point however deep inside: at one fix a second three fixes are three seconds, and a car
+slowing through a fence at a junction has points well inside it (on the real traces, cars
+entered the 26 fences they drove through 17 times when one such point was enough). So driving
 through a fence is not a visit to it, at any sampling rate, and a stay is.
 Exit: points outside by more than max(accuracy, the fence's exit buffer) for `min_exit_s`,
 stamped at the first of them.
@@ -49,6 +50,12 @@ class PresenceConfig:
     # outdoors, a few metres.
     settle_s: float = 30.0
     settled_m: float = 25.0
+    # A device that came in at vehicle speed (from its previous fix) is entered only after
+    # longer than a red light lasts (Seoul's longest reds are about two minutes): a car
+    # standing at a light inside a fence is not an entry, a driver who parks and walks in is,
+    # stamped when the car came in.
+    vehicle_mps: float = 5.0
+    enter_after_drive_s: float = 120.0
 
 
 @dataclass(slots=True)
@@ -72,6 +79,7 @@ class Stay:
     since: float = 0.0
     rival_since: float = 0.0  # an announced one: since when a neighbour has been deeper
     trail: list[list[float]] = field(default_factory=list)  # an entry's recent (t, lat, lon)
+    drove_in: bool = False  # the entry's first point came at vehicle speed
 
     def to_dict(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__}
@@ -121,8 +129,10 @@ class Presence:
         fix: Fix,
         near: dict[str, tuple[float, FenceRule]],
         cfg: PresenceConfig,
+        speed_mps: float = 0.0,
     ) -> list[Event]:
-        """Advance with one good fix; `near` maps fence id to (signed distance m, rule).
+        """Advance with one good fix; `near` maps fence id to (signed distance m, rule);
+        `speed_mps`, how fast the device came to this fix from its previous one.
 
         Negative distance is inside. Fences missing from `near` are far away (outside).
         """
@@ -153,7 +163,7 @@ class Presence:
             if stay.inside:
                 self._inside(device, fid, fix, d, exit_buffer, stay, cfg, events)
             else:
-                self._outside(device, fid, fix, d, stay, cfg, events)
+                self._outside(device, fid, fix, d, stay, cfg, events, speed_mps)
             if was_dwelling and not stay.inside:
                 released = self._exit_of(events, fid, fix.t)
             held = held or (stay.hold and stay.inside)
@@ -205,20 +215,24 @@ class Presence:
         stay: Stay,
         cfg: PresenceConfig,
         out: list[Event],
+        speed_mps: float = 0.0,
     ) -> None:
         if d <= 0:
+            if stay.streak_t is None:
+                stay.drove_in = speed_mps >= cfg.vehicle_mps
             stay.streak += 1
             stay.streak_t = fix.t if stay.streak_t is None else stay.streak_t
             Presence._follow(stay, fix, cfg)
+            enter_after = cfg.enter_after_drive_s if stay.drove_in else cfg.enter_after_s
             if (
                 stay.streak < 2
-                or fix.t - stay.streak_t < cfg.enter_after_s
+                or fix.t - stay.streak_t < enter_after
                 or not Presence._settled(stay, fix, cfg)
             ):
                 return
             entered = stay.streak_t
         else:
-            stay.streak, stay.streak_t, stay.trail = 0, None, []
+            stay.streak, stay.streak_t, stay.trail, stay.drove_in = 0, None, [], False
             return
         stay.inside, stay.entered_t, stay.dwelled, stay.out_since = True, entered, False, None
         stay.streak, stay.streak_t, stay.trail = 0, None, []

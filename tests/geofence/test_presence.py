@@ -60,10 +60,26 @@ class TestEnter:
         assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, first_inside)]
 
     def test_driving_in_and_stopping_enters_at_the_first_point_inside(self) -> None:
+        # In at 10 m/s, then parked: longer than a red light lasts, it is a stay.
         pts = [fix(1, 0, 300), fix(2, 25, 50), fix(3, 55, 45), fix(4, 85, 48)]
         events, state, _ = run(pts)
+        assert events == [] and state.inside == []  # as yet: a car waits at lights this long
+        events, state, _ = run([fix(5, 115, 46), fix(6, 145, 47)], state)
         assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 25)]
         assert state.inside == ["f1"]
+
+    def test_a_car_waiting_at_a_red_light_inside_is_not_an_entry(self) -> None:
+        # A fix every second: in at 10 m/s, 90 s standing at the light, then on at 10 m/s.
+        pts = [fix(i, float(i), -250 + 10.0 * i) for i in range(20)]  # up to -60 m
+        pts += [fix(100 + i, 20.0 + i, -55, acc=5) for i in range(90)]
+        pts += [fix(300 + i, 110.0 + i, -45 + 10.0 * i, acc=5) for i in range(40)]
+        events, state, _ = run(pts)
+        assert events == [] and state.inside == []
+        # Walking in and staying as long is an entry at 45 s.
+        walk = [fix(500 + i, float(i * 5), -130 + 6.5 * i, acc=5) for i in range(20)]
+        walk += [fix(600 + i, 100.0 + i, 0, acc=5) for i in range(90)]
+        events, state, _ = run(walk)
+        assert [e.kind for e in events] == [Kind.ENTERED]
 
     def test_inside_without_margin_needs_time(self) -> None:
         # 90 m from the centre: inside a 100 m circle, but not by the 30 m accuracy.

@@ -49,11 +49,12 @@ async def fences(tenant: Tenant) -> dict[str, str]:
     return names
 
 
-def as_point(f: Fix, rank: dict[str, int]) -> dict[str, Any]:
-    """The fix as the phone sends it; its client id a UUID that sorts as its name does (the
-    engine breaks ties between same-time fixes of one accuracy by client id)."""
+def as_point(f: Fix, rank: dict[str, int], base: int) -> dict[str, Any]:
+    """The fix as the phone sends it; its client id a UUID of this example's (`base`) that
+    sorts as its name does (the engine breaks ties between same-time fixes of one accuracy
+    by client id)."""
     return {
-        "client_id": str(uuid.UUID(int=rank[f.client_id] + 1)),
+        "client_id": str(uuid.UUID(int=base + rank[f.client_id])),
         "time": (T0 + timedelta(seconds=f.t)).isoformat(),
         "lat": f.lat,
         "lon": f.lon,
@@ -84,10 +85,11 @@ async def test_shuffled_and_resent_batches_give_the_engines_events(
     rng = random.Random(seed)
     sends += [b for b in sends if rng.random() < 0.3]  # some sent again (a retry)
     rank = {c: k for k, c in enumerate(sorted(f.client_id for f in points))}
+    base = uuid.uuid4().int >> 64 << 64  # a phone's ids are its own, example to example
     for batch in sends:
         r = await client.post(
             "/ingest/locations",
-            json={"device_id": device, "points": [as_point(f, rank) for f in batch]},
+            json={"device_id": device, "points": [as_point(f, rank, base) for f in batch]},
             headers=h,
         )
         assert r.status_code == 200, r.text
