@@ -165,13 +165,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         run(json_path, args.agents, args.seed, Path(args.gps))
         return 0
-    from backend.simrun import run_eval
-    from simulators.phones import SCENARIOS
+    from backend.simrun import EVAL_SCENARIOS, run_eval
 
     only = frozenset(x.strip() for x in args.scenarios.split(",")) if args.scenarios else None
-    known = {"simulated_day", "real_traces", *SCENARIOS}
-    if only is not None and not only <= known:
-        say(f"--scenarios: unknown {', '.join(sorted(only - known))} (known: {', '.join(known)})")
+    if only is not None and not only <= set(EVAL_SCENARIOS):
+        unknown = ", ".join(sorted(only - set(EVAL_SCENARIOS)))
+        say(f"--scenarios: unknown {unknown} (known: {', '.join(EVAL_SCENARIOS)})")
         return 2
     run_eval(json_path, args.agents, args.seed, Path(args.gps), only)
     return 0

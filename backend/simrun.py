@@ -23,9 +23,11 @@ import httpx
 from backend.config import DATA_DIR
 from backend.embedded_db import EmbeddedPostgres, free_port
 from simulators.day import DayConfig, simulate
-from simulators.phones import phone_scenarios
+from simulators.phones import SCENARIOS, phone_scenarios
 from simulators.traces import real_traces
 
+# What `fieldsense eval visits --scenarios` may name (docs/simulation.md).
+EVAL_SCENARIOS = ("simulated_day", "real_traces", *SCENARIOS)
 DAY_S = 9.5 * 3600  # a working day, depot to depot, roughly
 TARGETS = {"precision": ">= 0.97", "recall": ">= 0.97", "flaps": "0"}
 
@@ -221,7 +223,8 @@ def run_eval(
                     cfg.base_url, slug, logins["admin"], DEMO_PASSWORD, gps, say, work / "traces"
                 )
             )
-        say("[phones] phones in districts the project has never seen (simulators/phones.py)")
+        if any(wanted(name) for name in SCENARIOS):
+            say("[phones] phones in districts the project has never seen (simulators/phones.py)")
         phones = asyncio.run(
             phone_scenarios(
                 cfg.base_url,

@@ -40,15 +40,12 @@ PLANNED_NEAR = """EXISTS (
 
 # The customers a stop may be at: up to three within STOP_CUSTOMER_M, the planned ones first,
 # with what the choice weighs (attribute_stop): how far each is from where the stay was,
-# whether it is planned for the agent around then, whether it is assigned to the agent, and
-# whether it has a fence (a stop at a fenced customer is that fence's visit, not a second one).
+# whether it is planned for the agent around then, and whether it is assigned to the agent.
 STOP_CANDIDATES = f"""
-SELECT s.i, c.id, c.fenced, c.d, c.planned, c.assigned
+SELECT s.i, c.id, c.d, c.planned, c.assigned
 FROM unnest($2::int[], $3::float8[], $4::float8[], $6::float8[]) AS s(i, lat, lon, t)
 CROSS JOIN LATERAL (
     SELECT c.id,
-           EXISTS (SELECT 1 FROM geofences f WHERE f.tenant_id = $1 AND f.customer_id = c.id)
-               AS fenced,
            ST_Distance(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography) AS d,
            {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} AS planned,
            coalesce(c.assigned_agent_id = $7::uuid, false) AS assigned
@@ -74,7 +71,6 @@ ASSIGNED_WEIGHT = 2.0
 @dataclass(frozen=True, slots=True)
 class Attribution:
     customer_id: uuid.UUID
-    fenced: bool
     by: str  # plan, assigned or nearest
     runners_up: list[dict[str, Any]]  # [{customer_id, share}], best first
 
@@ -96,7 +92,7 @@ def attribute_stop(candidates: Sequence[Any]) -> Attribution | None:
     runners = [
         {"customer_id": str(c["id"]), "share": round(w / total, 3)} for w, _, _, c in weighed[1:]
     ]
-    return Attribution(best["id"], bool(best["fenced"]), by, runners)
+    return Attribution(best["id"], by, runners)
 
 
 # Of fence visits at customers, the ones to record: not those where the agent has another
