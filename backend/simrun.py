@@ -281,7 +281,7 @@ def run_eval(
              "fragments", "duplicate_visits", "pass_through_entries"],
         )  # fmt: skip
     report = {"eval": "visits", "summary": summary, "details": details, "seed": seed}
-    say(f"ground truth, detected visits and events: {work / 'day'}")
+    say(f"ground truth, detected visits and events, per scenario: {work}")
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2))
         say(f"wrote {json_path}")

@@ -6,11 +6,15 @@ trace: each is another person, recorded on another day), moved in
 time to end an hour ago. Where they go comes from the traces alone, by rules that share
 nothing with the engine:
 - a **stay** is a run of at least 5 minutes whose fixes all lie within 50 m of the median of
-  its first ten; each stay gets a customer there, every other one with a 50 m fence;
+  its first ten; each stay gets a customer there, every other one with a 50 m fence whose
+  dwell is those 5 minutes (what the scenario calls a visit: a phone that lingers two minutes
+  in another trace's customer's fence has not visited it);
 - a **drive-by** is a fix moving at 4 m/s or more (over 20 s), at least 400 m from any stay and
-  from other drive-bys; each gets a plain 50 m fence that the car crosses. Several traces were
-  recorded in one town, so only the trace's own phone entering its own drive-by's fence is a
-  pass-through (another trace may stay there).
+  from other drive-bys, at a place the trace only passes (every time it is inside the fence it
+  leaves within a minute; a phone that stood there one to four minutes, or was switched on or
+  off there, is neither staying nor passing); each gets a plain 50 m fence that the car
+  crosses. Several traces were recorded in one town, so only the trace's own phone entering
+  its own drive-by's fence is a pass-through (another trace may stay there).
 
 Scored like the simulated day: visits against the stays, and every entry into a drive-by's
 fence is a pass-through entry.
@@ -34,6 +38,7 @@ from simulators.gps import distance_m
 TRKPT = re.compile(r'<trkpt lat="([-\d.]+)" lon="([-\d.]+)">.*?<time>([^<]+)</time>', re.S)
 STAY_M, STAY_S = 50.0, 300.0
 MOVING_MPS, DRIVE_SPACING_M = 4.0, 400.0
+PASS_S = 60.0  # every pass through a drive-by's fence lasts less
 FENCE_M = 50.0
 
 
@@ -100,8 +105,29 @@ def drive_bys(pts: list[Point], avoid: list[tuple[float, float]]) -> list[tuple[
             continue
         if any(distance_m(here, x) < DRIVE_SPACING_M for x in [*avoid, *chosen]):
             continue
+        if not only_passed(pts, here):
+            continue
         chosen.append(here)
     return chosen
+
+
+def only_passed(pts: list[Point], here: tuple[float, float]) -> bool:
+    """Whether the trace only ever passes the fence at `here` (its radius and the fixes'
+    10 m): every run of fixes inside lasts under PASS_S, and the recording neither starts nor
+    ends inside. A place where the phone stood for one to four minutes is neither a stay nor
+    a pass (a parked car, a long queue), so it is not scored either way."""
+    inside = [distance_m(here, (p.lat, p.lon)) <= FENCE_M + 10 for p in pts]
+    if inside[0] or inside[-1]:
+        return False
+    run_start: float | None = None
+    for p, now in zip(pts, inside, strict=True):
+        if now and run_start is None:
+            run_start = p.t
+        elif not now:
+            run_start = None
+        if run_start is not None and p.t - run_start >= PASS_S:
+            return False
+    return True
 
 
 async def post(http: httpx.AsyncClient, path: str, body: Any, h: dict[str, str]) -> Any:
@@ -176,7 +202,8 @@ async def run_traces(
                     http,
                     "/geofences",
                     {"name": f"{path.stem} stay {k}", "customer_id": customer["id"],
-                     "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}, "dwell_s": 120},
+                     "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M},
+                     "dwell_s": int(STAY_S)},
                     admin,
                 )  # fmt: skip
             truth.append(
@@ -192,7 +219,7 @@ async def run_traces(
                 http,
                 "/geofences",
                 {"name": f"{path.stem} drive-by {k}",
-                 "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}, "dwell_s": 120},
+                 "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}, "dwell_s": int(STAY_S)},
                 admin,
             )  # fmt: skip
             pass_fences[fence["id"]] = ""
