@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.core import Model, Route, Solution, Visit
+from routing.integer import Model, Route, Solution, Visit
 
 # The walk goes back to the best solution after this many rounds without a new best.
 RETURN_AFTER = 50

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from routing.core import Model, Node, Solution, Vehicle
+from routing.integer import Model, Node, Solution, Vehicle
 
 
 class InstanceError(ValueError):

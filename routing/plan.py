@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from routing import ils
-from routing.core import (
+from routing.core import orienteering_portfolio, portfolio
+from routing.integer import (
     Break,
     FirstSolution,
     Metaheuristic,
@@ -26,8 +27,6 @@ from routing.core import (
     Solution,
     Strategy,
     Vehicle,
-    orienteering_portfolio,
-    portfolio,
 )
 from routing.model import (
     Agent,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from routing.core import Model, Solution
+from routing.integer import Model, Solution
 from routing.model import DroppedStop, DropReason, Stop, StopKind
 
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from routing.core import Model
+from routing.integer import Model
 
 # The cost of a must-visit left without a place: more than any real objective, and a
 # million of them still fit in an int64.
@@ -556,7 +556,7 @@ def search(
 def warm() -> None:
     """Compile the search now (or load it from numba's cache, ~0.5 s) rather than in the
     first timed solve: compiling takes about 10 s."""
-    from routing.core import Node, Vehicle
+    from routing.integer import Node, Vehicle
 
     travel = tuple(tuple(abs(i - j) * 10 for j in range(4)) for i in range(4))
     nodes = (Node(), Node(windows=((0, 100),), demand=1), Node(demand=1), Node(penalty=5))

@@ -28,14 +28,9 @@ import vroom
 
 from routing import plan as planner
 from routing import sisr
-from routing.core import (
-    Solution,
-    Strategy,
-    fleet_portfolio,
-    orienteering_portfolio,
-    portfolio,
-)
+from routing.core import fleet_portfolio, orienteering_portfolio, portfolio
 from routing.instances import Instance, InstanceError, detect, read_optw, read_solomon
+from routing.integer import Solution, Strategy
 from routing.travel import GeoPoint
 
 DEFAULT_LIMITS = {"optw": 2.0, "solomon": 10.0}

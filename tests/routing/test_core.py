@@ -6,7 +6,8 @@ import itertools
 import math
 import random
 
-from routing.core import FirstSolution, Metaheuristic, Model, Node, Strategy, Vehicle, solve
+from routing.core import solve
+from routing.integer import FirstSolution, Metaheuristic, Model, Node, Strategy, Vehicle
 
 STRATEGY = Strategy(FirstSolution.PATH_CHEAPEST_ARC, Metaheuristic.TABU_SEARCH, 0.3, 2000)
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 import random
 
 from routing import ils
-from routing.core import (
-    Break,
-    FirstSolution,
-    Metaheuristic,
-    Model,
-    Node,
-    Strategy,
-    Vehicle,
-    solve,
-)
+from routing.core import solve
+from routing.integer import Break, FirstSolution, Metaheuristic, Model, Node, Strategy, Vehicle
 from tests.routing.test_core import brute_force_orienteering, euclid
 
 

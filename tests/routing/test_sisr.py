@@ -10,16 +10,8 @@ import time
 import pytest
 
 from routing import sisr
-from routing.core import (
-    Break,
-    FirstSolution,
-    Metaheuristic,
-    Model,
-    Node,
-    Strategy,
-    Vehicle,
-    solve,
-)
+from routing.core import solve
+from routing.integer import Break, FirstSolution, Metaheuristic, Model, Node, Strategy, Vehicle
 from tests.routing.test_core import euclid
 
 
