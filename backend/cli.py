@@ -3,55 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import DATA_DIR, Settings, server_options
-from backend.embedded_db import EmbeddedDbError, EmbeddedPostgres
-
-T = TypeVar("T")
+from backend.db.local import database_url, embedded, run_in_session
+from backend.embedded_db import EmbeddedDbError
 
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def embedded() -> EmbeddedPostgres:
-    # The database password lives beside the JWT secret (backend/config.py), both 0600.
-    return EmbeddedPostgres(Path(DATA_DIR) / "pg", secret_file=Path(DATA_DIR) / "db-secret")
-
-
-def database_url(start: bool = True) -> str:
-    """DATABASE_URL when given; otherwise the embedded cluster (started when asked)."""
-    url = Settings.from_env().database_url
-    if url:
-        return url
-    pg = embedded()
-    if start:
-        pg.start()
-    return pg.url
-
-
-def run_in_session(url: str, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `fn` in one transaction that commits when it returns."""
-
-    async def _go() -> T:
-        engine = create_async_engine(url)
-        try:
-            async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-                return await fn(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(_go())
 
 
 def cmd_db(args: argparse.Namespace) -> int:

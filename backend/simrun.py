@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from backend.config import DATA_DIR
+from backend.db.local import database_url, run_in_session
 from backend.embedded_db import EmbeddedPostgres, free_port
 from simulators.day import DayConfig, simulate
 from simulators.phones import SCENARIOS, phone_scenarios
@@ -82,7 +83,6 @@ def _table(summary: dict[str, Any], keys: list[str], title: str = "simulated day
 
 def _seed(url: str) -> tuple[str, dict[str, str]]:
     """The demo tenant (seeded once) and the emails of its first agent, manager and admin."""
-    from backend.cli import run_in_session
     from backend.tenants.demo import DEMO_SLUG, demo_logins, seed_demo
 
     demo = run_in_session(url, seed_demo)
@@ -93,7 +93,6 @@ def _seed(url: str) -> tuple[str, dict[str, str]]:
 def run_demo(
     agents: int, stores: int, minutes: float, port: int, seed: int, simulate_day: bool
 ) -> int:
-    from backend.cli import database_url
     from backend.db import migrate
     from backend.tenants.demo import DEMO_PASSWORD
 

@@ -33,14 +33,13 @@ from backend.activity.schemas import (
     TeamFigures,
     TimelineItem,
 )
-from backend.auth.scope import subtree_unit_ids
+from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
+from backend.db.driver import raw_connection
 from backend.db.models import AuditEntry, OrgUnit, Place, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.schemas import AgentProfileIn
-from backend.plans.services import PlanService
 from backend.privacy.services import audit_read
-from backend.tracking.ingest import raw_connection
 from geofence.distance import haversine_m
 
 MAX_RANGE_DAYS = 366
@@ -205,7 +204,7 @@ class ActivityService:
     async def _agent(self, agent_id: uuid.UUID) -> User:
         if self.p.is_store_app:
             raise Forbidden("store apps have no access to agents' days")
-        return await PlanService(self.session, self.p).require_agent(agent_id, "agent_id")
+        return await require_agent(self.session, self.p, agent_id, "agent_id")
 
     async def _unit(self, unit_id: uuid.UUID) -> OrgUnit:
         if not (self.p.is_admin or self.p.is_manager):

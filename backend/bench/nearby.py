@@ -29,12 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from backend.auth.security import Principal
 from backend.db import migrate
+from backend.db.driver import raw_connection
 from backend.db.tenancy import current_tenant, tenant_engine
 from backend.embedded_db import EmbeddedPostgres
 from backend.plans.schemas import Point
 from backend.recommendations.schemas import FreeTimeQuery
 from backend.recommendations.services import RecommendationService
-from backend.tracking.ingest import raw_connection
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
 
 CENTER = (37.55, 126.99)

@@ -9,9 +9,26 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from backend.db.models import MAX_NOTE_CHARS
-from backend.plans.schemas import CoachingIn
 
 Subject = Literal["day", "visit", "plan"]
+
+
+class AreaIn(BaseModel):
+    """A circle the plan keeps away from."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_m: float = Field(gt=0, le=50_000)
+
+
+class CoachingIn(BaseModel):
+    """Actions from a manager's note: boosts, a focus segment, a visit target, areas to avoid."""
+
+    boost: dict[uuid.UUID, float] = Field(default_factory=dict, description="customer → points")
+    focus_segment: str | None = Field(default=None, description="a customer life_stage")
+    focus_factor: float = Field(default=1.5, ge=1, le=10)
+    target_visits: int | None = Field(default=None, ge=1, le=100)
+    avoid: list[AreaIn] = Field(default_factory=list, max_length=50)
 
 
 class NoteActions(CoachingIn):

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.scope import subtree_unit_ids
+from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
-from backend.coaching.schemas import NoteActions, NoteCreate, NoteOut, ReplyCreate
+from backend.coaching.schemas import CoachingIn, NoteActions, NoteCreate, NoteOut, ReplyCreate
 from backend.db.models import (
     Campaign,
     CampaignMember,
@@ -29,7 +29,6 @@ from backend.db.models import (
     Visit,
 )
 from backend.errors import Forbidden, Invalid, NotFound
-from backend.plans.schemas import CoachingIn
 
 DEFAULT_DAYS = 7
 MAX_RANGE_DAYS = 366
@@ -52,9 +51,7 @@ class CoachingService:
         return base.where(User.org_unit_id.in_(subtree_unit_ids(self.p)))
 
     async def _agent(self, agent_id: uuid.UUID, field: str) -> User:
-        from backend.plans.services import PlanService  # plans imports this module
-
-        return await PlanService(self.session, self.p).require_agent(agent_id, field)
+        return await require_agent(self.session, self.p, agent_id, field)
 
     async def _note(self, note_id: uuid.UUID) -> CoachingNote:
         note = await self.session.scalar(

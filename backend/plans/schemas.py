@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
+from backend.coaching.schemas import CoachingIn
 from backend.common.strict import LocalTime
 from routing.travel import TravelMode
 
@@ -93,20 +94,6 @@ class VisitIn(BaseModel):
 
 class ProspectIn(VisitIn):
     score: float = Field(ge=0, le=100)
-
-
-class AreaIn(Point):
-    radius_m: float = Field(gt=0, le=50_000)
-
-
-class CoachingIn(BaseModel):
-    """Actions from a manager's note: boosts, a focus segment, a visit target, areas to avoid."""
-
-    boost: dict[uuid.UUID, float] = Field(default_factory=dict, description="customer → points")
-    focus_segment: str | None = Field(default=None, description="a customer life_stage")
-    focus_factor: float = Field(default=1.5, ge=1, le=10)
-    target_visits: int | None = Field(default=None, ge=1, le=100)
-    avoid: list[AreaIn] = Field(default_factory=list, max_length=50)
 
 
 class PlanOptionsIn(BaseModel):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.scope import subtree_unit_ids
+from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
 from backend.coaching.services import coaching_for
 from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, Tenant, User
@@ -61,17 +61,7 @@ class PlanService:
 
     # --- access -----------------------------------------------------------------------
     async def require_agent(self, agent_id: uuid.UUID, field: str) -> User:
-        stmt = select(User).where(
-            User.tenant_id == self.p.tenant_id, User.id == agent_id, User.role == "agent"
-        )
-        if self.p.is_agent:
-            stmt = stmt.where(User.id == self.p.id)
-        elif not self.p.is_admin:
-            stmt = stmt.where(User.org_unit_id.in_(subtree_unit_ids(self.p)))
-        user = await self.session.scalar(stmt)
-        if user is None:
-            raise Invalid(f"unknown agent {field} (or not one you manage)", field=field)
-        return user
+        return await require_agent(self.session, self.p, agent_id, field)
 
     def _visible(self, stmt: Any) -> Any:
         stmt = stmt.where(Plan.tenant_id == self.p.tenant_id)

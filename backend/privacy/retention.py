@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.driver import raw_connection
+from backend.db.jsonb import loads
 from backend.tenants.settings import TenantSettings, settings_of
-from backend.tracking.ingest import loads, raw_connection
 
 log = logging.getLogger("fieldsense.retention")
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
+from backend.db.driver import raw_connection
 from backend.db.models import AuditEntry, User
 from backend.errors import Forbidden, NotFound
-from backend.tracking.ingest import raw_connection
 
 
 class Erased(BaseModel):

@@ -20,8 +20,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.scope import require_agent
 from backend.auth.security import Principal
 from backend.campaigns.services import campaigns_of, running_campaigns
+from backend.db.driver import raw_connection
 from backend.errors import Forbidden, Invalid
 from backend.plans.problem import preferred_windows
 from backend.plans.schemas import AgentProfileIn
@@ -49,7 +51,6 @@ from backend.recommendations.scoring import (
 )
 from backend.roads.services import networks
 from backend.tenants.settings import ScoreWeights
-from backend.tracking.ingest import raw_connection
 from routing.roads import RoadTravel
 from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes
 
@@ -374,9 +375,7 @@ class RecommendationService:
             # The caller, already checked by the auth middleware: no need to read them again.
             agent_id, unit_id = self.p.id, self.p.org_unit_id
         else:
-            agent = await PlanService(self.session, self.p).require_agent(
-                q.agent_id or self.p.id, "agent_id"
-            )
+            agent = await require_agent(self.session, self.p, q.agent_id or self.p.id, "agent_id")
             agent_id, unit_id = agent.id, agent.org_unit_id
         now = q.at or datetime.now(UTC)
         if q.free_minutes is not None:

@@ -17,7 +17,7 @@ from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.common.strict import Instant
 from backend.errors import Invalid, TooManyRequests
-from backend.tracking.ingest import LocationIngest, driver_transaction, require_own_device
+from backend.tracking.ingest import LocationIngest, ingest_connection, require_own_device
 from backend.tracking.jobs import close_stays
 from backend.tracking.scans import ScanIngest
 from backend.tracking.schemas import (
@@ -104,7 +104,7 @@ class IngestController(Controller):
         except ValueError as exc:
             raise Invalid("device_id must be a UUID", field="device_id") from exc
         _throttle(request, device_id)
-        async with driver_transaction(db_engine) as db:
+        async with ingest_connection(db_engine) as db:
             return await LocationIngest(db, request.user, ENGINE).run(device_id, points, received)
 
     @post(
@@ -121,7 +121,7 @@ class IngestController(Controller):
         _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
         batch: BeaconBatch = _validated(BeaconBatch, doc)
         _throttle(request, batch.device_id)
-        async with driver_transaction(db_engine) as db:
+        async with ingest_connection(db_engine) as db:
             return await ScanIngest(db, request.user).beacons(batch, received)
 
     @post(
@@ -138,7 +138,7 @@ class IngestController(Controller):
         _check_count(doc.get("scans") if isinstance(doc, dict) else None, "scans")
         batch: WifiBatch = _validated(WifiBatch, doc)
         _throttle(request, batch.device_id)
-        async with driver_transaction(db_engine) as db:
+        async with ingest_connection(db_engine) as db:
             return await ScanIngest(db, request.user).wifi(batch, received)
 
     @post(
@@ -156,7 +156,7 @@ class IngestController(Controller):
         self, db_engine: DbEngine, request: Request[Principal, Any, Any], data: JSONBody[DayEndIn]
     ) -> DayEndOut:
         _throttle(request, data.device_id)
-        async with driver_transaction(db_engine) as db:
+        async with ingest_connection(db_engine) as db:
             _, row = await require_own_device(db, request.user, data.device_id)
             last = row["last_fix_time"]
             events = await close_stays(

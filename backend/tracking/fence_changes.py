@@ -9,7 +9,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.tracking.ingest import loads, match_fences, ms, raw_connection, to_dt
+from backend.db.driver import raw_connection
+from backend.db.jsonb import loads
+from backend.tracking.ingest import match_fences, ms, to_dt
 from backend.tracking.records import EventWriter
 from geofence.device import DeviceState, EngineConfig, Produced
 from geofence.types import FenceRule, Fix

@@ -6,13 +6,11 @@ round trip per step, never one query per point), inside the request's transactio
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from operator import attrgetter
@@ -22,13 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 import msgspec
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.auth.security import Principal
-from backend.db.tenancy import TENANT_SETTING, driver_of, tenant_setting
+from backend.db.driver import driver_transaction, opening, transaction_on
+from backend.db.jsonb import dumps, loads
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.tenants.settings import settings_of
-from backend.tracking.jsonb import dumps, loads
 from backend.tracking.records import INSERT_EVENTS, EventWriter
 from backend.tracking.schemas import (
     FastPoint,
@@ -57,87 +55,33 @@ def ms(dt: datetime) -> float:
     return round(dt.timestamp(), 3)
 
 
-async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under a session, inside the session's transaction."""
-    return await driver_of(await session.connection())
+# The ingest's transactions (`ingest_connection`) are opened with these settings. The batch
+# queries are the same shape every time; PostGIS makes planning them with the actual points
+# (the first five runs on each connection) cost more than running them, and the generic plan
+# uses the GiST index just as well.
+# A generic plan is made once per connection and kept, so it must not depend on how full a
+# table looked at that moment. A day's partition of `pings` analyzed while still empty (by
+# hand, after an upgrade, or as the benchmark does after loading) made the insert's duplicate
+# check a sequential scan, run by every batch over the whole day's points until autovacuum
+# analyzed the partition again: in the benchmark's first batch round the insert kept 0.7
+# backends busy, 0.13 later. Every statement here finds its rows by a key or an index, so
+# sequential scans are ruled out (tests/backend/tracking/test_ingest_plans.py).
+INGEST_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}
 
 
-def opening(tenant: uuid.UUID | None) -> str:
-    """The ingest transaction's opening (see driver_transaction). The tenant is a literal: a
-    simple query takes no parameters."""
-    return (
-        "BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
-        " set_config('enable_seqscan', 'off', true),"
-        f" set_config('{TENANT_SETTING}', '{tenant or ''}', true)"
-    )
-
-
-@asynccontextmanager
-async def ingest_transaction(
-    db: asyncpg.Connection, tenant: uuid.UUID | None
-) -> AsyncIterator[None]:
-    """The ingest's transaction on a driver connection: opened and set up in one round trip
-    (`opening`), committed when the block ends cleanly, else rolled back."""
-    await db.execute(opening(tenant))
-    try:
-        yield
-    except BaseException:
-        if not db.is_closed():
-            await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
-
-
-@asynccontextmanager
-async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled asyncpg connection in a transaction (committed when the block ends cleanly).
+def ingest_connection(engine: AsyncEngine) -> AbstractAsyncContextManager[asyncpg.Connection]:
+    """A pooled driver connection in an ingest transaction (backend/db/driver.py).
 
     The ingest endpoints use this instead of an ORM session: they never need the ORM, and on
-    the hot path its per-request overhead is a large share of a single point's cost.
-    """
-    async with engine.connect() as conn:
-        driver = await driver_of(conn)
-        tenant = tenant_setting()
-        # One round trip opens the transaction and sets it up. The batch queries are the same
-        # shape every time; PostGIS makes planning them with the actual points (the first
-        # five runs on each connection) cost more than running them, and the generic plan
-        # uses the GiST index just as well.
-        # A generic plan is made once per connection and kept, so it must not depend on how
-        # full a table looked at that moment. A day's partition of `pings` analyzed while
-        # still empty (by hand, after an upgrade, or as the benchmark does after loading)
-        # made the insert's duplicate check a sequential scan, run by every batch over the
-        # whole day's points until autovacuum analyzed the partition again: in the
-        # benchmark's first batch round the insert kept 0.7 backends busy, 0.13 later. Every
-        # statement here finds its rows by a key or an index, so sequential scans are ruled
-        # out (tests/backend/tracking/test_ingest_plans.py).
-        # And the tenant, for row-level security (backend/db/tenancy.py).
-        try:
-            async with ingest_transaction(driver, uuid.UUID(tenant) if tenant else None):
-                yield driver
-        except (
-            OSError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.exceptions.InternalClientError,
-        ):
-            # The connection broke under us (the database went away): SQLAlchemy did not see
-            # it happen, so tell the pool, or it would hand the broken connection out again.
-            await conn.invalidate()
-            raise
-        except asyncio.CancelledError:
-            # Cancelled mid-statement (even the BEGIN, before the block could roll back):
-            # the connection's state is unknown, so it is closed, never pooled.
-            if not conn.invalidated:
-                await asyncio.shield(conn.invalidate())
-            raise
-        finally:
-            # Cancelled between the BEGIN and its COMMIT or ROLLBACK (a task cancelled while
-            # it recorded a result): SQLAlchemy does not know of the raw transaction and
-            # would pool the connection still inside it, where the next user's own BEGIN
-            # fails ("cannot use Connection.transaction() in a manually started
-            # transaction"). Such a connection is closed instead.
-            if not conn.invalidated and not driver.is_closed() and driver.is_in_transaction():
-                await asyncio.shield(conn.invalidate())
+    the hot path its per-request overhead is a large share of a single point's cost."""
+    return driver_transaction(engine, INGEST_SETTINGS)
+
+
+def ingest_transaction(
+    db: asyncpg.Connection, tenant: uuid.UUID | None
+) -> AbstractAsyncContextManager[None]:
+    """An ingest transaction on a connection already held (the benchmark's own)."""
+    return transaction_on(db, tenant, INGEST_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -595,7 +539,7 @@ async def warm(db: asyncpg.Connection) -> None:
     (docs/ingest.md). The plans kept do not depend on the tenant they were made under: the
     statements name it by parameter (migration 0021, test_ingest_plans.py)."""
     nothing = uuid.UUID(int=0)
-    await db.execute(opening(None))
+    await db.execute(opening(None, INGEST_SETTINGS))
     try:
         await db.fetchrow(POSTGIS_FIRST_USE)
         await db.fetchrow(DEVICE, nothing, nothing)

@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from backend.db.jsonb import dumps
 from backend.tracking.announce import announce
-from backend.tracking.jsonb import dumps
 from backend.webhooks.outbox import ENQUEUE
 from geofence.device import Produced
 from geofence.stops import settled_position

@@ -14,7 +14,8 @@ from typing import Any
 import asyncpg
 
 from backend.auth.security import Principal
-from backend.tracking.ingest import loads, ms, require_own_device
+from backend.db.jsonb import loads
+from backend.tracking.ingest import ms, require_own_device
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import BeaconBatch, ScanResult, WifiBatch
 from geofence.device import Produced

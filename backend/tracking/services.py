@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from backend.auth.scope import subtree_unit_ids
 from backend.common.crud import CrudService
 from backend.customers.services import CustomerService
+from backend.db.driver import raw_connection
 from backend.db.models import Device, User
 from backend.db.models import Event as EventRow
 from backend.db.models import Visit as VisitRow
@@ -19,7 +20,6 @@ from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.places.services import PlaceService
 from backend.plans.fulfilment import refulfil
 from backend.tracking.announce import announce
-from backend.tracking.ingest import raw_connection
 from backend.tracking.records import JOIN_WITHIN_S
 from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
 

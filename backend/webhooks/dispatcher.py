@@ -33,7 +33,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.common.egress import PinnedTransport, TargetPolicy, TargetRefused
-from backend.tracking.ingest import driver_transaction, raw_connection
+from backend.db.driver import driver_transaction, raw_connection
 from backend.webhooks import signing
 
 log = logging.getLogger("fieldsense.webhooks")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.security import Principal
 from backend.common.egress import TargetPolicy, TargetRefused
 from backend.common.pagination import Page, check_limit, decode_time_cursor, encode_time_cursor
+from backend.db.driver import raw_connection
 from backend.db.models import (
     Geofence,
     Place,
@@ -27,7 +28,6 @@ from backend.db.models import (
     WebhookSubscription,
 )
 from backend.errors import Forbidden, Invalid, NotFound
-from backend.tracking.ingest import raw_connection
 from backend.webhooks import signing
 from backend.webhooks.dispatcher import BREAK_AFTER
 from backend.webhooks.outbox import REPLAY_MISSING, REQUEUE

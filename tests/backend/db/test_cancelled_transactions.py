@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from backend.tracking.ingest import driver_transaction
+from backend.db.driver import driver_transaction
 
 
 @pytest.mark.parametrize("cancel_after_s", [0.0, 0.001, 0.01, 0.2])
@@ -42,17 +42,17 @@ async def test_a_cancelled_transaction_is_not_pooled(db_url: str, cancel_after_s
 async def test_cancelled_as_the_begin_answers(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cancellation lands while the opening BEGIN's answer comes back: the transaction is
     open on the server and the block never ran, so nothing rolls it back."""
-    from backend.tracking import ingest
+    from backend.db import driver
 
     @contextlib.asynccontextmanager
-    async def cancelled_after_begin(db, tenant):  # type: ignore[no-untyped-def]
-        await db.execute(ingest.opening(tenant))
+    async def cancelled_after_begin(db, tenant, settings):  # type: ignore[no-untyped-def]
+        await db.execute(driver.opening(tenant, settings))
         raise asyncio.CancelledError
         yield  # pragma: no cover
 
     url = db_url.replace("postgresql://", "postgresql+asyncpg://", 1)
     engine: AsyncEngine = create_async_engine(url, pool_size=1, max_overflow=0)
-    monkeypatch.setattr(ingest, "ingest_transaction", cancelled_after_begin)
+    monkeypatch.setattr(driver, "transaction_on", cancelled_after_begin)
     try:
         with pytest.raises(asyncio.CancelledError):
             async with driver_transaction(engine):

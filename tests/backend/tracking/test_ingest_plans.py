@@ -20,7 +20,7 @@ from backend.tracking.ingest import (
     MATCH_AND_WATCH,
     STORE_PINGS,
     WATCH,
-    driver_transaction,
+    ingest_connection,
     warm,
 )
 from backend.tracking.records import close_visits_sql
@@ -99,7 +99,7 @@ async def _generic_plan(db: asyncpg.Connection) -> str:
 async def test_the_duplicate_check_uses_the_key_even_on_a_partition_analyzed_empty(
     engine: AsyncEngine,
 ) -> None:
-    async with driver_transaction(engine) as db:
+    async with ingest_connection(engine) as db:
         plan = await _generic_plan(db)
     assert "pings_p" in plan, plan  # today's partition is in the plan
     assert "Seq Scan" not in plan, plan
@@ -111,7 +111,7 @@ async def test_the_watch_list_walks_the_index_to_its_nearest_fences(
 ) -> None:
     """The list sent when a batch holds no new point (a phone re-sending what was stored)."""
     with tenant_scope(tenant_id):
-        async with driver_transaction(engine) as db:
+        async with ingest_connection(engine) as db:
             await db.execute(f"PREPARE watch (uuid, float8, float8) AS {WATCH}")
             rows = await db.fetch("EXPLAIN EXECUTE watch (fieldsense_tenant(), 37.55, 127.05)")
     plan = "\n".join(r[0] for r in rows)
@@ -137,7 +137,7 @@ async def test_the_fence_match_keeps_a_plan_fit_for_whichever_tenant_comes_next(
                 " EXECUTE match ('{}', '{}', '{}', '{}', NULL, 0, 0, false); ROLLBACK"
             )
         with tenant_scope(tenant_id):
-            async with driver_transaction(one) as db:
+            async with ingest_connection(one) as db:
                 rows = await db.fetch(
                     "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) EXECUTE match (ARRAY[37.55],"
                     " ARRAY[127.05], ARRAY[10.0], ARRAY[0], fieldsense_tenant(), 37.55, 127.05,"
@@ -179,7 +179,7 @@ async def test_closing_visits_finds_them_by_key_whatever_the_table_held_before(
         )
         visits = [r["id"] for r in await owner.fetch("SELECT id FROM visits LIMIT 2")]
         with tenant_scope(tenant_id):
-            async with driver_transaction(one) as db:
+            async with ingest_connection(one) as db:
                 sql = close_visits_sql(
                     tenant_id, [(str(v), 1.7e9 + i) for i, v in enumerate(visits)]
                 )
@@ -216,7 +216,7 @@ async def test_flagging_points_reads_the_batch_span_not_the_device_day(
             device,
         )
         with tenant_scope(tenant_id):
-            async with driver_transaction(one) as db:
+            async with ingest_connection(one) as db:
                 await db.execute(
                     "PREPARE flag_pings (uuid, uuid, uuid[], float8[], text[], float8, float8)"
                     f" AS {FLAG_PINGS}"
@@ -243,7 +243,7 @@ async def test_flagging_points_reads_the_batch_span_not_the_device_day(
             device,
         )
         with tenant_scope(tenant_id):
-            async with driver_transaction(one) as db:
+            async with ingest_connection(one) as db:
                 rows = await db.fetch(
                     "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) EXECUTE flag_pings"
                     f" (fieldsense_tenant(), '{device}', ARRAY['{cid}']::uuid[], ARRAY[{t!r}],"

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.common.egress import TargetPolicy
 from backend.config import Settings
-from backend.tracking.ingest import driver_transaction
+from backend.db.driver import driver_transaction
 from backend.tracking.records import INSERT_EVENTS
 from backend.webhooks.dispatcher import BREAK_AFTER, Dispatcher
 from simulators.receiver import Receiver

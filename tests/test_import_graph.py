@@ -1,0 +1,195 @@
+"""The walls between the packages, read from the source (every import, the ones inside
+functions too; not those under `if TYPE_CHECKING`):
+
+- no import cycle between modules;
+- the engines (`geofence`, `routing`) import nothing of ours but themselves (neither imports
+  the other), and no web framework, database driver or HTTP client;
+- the simulators import nothing of the backend (they talk to it over HTTP);
+- the backend does not import the simulators, and its domains form no loops, except the
+  breaks listed below, which are still to go (issue 25): the list may only shrink, and a
+  break that no longer exists must leave it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("backend", "geofence", "routing", "simulators")
+ENGINES = ("geofence", "routing")
+FRAMEWORKS = ("litestar", "asyncpg", "sqlalchemy", "geoalchemy2", "psycopg", "httpx", "apscheduler")
+
+# backend -> simulators: the eval and the benchmarks drive simulated phones in-process.
+KNOWN_LAYER_BREAKS = {
+    ("backend.bench.ingest", "simulators.load"),
+    ("backend.bench.spoof", "simulators.gps"),
+    ("backend.simrun", "simulators.day"),
+    ("backend.simrun", "simulators.phones"),
+    ("backend.simrun", "simulators.traces"),
+}
+# Domains that import each other (one module each way, not a module cycle).
+KNOWN_DOMAIN_LOOPS = {
+    ("backend.auth", "backend.common"),  # login's rate limit; the CRUD base's principal
+    ("backend.campaigns", "backend.recommendations"),
+    ("backend.plans", "backend.recommendations"),
+}
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+
+
+def _type_checking(node: ast.If) -> bool:
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
+
+
+def _imported(module: str, path: Path) -> Iterator[str]:
+    """Every name `module` imports (dotted, absolute), outside TYPE_CHECKING blocks."""
+    tree = ast.parse(path.read_text())
+    skip = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _type_checking(node)
+        for n in ast.walk(node)
+    }
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            yield name
+            yield from (f"{name}.{a.name}" for a in node.names)
+
+
+def _graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Module -> our modules it imports; module -> third-party top-level names it imports."""
+    mods = _modules()
+
+    def ours(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    edges: dict[str, set[str]] = {}
+    outside: dict[str, set[str]] = {}
+    for m, path in mods.items():
+        names = list(_imported(m, path))
+        edges[m] = {o for n in names if (o := ours(n)) is not None and o != m}
+        outside[m] = {n.split(".")[0] for n in names if ours(n) is None}
+    return edges, outside
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(edges[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    x = stack.pop()
+                    on_stack.discard(x)
+                    comp.append(x)
+                    if x == v:
+                        break
+                if len(comp) > 1:
+                    found.append(sorted(comp))
+    return found
+
+
+def _top(m: str) -> str:
+    return m.split(".")[0]
+
+
+def _domain(m: str) -> str:
+    return ".".join(m.split(".")[:2]) if m.startswith("backend.") else _top(m)
+
+
+def test_no_module_imports_itself_back() -> None:
+    edges, _ = _graph()
+    assert _cycles(edges) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(edges) == [["a", "b", "c"]]
+
+
+def test_engines_import_only_themselves_and_no_framework() -> None:
+    edges, outside = _graph()
+    for m in edges:
+        if _top(m) in ENGINES:
+            assert {_top(o) for o in edges[m]} <= {_top(m)}, m
+            assert not outside[m] & set(FRAMEWORKS), m
+
+
+def test_simulators_import_nothing_of_the_backend() -> None:
+    edges, _ = _graph()
+    for m, out in edges.items():
+        if _top(m) == "simulators":
+            assert {_top(o) for o in out} <= {"simulators"}, m
+
+
+def test_the_backend_imports_the_simulators_only_where_it_still_does() -> None:
+    edges, _ = _graph()
+    breaks = {
+        (m, o)
+        for m, out in edges.items()
+        for o in out
+        if (_top(m), _top(o)) == ("backend", "simulators")
+    }
+    assert breaks <= KNOWN_LAYER_BREAKS, sorted(breaks - KNOWN_LAYER_BREAKS)
+    assert breaks == KNOWN_LAYER_BREAKS, f"gone, drop from the list: {KNOWN_LAYER_BREAKS - breaks}"
+
+
+def test_domains_form_no_new_loops() -> None:
+    edges, _ = _graph()
+    uses: dict[str, set[str]] = {}
+    for m, out in edges.items():
+        for o in out:
+            if _domain(m) != _domain(o):
+                uses.setdefault(_domain(m), set()).add(_domain(o))
+    loops = {(a, b) for a, bs in uses.items() for b in bs if a < b and a in uses.get(b, set())}
+    assert loops <= KNOWN_DOMAIN_LOOPS, sorted(loops - KNOWN_DOMAIN_LOOPS)
+    assert loops == KNOWN_DOMAIN_LOOPS, f"gone, drop from the list: {KNOWN_DOMAIN_LOOPS - loops}"
