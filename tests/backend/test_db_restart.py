@@ -27,8 +27,8 @@ from sqlalchemy.engine import make_url
 from backend.db import migrate
 from backend.db.local import run_in_session
 from backend.embedded_db import EmbeddedPostgres, free_port
-from backend.simrun import start_api, wait_healthy
 from backend.tenants.services import create_tenant
+from harness.simrun import start_api, wait_healthy
 
 PASSWORD = "correct-horse-battery"
 PHONES = 4

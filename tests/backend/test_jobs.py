@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
 from backend.embedded_db import free_port
-from backend.simrun import start_api, wait_healthy
+from harness.simrun import start_api, wait_healthy
 from tests.backend.world import Tenant
 from tests.conftest import fresh_database
 

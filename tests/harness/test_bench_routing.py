@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.bench import routing as bench
+from harness.bench import routing as bench
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "routing"
 

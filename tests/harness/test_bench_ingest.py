@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.bench.ingest import IngestBenchConfig, run
+from harness.bench.ingest import IngestBenchConfig, run
 
 KEYS = {"pings_per_s", "copy_rows_per_s", "ratio", "events", "fences", "p50_ms", "p99_ms"}
 
