@@ -116,9 +116,13 @@ NEIGHBOUR_M = 100.0
 
 # Rows go in as one JSON parameter: cheaper for asyncpg than eleven arrays. The same
 # statement writes the webhook deliveries of the events it inserted (the outbox).
+# An event a replay retracted and a later one implies again (the points that undid it were
+# themselves outweighed: a late batch, then an earlier one) has the same id, its facts being
+# the same: it stands again (its retraction cleared), and is not sent again (nothing told a
+# receiver it was gone). A live one is left as it is.
 INSERT_EVENTS = (
     """
-WITH ins AS (
+WITH written AS (
     INSERT INTO events (tenant_id, id, kind, occurred_at, device_id, user_id, subject, fence_id,
                         place_id, customer_id, visit_id, data, produced_by_time,
                         produced_by_client, replayed)
@@ -127,12 +131,18 @@ WITH ins AS (
     FROM jsonb_to_recordset($5::jsonb) AS u(id uuid, kind text, t float8, subject text,
          fence_id uuid, place_id uuid, customer_id uuid, visit_id uuid, data jsonb,
          by_t float8, by_c uuid)
-    ON CONFLICT DO NOTHING
-    RETURNING tenant_id, id, kind, occurred_at, fence_id, place_id
+    ON CONFLICT (tenant_id, id) DO UPDATE
+        SET retracted_at = NULL, replayed = true,
+            produced_by_time = EXCLUDED.produced_by_time,
+            produced_by_client = EXCLUDED.produced_by_client
+        WHERE events.retracted_at IS NOT NULL
+    RETURNING tenant_id, id, kind, occurred_at, fence_id, place_id, xmax = 0 AS inserted
+), ins AS (
+    SELECT * FROM written WHERE inserted
 )"""
     + ENQUEUE
     + """
-SELECT id FROM ins
+SELECT id FROM written
 """
 )
 

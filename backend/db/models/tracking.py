@@ -117,7 +117,8 @@ class DeviceCheckpoint(Base):
 
 
 class Event(Base):
-    """Append-only: rows are never deleted or rewritten, only marked retracted by a replay."""
+    """Rows are never deleted or rewritten: a replay marks one retracted, and clears the mark
+    when a later replay implies the same event again (backend/tracking/records.py)."""
 
     __tablename__ = "events"
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)

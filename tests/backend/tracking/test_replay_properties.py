@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from geofence.types import Fix, Kind
 from tests.backend.world import Tenant
-from tests.geofence.helpers import LAT0, LON0
+from tests.geofence.helpers import LAT0, LON0, fix
 from tests.geofence.test_properties import FENCES, batches, in_order, tracks
 
 T0 = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
@@ -107,3 +107,49 @@ async def test_shuffled_and_resent_batches_give_the_engines_events(
         if e["kind"] in PRESENCE and e["fence_id"] in fences
     )
     assert recorded == expected
+
+
+async def test_an_event_retracted_and_implied_again_stands(
+    client: AsyncTestClient[Litestar], tenant: Tenant, fences: dict[str, str]
+) -> None:
+    """A stay recorded, undone by a late point (it began earlier), then restored by a later
+    batch that shows that point was only passing (found by the property above: the restored
+    events kept their retraction, their ids being the same). Each stage against the engine in
+    memory for the points so far."""
+    stay = [fix(100 + i, 1000 + 10 * i, (i % 3) * 2.0, acc=5.0) for i in range(31)]
+    passing = [fix(1, 500, 0.0, acc=5.0)]
+    away = [fix(2, 600, 800.0, acc=5.0), fix(3, 700, 800.0, acc=5.0)]
+    device = (await tenant.device("agent"))["id"]
+    rank = {
+        f.client_id: k
+        for k, f in enumerate(sorted(stay + passing + away, key=lambda f: f.client_id))
+    }
+    base = uuid.uuid4().int >> 64 << 64
+    sent: list[Fix] = []
+    stages = []
+    for batch in (stay, passing, away):
+        sent += batch
+        r = await client.post(
+            "/ingest/locations",
+            json={"device_id": device, "points": [as_point(f, rank, base) for f in batch]},
+            headers=tenant.h("agent"),
+        )
+        assert r.status_code == 200, r.text
+        got = await client.get(
+            "/events", params={"device_id": device, "limit": 500}, headers=tenant.h("admin")
+        )
+        recorded = sorted(
+            (
+                e["kind"],
+                fences[e["fence_id"]],
+                (datetime.fromisoformat(e["occurred_at"]) - T0).total_seconds(),
+            )
+            for e in got.json()["items"]
+            if e["kind"] in PRESENCE and e["fence_id"] in fences
+        )
+        expected = sorted(
+            (str(e.kind), e.subject, e.t) for e in in_order(sent) if e.kind in PRESENCE
+        )
+        assert recorded == expected
+        stages.append(expected)
+    assert stages[0] == stages[2] != stages[1]  # undone, then restored
