@@ -5,16 +5,18 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from backend.activity.schemas import AuditOut, DayActivity, StoreFigures, TeamFigures
 from backend.activity.services import ActivityService, audit_log
 from backend.auth.security import Principal
-from backend.common.deps import DbSession
+from backend.common.deps import DbSession, per_request
 
 
 class ActivityController(Controller):
     tags = ["activity"]
+    dependencies = {"activity_service": per_request(ActivityService)}
 
     @get(
         "/agents/{agent_id:uuid}/days/{day:date}",
@@ -27,23 +29,21 @@ class ActivityController(Controller):
     )
     async def agent_day(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        activity_service: NamedDependency[ActivityService],
         agent_id: FromPath[uuid.UUID],
         day: FromPath[date],
     ) -> DayActivity:
-        return await ActivityService(db_session, request.user).day(agent_id, day)
+        return await activity_service.day(agent_id, day)
 
     @get("/org-units/{unit_id:uuid}/figures", operation_id="GetTeamFigures")
     async def team_figures(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        activity_service: NamedDependency[ActivityService],
         unit_id: FromPath[uuid.UUID],
         since: FromQuery[date],
         until: FromQuery[date],
     ) -> TeamFigures:
-        return await ActivityService(db_session, request.user).team(unit_id, since, until)
+        return await activity_service.team(unit_id, since, until)
 
     @get(
         "/org-units/{unit_id:uuid}/heatmap",
@@ -52,28 +52,24 @@ class ActivityController(Controller):
     )
     async def heatmap(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        activity_service: NamedDependency[ActivityService],
         unit_id: FromPath[uuid.UUID],
         since: FromQuery[date],
         until: FromQuery[date],
         cell_deg: Annotated[float, QueryParameter(gt=0.0005, le=1.0)] = 0.005,
     ) -> dict[str, Any]:
-        return await ActivityService(db_session, request.user).heatmap(
-            unit_id, since, until, cell_deg
-        )
+        return await activity_service.heatmap(unit_id, since, until, cell_deg)
 
     @get("/places/{place_id:uuid}/figures", operation_id="GetStoreFigures")
     async def store_figures(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        activity_service: NamedDependency[ActivityService],
         place_id: FromPath[uuid.UUID],
         since: FromQuery[date],
         until: FromQuery[date],
         tz: Annotated[str, QueryParameter(max_length=64)] = "UTC",
     ) -> StoreFigures:
-        return await ActivityService(db_session, request.user).store(place_id, since, until, tz)
+        return await activity_service.store(place_id, since, until, tz)
 
     @get(
         "/audit-log",

@@ -1,20 +1,20 @@
 """HTTP routes: campaign target lists."""
 
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from backend.auth.security import Principal
 from backend.campaigns.schemas import CampaignCreate, CampaignMemberOut, CampaignOut, MemberStatus
 from backend.campaigns.services import CampaignService
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 
 
 class CampaignController(Controller):
     path = "/campaigns"
     tags = ["campaigns"]
+    dependencies = {"campaign_service": per_request(CampaignService)}
 
     @post(
         "/",
@@ -28,36 +28,31 @@ class CampaignController(Controller):
     )
     async def create_campaign(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        campaign_service: NamedDependency[CampaignService],
         data: JSONBody[CampaignCreate],
     ) -> CampaignOut:
-        return await CampaignService(db_session, request.user).create(data)
+        return await campaign_service.create(data)
 
     @get("/", operation_id="ListCampaigns")
     async def list_campaigns(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self, campaign_service: NamedDependency[CampaignService]
     ) -> list[CampaignOut]:
-        return await CampaignService(db_session, request.user).all()
+        return await campaign_service.all()
 
     @get("/{campaign_id:uuid}", operation_id="GetCampaign")
     async def get_campaign(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        campaign_service: NamedDependency[CampaignService],
         campaign_id: FromPath[uuid.UUID],
     ) -> CampaignOut:
-        return await CampaignService(db_session, request.user).get(campaign_id)
+        return await campaign_service.get(campaign_id)
 
     @get("/{campaign_id:uuid}/members", operation_id="ListCampaignMembers")
     async def list_members(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        campaign_service: NamedDependency[CampaignService],
         campaign_id: FromPath[uuid.UUID],
         status: FromQuery[MemberStatus | None] = None,
         agent_id: FromQuery[uuid.UUID | None] = None,
     ) -> list[CampaignMemberOut]:
-        return await CampaignService(db_session, request.user).members(
-            campaign_id, status, agent_id
-        )
+        return await campaign_service.members(campaign_id, status, agent_id)

@@ -2,20 +2,20 @@
 
 import uuid
 from datetime import date
-from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from backend.auth.security import Principal
 from backend.coaching.schemas import NoteCreate, NoteOut, ReplyCreate
 from backend.coaching.services import CoachingService
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 
 
 class CoachingController(Controller):
     path = "/coaching-notes"
     tags = ["coaching"]
+    dependencies = {"coaching_service": per_request(CoachingService)}
 
     @post(
         "/",
@@ -28,47 +28,42 @@ class CoachingController(Controller):
     )
     async def create_note(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        coaching_service: NamedDependency[CoachingService],
         data: JSONBody[NoteCreate],
     ) -> NoteOut:
-        return await CoachingService(db_session, request.user).create(data)
+        return await coaching_service.create(data)
 
     @get("/", operation_id="ListCoachingNotes", description="Threads, newest first (500 at most).")
     async def list_notes(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        coaching_service: NamedDependency[CoachingService],
         agent_id: FromQuery[uuid.UUID | None] = None,
         since: FromQuery[date | None] = None,
         until: FromQuery[date | None] = None,
     ) -> list[NoteOut]:
-        return await CoachingService(db_session, request.user).find(agent_id, since, until)
+        return await coaching_service.find(agent_id, since, until)
 
     @get("/{note_id:uuid}", operation_id="GetCoachingNote")
     async def get_note(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        coaching_service: NamedDependency[CoachingService],
         note_id: FromPath[uuid.UUID],
     ) -> NoteOut:
-        return await CoachingService(db_session, request.user).get(note_id)
+        return await coaching_service.get(note_id)
 
     @post("/{note_id:uuid}/replies", operation_id="ReplyToCoachingNote")
     async def reply(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        coaching_service: NamedDependency[CoachingService],
         note_id: FromPath[uuid.UUID],
         data: JSONBody[ReplyCreate],
     ) -> NoteOut:
-        return await CoachingService(db_session, request.user).reply(note_id, data)
+        return await coaching_service.reply(note_id, data)
 
     @post("/{note_id:uuid}/acknowledge", operation_id="AcknowledgeCoachingNote", status_code=200)
     async def acknowledge(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        coaching_service: NamedDependency[CoachingService],
         note_id: FromPath[uuid.UUID],
     ) -> NoteOut:
-        return await CoachingService(db_session, request.user).acknowledge(note_id)
+        return await coaching_service.acknowledge(note_id)

@@ -8,13 +8,13 @@ Each domain adds its own list handler (its filters differ) to the returned class
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from pydantic import BaseModel
 
-from backend.auth.security import Principal
 from backend.common.crud import CrudService
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 
 
 def crud_controller(
@@ -32,46 +32,50 @@ def crud_controller(
 
     async def get_one(
         self: Controller,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        crud_service: NamedDependency[Any],
         item_id: ItemId,
     ) -> read_schema:  # type: ignore[valid-type]
-        return await service(db_session, request.user).get(item_id)
+        return await crud_service.get(item_id)
 
     async def create_one(
         self: Controller,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        crud_service: NamedDependency[Any],
         data: JSONBody[create_schema],  # type: ignore[valid-type]
     ) -> read_schema:  # type: ignore[valid-type]
-        return await service(db_session, request.user).create(data)
+        return await crud_service.create(data)
 
     async def update_one(
         self: Controller,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        crud_service: NamedDependency[Any],
         data: JSONBody[update_schema],  # type: ignore[valid-type]
         item_id: ItemId,
     ) -> read_schema:  # type: ignore[valid-type]
-        return await service(db_session, request.user).update(item_id, data)
+        return await crud_service.update(item_id, data)
 
     async def delete_one(
         self: Controller,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        crud_service: NamedDependency[Any],
         item_id: ItemId,
     ) -> None:
-        await service(db_session, request.user).delete(item_id)
+        await crud_service.delete(item_id)
 
+    # On each handler, not the class: a domain's subclass declares its own `dependencies`.
+    deps = {"crud_service": per_request(service)}
     return type(
         f"{noun}CrudController",
         (Controller,),
         {
             "path": path,
             "tags": [tag],
-            "get_one": get("/{item_id:uuid}", operation_id=f"Get{noun}")(get_one),
-            "create_one": post("/", operation_id=f"Create{noun}")(create_one),
-            "update_one": patch("/{item_id:uuid}", operation_id=f"Update{noun}")(update_one),
-            "delete_one": delete("/{item_id:uuid}", operation_id=f"Delete{noun}")(delete_one),
+            "get_one": get("/{item_id:uuid}", operation_id=f"Get{noun}", dependencies=deps)(
+                get_one
+            ),
+            "create_one": post("/", operation_id=f"Create{noun}", dependencies=deps)(create_one),
+            "update_one": patch("/{item_id:uuid}", operation_id=f"Update{noun}", dependencies=deps)(
+                update_one
+            ),
+            "delete_one": delete(
+                "/{item_id:uuid}", operation_id=f"Delete{noun}", dependencies=deps
+            )(delete_one),
         },
     )

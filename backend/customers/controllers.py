@@ -4,11 +4,12 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbSession
+from backend.common.deps import DbSession, per_request
 from backend.common.imports import ImportResult
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit, NearLat, NearLon, Search, WithinM, near_filter
@@ -34,11 +35,12 @@ _CustomerControllerBase: Any = crud_controller(
 
 
 class CustomerController(_CustomerControllerBase):
+    dependencies = {"customer_service": per_request(CustomerService)}
+
     @get("/", operation_id="ListCustomers")
     async def list_customers(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        customer_service: NamedDependency[CustomerService],
         status: FromQuery[Status | None] = None,
         assigned_agent_id: FromQuery[uuid.UUID | None] = None,
         org_unit_id: FromQuery[uuid.UUID | None] = None,
@@ -55,8 +57,7 @@ class CustomerController(_CustomerControllerBase):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[Customer]:
-        service = CustomerService(db_session, request.user)
-        filters = service.filters(
+        filters = customer_service.filters(
             status=status,
             assigned_agent_id=assigned_agent_id,
             org_unit_id=org_unit_id,
@@ -69,7 +70,7 @@ class CustomerController(_CustomerControllerBase):
             q=q,
             near=near_filter(near_lat, near_lon, within_m),
         )
-        return await service.page(filters, cursor, limit)
+        return await customer_service.page(filters, cursor, limit)
 
     @post(
         "/import",
@@ -81,14 +82,17 @@ class CustomerController(_CustomerControllerBase):
         ),
     )
     async def import_customers(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self,
+        customer_service: NamedDependency[CustomerService],
+        request: Request[Principal, Any, Any],
     ) -> ImportResult:
-        return await CustomerService(db_session, request.user).import_csv(await request.body())
+        return await customer_service.import_csv(await request.body())
 
 
 class TransactionController(Controller):
     path = "/transactions"
     tags = ["customers"]
+    dependencies = {"customer_service": per_request(CustomerService)}
 
     @post(
         "/",
@@ -116,11 +120,12 @@ class TransactionController(Controller):
     )
     async def list_transactions(
         self,
+        customer_service: NamedDependency[CustomerService],
         db_session: DbSession,
         request: Request[Principal, Any, Any],
         customer_id: FromQuery[uuid.UUID],
         limit: Limit = 100,
     ) -> list[TransactionOut]:
         # Access as for the customer itself: 404 when the caller may not see it.
-        await CustomerService(db_session, request.user).get(customer_id)
+        await customer_service.get(customer_id)
         return await customer_transactions(db_session, request.user.tenant_id, customer_id, limit)

@@ -4,11 +4,12 @@ import uuid
 from typing import Any, Literal
 
 from litestar import Request, Response, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 from backend.common.imports import ImportResult
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit, NearLat, NearLon
@@ -36,11 +37,12 @@ _GeofenceControllerBase: Any = crud_controller(
 
 
 class GeofenceController(_GeofenceControllerBase):
+    dependencies = {"geofence_service": per_request(GeofenceService)}
+
     @get("/", operation_id="ListGeofences")
     async def list_geofences(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        geofence_service: NamedDependency[GeofenceService],
         tag: FromQuery[str | None] = None,
         external_id: FromQuery[str | None] = None,
         place_id: FromQuery[uuid.UUID | None] = None,
@@ -55,9 +57,8 @@ class GeofenceController(_GeofenceControllerBase):
         if (contains_lat is None) != (contains_lon is None):
             raise Invalid("contains_lat and contains_lon go together", field="contains_lat")
         contains = (contains_lat, contains_lon) if contains_lat is not None else None
-        service = GeofenceService(db_session, request.user)
         filters = geofence_filters(
-            service,
+            geofence_service,
             tag=tag,
             external_id=external_id,
             place_id=place_id,
@@ -66,20 +67,17 @@ class GeofenceController(_GeofenceControllerBase):
             shape=shape,
             contains=contains,  # type: ignore[arg-type]
         )
-        return await service.page(filters, cursor, limit)
+        return await geofence_service.page(filters, cursor, limit)
 
     @put("/by-key/{tag:str}/{external_id:str}", operation_id="UpsertGeofence")
     async def upsert_geofence(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        geofence_service: NamedDependency[GeofenceService],
         tag: FromPath[str],
         external_id: FromPath[str],
         data: JSONBody[GeofenceBody],
     ) -> Response[Geofence]:
-        fence, created = await GeofenceService(db_session, request.user).upsert(
-            tag, external_id, data
-        )
+        fence, created = await geofence_service.upsert(tag, external_id, data)
         return Response(fence, status_code=201 if created else 200)
 
     @post(
@@ -93,9 +91,11 @@ class GeofenceController(_GeofenceControllerBase):
         ),
     )
     async def import_geofences(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self,
+        geofence_service: NamedDependency[GeofenceService],
+        request: Request[Principal, Any, Any],
     ) -> ImportResult:
-        return await GeofenceService(db_session, request.user).import_geojson(await request.body())
+        return await geofence_service.import_geojson(await request.body())
 
 
 _TerritoryControllerBase: Any = crud_controller(
@@ -110,16 +110,16 @@ _TerritoryControllerBase: Any = crud_controller(
 
 
 class TerritoryController(_TerritoryControllerBase):
+    dependencies = {"territory_service": per_request(TerritoryService)}
+
     @get("/", operation_id="ListTerritories")
     async def list_territories(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        territory_service: NamedDependency[TerritoryService],
         org_unit_id: FromQuery[uuid.UUID | None] = None,
         agent_id: FromQuery[uuid.UUID | None] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[Territory]:
-        service = TerritoryService(db_session, request.user)
-        filters = service.equal_filters(org_unit_id=org_unit_id, agent_id=agent_id)
-        return await service.page(filters, cursor, limit)
+        filters = territory_service.equal_filters(org_unit_id=org_unit_id, agent_id=agent_id)
+        return await territory_service.page(filters, cursor, limit)

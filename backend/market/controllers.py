@@ -1,13 +1,13 @@
 """HTTP routes: the market view of a place or a drawn area."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.security import Principal
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 from backend.market.schemas import MarketArea, MarketView
 from backend.market.services import MarketService
 
@@ -15,6 +15,7 @@ from backend.market.services import MarketService
 class MarketController(Controller):
     path = "/market"
     tags = ["market"]
+    dependencies = {"market_service": per_request(MarketService)}
 
     @post(
         "/area",
@@ -28,11 +29,10 @@ class MarketController(Controller):
     )
     async def area(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        market_service: NamedDependency[MarketService],
         data: JSONBody[MarketArea],
     ) -> MarketView:
-        return await MarketService(db_session, request.user).for_area(data.area)
+        return await market_service.for_area(data.area)
 
     @get(
         "/places/{place_id:uuid}",
@@ -41,9 +41,8 @@ class MarketController(Controller):
     )
     async def place(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        market_service: NamedDependency[MarketService],
         place_id: FromPath[uuid.UUID],
         radius_m: Annotated[float, QueryParameter(gt=0, le=5000)] = 150,
     ) -> MarketView:
-        return await MarketService(db_session, request.user).for_place(place_id, radius_m)
+        return await market_service.for_place(place_id, radius_m)

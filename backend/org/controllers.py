@@ -4,11 +4,12 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbSession
+from backend.common.deps import DbSession, per_request
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.org.schemas import (
@@ -42,19 +43,19 @@ _OrgUnitControllerBase: Any = crud_controller(
 
 
 class OrgUnitController(_OrgUnitControllerBase):
+    dependencies = {"org_unit_service": per_request(OrgUnitService)}
+
     @get("/", operation_id="ListOrgUnits")
     async def list_org_units(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        org_unit_service: NamedDependency[OrgUnitService],
         parent_id: FromQuery[uuid.UUID | None] = None,
         kind: FromQuery[OrgKind | None] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[OrgUnit]:
-        service = OrgUnitService(db_session, request.user)
-        return await service.page(
-            service.equal_filters(parent_id=parent_id, kind=kind), cursor, limit
+        return await org_unit_service.page(
+            org_unit_service.equal_filters(parent_id=parent_id, kind=kind), cursor, limit
         )
 
 
@@ -70,20 +71,20 @@ _UserControllerBase: Any = crud_controller(
 
 
 class UserController(_UserControllerBase):
+    dependencies = {"user_service": per_request(UserService)}
+
     @get("/", operation_id="ListUsers")
     async def list_users(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        user_service: NamedDependency[UserService],
         org_unit_id: FromQuery[uuid.UUID | None] = None,
         role: FromQuery[Role | None] = None,
         active: FromQuery[bool | None] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[User]:
-        service = UserService(db_session, request.user)
-        filters = service.equal_filters(org_unit_id=org_unit_id, role=role, active=active)
-        return await service.page(filters, cursor, limit)
+        filters = user_service.equal_filters(org_unit_id=org_unit_id, role=role, active=active)
+        return await user_service.page(filters, cursor, limit)
 
     @post(
         "/{item_id:uuid}/erase-location-history",
@@ -116,17 +117,19 @@ _DeviceControllerBase: Any = crud_controller(
 
 
 class DeviceController(_DeviceControllerBase):
+    dependencies = {"device_service": per_request(DeviceService)}
+
     @get("/", operation_id="ListDevices")
     async def list_devices(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        device_service: NamedDependency[DeviceService],
         user_id: FromQuery[uuid.UUID | None] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[Device]:
-        service = DeviceService(db_session, request.user)
-        return await service.page(service.equal_filters(user_id=user_id), cursor, limit)
+        return await device_service.page(
+            device_service.equal_filters(user_id=user_id), cursor, limit
+        )
 
 
 _StoreAppControllerBase: Any = crud_controller(
@@ -141,21 +144,21 @@ _StoreAppControllerBase: Any = crud_controller(
 
 
 class StoreAppController(_StoreAppControllerBase):
+    dependencies = {"store_app_service": per_request(StoreAppService)}
+
     @get("/", operation_id="ListStoreApps")
     async def list_store_apps(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        store_app_service: NamedDependency[StoreAppService],
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[StoreApp]:
-        return await StoreAppService(db_session, request.user).page([], cursor, limit)
+        return await store_app_service.page([], cursor, limit)
 
     @post("/{item_id:uuid}/rotate-key", operation_id="RotateStoreAppKey", status_code=200)
     async def rotate_key(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        store_app_service: NamedDependency[StoreAppService],
         item_id: FromPath[uuid.UUID],
     ) -> StoreApp:
-        return await StoreAppService(db_session, request.user).rotate_key(item_id)
+        return await store_app_service.rotate_key(item_id)

@@ -4,11 +4,12 @@ import uuid
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 from backend.common.imports import ImportResult
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit, NearLat, NearLon, Search, WithinM, near_filter
@@ -39,11 +40,12 @@ _PlaceControllerBase: Any = crud_controller(
 
 
 class PlaceController(_PlaceControllerBase):
+    dependencies = {"place_service": per_request(PlaceService)}
+
     @get("/", operation_id="ListPlaces")
     async def list_places(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        place_service: NamedDependency[PlaceService],
         kind: FromQuery[PlaceKind | None] = None,
         org_unit_id: FromQuery[uuid.UUID | None] = None,
         tag: FromQuery[str | None] = None,
@@ -55,8 +57,7 @@ class PlaceController(_PlaceControllerBase):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[Place]:
-        service = PlaceService(db_session, request.user)
-        filters = service.filters(
+        filters = place_service.filters(
             kind=kind,
             org_unit_id=org_unit_id,
             tag=tag,
@@ -64,7 +65,7 @@ class PlaceController(_PlaceControllerBase):
             q=q,
             near=near_filter(near_lat, near_lon, within_m),
         )
-        return await service.page(filters, cursor, limit)
+        return await place_service.page(filters, cursor, limit)
 
     @post(
         "/import",
@@ -76,9 +77,9 @@ class PlaceController(_PlaceControllerBase):
         ),
     )
     async def import_places(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self, place_service: NamedDependency[PlaceService], request: Request[Principal, Any, Any]
     ) -> ImportResult:
-        return await PlaceService(db_session, request.user).import_geojson(await request.body())
+        return await place_service.import_geojson(await request.body())
 
 
 _BeaconControllerBase: Any = crud_controller(
@@ -93,22 +94,22 @@ _BeaconControllerBase: Any = crud_controller(
 
 
 class BeaconController(_BeaconControllerBase):
+    dependencies = {"beacon_service": per_request(BeaconService)}
+
     @get("/", operation_id="ListBeacons")
     async def list_beacons(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        beacon_service: NamedDependency[BeaconService],
         place_id: FromQuery[uuid.UUID | None] = None,
         protocol: FromQuery[BeaconProtocol | None] = None,
         ibeacon_uuid: FromQuery[uuid.UUID | None] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[Beacon]:
-        service = BeaconService(db_session, request.user)
-        filters = service.equal_filters(
+        filters = beacon_service.equal_filters(
             place_id=place_id, protocol=protocol, ibeacon_uuid=ibeacon_uuid
         )
-        return await service.page(filters, cursor, limit)
+        return await beacon_service.page(filters, cursor, limit)
 
 
 _WifiAccessPointControllerBase: Any = crud_controller(
@@ -123,17 +124,17 @@ _WifiAccessPointControllerBase: Any = crud_controller(
 
 
 class WifiAccessPointController(_WifiAccessPointControllerBase):
+    dependencies = {"wifi_access_point_service": per_request(WifiAccessPointService)}
+
     @get("/", operation_id="ListWifiAccessPoints")
     async def list_wifi_access_points(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        wifi_access_point_service: NamedDependency[WifiAccessPointService],
         place_id: FromQuery[uuid.UUID | None] = None,
         bssid: FromQuery[str | None] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[WifiAccessPoint]:
-        service = WifiAccessPointService(db_session, request.user)
         norm = bssid.strip().lower().replace("-", ":") if bssid else None
-        filters = service.equal_filters(place_id=place_id, bssid=norm)
-        return await service.page(filters, cursor, limit)
+        filters = wifi_access_point_service.equal_filters(place_id=place_id, bssid=norm)
+        return await wifi_access_point_service.page(filters, cursor, limit)

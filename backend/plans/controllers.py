@@ -2,13 +2,12 @@
 
 import uuid
 from datetime import date
-from typing import Any
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from backend.auth.security import Principal
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 from backend.plans.schemas import (
     AgentProfileIn,
     AgentProfileOut,
@@ -24,15 +23,15 @@ from backend.plans.services import PlanService
 class AgentProfileController(Controller):
     path = "/agents"
     tags = ["plans"]
+    dependencies = {"plan_service": per_request(PlanService)}
 
     @get("/{user_id:uuid}/profile", operation_id="GetAgentProfile")
     async def get_profile(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        plan_service: NamedDependency[PlanService],
         user_id: FromPath[uuid.UUID],
     ) -> AgentProfileOut:
-        return await PlanService(db_session, request.user).get_profile(user_id)
+        return await plan_service.get_profile(user_id)
 
     @put(
         "/{user_id:uuid}/profile",
@@ -41,17 +40,17 @@ class AgentProfileController(Controller):
     )
     async def put_profile(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        plan_service: NamedDependency[PlanService],
         user_id: FromPath[uuid.UUID],
         data: JSONBody[AgentProfileIn],
     ) -> AgentProfileOut:
-        return await PlanService(db_session, request.user).put_profile(user_id, data)
+        return await plan_service.put_profile(user_id, data)
 
 
 class PlanController(Controller):
     path = "/plans"
     tags = ["plans"]
+    dependencies = {"plan_service": per_request(PlanService)}
 
     @post(
         "/",
@@ -65,33 +64,28 @@ class PlanController(Controller):
     )
     async def create_plan(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        plan_service: NamedDependency[PlanService],
         data: JSONBody[PlanCreate],
     ) -> PlanOut:
-        return await PlanService(db_session, request.user).create(data)
+        return await plan_service.create(data)
 
     @get("/", operation_id="ListPlans")
     async def list_plans(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        plan_service: NamedDependency[PlanService],
         agent_id: FromQuery[uuid.UUID | None] = None,
         plan_date: FromQuery[date | None] = None,
         include_superseded: FromQuery[bool] = False,
     ) -> list[PlanOut]:
-        return await PlanService(db_session, request.user).list(
-            agent_id, plan_date, include_superseded
-        )
+        return await plan_service.list(agent_id, plan_date, include_superseded)
 
     @get("/{plan_id:uuid}", operation_id="GetPlan")
     async def get_plan(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        plan_service: NamedDependency[PlanService],
         plan_id: FromPath[uuid.UUID],
     ) -> PlanOut:
-        return await PlanService(db_session, request.user).read(plan_id)
+        return await plan_service.read(plan_id)
 
     @post(
         "/{plan_id:uuid}/replan",
@@ -103,17 +97,17 @@ class PlanController(Controller):
     )
     async def replan(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        plan_service: NamedDependency[PlanService],
         plan_id: FromPath[uuid.UUID],
         data: JSONBody[ReplanIn],
     ) -> PlanOut:
-        return await PlanService(db_session, request.user).replan(plan_id, data)
+        return await plan_service.replan(plan_id, data)
 
 
 class TeamPlanController(Controller):
     path = "/team-plans"
     tags = ["plans"]
+    dependencies = {"plan_service": per_request(PlanService)}
 
     @post(
         "/",
@@ -125,8 +119,7 @@ class TeamPlanController(Controller):
     )
     async def create_team_plan(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        plan_service: NamedDependency[PlanService],
         data: JSONBody[TeamPlanCreate],
     ) -> TeamPlanOut:
-        return await PlanService(db_session, request.user).team(data)
+        return await plan_service.team(data)

@@ -1,13 +1,13 @@
 """HTTP routes: free-time recommendations."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from backend.auth.security import Principal
-from backend.common.deps import DbSession
+from backend.common.deps import per_request
 from backend.recommendations.schemas import (
     AlongRouteResult,
     FreeTimeQuery,
@@ -20,6 +20,7 @@ from backend.recommendations.services import RecommendationService
 class RecommendationController(Controller):
     path = "/recommendations"
     tags = ["recommendations"]
+    dependencies = {"recommendation_service": per_request(RecommendationService)}
 
     @post(
         "/free-time",
@@ -35,11 +36,10 @@ class RecommendationController(Controller):
     )
     async def free_time_handler(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        recommendation_service: NamedDependency[RecommendationService],
         data: JSONBody[FreeTimeQuery],
     ) -> FreeTimeResult:
-        return await RecommendationService(db_session, request.user).free_time(data)
+        return await recommendation_service.free_time(data)
 
     @get(
         "/along-route/{plan_id:uuid}",
@@ -51,16 +51,13 @@ class RecommendationController(Controller):
     )
     async def along_route(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        recommendation_service: NamedDependency[RecommendationService],
         plan_id: FromPath[uuid.UUID],
         corridor_m: Annotated[float, QueryParameter(gt=0, le=5000)] = 500,
         service_min: Annotated[int, QueryParameter(ge=1, le=480)] = 30,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> AlongRouteResult:
-        return await RecommendationService(db_session, request.user).along_route(
-            plan_id, corridor_m, service_min, limit
-        )
+        return await recommendation_service.along_route(plan_id, corridor_m, service_min, limit)
 
     @get(
         "/learned",
@@ -73,6 +70,6 @@ class RecommendationController(Controller):
         ),
     )
     async def learned(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self, recommendation_service: NamedDependency[RecommendationService]
     ) -> list[SegmentLearning]:
-        return await RecommendationService(db_session, request.user).learned()
+        return await recommendation_service.learned()

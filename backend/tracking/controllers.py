@@ -5,13 +5,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import BaseModel, ValidationError
 
 from backend.auth.security import Principal
 from backend.common.bodies import PayloadTooLarge, decode_json
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbEngine, DbSession
+from backend.common.deps import DbEngine, DbSession, per_request
 from backend.common.openapi import documented_body
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
@@ -168,12 +169,12 @@ class IngestController(Controller):
 class EventController(Controller):
     path = "/events"
     tags = ["events"]
+    dependencies = {"event_service": per_request(EventService)}
 
     @get("/", operation_id="ListEvents")
     async def list_events(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        event_service: NamedDependency[EventService],
         device_id: FromQuery[uuid.UUID | None] = None,
         user_id: FromQuery[uuid.UUID | None] = None,
         kind: FromQuery[str | None] = None,
@@ -185,8 +186,7 @@ class EventController(Controller):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[EventOut]:
-        svc = EventService(db_session, request.user)
-        filters = svc.filters(
+        filters = event_service.filters(
             device_id=device_id,
             user_id=user_id,
             kind=kind,
@@ -196,16 +196,15 @@ class EventController(Controller):
             until=until,
             include_retracted=include_retracted,
         )
-        return await svc.page(filters, cursor, limit)
+        return await event_service.page(filters, cursor, limit)
 
     @get("/{item_id:uuid}", operation_id="GetEvent")
     async def get_event(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        event_service: NamedDependency[EventService],
         item_id: FromPath[uuid.UUID],
     ) -> EventOut:
-        return await EventService(db_session, request.user).get(item_id)
+        return await event_service.get(item_id)
 
 
 class DeviceTimelineController(Controller):
@@ -236,11 +235,12 @@ _VisitBase: Any = crud_controller(
 
 
 class VisitController(_VisitBase):
+    dependencies = {"visit_service": per_request(VisitService)}
+
     @get("/", operation_id="ListVisits")
     async def list_visits(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        visit_service: NamedDependency[VisitService],
         agent_id: FromQuery[uuid.UUID | None] = None,
         customer_id: FromQuery[uuid.UUID | None] = None,
         place_id: FromQuery[uuid.UUID | None] = None,
@@ -251,8 +251,7 @@ class VisitController(_VisitBase):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[VisitOut]:
-        svc = VisitService(db_session, request.user)
-        filters = svc.filters(
+        filters = visit_service.filters(
             agent_id=agent_id,
             customer_id=customer_id,
             place_id=place_id,
@@ -261,14 +260,13 @@ class VisitController(_VisitBase):
             until=until,
             include_retracted=include_retracted,
         )
-        return await svc.page(filters, cursor, limit)
+        return await visit_service.page(filters, cursor, limit)
 
     @post("/{item_id:uuid}/check-out", operation_id="CheckOutVisit", status_code=200)
     async def check_out(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        visit_service: NamedDependency[VisitService],
         item_id: FromPath[uuid.UUID],
         data: JSONBody[CheckOut],
     ) -> VisitOut:
-        return await VisitService(db_session, request.user).check_out(item_id, data)
+        return await visit_service.check_out(item_id, data)

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.auth.security import Principal
@@ -30,13 +31,14 @@ from backend.webhooks.schemas import (
 from backend.webhooks.services import WebhookService
 
 
-def _service(db_session: Any, request: Request[Principal, Any, Any]) -> WebhookService:
+async def _service(db_session: DbSession, request: Request[Principal, Any, Any]) -> WebhookService:
     return WebhookService(db_session, request.user, request.app.state.webhook_policy)
 
 
 class WebhookController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
+    dependencies = {"webhook_service": Provide(_service)}
 
     @get("/event-types", operation_id="ListWebhookEventTypes")
     async def event_types(self, request: Request[Principal, Any, Any]) -> list[str]:
@@ -53,26 +55,24 @@ class WebhookController(Controller):
     )
     async def create_subscription(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         data: JSONBody[SubscriptionCreate],
     ) -> SubscriptionCreated:
-        return await _service(db_session, request).create(data)
+        return await webhook_service.create(data)
 
     @get("/subscriptions", operation_id="ListWebhookSubscriptions")
     async def list_subscriptions(
-        self, db_session: DbSession, request: Request[Principal, Any, Any]
+        self, webhook_service: NamedDependency[WebhookService]
     ) -> list[SubscriptionOut]:
-        return await _service(db_session, request).all()
+        return await webhook_service.all()
 
     @get("/subscriptions/{subscription_id:uuid}", operation_id="GetWebhookSubscription")
     async def get_subscription(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
     ) -> SubscriptionOut:
-        return await _service(db_session, request).get(subscription_id)
+        return await webhook_service.get(subscription_id)
 
     @patch(
         "/subscriptions/{subscription_id:uuid}",
@@ -81,21 +81,19 @@ class WebhookController(Controller):
     )
     async def update_subscription(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
         data: JSONBody[SubscriptionUpdate],
     ) -> SubscriptionOut:
-        return await _service(db_session, request).update(subscription_id, data)
+        return await webhook_service.update(subscription_id, data)
 
     @delete("/subscriptions/{subscription_id:uuid}", operation_id="DeleteWebhookSubscription")
     async def delete_subscription(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
     ) -> None:
-        await _service(db_session, request).delete(subscription_id)
+        await webhook_service.delete(subscription_id)
 
     @post(
         "/subscriptions/{subscription_id:uuid}/rotate-secret",
@@ -107,12 +105,11 @@ class WebhookController(Controller):
     )
     async def rotate_secret(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
         data: JSONBody[RotateSecret],
     ) -> SecretRotated:
-        return await _service(db_session, request).rotate(subscription_id, data)
+        return await webhook_service.rotate(subscription_id, data)
 
     @get(
         "/subscriptions/{subscription_id:uuid}/deliveries",
@@ -120,8 +117,7 @@ class WebhookController(Controller):
     )
     async def list_deliveries(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
         status: FromQuery[DeliveryStatus | None] = None,
         since: FromQuery[Instant | None] = None,
@@ -129,7 +125,7 @@ class WebhookController(Controller):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[DeliveryOut]:
-        return await _service(db_session, request).deliveries(
+        return await webhook_service.deliveries(
             subscription_id, status, since, until, cursor, limit
         )
 
@@ -139,12 +135,11 @@ class WebhookController(Controller):
     )
     async def get_delivery(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
         delivery_id: FromPath[uuid.UUID],
     ) -> DeliveryDetail:
-        return await _service(db_session, request).delivery(subscription_id, delivery_id)
+        return await webhook_service.delivery(subscription_id, delivery_id)
 
     @post(
         "/subscriptions/{subscription_id:uuid}/deliveries/{delivery_id:uuid}/redeliver",
@@ -152,12 +147,11 @@ class WebhookController(Controller):
     )
     async def redeliver_one(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
         delivery_id: FromPath[uuid.UUID],
     ) -> DeliveryOut:
-        return await _service(db_session, request).redeliver_one(subscription_id, delivery_id)
+        return await webhook_service.redeliver_one(subscription_id, delivery_id)
 
     @post(
         "/subscriptions/{subscription_id:uuid}/redeliver",
@@ -166,12 +160,11 @@ class WebhookController(Controller):
     )
     async def redeliver_range(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
         data: JSONBody[RedeliverRange],
     ) -> Requeued:
-        return await _service(db_session, request).redeliver(subscription_id, data)
+        return await webhook_service.redeliver(subscription_id, data)
 
     @post(
         "/subscriptions/{subscription_id:uuid}/replay",
@@ -184,18 +177,16 @@ class WebhookController(Controller):
     )
     async def replay(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
         data: JSONBody[Replay],
     ) -> Requeued:
-        return await _service(db_session, request).replay(subscription_id, data)
+        return await webhook_service.replay(subscription_id, data)
 
     @get("/subscriptions/{subscription_id:uuid}/metrics", operation_id="GetWebhookMetrics")
     async def metrics(
         self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
+        webhook_service: NamedDependency[WebhookService],
         subscription_id: FromPath[uuid.UUID],
     ) -> EndpointMetrics:
-        return await _service(db_session, request).metrics(subscription_id)
+        return await webhook_service.metrics(subscription_id)
