@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
 from backend.coaching.services import coaching_for
+from backend.db.base import uuid7
 from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, Tenant, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.fulfilment import sync_fulfilment
@@ -405,7 +406,7 @@ class PlanService:
         skipped = [user.id for user in users if user.id not in settings]
         if not with_profiles:
             raise Invalid("no agent under this unit has a planning profile", field="org_unit_id")
-        team_id = uuid.uuid4()
+        team_id = uuid7()
         plans, dropped = await self._plan_agents(with_profiles, data.date, data, team_id=team_id)
         return TeamPlanOut(
             team_id=team_id,
