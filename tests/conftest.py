@@ -29,6 +29,7 @@ from backend.config import Settings, server_options
 from backend.db import migrate
 from backend.embedded_db import EmbeddedPostgres, free_port
 from backend.tenants.services import create_tenant
+from tests.backend.world import Tenant, make_tenant
 
 TEST_SECRET = "test-secret-" + "x" * 32
 
@@ -168,3 +169,16 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session whose work commits, for setting up data the API then reads."""
     async with AsyncSession(engine, expire_on_commit=False) as s:
         yield s
+
+
+# Tenants built through the real API, shared by the tests of one module (tests/backend/world.py).
+@pytest_asyncio.fixture(scope="module")
+async def tenant(client: AsyncTestClient[Litestar], engine: AsyncEngine) -> Tenant:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        return await make_tenant(client, session)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def other_tenant(client: AsyncTestClient[Litestar], engine: AsyncEngine) -> Tenant:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        return await make_tenant(client, session)

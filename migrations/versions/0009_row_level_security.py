@@ -20,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ROLE = "fieldsense_app"
-# Every table with a tenant_id column (tests/backend/test_tenancy.py checks none is missing).
+# Every table with a tenant_id column (tests/backend/db/test_tenancy.py checks none is missing).
 TENANT_TABLES = (
     "agent_profiles",
     "audit_log",

@@ -121,3 +121,8 @@ async def make_tenant(client: AsyncTestClient[Litestar], session: AsyncSession) 
         t.users[who] = uuid.UUID(user["id"])
         t.tokens[who] = await t.login(email)
     return t
+
+
+def errors_for(resp: Any) -> list[str]:
+    """The fields a 4xx body names."""
+    return [e.get("field") for e in resp.json().get("errors", [])]

@@ -12,8 +12,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant, offset, ok
+from tests.backend.world import Tenant, errors_for, offset, ok
 
 HOME = (37.50, 127.00)
 DAY = date(2026, 11, 10)

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant, offset
+from tests.backend.world import Tenant, errors_for, offset
 
 LAT, LON = 37.40, 127.00
 TODAY = datetime.now(UTC).date()

@@ -11,8 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, errors_for
 
 LAT, LON = 37.5665, 126.9780  # Seoul City Hall
 

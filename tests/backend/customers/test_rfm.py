@@ -11,8 +11,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.customers.rfm import score_customers
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant, offset
+from tests.backend.world import Tenant, errors_for, offset
 
 LAT, LON = 37.52, 127.01
 NOW = datetime.now(UTC)

@@ -9,8 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, errors_for
 
 LON, LAT = 127.0276, 37.4979
 

@@ -8,8 +8,7 @@ import jwt
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import PASSWORD, Tenant, auth
+from tests.backend.world import PASSWORD, Tenant, auth, errors_for
 from tests.conftest import TEST_SECRET
 
 

@@ -9,8 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, errors_for
 
 LAT, LON = 37.5133, 127.1001
 IBEACON = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"

@@ -14,8 +14,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant, offset
+from tests.backend.world import Tenant, errors_for, offset
 
 LAT, LON = 37.5665, 126.9780
 DAY = datetime.now(UTC).date() + timedelta(days=1)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant, offset
+from tests.backend.world import Tenant, errors_for, offset
 
 LAT, LON = 37.60, 127.10
 DAY = datetime.now(UTC).date() + timedelta(days=1)

@@ -11,8 +11,7 @@ import pytest_asyncio
 
 from backend.recommendations.services import pool_size
 from routing.travel import GeoPoint, HaversineTravel, TravelMode
-from tests.backend.conftest import errors_for
-from tests.backend.world import Tenant, offset
+from tests.backend.world import Tenant, errors_for, offset
 
 LAT, LON = 37.50, 127.03
 # A Wednesday at 10:00 UTC: one hour of the day, so the speed factor is the same whatever the

@@ -17,9 +17,8 @@ from backend.roads.server import RoutedServer, _free_port
 from backend.roads.services import networks
 from routing.roads import OsrmClient, RoadTravel
 from routing.travel import TravelMode
-from tests.backend.conftest import errors_for
 from tests.backend.roads.town import LAT0, M_PER_DEG, point
-from tests.backend.world import Tenant
+from tests.backend.world import Tenant, errors_for
 
 DAY = datetime.now(UTC).date() + timedelta(days=1)
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # a Wednesday at 10:00, hour factor 1.0

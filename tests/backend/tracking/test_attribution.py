@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.jobs.runner import JobRunner
 from backend.tracking.jobs import exit_silent_devices
 from backend.tracking.records import attribute_stop
-from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import Field, at, recent
+from tests.backend.world import errors_for
 
 # Two neighbours 20 m apart in one building, 5 km from everything else in the module.
 A_NORTH, A_EAST = -5000.0, 0.0

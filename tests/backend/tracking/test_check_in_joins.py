@@ -10,8 +10,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import LAT, LON, Field, recent
+from tests.backend.world import errors_for
 
 
 async def detected_visit(client: AsyncTestClient[Litestar], field: Field, who: str) -> Any:

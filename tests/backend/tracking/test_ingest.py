@@ -13,7 +13,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import (
     T0,
     Field,
@@ -23,6 +22,7 @@ from tests.backend.tracking.conftest import (
     told_visits,
     visit_track,
 )
+from tests.backend.world import errors_for
 
 
 async def send(

@@ -8,8 +8,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import BSSID, IBEACON, T0, Field
+from tests.backend.world import errors_for
 
 
 def scan(t_s: float, sightings: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,10 +19,9 @@ from backend.webhooks.dispatcher import Dispatcher
 from backend.webhooks.schemas import EVENT_TYPES
 from geofence.types import Kind
 from simulators.receiver import Receiver
-from tests.backend.conftest import errors_for
 from tests.backend.tracking.conftest import at
 from tests.backend.tracking.test_silent_job import recent
-from tests.backend.world import Tenant, ok
+from tests.backend.world import Tenant, errors_for, ok
 
 LOOPBACK = "http://127.0.0.1:9/hooks"
 

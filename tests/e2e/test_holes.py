@@ -2,7 +2,7 @@
 
 Devices (an agent undoing a revocation, registering freely) are in tests/backend/org, the
 embedded database's door in tests/backend/db/test_embedded_db.py, spoof alarms in
-tests/geofence/test_spoof.py, readiness in tests/backend/test_ops.py.
+tests/geofence/test_spoof.py, readiness in tests/backend/ops/test_ops.py.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from backend.common.bodies import MAX_JSON_DEPTH, json_depth_over
 from backend.common.egress import TargetPolicy, TargetRefused, globally_routable
 from backend.common.ratelimit import Limit
 from backend.config import Settings
-from tests.backend.conftest import errors_for
-from tests.backend.world import PASSWORD, Tenant
+from tests.backend.world import PASSWORD, Tenant, errors_for
 from tests.conftest import serve
 
 WORLD = {

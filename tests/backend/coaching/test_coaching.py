@@ -9,8 +9,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.backend.conftest import errors_for
-from tests.backend.world import PASSWORD, Tenant, offset, ok
+from tests.backend.world import PASSWORD, Tenant, errors_for, offset, ok
 
 HOME = (37.5665, 126.9780)
 PROFILE = {

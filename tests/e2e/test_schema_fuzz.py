@@ -61,7 +61,7 @@ def fuzz_settings(settings: Settings, db_url: str) -> Settings:
 
     url = asyncio.run(fresh_database(db_url, "fuzz"))
     # Thousands of requests a minute with one key and a few devices: lift the abuse limits
-    # (tests/backend/test_abuse.py tests them), or most answers would be 429.
+    # (tests/e2e/test_abuse.py tests them), or most answers would be 429.
     lifted = Limit(per_minute=1_000_000, burst=100_000)
     return dataclasses.replace(
         settings,
@@ -136,7 +136,7 @@ def fuzz_operation(
     )
     def run(case: Any) -> None:
         # An operation's own credentials (if the generator made any) yield to the role's: two
-        # credentials are a 400 (tests/backend/test_holes.py).
+        # credentials are a 400 (tests/e2e/test_holes.py).
         own = {
             k: v
             for k, v in (case.headers or {}).items()
