@@ -305,7 +305,7 @@ class EmbeddedPostgres:
     def _ensure_database(self) -> None:
         for _ in range(50):
             try:
-                exists = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}'")
+                exists = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}'")  # noqa: S608 - the module's own role name; psql takes no parameters
                 break
             except EmbeddedDbError:
                 time.sleep(0.2)
@@ -327,7 +327,7 @@ class EmbeddedPostgres:
         self._psql(f"GRANT {APP_ROLE} TO {DB_USER} WITH ADMIN OPTION")
         for sql in TEMPLATE_SQL:
             self._psql(sql, db="template1")
-        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
+        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":  # noqa: S608 - the module's own database name; psql takes no parameters
             self._psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 
     def stop(self) -> None:

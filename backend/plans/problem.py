@@ -39,7 +39,7 @@ WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
   AND NOT (c.id = ANY(:exclude))
 ORDER BY c.id = ANY(:boosted) DESC, score DESC, c.id
 LIMIT :limit
-"""
+"""  # noqa: S608 - the recommendations' scoring SQL, constants
 )
 
 

@@ -92,7 +92,7 @@ WITH ctx AS MATERIALIZED (
                    WHERE k.tenant_id = $1
                      AND $7::timestamptz::date BETWEEN k.starts_on AND k.ends_on)
                AS campaigns_running,
-           """
+           """  # noqa: S608 - the scoring module's SQL, constants
     + ",\n           ".join(
         f"{w} AS w{i}" for i, w in enumerate(stored_weights_sql("t.settings", 8), start=1)
     )
@@ -143,7 +143,7 @@ ALONG = (
     """
 SELECT c.id, c.name, c.status, c.life_stage, c.value::float8 AS value, c.last_contact_at,
        c.rfm_r, c.rfm_f, c.rfm_m, c.rfm_recency_days, c.churn_risk,
-       ("""
+       ("""  # noqa: S608 - the scoring module's SQL, constants
     + score_sql("$5::timestamptz", array_weights("$7::float8[]"))
     + """)::float8 AS score,
        ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.driver import raw_connection
 from backend.db.jsonb import loads
-from backend.tracking.ingest import match_fences, ms, to_dt
+from backend.tracking.matching import match_fences
+from backend.tracking.points import ms, to_dt
 from backend.tracking.records import EventWriter
 from geofence.device import DeviceState, EngineConfig, Produced
 from geofence.types import FenceRule, Fix

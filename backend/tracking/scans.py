@@ -15,7 +15,8 @@ import asyncpg
 
 from backend.auth.security import Principal
 from backend.db.jsonb import loads
-from backend.tracking.ingest import ms, require_own_device
+from backend.tracking.ingest import require_own_device
+from backend.tracking.points import ms
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import BeaconBatch, ScanResult, WifiBatch
 from geofence.device import Produced
@@ -122,7 +123,7 @@ class ScanIngest:
         writer.place_of_key = places
         events = await writer.write(produced, replayed=False)
         await db.execute(
-            f"UPDATE device_states SET {column} = $3::jsonb "
+            f"UPDATE device_states SET {column} = $3::jsonb "  # noqa: S608 - one of two column names fixed in code
             "WHERE tenant_id = $1 AND device_id = $2",
             tid,
             device_id,

@@ -20,8 +20,8 @@ from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.places.services import PlaceService
 from backend.plans.fulfilment import refulfil
 from backend.tracking.announce import announce
-from backend.tracking.records import JOIN_WITHIN_S
 from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
+from backend.tracking.stays import JOIN_WITHIN_S
 
 
 def _people_scope(col: Any, svc: CrudService[Any, Any]) -> ColumnElement[bool]:

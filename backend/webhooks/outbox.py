@@ -1,8 +1,9 @@
 """The transactional outbox: which subscriptions an event goes to, written with the event.
 
-`ENQUEUE` is a data-modifying CTE over `ins`, the rows an INSERT INTO events just returned
-(`tenant_id, id, kind, occurred_at, fence_id, place_id`): the statement that records events
-also records their pending deliveries, so both commit together or not at all. An event
+`with_deliveries(statement)` completes a statement whose CTEs end with `ins`, the rows an
+INSERT INTO events just returned (`tenant_id, id, kind, occurred_at, fence_id, place_id`),
+with a data-modifying CTE that records their pending deliveries: the statement that records
+events also records their deliveries, so both commit together or not at all. An event
 recorded more than `LIVE_WINDOW` after it happened (an offline batch uploaded late) is not
 pushed as a live alert: its delivery is written `stale`, and a replay sends it.
 """
@@ -20,7 +21,7 @@ MATCHES = """s.active AND e.kind = ANY(s.event_types)
              SELECT 1 FROM places pl
              WHERE pl.tenant_id = e.tenant_id AND pl.id = e.place_id AND pl.tags && s.tags))"""
 
-ENQUEUE = f"""
+_OUTBOX = f"""
 , outbox AS (
     INSERT INTO webhook_deliveries (tenant_id, id, subscription_id, event_ids, event_kind,
                                     occurred_at, status, next_attempt_at)
@@ -31,7 +32,14 @@ ENQUEUE = f"""
     FROM ins e
     JOIN webhook_subscriptions s ON s.tenant_id = e.tenant_id
     WHERE {MATCHES}
-)"""
+)"""  # noqa: S608 - constants of this module
+
+
+def with_deliveries(events_cte: str, then: str) -> str:
+    """`events_cte` (a WITH ... whose last CTE, `ins`, inserted events), the outbox CTE that
+    writes their deliveries, then the final statement `then`."""
+    return events_cte + _OUTBOX + then
+
 
 # Replay: every event of the subscription's scope since $3 (until $4) goes out again. Events
 # that already have a delivery to it are re-queued under the same id (receivers drop
@@ -55,4 +63,4 @@ WHERE s.tenant_id = $1 AND s.id = $2 AND e.retracted_at IS NULL AND {MATCHES}
                   WHERE d.tenant_id = e.tenant_id AND d.subscription_id = s.id
                     AND e.id = ANY(d.event_ids))
 RETURNING id
-"""
+"""  # noqa: S608 - constants of this module

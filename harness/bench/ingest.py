@@ -36,14 +36,9 @@ from backend.auth.security import issue_token
 from backend.db import migrate
 from backend.db.tenancy import APP_ROLE, NO_JIT
 from backend.embedded_db import EmbeddedPostgres, free_port
-from backend.tracking.ingest import (
-    DEVICE,
-    ingest_transaction,
-    match_fences,
-    parse_points,
-    store_points,
-    warm,
-)
+from backend.tracking.ingest import DEVICE, ingest_transaction, store_points, warm
+from backend.tracking.matching import match_fences
+from backend.tracking.points import parse_points
 from geofence.device import EngineConfig
 from simulators.load import phones
 

@@ -96,7 +96,7 @@ async def test_points_expire_by_partition_and_records_by_tenant(own_db: AsyncEng
 
         async def ages(table: str, column: str, tenant: uuid.UUID) -> list[int]:
             rows = await conn.execute(
-                text(f"SELECT {column} FROM {table} WHERE tenant_id = :t ORDER BY 1"),
+                text(f"SELECT {column} FROM {table} WHERE tenant_id = :t ORDER BY 1"),  # noqa: S608 - names fixed in the test
                 {"t": tenant},
             )
             return sorted(round((NOW - r[0]).total_seconds() / 86400) for r in rows)

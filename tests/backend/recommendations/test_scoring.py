@@ -96,7 +96,7 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
         )
         result = await session.execute(
             text(
-                f"SELECT {score_sql(':now', W)} AS score, {base_sql(':now', W)} AS base, "
+                f"SELECT {score_sql(':now', W)} AS score, {base_sql(':now', W)} AS base, "  # noqa: S608 - the scoring module's SQL
                 f"{FACTOR_SQL} AS factor, {boost_sql(':now')} AS boost, c.status "
                 "FROM customers c WHERE c.tenant_id = :t"
             ),

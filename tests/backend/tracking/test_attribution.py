@@ -14,8 +14,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.jobs.runner import JobRunner
+from backend.tracking.attribution import attribute_stop
 from backend.tracking.jobs import exit_silent_devices
-from backend.tracking.records import attribute_stop
 from tests.backend.tracking.conftest import Field, at, recent
 from tests.backend.world import errors_for
 

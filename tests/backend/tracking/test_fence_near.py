@@ -21,7 +21,7 @@ import asyncpg
 import pytest_asyncio
 
 from backend.db.tenancy import APP_ROLE, TENANT_SETTING
-from backend.tracking.ingest import match_fences, stretches
+from backend.tracking.matching import match_fences, stretches
 from geofence.types import Fix
 
 MAX_ACC = 150.0

@@ -246,7 +246,7 @@ class TestStopVisit:
             rows = {
                 str(r[0]): tuple(r[1:])
                 for r in await conn.execute(
-                    text(f"SELECT client_id, {cols} FROM pings WHERE device_id = :d"),
+                    text(f"SELECT client_id, {cols} FROM pings WHERE device_id = :d"),  # noqa: S608 - names fixed in the test
                     {"d": device},
                 )
             }

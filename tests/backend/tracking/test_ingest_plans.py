@@ -15,15 +15,9 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.tenancy import driver_of, tenant_engine, tenant_scope
-from backend.tracking.ingest import (
-    FLAG_PINGS,
-    MATCH_AND_WATCH,
-    STORE_PINGS,
-    WATCH,
-    ingest_connection,
-    warm,
-)
-from backend.tracking.records import close_visits_sql
+from backend.tracking.ingest import FLAG_PINGS, STORE_PINGS, ingest_connection, warm
+from backend.tracking.matching import MATCH_AND_WATCH, WATCH
+from backend.tracking.stays import close_visits_sql
 from tests.conftest import fresh_database_with_tenant
 
 # STORE_PINGS's parameters, in order.

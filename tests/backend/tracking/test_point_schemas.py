@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.tracking import ingest
-from backend.tracking.ingest import parse_points
+from backend.tracking import points
+from backend.tracking.points import parse_points
 from backend.tracking.schemas import FastPoint, PointIn
 
 FIELDS = [
@@ -114,7 +114,7 @@ def _same(a: Any, b: Any) -> bool:
 @settings(max_examples=3000, deadline=None)
 @given(items())
 def test_what_the_fast_schema_accepts_the_model_accepts_with_the_same_values(item: Any) -> None:
-    checked = ingest._checked([item])
+    checked = points._checked([item])
     if checked is None:
         return  # refused: the batch goes point by point through PointIn
     (fast,) = checked
@@ -150,9 +150,9 @@ def _batch(n: int) -> list[dict[str, Any]]:
 def test_a_batch_parses_the_same_either_way(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
     raw = _batch(size)
     received = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
-    assert ingest._checked(raw) is not None  # the fast way takes it
+    assert points._checked(raw) is not None  # the fast way takes it
     fast = parse_points(raw, received)
-    monkeypatch.setattr(ingest, "_checked", lambda raw: None)
+    monkeypatch.setattr(points, "_checked", lambda raw: None)
     slow = parse_points(raw, received)
     assert fast[1] == slow[1] and fast[2] == slow[2] == {}
     assert [g.fix for g in fast[0]] == [g.fix for g in slow[0]]
@@ -166,7 +166,7 @@ def test_one_bad_point_sends_the_batch_the_careful_way() -> None:
     raw = _batch(10)
     raw[4]["lat"] = 91
     raw[6] = {"client_id": str(uuid.uuid4()), "lat": 37.5, "lon": 127.0, "accuracy_m": 5}
-    assert ingest._checked(raw) is None
+    assert points._checked(raw) is None
     good, results, rejected = parse_points(raw, datetime(2026, 11, 24, 9, 30, tzinfo=UTC))
     assert set(rejected) == {4, 6}
     assert rejected[4]["field"] == "points.4.lat"

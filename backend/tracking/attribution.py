@@ -1,0 +1,144 @@
+"""Which customer a stay was at, by the weight of evidence: where its settled fixes are
+(accuracy- and time-weighted), whether the customer is planned for the agent around then or
+assigned to them; the runners-up kept with their shares. And the SQL that finds the
+candidates and the stays' fixes."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+STOP_CUSTOMER_M = 60.0
+
+
+# Customers planned for the agent within three hours of a time: GPS cannot tell apart
+# neighbours a few metres apart, the agent's day can. Used to attribute a stop, and to keep a
+# neighbour's fence from counting as a visit while the agent is at the planned customer.
+PLANNED_NEAR = """EXISTS (
+        SELECT 1 FROM plans p
+        JOIN plan_stops ps ON ps.tenant_id = p.tenant_id AND ps.plan_id = p.id
+        WHERE p.tenant_id = $1 AND p.agent_id = {agent} AND p.status = 'active'
+          AND ps.customer_id = {customer}
+          AND ps.start_at BETWEEN to_timestamp({t}) - interval '3 hours'
+                              AND to_timestamp({t}) + interval '3 hours')"""
+
+
+# The customers a stop may be at: up to three within STOP_CUSTOMER_M, the planned ones first,
+# with what the choice weighs (attribute_stop): how far each is from where the stay was,
+# whether it is planned for the agent around then, and whether it is assigned to the agent.
+STOP_CANDIDATES = f"""
+SELECT s.i, c.id, c.d, c.planned, c.assigned
+FROM unnest($2::int[], $3::float8[], $4::float8[], $6::float8[]) AS s(i, lat, lon, t)
+CROSS JOIN LATERAL (
+    SELECT c.id,
+           ST_Distance(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography) AS d,
+           {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} AS planned,
+           coalesce(c.assigned_agent_id = $7::uuid, false) AS assigned
+    FROM customers c
+    WHERE c.tenant_id = $1
+      AND c.location && fieldsense_box(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
+      AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
+    ORDER BY planned DESC, c.location <-> ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography
+    LIMIT 3
+) c
+"""  # noqa: S608 - constants of this module
+
+
+# The weight of evidence: where the stay was (a Gaussian of the distance from its settled
+# position, ATTRIBUTION_SIGMA_M wide: indoor fixes scatter by tens of metres), times
+# PLANNED_WEIGHT when the agent's plan has the customer around then and ASSIGNED_WEIGHT when
+# the customer is the agent's own. A planned customer 60 m away still outweighs a stranger at
+# the door; between two unplanned neighbours, where the stay was decides.
+ATTRIBUTION_SIGMA_M = 30.0
+
+
+PLANNED_WEIGHT = 8.0
+
+
+ASSIGNED_WEIGHT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    customer_id: uuid.UUID
+    by: str  # plan, assigned or nearest
+    runners_up: list[dict[str, Any]]  # [{customer_id, share}], best first
+
+
+def attribute_stop(candidates: Sequence[Any]) -> Attribution | None:
+    """The customer a stop goes to, by the weight of evidence, and the others' shares."""
+    if not candidates:
+        return None
+    weighed = []
+    for c in candidates:
+        w = math.exp(-0.5 * (float(c["d"]) / ATTRIBUTION_SIGMA_M) ** 2)
+        w *= PLANNED_WEIGHT if c["planned"] else 1.0
+        w *= ASSIGNED_WEIGHT if c["assigned"] else 1.0
+        weighed.append((w, -float(c["d"]), str(c["id"]), c))
+    weighed.sort(reverse=True)
+    total = sum(w for w, *_ in weighed) or 1.0
+    best = weighed[0][3]
+    by = "plan" if best["planned"] else "assigned" if best["assigned"] else "nearest"
+    runners = [
+        {"customer_id": str(c["id"]), "share": round(w / total, 3)} for w, _, _, c in weighed[1:]
+    ]
+    return Attribution(best["id"], by, runners)
+
+
+# Of fence visits at customers, the ones to record: not those where the agent has another
+# customer planned within the hour and within NEIGHBOUR_M, and this one is not planned.
+FENCE_VISITS_KEPT = f"""
+SELECT u.i
+FROM unnest($2::int[], $3::uuid[], $4::float8[]) AS u(i, customer, t)
+JOIN customers cu ON cu.tenant_id = $1 AND cu.id = u.customer
+WHERE {PLANNED_NEAR.format(agent="$5::uuid", customer="u.customer", t="u.t")}
+   OR NOT EXISTS (
+        SELECT 1 FROM plans p
+        JOIN plan_stops ps ON ps.tenant_id = p.tenant_id AND ps.plan_id = p.id
+        JOIN customers c ON c.tenant_id = ps.tenant_id AND c.id = ps.customer_id
+        WHERE p.tenant_id = $1 AND p.agent_id = $5::uuid AND p.status = 'active'
+          AND ps.customer_id <> u.customer
+          AND ps.start_at BETWEEN to_timestamp(u.t) - interval '1 hour'
+                              AND to_timestamp(u.t) + interval '1 hour'
+          AND ST_DWithin(c.location, cu.location, $6))
+"""  # noqa: S608 - constants of this module
+
+
+NEIGHBOUR_M = 100.0
+
+
+# A customer visit that has ended is attributed again from where the whole stay was (its
+# settled position: geofence/stops.py), not where it began: a stop begins where the agent
+# parked. Not one the customer's own fence saw dwell (that fence is evidence enough: one at
+# the wrong door is not recorded, _elsewhere), nor one a person reassigned.
+ENDED_CUSTOMER_VISITS = """
+SELECT v.id, v.device_id, v.arrived_at, v.departed_at, v.customer_id
+FROM visits v
+WHERE v.tenant_id = $1 AND v.id = ANY($2::uuid[]) AND v.retracted_at IS NULL
+  AND v.departed_at IS NOT NULL AND v.place_id IS NULL AND v.customer_id IS NOT NULL
+  AND v.device_id IS NOT NULL AND v.attributed_by IS DISTINCT FROM 'person'
+  AND v.source <> 'geofence' AND NOT 'geofence' = ANY(v.also_seen_by)
+"""
+
+
+STAY_FIXES = """
+SELECT u.i, p.fix_time, p.lat, p.lon, p.accuracy_m
+FROM unnest($2::int[], $3::uuid[], $4::timestamptz[], $5::timestamptz[]) AS u(i, device, a, b)
+CROSS JOIN LATERAL (
+    SELECT p.fix_time, p.lat, p.lon, p.accuracy_m FROM pings p
+    WHERE p.tenant_id = $1 AND p.device_id = u.device AND p.fix_time >= u.a
+      AND p.fix_time <= u.b AND p.flag IS NULL
+    ORDER BY p.fix_time LIMIT 5000
+) p
+"""
+
+
+REATTRIBUTE = """
+UPDATE visits v SET customer_id = u.customer_id, attributed_by = u.by, runners_up = u.runners,
+                    updated_at = now()
+FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, customer_id uuid, by text, runners jsonb)
+WHERE v.tenant_id = $1 AND v.id = u.id
+"""
