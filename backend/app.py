@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.activity.controllers import ActivityController
 from backend.auth.controllers import AuthController
+from backend.auth.ratelimit import RateLimiter
 from backend.auth.security import API_KEY_HEADER, PRINCIPAL_SQL, make_jwt_auth
 from backend.campaigns.controllers import CampaignController
 from backend.campaigns.services import track_campaigns
@@ -38,7 +39,6 @@ from backend.common.admission import UploadAdmission
 from backend.common.bodies import LimitedRequest
 from backend.common.egress import TargetPolicy
 from backend.common.openapi import document_errors, document_security, true_allow_headers
-from backend.common.ratelimit import RateLimiter
 from backend.common.strict import (
     INSTANT_DECODER,
     InstantSchemaPlugin,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.common.ratelimit import Limit
+from backend.auth.ratelimit import Limit
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("FIELDSENSE_DATA_DIR", ROOT / ".data"))

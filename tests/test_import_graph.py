@@ -7,8 +7,7 @@ functions too; not those under `if TYPE_CHECKING`):
 - the simulators import nothing of ours but themselves (they talk to the backend over HTTP);
 - the backend imports neither the simulators nor the harness (which drives the backend with
   the simulators and is the one package that may import both);
-- the backend's domains form no loops, except the ones listed below, which are still to go
-  (issue 25): the list may only shrink, and a loop that no longer exists must leave it.
+- no two of the backend's domains (`common` and `db` counted as domains) import each other.
 """
 
 from __future__ import annotations
@@ -21,13 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("backend", "geofence", "harness", "routing", "simulators")
 ENGINES = ("geofence", "routing")
 FRAMEWORKS = ("litestar", "asyncpg", "sqlalchemy", "geoalchemy2", "psycopg", "httpx", "apscheduler")
-
-# Domains that import each other (one module each way, not a module cycle).
-KNOWN_DOMAIN_LOOPS = {
-    ("backend.auth", "backend.common"),  # login's rate limit; the CRUD base's principal
-    ("backend.campaigns", "backend.recommendations"),
-    ("backend.plans", "backend.recommendations"),
-}
 
 
 def _module(path: Path) -> str:
@@ -171,7 +163,7 @@ def test_the_backend_imports_neither_the_simulators_nor_the_harness() -> None:
             assert not {_top(o) for o in out} & {"simulators", "harness"}, m
 
 
-def test_domains_form_no_new_loops() -> None:
+def test_no_two_domains_import_each_other() -> None:
     edges, _ = _graph()
     uses: dict[str, set[str]] = {}
     for m, out in edges.items():
@@ -179,5 +171,20 @@ def test_domains_form_no_new_loops() -> None:
             if _domain(m) != _domain(o):
                 uses.setdefault(_domain(m), set()).add(_domain(o))
     loops = {(a, b) for a, bs in uses.items() for b in bs if a < b and a in uses.get(b, set())}
-    assert loops <= KNOWN_DOMAIN_LOOPS, sorted(loops - KNOWN_DOMAIN_LOOPS)
-    assert loops == KNOWN_DOMAIN_LOOPS, f"gone, drop from the list: {KNOWN_DOMAIN_LOOPS - loops}"
+    assert sorted(loops) == []
+
+
+def test_a_domain_uses_only_another_domains_public_names() -> None:
+    private = []
+    for m, path in _modules().items():
+        if not m.startswith("backend."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and not node.level
+                and (node.module or "").startswith("backend.")
+                and _domain(node.module or "") != _domain(m)
+            ):
+                private += [(m, node.module, a.name) for a in node.names if a.name[0] == "_"]
+    assert private == []

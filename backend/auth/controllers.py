@@ -7,10 +7,10 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.ratelimit import RateLimiter
 from backend.auth.schemas import LoginRequest, Me, TokenResponse
 from backend.auth.security import Principal
 from backend.auth.services import AuthService, me
-from backend.common.ratelimit import RateLimiter
 from backend.errors import TooManyRequests, Unauthorized
 
 

@@ -7,7 +7,7 @@ dates, `converted` with a visit whose outcome is an appointment set or a sale; p
 brought up to date when a campaign is read and by the `track_campaigns` job. While a
 campaign runs, its `boost` is added to its unconverted members' scores, scaled by what the
 campaign has taught: its conversion rate (converted / reached, with a 20 % prior worth 10
-members) over the prior, kept between 0.25 and 3 (``backend/recommendations/scoring.py``).
+members) over the prior, kept between 0.25 and 3 (``backend/customers/scoring.py``).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from backend.campaigns.schemas import (
     Learned,
     Progress,
 )
+from backend.customers.scoring import CAMPAIGN_FACTOR_SQL, learned_factor
 from backend.db.models import Campaign, CampaignMember, Customer, OrgUnit
 from backend.errors import Forbidden, Invalid, NotFound
-from backend.recommendations.scoring import CAMPAIGN_FACTOR_SQL, learned_factor
 
 TRACK = text(
     """

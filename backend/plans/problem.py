@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from backend.customers.scoring import array_weights, score_sql
 from backend.plans.schemas import AgentProfileIn, AppointmentIn, CoachingIn, VisitIn
-from backend.recommendations.scoring import array_weights, score_sql
 from routing import plan as planner
 from routing.travel import GeoPoint
 
-# Candidates are scored as suggestions are (backend/recommendations/scoring.py); the score's
+# Candidates are scored as suggestions are (backend/customers/scoring.py); the score's
 # expression is the only thing formatted into the query (values, the weights too, are
 # bound). Customers a coaching note boosts come first, so the limit never leaves them out.
 CANDIDATES = text(

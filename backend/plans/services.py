@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
 from backend.coaching.services import coaching_for
+from backend.customers.scoring import weight_vector
 from backend.db.base import uuid7
 from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, Tenant, User
 from backend.errors import Forbidden, Invalid, NotFound
@@ -43,7 +44,6 @@ from backend.plans.schemas import (
     VisitIn,
 )
 from backend.plans.store import store_plan
-from backend.recommendations.scoring import weight_vector
 from backend.roads.services import networks
 from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S, TenantSettings, settings_of
 from routing import plan as planner

@@ -23,6 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.scope import require_agent
 from backend.auth.security import Principal
 from backend.campaigns.services import campaigns_of, running_campaigns
+from backend.customers.scoring import (
+    LEARNED,
+    PRIOR_RATE,
+    WEIGHT_ORDER,
+    adjusted,
+    array_weights,
+    base_sql,
+    reasons,
+    score_sql,
+    stored_weights_sql,
+    weight_vector,
+)
 from backend.db.driver import raw_connection
 from backend.errors import Forbidden, Invalid
 from backend.plans.problem import preferred_windows
@@ -36,18 +48,6 @@ from backend.recommendations.schemas import (
     FreeTimeResult,
     Recommendation,
     SegmentLearning,
-)
-from backend.recommendations.scoring import (
-    LEARNED,
-    PRIOR_RATE,
-    WEIGHT_ORDER,
-    adjusted,
-    array_weights,
-    base_sql,
-    reasons,
-    score_sql,
-    stored_weights_sql,
-    weight_vector,
 )
 from backend.roads.services import networks
 from backend.tenants.settings import ScoreWeights

@@ -1,5 +1,5 @@
 """A tenant's settings: how long location data is kept, whether points outside an agent's
-shift are stored, and the weights of the visit score (backend/recommendations/scoring.py).
+shift are stored, and the weights of the visit score (backend/customers/scoring.py).
 Admins read and change them at /tenant/settings."""
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.app import create_app
+from backend.auth.ratelimit import Limit, RateLimiter
 from backend.auth.security import issue_token
-from backend.common.ratelimit import Limit, RateLimiter
 from backend.config import Settings
 from tests.backend.world import PASSWORD, Tenant, make_tenant
 

@@ -25,9 +25,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.auth.ratelimit import Limit
 from backend.common.bodies import MAX_JSON_DEPTH, json_depth_over
 from backend.common.egress import TargetPolicy, TargetRefused, globally_routable
-from backend.common.ratelimit import Limit
 from backend.config import Settings
 from tests.backend.world import PASSWORD, Tenant, errors_for
 from tests.conftest import serve

@@ -31,7 +31,7 @@ from schemathesis import checks
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from backend.app import create_app
-from backend.common.ratelimit import Limit
+from backend.auth.ratelimit import Limit
 from backend.config import Settings
 from tests.backend.world import Tenant, make_tenant
 from tests.conftest import fresh_database, serve

@@ -39,7 +39,7 @@ class Campaign(TenantKeyed, Timestamped, Base):
     filters: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # What the campaign has taught so far (kept by `track`): members reached (contacted or
-    # converted) and converted; their rate scales the boost (backend/recommendations/scoring.py).
+    # converted) and converted; their rate scales the boost (backend/customers/scoring.py).
     reached: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     converted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from backend.recommendations.scoring import (
+from backend.customers.scoring import (
     FACTOR_SQL,
     adjusted,
     array_weights,
