@@ -11,19 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from backend.plans.queries import planned_elsewhere_near, planned_near
+
 STOP_CUSTOMER_M = 60.0
-
-
-# Customers planned for the agent within three hours of a time: GPS cannot tell apart
-# neighbours a few metres apart, the agent's day can. Used to attribute a stop, and to keep a
-# neighbour's fence from counting as a visit while the agent is at the planned customer.
-PLANNED_NEAR = """EXISTS (
-        SELECT 1 FROM plans p
-        JOIN plan_stops ps ON ps.tenant_id = p.tenant_id AND ps.plan_id = p.id
-        WHERE p.tenant_id = $1 AND p.agent_id = {agent} AND p.status = 'active'
-          AND ps.customer_id = {customer}
-          AND ps.start_at BETWEEN to_timestamp({t}) - interval '3 hours'
-                              AND to_timestamp({t}) + interval '3 hours')"""
 
 
 # The customers a stop may be at: up to three within STOP_CUSTOMER_M, the planned ones first,
@@ -35,7 +25,7 @@ FROM unnest($2::int[], $3::float8[], $4::float8[], $6::float8[]) AS s(i, lat, lo
 CROSS JOIN LATERAL (
     SELECT c.id,
            ST_Distance(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography) AS d,
-           {PLANNED_NEAR.format(agent="$7::uuid", customer="c.id", t="s.t")} AS planned,
+           {planned_near(agent="$7::uuid", customer="c.id", t="s.t")} AS planned,
            coalesce(c.assigned_agent_id = $7::uuid, false) AS assigned
     FROM customers c
     WHERE c.tenant_id = $1
@@ -53,8 +43,6 @@ CROSS JOIN LATERAL (
 # the customer is the agent's own. A planned customer 60 m away still outweighs a stranger at
 # the door; between two unplanned neighbours, where the stay was decides.
 ATTRIBUTION_SIGMA_M = 30.0
-
-
 PLANNED_WEIGHT = 8.0
 
 
@@ -94,16 +82,8 @@ FENCE_VISITS_KEPT = f"""
 SELECT u.i
 FROM unnest($2::int[], $3::uuid[], $4::float8[]) AS u(i, customer, t)
 JOIN customers cu ON cu.tenant_id = $1 AND cu.id = u.customer
-WHERE {PLANNED_NEAR.format(agent="$5::uuid", customer="u.customer", t="u.t")}
-   OR NOT EXISTS (
-        SELECT 1 FROM plans p
-        JOIN plan_stops ps ON ps.tenant_id = p.tenant_id AND ps.plan_id = p.id
-        JOIN customers c ON c.tenant_id = ps.tenant_id AND c.id = ps.customer_id
-        WHERE p.tenant_id = $1 AND p.agent_id = $5::uuid AND p.status = 'active'
-          AND ps.customer_id <> u.customer
-          AND ps.start_at BETWEEN to_timestamp(u.t) - interval '1 hour'
-                              AND to_timestamp(u.t) + interval '1 hour'
-          AND ST_DWithin(c.location, cu.location, $6))
+WHERE {planned_near(agent="$5::uuid", customer="u.customer", t="u.t")}
+   OR NOT {planned_elsewhere_near("$5::uuid", "u.customer", "u.t", "cu.location", "$6")}
 """  # noqa: S608 - constants of this module
 
 

@@ -142,8 +142,6 @@ def settle_visits_sql(tenant_id: uuid.UUID, visits: set[Any]) -> str:
 # and the second one's fence: an hour's stop and a half hour's fence visit are two visits.
 # An open visit lasts, for this, until the batch's last fix.
 NEXT_DOOR_M = STOP_CUSTOMER_M
-
-
 SAME_STAY_SHARE = 0.6
 
 
