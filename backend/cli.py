@@ -243,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in HARNESS:
         run_harness(argv)
-    args = build_parser().parse_args(argv)
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse and run the command chosen (its `fn`); an embedded database that cannot start
+    is said plainly, with exit status 2."""
+    args = parser.parse_args(argv)
     try:
         result: int = args.fn(args)
     except EmbeddedDbError as exc:

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from backend.embedded_db import EmbeddedDbError
+from backend.cli import run
 
 
 def say(msg: str) -> None:
@@ -156,10 +156,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result: int = args.fn(args)
-    except EmbeddedDbError as exc:
-        say(f"error: {exc}")
-        return 2
-    return result
+    return run(build_parser(), argv)
