@@ -33,7 +33,7 @@ from backend.tracking.schemas import (
     PointResult,
 )
 from geofence.device import DeviceState, EngineConfig, process
-from geofence.timeline import reconcile
+from geofence.timeline import Order, reconcile, start_run
 from geofence.types import Fix
 
 # `Fix.order` (fix time, then client id) as a key function, without a call to the property.
@@ -282,6 +282,78 @@ async def warm(db: asyncpg.Connection) -> None:
         await db.execute("ROLLBACK")
 
 
+def _key(order: Order) -> tuple[datetime, uuid.UUID]:
+    """An engine order as the rows' key: the smallest UUID for the engine's smallest id."""
+    t, client = order
+    at = datetime.min.replace(tzinfo=UTC) if t == float("-inf") else to_dt(t)
+    return at, uuid.UUID(client) if client else uuid.UUID(int=0)
+
+
+class PgTimeline:
+    """A device's timeline store (geofence/timeline.py `TimelineStore`) in PostgreSQL: its
+    checkpoints, its stored points and the events they produced, in the ingest's transaction
+    (the device's state row is locked)."""
+
+    def __init__(self, db: asyncpg.Connection, tenant_id: uuid.UUID, device_id: uuid.UUID) -> None:
+        self.db, self.tenant_id, self.device_id = db, tenant_id, device_id
+
+    async def checkpoint_before(self, order: Order) -> tuple[Order, DeviceState] | None:
+        cp = await self.db.fetchrow(
+            """SELECT fix_time, client_id, state FROM device_checkpoints
+               WHERE tenant_id = $1 AND device_id = $2 AND (fix_time, client_id) < ($3, $4)
+               ORDER BY fix_time DESC, client_id DESC LIMIT 1""",
+            self.tenant_id,
+            self.device_id,
+            *_key(order),
+        )
+        if cp is None:
+            return None
+        at = (ms(cp["fix_time"]), str(cp["client_id"]))
+        return at, DeviceState.from_dict(loads(cp["state"]))
+
+    async def forget_checkpoints_after(self, order: Order) -> None:
+        await self.db.execute(
+            """DELETE FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
+               AND (fix_time, client_id) > ($3, $4)""",
+            self.tenant_id,
+            self.device_id,
+            *_key(order),
+        )
+
+    async def points_after(self, order: Order) -> list[Fix]:
+        rows = await self.db.fetch(
+            """SELECT client_id, fix_time, received_at, lat, lon, accuracy_m, speed_mps, mock
+               FROM pings WHERE tenant_id = $1 AND device_id = $2
+               AND (fix_time, client_id) > ($3, $4)
+               ORDER BY fix_time, client_id""",
+            self.tenant_id,
+            self.device_id,
+            *_key(order),
+        )
+        return [
+            Fix(str(r["client_id"]), ms(r["fix_time"]), r["lat"], r["lon"], r["accuracy_m"],
+                r["speed_mps"], r["mock"], ms(r["received_at"]))
+            for r in rows
+        ]  # fmt: skip
+
+    async def recorded_after(self, order: Order) -> dict[str, Order]:
+        # What the points produced since then (not what the device's beacon and Wi-Fi scans
+        # did: those replay on their own, and a late batch of points leaves them be).
+        rows = await self.db.fetch(
+            """SELECT id, produced_by_time, produced_by_client FROM events
+               WHERE tenant_id = $1 AND device_id = $2 AND retracted_at IS NULL
+               AND (produced_by_time, produced_by_client) > ($3, $4)
+               AND kind NOT IN ('beacon_entered', 'beacon_exited', 'wifi_entered',
+                                'wifi_exited')""",
+            self.tenant_id,
+            self.device_id,
+            *_key(order),
+        )
+        return {
+            str(r["id"]): (ms(r["produced_by_time"]), str(r["produced_by_client"])) for r in rows
+        }
+
+
 class LocationIngest:
     """One batch of points from one device, in the request's transaction."""
 
@@ -364,89 +436,10 @@ class LocationIngest:
         last = (
             (ms(row["last_fix_time"]), str(row["last_client_id"])) if row["last_fix_time"] else None
         )
-        # A point at or before the last one processed replays from before its time: also a
-        # point at the same time as the last, since same-time fixes are judged together.
-        replay = last is not None and fresh[0].t <= last[0]
         current = DeviceState.from_dict(loads(row["state"])) if row["state"] else None
-        # Exited for silence by the clock, but these points continue within the timeout of the
-        # last one: the device was not silent after all. Replay from before that last point,
-        # so the exit is retracted and the stay goes on (as if the batch had come in time).
-        resume = (
-            not replay
-            and last is not None
-            and current is not None
-            and current.silenced_at is not None
-            and fresh[0].t - current.silenced_at <= self.cfg.silent_after_s
-        )
-        recorded: dict[str, tuple[float, str]] = {}
-        if replay or resume:
-            assert last is not None
-            oldest_t, oldest_c = (fresh[0].t, str(uuid.UUID(int=0))) if replay else last
-            cp = await db.fetchrow(
-                """SELECT fix_time, client_id, state FROM device_checkpoints
-                   WHERE tenant_id = $1 AND device_id = $2 AND (fix_time, client_id) < ($3, $4)
-                   ORDER BY fix_time DESC, client_id DESC LIMIT 1""",
-                tid,
-                device_id,
-                to_dt(oldest_t),
-                uuid.UUID(oldest_c),
-            )
-            start_t, start_c = (
-                (cp["fix_time"], cp["client_id"])
-                if cp
-                else (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
-            )
-            state = DeviceState.from_dict(loads(cp["state"]) if cp else None)
-            await db.execute(
-                """DELETE FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
-                   AND (fix_time, client_id) > ($3, $4)""",
-                tid,
-                device_id,
-                start_t,
-                start_c,
-            )
-            pts = await db.fetch(
-                """SELECT client_id, fix_time, received_at, lat, lon, accuracy_m, speed_mps, mock
-                   FROM pings WHERE tenant_id = $1 AND device_id = $2
-                   AND (fix_time, client_id) > ($3, $4)
-                   ORDER BY fix_time, client_id""",
-                tid,
-                device_id,
-                start_t,
-                start_c,
-            )
-            todo = [
-                Fix(
-                    str(r["client_id"]),
-                    ms(r["fix_time"]),
-                    r["lat"],
-                    r["lon"],
-                    r["accuracy_m"],
-                    r["speed_mps"],
-                    r["mock"],
-                    ms(r["received_at"]),
-                )
-                for r in pts
-            ]
-            # What the points produced since then (not what the device's beacon and Wi-Fi
-            # scans did: those replay on their own, and a late batch of points leaves them be).
-            ev = await db.fetch(
-                """SELECT id, produced_by_time, produced_by_client FROM events
-                   WHERE tenant_id = $1 AND device_id = $2 AND retracted_at IS NULL
-                   AND (produced_by_time, produced_by_client) > ($3, $4)
-                   AND kind NOT IN ('beacon_entered', 'beacon_exited', 'wifi_entered',
-                                    'wifi_exited')""",
-                tid,
-                device_id,
-                start_t,
-                start_c,
-            )
-            recorded = {
-                str(r["id"]): (ms(r["produced_by_time"]), str(r["produced_by_client"])) for r in ev
-            }
-        else:
-            state = current or DeviceState()
-            todo = fresh
+        # The engine's one replay algorithm (geofence/timeline.py) over the device's rows.
+        run = await start_run(PgTimeline(db, tid, device_id), current, last, fresh, self.cfg)
+        state, todo, recorded, replay = run.state, run.todo, run.recorded, run.replay
         matched = await match_fences(db, tid, todo, self.cfg.filters.max_accuracy_m, watch_at)
         # No `now`: a device that is uploading is not silent, however old its points. Silence
         # is a gap between its own points, or no word from it at all (the silent-device job).
@@ -457,7 +450,7 @@ class LocationIngest:
         rec = reconcile(produced, recorded)
         events = await writer.write(rec.added, replayed=replay, retracted=rec.retracted)
         flags = {cid: str(f) for cid, f in result.flags.items()}
-        changed = [f for f in todo if replay or resume or f.client_id in flags]
+        changed = [f for f in todo if run.replay or run.resume or f.client_id in flags]
         if changed:
             await db.execute(
                 FLAG_PINGS,

@@ -50,3 +50,22 @@ def test_an_event_retracted_and_implied_again_stands() -> None:
     assert presence(tl) != first
     tl.ingest([fix(2, 600, 800.0, acc=5.0), fix(3, 700, 800.0, acc=5.0)])  # it was passing
     assert presence(tl) == first
+
+
+def test_a_device_exited_for_silence_that_was_not_silent_goes_on() -> None:
+    """The silent-device job exits a stay after 30 minutes without a point; the next batch
+    continues within the timeout of the last point (it was recorded, just uploaded late): the
+    exit is retracted and the stay goes on, as if the batch had come in time."""
+    first = [fix(100 + i, 1000 + 30 * i, (i % 3) * 2.0, acc=5.0) for i in range(20)]
+    rest = [fix(200 + i, 1600 + 30 * i, (i % 3) * 2.0, acc=5.0) for i in range(20)]
+    tl = MemoryTimeline("d", near)
+    tl.ingest(first)
+    exits = tl.exit_silent(now=first[-1].t + 1900)
+    assert any(p.event.kind is Kind.EXITED for p in exits.added)
+    rec = tl.ingest(rest)
+    assert {e for e in rec.retracted} >= {
+        p.event.id for p in exits.added if p.event.kind is Kind.EXITED
+    }
+    whole = MemoryTimeline("d", near)
+    whole.ingest(first + rest)
+    assert presence(tl) == presence(whole)
