@@ -140,12 +140,52 @@ async def demo_logins(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, 
     return out
 
 
+@dataclass
+class _Seed:
+    """What the phases of the demo seed share: the tenant, one random stream (drawn from in
+    the same order every time, so the demo is the same every time), and the rows made so
+    far."""
+
+    tid: uuid.UUID
+    rng: random.Random
+    pw_hash: str
+    units: list[dict[str, Any]] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)
+    teams: list[tuple[uuid.UUID, float, float, int]] = field(
+        default_factory=list
+    )  # id, lat, lon, branch
+    agents: list[tuple[dict[str, Any], tuple[uuid.UUID, float, float, int]]] = field(
+        default_factory=list
+    )
+    places: list[dict[str, Any]] = field(default_factory=list)
+    beacons: list[dict[str, Any]] = field(default_factory=list)
+    wifi: list[dict[str, Any]] = field(default_factory=list)
+    fences: list[dict[str, Any]] = field(default_factory=list)
+    store_ids: list[uuid.UUID] = field(default_factory=list)
+
+    def unit(
+        self, name: str, kind: str, parent: uuid.UUID, parent_path: list[uuid.UUID]
+    ) -> dict[str, Any]:
+        uid = uuid7()
+        row = {"tenant_id": self.tid, "id": uid, "name": name, "kind": kind,
+               "parent_id": parent, "path": [*parent_path, uid]}  # fmt: skip
+        self.units.append(row)
+        return row
+
+    def person(self, role: str, org_unit_id: uuid.UUID) -> dict[str, Any]:
+        name = f"{self.rng.choice(SURNAMES)} {self.rng.choice(GIVEN)}"
+        row = {"tenant_id": self.tid, "id": uuid7(), "email": _email(name, len(self.users) + 1),
+               "name": name, "role": role, "org_unit_id": org_unit_id,
+               "password_hash": self.pw_hash}  # fmt: skip
+        self.users.append(row)
+        return row
+
+
 async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenant:
     """Create the demo tenant unless it exists; return how to log in to it."""
     existing = await session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
     if existing is not None:
         return DemoTenant(existing, DEMO_SLUG, None)
-
     rng = random.Random(20261124)
     created = await create_tenant(
         session,
@@ -155,84 +195,100 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
         admin_password=DEMO_PASSWORD,
         hq_name="Hanbit Life HQ",
     )
-    tid, hq = created.tenant.id, created.hq
-    pw_hash = await to_thread.run_sync(hash_password, DEMO_PASSWORD)
-    units: list[dict[str, Any]] = []
-    users: list[dict[str, Any]] = []
+    hq = created.hq
+    seed = _Seed(created.tenant.id, rng, await to_thread.run_sync(hash_password, DEMO_PASSWORD))
+    _org(seed, hq.id)
+    await session.execute(insert(OrgUnit), seed.units)
+    await session.execute(insert(User), seed.users)
+    devices = _devices(seed)
+    await session.execute(insert(Device), devices)
+    profiles = _profiles(seed)
+    await session.execute(insert(AgentProfile), profiles)
+    territories = _territories(seed)
+    await session.execute(insert(Territory), territories)
+    customers = _customers(seed, n_customers)
+    await session.execute(insert(Customer), customers)
+    for b, (_region, branch, lat, lon) in enumerate(BRANCHES):
+        _stores(seed, b, branch, lat, lon)
+        _apartments(seed, b, branch, lat, lon)
+        _workplaces(seed, b, branch, lat, lon)
+    seed.fences += [_customer_fence(seed.tid, c) for c in customers[:200]]
+    await session.execute(insert(Place), seed.places)
+    await session.execute(insert(Beacon), seed.beacons)
+    await session.execute(insert(WifiAccessPoint), seed.wifi)
+    await session.execute(insert(Geofence), seed.fences)
+    await session.execute(
+        update(Geofence)
+        .where(Geofence.tenant_id == seed.tid, Geofence.shape == "circle")
+        .values(geom=circle_area(Geofence.center, Geofence.radius_m))
+    )
+    key = await _store_app(session, seed, hq.id)
+    return DemoTenant(
+        seed.tid,
+        DEMO_SLUG,
+        key,
+        counts={
+            "org_units": len(seed.units) + 1,
+            "users": len(seed.users) + 1,
+            "agents": len(seed.agents),
+            "devices": len(devices),
+            "agent_profiles": len(profiles),
+            "customers": len(customers),
+            "places": len(seed.places),
+            "beacons": len(seed.beacons),
+            "wifi_access_points": len(seed.wifi),
+            "geofences": len(seed.fences),
+            "territories": len(territories),
+        },
+    )
+
+
+def _org(seed: _Seed, hq: uuid.UUID) -> None:
+    """HQ's manager, then per branch its region (once), the branch and two teams, each with
+    a manager; then the agents, 20 in all."""
     regions: dict[str, uuid.UUID] = {}
-    teams: list[tuple[uuid.UUID, float, float, int]] = []  # id, lat, lon, branch index
-
-    def unit(
-        name: str, kind: str, parent: uuid.UUID, parent_path: list[uuid.UUID]
-    ) -> dict[str, Any]:
-        uid = uuid7()
-        row = {
-            "tenant_id": tid,
-            "id": uid,
-            "name": name,
-            "kind": kind,
-            "parent_id": parent,
-            "path": [*parent_path, uid],
-        }
-        units.append(row)
-        return row
-
-    def person(role: str, org_unit_id: uuid.UUID) -> dict[str, Any]:
-        name = f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
-        row = {
-            "tenant_id": tid,
-            "id": uuid7(),
-            "email": _email(name, len(users) + 1),
-            "name": name,
-            "role": role,
-            "org_unit_id": org_unit_id,
-            "password_hash": pw_hash,
-        }
-        users.append(row)
-        return row
-
-    person("manager", hq.id)
+    seed.person("manager", hq)
     for b, (region, branch, lat, lon) in enumerate(BRANCHES):
         if region not in regions:
-            r = unit(f"{region} Region", "region", hq.id, [hq.id])
+            r = seed.unit(f"{region} Region", "region", hq, [hq])
             regions[region] = r["id"]
-            person("manager", r["id"])
-        region_row = next(u for u in units if u["id"] == regions[region])
-        br = unit(f"{branch} Branch", "branch", region_row["id"], region_row["path"])
-        person("manager", br["id"])
+            seed.person("manager", r["id"])
+        region_row = next(u for u in seed.units if u["id"] == regions[region])
+        br = seed.unit(f"{branch} Branch", "branch", region_row["id"], region_row["path"])
+        seed.person("manager", br["id"])
         for t, side in enumerate(("North", "South")):
-            team = unit(f"{branch} {side} Team", "team", br["id"], br["path"])
+            team = seed.unit(f"{branch} {side} Team", "team", br["id"], br["path"])
             tlat = lat + (0.006 if t == 0 else -0.006)
-            teams.append((team["id"], tlat, lon, b))
-            person("manager", team["id"])
+            seed.teams.append((team["id"], tlat, lon, b))
+            seed.person("manager", team["id"])
     agents_per_team = [3, 3, 2, 3, 2, 2, 3, 2]  # 20 agents
-    agents: list[tuple[dict[str, Any], tuple[uuid.UUID, float, float, int]]] = []
-    for team_row, k in zip(teams, agents_per_team, strict=True):
+    for team_row, k in zip(seed.teams, agents_per_team, strict=True):
         for _ in range(k):
-            agents.append((person("agent", team_row[0]), team_row))
-    await session.execute(insert(OrgUnit), units)
-    await session.execute(insert(User), users)
+            seed.agents.append((seed.person("agent", team_row[0]), team_row))
 
-    devices = [
+
+def _devices(seed: _Seed) -> list[dict[str, Any]]:
+    return [
         {
-            "tenant_id": tid,
+            "tenant_id": seed.tid,
             "id": uuid7(),
             "user_id": a["id"],
             "name": f"{a['name']}'s phone",
-            "platform": rng.choice(["android", "ios"]),
+            "platform": seed.rng.choice(["android", "ios"]),
             "identifier": f"demo-device-{i:03d}",
         }
-        for i, (a, _) in enumerate(agents, start=1)
+        for i, (a, _) in enumerate(seed.agents, start=1)
     ]
-    await session.execute(insert(Device), devices)
 
-    # Every agent starts the day near their team's office: plans work out of the box.
+
+def _profiles(seed: _Seed) -> list[dict[str, Any]]:
+    """Every agent starts the day near their team's office: plans work out of the box."""
     profiles = []
-    for agent_row, (_team, lat, lon, _b) in agents:
-        start_lat, start_lon = _jitter(rng, lat, lon, 400)
+    for agent_row, (_team, lat, lon, _b) in seed.agents:
+        start_lat, start_lon = _jitter(seed.rng, lat, lon, 400)
         profiles.append(
             {
-                "tenant_id": tid,
+                "tenant_id": seed.tid,
                 "user_id": agent_row["id"],
                 "settings": {
                     "start": {"lat": start_lat, "lon": start_lon},
@@ -240,33 +296,35 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
                     "shift_start": "09:00:00",
                     "shift_end": "18:00:00",
                     "lunch": {"earliest": "11:30:00", "latest": "13:30:00", "minutes": 60},
-                    "mode": rng.choice(["car", "car", "transit"]),
+                    "mode": seed.rng.choice(["car", "car", "transit"]),
                     "max_stops": None,
                     "timezone": "Asia/Seoul",
                 },
             }
         )
-    await session.execute(insert(AgentProfile), profiles)
+    return profiles
 
-    territories = []
-    for team_id, lat, lon, _b in teams:
-        sq = _square(lat, lon, 1400)
-        territories.append(
-            {
-                "tenant_id": tid,
-                "id": uuid7(),
-                "org_unit_id": team_id,
-                "agent_id": None,
-                "name": "Territory",
-                "geom": _wkt_polygon(sq, multi=True),
-            }
-        )
-    await session.execute(insert(Territory), territories)
 
+def _territories(seed: _Seed) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": seed.tid,
+            "id": uuid7(),
+            "org_unit_id": team_id,
+            "agent_id": None,
+            "name": "Territory",
+            "geom": _wkt_polygon(_square(lat, lon, 1400), multi=True),
+        }
+        for team_id, lat, lon, _b in seed.teams
+    ]
+
+
+def _customers(seed: _Seed, n: int) -> list[dict[str, Any]]:
+    rng = seed.rng
     now = datetime.now(UTC).replace(microsecond=0)
     customers = []
-    for i in range(n_customers):
-        agent, (team_id, lat, lon, _b) = agents[i % len(agents)]
+    for i in range(n):
+        agent, (team_id, lat, lon, _b) = seed.agents[i % len(seed.agents)]
         clat, clon = _jitter(rng, lat, lon, 900)
         status = rng.choices(["customer", "prospect", "dormant"], weights=[55, 35, 10])[0]
         hours: list[dict[str, Any]] = []
@@ -276,7 +334,7 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
             hours = [{"days": [0, 1, 2, 3, 4], "start": start, "end": end}]
         customers.append(
             {
-                "tenant_id": tid,
+                "tenant_id": seed.tid,
                 "id": uuid7(),
                 "org_unit_id": team_id,
                 "status": status,
@@ -298,184 +356,172 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
                 "external_id": f"CRM-{i + 1:05d}",
             }
         )
-    await session.execute(insert(Customer), customers)
+    return customers
 
-    places, beacons, wifi, fences = [], [], [], []
-    store_ids = []
-    for b, (_region, branch, lat, lon) in enumerate(BRANCHES):
-        branch_team = teams[2 * b][0]
-        branch_unit = next(u for u in units if u["id"] == teams[2 * b][0])["parent_id"]
-        for s, store in enumerate(STORES[:3]):
-            slat, slon = _jitter(rng, lat, lon, 700)
-            pid = uuid7()
-            store_ids.append(pid)
-            places.append(
-                {
-                    "tenant_id": tid,
-                    "id": pid,
-                    "org_unit_id": branch_unit,
-                    "kind": "store",
-                    "name": f"{branch} {store}",
-                    "address": f"Seoul, {branch}",
-                    "location": point(slat, slon),
-                    "tags": ["store"],
-                    "external_id": f"STORE-{b + 1}{s + 1}",
-                    "attributes": {},
-                }
-            )
-            for minor in (1, 2):
-                beacons.append(
-                    {
-                        "tenant_id": tid,
-                        "id": uuid7(),
-                        "place_id": pid,
-                        "protocol": "ibeacon",
-                        "name": f"{branch} {store} #{minor}",
-                        "ibeacon_uuid": DEMO_BEACON_UUID,
-                        "major": (b + 1) * 10 + s + 1,
-                        "minor": minor,
-                        "tx_power": -59,
-                    }
-                )
-            wifi.append(
-                {
-                    "tenant_id": tid,
-                    "id": uuid7(),
-                    "place_id": pid,
-                    "bssid": ":".join(f"{rng.randint(0, 255):02x}" for _ in range(6)),
-                    "ssid": f"{branch}-{store}".replace(" ", ""),
-                }
-            )
-            fences.append(
-                {
-                    "tenant_id": tid,
-                    "id": uuid7(),
-                    "org_unit_id": branch_unit,
-                    "name": f"{branch} {store}",
-                    "tag": "store",
-                    "external_id": f"STORE-{b + 1}{s + 1}",
-                    "shape": "circle",
-                    "center": point(slat, slon),
-                    "radius_m": 60.0,
-                    "geom": point(slat, slon),
-                    "dwell_s": 120,
-                    "exit_buffer_m": 25.0,
-                    "place_id": pid,
-                    "metadata_": {},
-                }
-            )
-        for a in range(4):
-            alat, alon = _jitter(rng, lat, lon, 1000)
-            pid = uuid7()
-            sq = _square(alat, alon, 120)
-            places.append(
-                {
-                    "tenant_id": tid,
-                    "id": pid,
-                    "org_unit_id": branch_team,
-                    "kind": "apartment_complex",
-                    "name": f"{branch} Hills {a + 1}",
-                    "address": f"Seoul, {branch}",
-                    "location": point(alat, alon),
-                    "footprint": _wkt_polygon(sq, multi=True),
-                    "household_count": rng.randint(300, 2400),
-                    "tags": [],
-                    "external_id": f"APT-{b + 1}{a + 1}",
-                    "attributes": {"built": rng.randint(1985, 2022)},
-                }
-            )
-            fences.append(
-                {
-                    "tenant_id": tid,
-                    "id": uuid7(),
-                    "org_unit_id": branch_team,
-                    "name": f"{branch} Hills {a + 1}",
-                    "tag": "apartment",
-                    "external_id": f"APT-{b + 1}{a + 1}",
-                    "shape": "polygon",
-                    "center": None,
-                    "radius_m": None,
-                    "geom": _wkt_polygon(sq, multi=False),
-                    "dwell_s": 300,
-                    "exit_buffer_m": 20.0,
-                    "place_id": pid,
-                    "metadata_": {},
-                }
-            )
-        for w in range(2):
-            wlat, wlon = _jitter(rng, lat, lon, 800)
-            places.append(
-                {
-                    "tenant_id": tid,
-                    "id": uuid7(),
-                    "org_unit_id": branch_team,
-                    "kind": "workplace",
-                    "name": f"{branch} Tower {w + 1}",
-                    "address": f"Seoul, {branch}",
-                    "location": point(wlat, wlon),
-                    "attributes": {"employees": rng.randint(200, 3000)},
-                    "tags": [],
-                    "external_id": f"WORK-{b + 1}{w + 1}",
-                }
-            )
-    for c in customers[:200]:
-        fences.append(
+
+def _stores(seed: _Seed, b: int, branch: str, lat: float, lon: float) -> None:
+    """Three stores of the branch, each with two beacons, an access point and a 60 m fence."""
+    rng = seed.rng
+    branch_unit = next(u for u in seed.units if u["id"] == seed.teams[2 * b][0])["parent_id"]
+    for s, store in enumerate(STORES[:3]):
+        slat, slon = _jitter(rng, lat, lon, 700)
+        pid = uuid7()
+        seed.store_ids.append(pid)
+        seed.places.append(
             {
-                "tenant_id": tid,
+                "tenant_id": seed.tid,
+                "id": pid,
+                "org_unit_id": branch_unit,
+                "kind": "store",
+                "name": f"{branch} {store}",
+                "address": f"Seoul, {branch}",
+                "location": point(slat, slon),
+                "tags": ["store"],
+                "external_id": f"STORE-{b + 1}{s + 1}",
+                "attributes": {},
+            }
+        )
+        for minor in (1, 2):
+            seed.beacons.append(
+                {
+                    "tenant_id": seed.tid,
+                    "id": uuid7(),
+                    "place_id": pid,
+                    "protocol": "ibeacon",
+                    "name": f"{branch} {store} #{minor}",
+                    "ibeacon_uuid": DEMO_BEACON_UUID,
+                    "major": (b + 1) * 10 + s + 1,
+                    "minor": minor,
+                    "tx_power": -59,
+                }
+            )
+        seed.wifi.append(
+            {
+                "tenant_id": seed.tid,
                 "id": uuid7(),
-                "org_unit_id": c["org_unit_id"],
-                "name": f"Home of {c['name']}",
-                "tag": "customer",
-                "external_id": c["external_id"],
+                "place_id": pid,
+                "bssid": ":".join(f"{rng.randint(0, 255):02x}" for _ in range(6)),
+                "ssid": f"{branch}-{store}".replace(" ", ""),
+            }
+        )
+        seed.fences.append(
+            {
+                "tenant_id": seed.tid,
+                "id": uuid7(),
+                "org_unit_id": branch_unit,
+                "name": f"{branch} {store}",
+                "tag": "store",
+                "external_id": f"STORE-{b + 1}{s + 1}",
                 "shape": "circle",
-                "center": c["location"],
-                "radius_m": 50.0,
-                "geom": c["location"],
-                "dwell_s": 300,
-                "exit_buffer_m": 20.0,
-                "customer_id": c["id"],
+                "center": point(slat, slon),
+                "radius_m": 60.0,
+                "geom": point(slat, slon),
+                "dwell_s": 120,
+                "exit_buffer_m": 25.0,
+                "place_id": pid,
                 "metadata_": {},
             }
         )
-    await session.execute(insert(Place), places)
-    await session.execute(insert(Beacon), beacons)
-    await session.execute(insert(WifiAccessPoint), wifi)
-    await session.execute(insert(Geofence), fences)
-    await session.execute(
-        update(Geofence)
-        .where(Geofence.tenant_id == tid, Geofence.shape == "circle")
-        .values(geom=circle_area(Geofence.center, Geofence.radius_m))
-    )
+
+
+def _apartments(seed: _Seed, b: int, branch: str, lat: float, lon: float) -> None:
+    """Four apartment complexes near the branch, each with its footprint as a fence."""
+    rng, branch_team = seed.rng, seed.teams[2 * b][0]
+    for a in range(4):
+        alat, alon = _jitter(rng, lat, lon, 1000)
+        pid = uuid7()
+        sq = _square(alat, alon, 120)
+        seed.places.append(
+            {
+                "tenant_id": seed.tid,
+                "id": pid,
+                "org_unit_id": branch_team,
+                "kind": "apartment_complex",
+                "name": f"{branch} Hills {a + 1}",
+                "address": f"Seoul, {branch}",
+                "location": point(alat, alon),
+                "footprint": _wkt_polygon(sq, multi=True),
+                "household_count": rng.randint(300, 2400),
+                "tags": [],
+                "external_id": f"APT-{b + 1}{a + 1}",
+                "attributes": {"built": rng.randint(1985, 2022)},
+            }
+        )
+        seed.fences.append(
+            {
+                "tenant_id": seed.tid,
+                "id": uuid7(),
+                "org_unit_id": branch_team,
+                "name": f"{branch} Hills {a + 1}",
+                "tag": "apartment",
+                "external_id": f"APT-{b + 1}{a + 1}",
+                "shape": "polygon",
+                "center": None,
+                "radius_m": None,
+                "geom": _wkt_polygon(sq, multi=False),
+                "dwell_s": 300,
+                "exit_buffer_m": 20.0,
+                "place_id": pid,
+                "metadata_": {},
+            }
+        )
+
+
+def _workplaces(seed: _Seed, b: int, branch: str, lat: float, lon: float) -> None:
+    rng = seed.rng
+    for w in range(2):
+        wlat, wlon = _jitter(rng, lat, lon, 800)
+        seed.places.append(
+            {
+                "tenant_id": seed.tid,
+                "id": uuid7(),
+                "org_unit_id": seed.teams[2 * b][0],
+                "kind": "workplace",
+                "name": f"{branch} Tower {w + 1}",
+                "address": f"Seoul, {branch}",
+                "location": point(wlat, wlon),
+                "attributes": {"employees": rng.randint(200, 3000)},
+                "tags": [],
+                "external_id": f"WORK-{b + 1}{w + 1}",
+            }
+        )
+
+
+def _customer_fence(tid: uuid.UUID, c: dict[str, Any]) -> dict[str, Any]:
+    """A 50 m circle around a customer's home."""
+    return {
+        "tenant_id": tid,
+        "id": uuid7(),
+        "org_unit_id": c["org_unit_id"],
+        "name": f"Home of {c['name']}",
+        "tag": "customer",
+        "external_id": c["external_id"],
+        "shape": "circle",
+        "center": c["location"],
+        "radius_m": 50.0,
+        "geom": c["location"],
+        "dwell_s": 300,
+        "exit_buffer_m": 20.0,
+        "customer_id": c["id"],
+        "metadata_": {},
+    }
+
+
+async def _store_app(session: AsyncSession, seed: _Seed, hq: uuid.UUID) -> str:
+    """The partner store app, seeing every store; its key (shown once)."""
     key, prefix, digest = new_api_key()
     await session.execute(
         insert(StoreApp),
         [
             {
-                "tenant_id": tid,
+                "tenant_id": seed.tid,
                 "id": uuid7(),
                 "name": "Partner store app",
-                "org_unit_id": hq.id,
-                "store_ids": store_ids,
+                "org_unit_id": hq,
+                "store_ids": seed.store_ids,
                 "key_prefix": prefix,
                 "key_hash": digest,
             }
         ],
     )
-    return DemoTenant(
-        tid,
-        DEMO_SLUG,
-        key,
-        counts={
-            "org_units": len(units) + 1,
-            "users": len(users) + 1,
-            "agents": len(agents),
-            "devices": len(devices),
-            "agent_profiles": len(profiles),
-            "customers": len(customers),
-            "places": len(places),
-            "beacons": len(beacons),
-            "wifi_access_points": len(wifi),
-            "geofences": len(fences),
-            "territories": len(territories),
-        },
-    )
+    return key
