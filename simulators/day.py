@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
@@ -24,9 +24,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from simulators.api import login, pages
 from simulators.field import Agent, AgentDay, Clock, iso, ts
 from simulators.gps import Canyons
 from simulators.receiver import Receiver
+from simulators.score import Score, score
 from simulators.shoppers import Store, shop
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -54,25 +56,6 @@ class DayConfig:
     cancel_rate: float = 0.35
 
 
-@dataclass
-class Score:
-    precision: float
-    recall: float
-    f1: float
-    flaps: int
-    agents: int
-    true_visits: int
-    detected_visits: int
-    matched: int
-    flaps_by_kind: dict[str, int] = field(default_factory=dict)
-    # True stays seen as more than one visit (the extra ones): at the same customer
-    # (fragments), and by any visits, whatever their source or customer (duplicate_visits).
-    fragments: int = 0
-    duplicate_visits: int = 0
-    # Fence entries while the agent was on no true stay at all (driving past).
-    pass_through_entries: int = 0
-
-
 def last_working_day(now: datetime) -> date:
     """Today in Seoul if its working day (to 18:30) is over, else yesterday."""
     local = now.astimezone(SEOUL)
@@ -83,157 +66,11 @@ def last_working_day(now: datetime) -> date:
     )
 
 
-def figures(s: Score, pass_through_entries: int, **extra: Any) -> dict[str, Any]:
-    """A scenario's figures for `eval visits`: those of the summary, and the counts."""
-    return {
-        "precision": s.precision,
-        "recall": s.recall,
-        "flaps": s.flaps,
-        "fragments": s.fragments,
-        "duplicate_visits": s.duplicate_visits,
-        "pass_through_entries": pass_through_entries,
-        "true_visits": s.true_visits,
-        "detected_visits": s.detected_visits,
-        "matched": s.matched,
-        **extra,
-    }
-
-
 def shift_end(day: date, profile: dict[str, Any]) -> float:
     """When the agent's shift ends on `day` (epoch seconds), from their planning profile."""
     end = time_of_day.fromisoformat(profile.get("shift_end") or "18:00")
     tz = ZoneInfo(profile.get("timezone") or "UTC")
     return datetime.combine(day, end, tz).timestamp()
-
-
-async def _pages(
-    http: httpx.AsyncClient, path: str, params: dict[str, Any], h: dict[str, str]
-) -> list[dict[str, Any]]:
-    out, cursor = [], None
-    while True:
-        q = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
-        resp = await http.get(path, params=q, headers=h)
-        resp.raise_for_status()
-        body = resp.json()
-        out += body["items"]
-        cursor = body.get("next_cursor")
-        if not cursor:
-            return out
-
-
-async def _login(http: httpx.AsyncClient, tenant: str, email: str, password: str) -> str:
-    resp = await http.post(
-        "/auth/login", json={"tenant": tenant, "email": email, "password": password}
-    )
-    resp.raise_for_status()
-    token: str = resp.json()["access_token"]
-    return token
-
-
-def score(
-    truth: list[dict[str, Any]],
-    detected: list[dict[str, Any]],
-    events: list[dict[str, Any]],
-    agents: int,
-) -> Score:
-    """Precision and recall of detected visits against true ones, and flaps.
-
-    A flap is an enter / exit pair at a customer's fence that is not a true visit: it overlaps
-    no true visit of that agent to that customer (counted `next_door` when the agent was truly
-    visiting another customer then, `other` otherwise), or it breaks one stay in two (the same
-    fence entered again within ten minutes of the exit: `broken_stay`)."""
-    used: set[int] = set()
-    matched = 0
-    for v in sorted(detected, key=lambda v: v["arrived_at"]):
-        a0 = ts(v["arrived_at"])
-        a1 = ts(v["departed_at"]) if v["departed_at"] else a0 + 60
-        best, best_overlap = None, 0.0
-        for k, t in enumerate(truth):
-            if k in used or t["agent_id"] != v["agent_id"] or t["customer_id"] != v["customer_id"]:
-                continue
-            overlap = min(a1, ts(t["departed_at"])) - max(a0, ts(t["arrived_at"]))
-            if overlap > best_overlap:
-                best, best_overlap = k, overlap
-        if best is not None:
-            used.add(best)
-            matched += 1
-    precision = matched / len(detected) if detected else 1.0
-    recall = matched / len(truth) if truth else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-
-    flaps = {"broken_stay": 0, "next_door": 0, "other": 0}
-    by_fence: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for e in events:
-        if e["kind"] in ("entered", "exited") and e.get("fence_id") and e.get("customer_id"):
-            by_fence.setdefault((e["device_id"], e["fence_id"]), []).append(e)
-
-    def during_true(agent: str, a: float, b: float, customer: str | None) -> bool:
-        return any(
-            t["agent_id"] == agent
-            and (customer is None or t["customer_id"] == customer)
-            and ts(t["arrived_at"]) - 600 <= b
-            and ts(t["departed_at"]) + 600 >= a
-            for t in truth
-        )
-
-    for evs in by_fence.values():
-        evs.sort(key=lambda e: e["occurred_at"])
-        last_exit: float | None = None
-        start = 0.0
-        for e in evs:
-            if e["kind"] == "entered":
-                if last_exit is not None and ts(e["occurred_at"]) - last_exit < 600:
-                    flaps["broken_stay"] += 1
-                start = ts(e["occurred_at"])
-                continue
-            last_exit = ts(e["occurred_at"])
-            agent = e.get("user_id") or ""
-            if during_true(agent, start, last_exit, e["customer_id"]):
-                continue
-            # Inside a neighbour's fence while truly visiting next door (overlapping fences in
-            # one building), or anything else (a transit, a reflection).
-            key = "next_door" if during_true(agent, start, last_exit, None) else "other"
-            flaps[key] += 1
-    # Each detected visit belongs to the true stay of its agent it overlaps most (if any);
-    # a stay with more than one is seen more than once.
-    owned: dict[int, list[dict[str, Any]]] = {}
-    for v in detected:
-        a0 = ts(v["arrived_at"])
-        a1 = ts(v["departed_at"]) if v["departed_at"] else a0 + 60
-        best, best_overlap = None, 0.0
-        for k, t in enumerate(truth):
-            if t["agent_id"] != v["agent_id"]:
-                continue
-            overlap = min(a1, ts(t["departed_at"])) - max(a0, ts(t["arrived_at"]))
-            if overlap > best_overlap:
-                best, best_overlap = k, overlap
-        if best is not None:
-            owned.setdefault(best, []).append(v)
-    duplicates = sum(len(vs) - 1 for vs in owned.values())
-    fragments = sum(
-        max(0, sum(v["customer_id"] == truth[k]["customer_id"] for v in vs) - 1)
-        for k, vs in owned.items()
-    )
-    passing = 0
-    for e in events:
-        if e["kind"] == "entered" and e.get("fence_id") and e.get("customer_id"):
-            at = ts(e["occurred_at"])
-            if not during_true(e.get("user_id") or "", at, at, None):
-                passing += 1
-    return Score(
-        fragments=fragments,
-        duplicate_visits=duplicates,
-        pass_through_entries=passing,
-        precision=round(precision, 4),
-        recall=round(recall, 4),
-        f1=round(f1, 4),
-        flaps=sum(flaps.values()),
-        flaps_by_kind=flaps,
-        agents=agents,
-        true_visits=len(truth),
-        detected_visits=len(detected),
-        matched=matched,
-    )
 
 
 async def simulate(cfg: DayConfig) -> dict[str, Any]:
@@ -243,7 +80,7 @@ async def simulate(cfg: DayConfig) -> dict[str, Any]:
     say = cfg.progress
     day = cfg.day or last_working_day(datetime.now(UTC))
     async with httpx.AsyncClient(base_url=cfg.base_url, timeout=60, trust_env=False) as http:
-        admin_token = await _login(http, cfg.tenant, cfg.admin_email, cfg.password)
+        admin_token = await login(http, cfg.tenant, cfg.admin_email, cfg.password)
         admin = {"authorization": f"Bearer {admin_token}"}
         agents, shift_ends = await _field_force(http, admin, cfg, day)
         # A day is lived once: a second run would meet its own visits, re-plans and suggestions
@@ -303,7 +140,7 @@ async def _field_force(
     """The agents with a planning profile (where their day starts, their shift), logged in,
     each with a phone; and when each one's shift ends."""
     say = cfg.progress
-    users = await _pages(http, "/users", {"role": "agent"}, admin)
+    users = await pages(http, "/users", {"role": "agent"}, admin)
     users = sorted((u for u in users if u["email"] != PANEL_EMAIL), key=lambda u: u["email"])
     planned_users: list[dict[str, Any]] = []
     shift_ends: dict[str, float] = {}
@@ -318,10 +155,10 @@ async def _field_force(
         say("[sim] no agent has a planning profile: nothing to simulate (a fresh demo database")
         say("      has 20; `fieldsense db destroy` then `fieldsense demo` makes one)")
     say(f"[sim] {len(planned_users)} agents, day {day} (Seoul), seed {cfg.seed}")
-    devices = await _pages(http, "/devices", {}, admin)
+    devices = await pages(http, "/devices", {}, admin)
     agents = []
     for u in planned_users:
-        token = await _login(http, cfg.tenant, u["email"], cfg.password)
+        token = await login(http, cfg.tenant, u["email"], cfg.password)
         mine = [
             d for d in devices if d["user_id"] == u["id"] and d.get("status", "active") == "active"
         ]
@@ -406,7 +243,7 @@ async def _live(
         default=time.time(),
     )
     clock = Clock(start, cfg.factor)
-    customers = await _pages(http, "/customers", {}, admin)
+    customers = await pages(http, "/customers", {}, admin)
     places = {c["id"]: (c["lat"], c["lon"]) for c in customers}
     days = [
         AgentDay(http, a, str(day), clock, canyons, cfg.seed, places=places,
@@ -437,9 +274,9 @@ async def _detected(
     lo, hi = _day_bounds(day)
     detected, events = [], []
     for a in agents:
-        mine = await _pages(http, "/visits", {"agent_id": a.id, "since": lo, "until": hi}, admin)
+        mine = await pages(http, "/visits", {"agent_id": a.id, "since": lo, "until": hi}, admin)
         detected += [v for v in mine if v["customer_id"] is not None]
-        events += await _pages(
+        events += await pages(
             http, "/events", {"device_id": a.device_id, "since": lo, "until": hi}, admin
         )
     return detected, events
@@ -493,9 +330,9 @@ async def _stores(
     http: httpx.AsyncClient, h: dict[str, str], cfg: DayConfig
 ) -> tuple[list[Store], str]:
     """The first stores with a beacon, and a store app (key) for them."""
-    places = await _pages(http, "/places", {"kind": "store"}, h)
-    beacons = await _pages(http, "/beacons", {}, h)
-    wifi = await _pages(http, "/wifi-access-points", {}, h)
+    places = await pages(http, "/places", {"kind": "store"}, h)
+    beacons = await pages(http, "/beacons", {}, h)
+    wifi = await pages(http, "/wifi-access-points", {}, h)
     stores = []
     for p in sorted(places, key=lambda p: p["name"]):
         b = next((b for b in beacons if b["place_id"] == p["id"] and b.get("ibeacon_uuid")), None)
@@ -513,7 +350,7 @@ async def _stores(
         )
         if len(stores) == cfg.stores:
             break
-    hq = (await _pages(http, "/org-units", {"kind": "hq"}, h))[0]["id"]
+    hq = (await pages(http, "/org-units", {"kind": "hq"}, h))[0]["id"]
     app = await http.post(
         "/store-apps",
         json={
@@ -532,10 +369,10 @@ async def _panel(
 ) -> tuple[str, list[str]]:
     """The footfall panel: one user whose devices are the shoppers' phones (registered by the
     admin, as an agent's own would wait for approval)."""
-    users = await _pages(http, "/users", {"role": "agent"}, h)
+    users = await pages(http, "/users", {"role": "agent"}, h)
     panel = [u for u in users if u["email"] == PANEL_EMAIL]
     if not panel:
-        hq = (await _pages(http, "/org-units", {"kind": "hq"}, h))[0]["id"]
+        hq = (await pages(http, "/org-units", {"kind": "hq"}, h))[0]["id"]
         resp = await http.post(
             "/users",
             json={
@@ -549,9 +386,9 @@ async def _panel(
         )
         resp.raise_for_status()
         panel = [resp.json()]
-    token = await _login(http, cfg.tenant, PANEL_EMAIL, cfg.password)
+    token = await login(http, cfg.tenant, PANEL_EMAIL, cfg.password)
     ph = {"authorization": f"Bearer {token}"}
-    have = await _pages(http, "/devices", {}, ph)
+    have = await pages(http, "/devices", {}, ph)
     need = cfg.stores * cfg.shoppers_per_store
     devices = [d["id"] for d in have if d.get("status", "active") == "active"]
     while len(devices) < need:

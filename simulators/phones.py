@@ -39,8 +39,9 @@ from typing import Any
 
 import httpx
 
-from simulators.day import _pages, figures, score
+from simulators.api import pages
 from simulators.gps import offset
+from simulators.score import figures, score
 from simulators.traces import admin_and_team, new_agent, post
 
 BLOCK_M = 150.0
@@ -325,12 +326,10 @@ async def run_scenario(
                     "departed_at": datetime.fromtimestamp(departed + shift, UTC).isoformat(),
                 }
             )
-        visits = await _pages(http, "/visits", {"agent_id": user["id"]}, admin)
+        visits = await pages(http, "/visits", {"agent_id": user["id"]}, admin)
         detected += [v for v in visits if v["customer_id"] is not None]
         for kind in ("entered", "exited"):
-            events += await _pages(
-                http, "/events", {"device_id": device["id"], "kind": kind}, admin
-            )
+            events += await pages(http, "/events", {"device_id": device["id"], "kind": kind}, admin)
         say(
             f"[{name}] agent {a + 1}/{agents}: {len(day.fixes)} fixes, {len(stays_of)} stays, "
             f"{len(chosen[:6])} drive-by fences"

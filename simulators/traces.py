@@ -33,7 +33,9 @@ from typing import Any
 
 import httpx
 
+from simulators.api import login
 from simulators.gps import distance_m
+from simulators.score import figures, score
 
 TRKPT = re.compile(r'<trkpt lat="([-\d.]+)" lon="([-\d.]+)">.*?<time>([^<]+)</time>', re.S)
 STAY_M, STAY_S = 50.0, 300.0
@@ -141,9 +143,7 @@ async def admin_and_team(
     http: httpx.AsyncClient, tenant: str, admin_email: str, password: str
 ) -> tuple[dict[str, str], str]:
     """The admin's bearer headers, and the tenant's first team (where new agents go)."""
-    from simulators.day import _login
-
-    token = await _login(http, tenant, admin_email, password)
+    token = await login(http, tenant, admin_email, password)
     admin = {"authorization": f"Bearer {token}"}
     teams = await http.get("/org-units", params={"kind": "team", "limit": 1}, headers=admin)
     teams.raise_for_status()
@@ -158,10 +158,8 @@ async def new_agent(
     email = f"eval-{uuid.uuid4().hex[:8]}@eval.example"
     body = {"email": email, "name": name, "role": "agent", "org_unit_id": unit}
     user = await post(http, "/users", body | {"password": password}, admin)
-    login = await post(
-        http, "/auth/login", {"tenant": tenant, "email": email, "password": password}, {}
-    )
-    return user, {"authorization": f"Bearer {login['access_token']}"}
+    token = await login(http, tenant, email, password)
+    return user, {"authorization": f"Bearer {token}"}
 
 
 async def run_traces(
@@ -291,8 +289,6 @@ async def real_traces(
 ) -> dict[str, Any]:
     """The scenario on a running API: its figures, scored like the simulated day (the truth
     and what was detected are written to `out_dir`)."""
-    from simulators.day import figures, score
-
     async with httpx.AsyncClient(base_url=base_url, timeout=120, trust_env=False) as http:
         admin, unit = await admin_and_team(http, tenant, admin_email, password)
         got = await run_traces(http, tenant, admin, unit, gps, say)

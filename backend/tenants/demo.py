@@ -34,54 +34,21 @@ from backend.db.models import (
     User,
     WifiAccessPoint,
 )
+from backend.tenants.demo_data import (
+    BRANCHES,
+    GIVEN,
+    HOUSEHOLD,
+    INCOME,
+    LIFE_STAGE,
+    LIFESTYLE,
+    STORES,
+    SURNAMES,
+)
 from backend.tenants.services import create_tenant
 
 DEMO_SLUG = "hanbit-life"
 DEMO_PASSWORD = "fieldsense-demo"  # noqa: S105 (demo data, printed at start)
 DEMO_BEACON_UUID = uuid.UUID("f7826da6-4fa2-4e98-8024-bc5b71e0893e")
-
-# (region, branch, centre lat, centre lon); the Han river splits the two regions.
-BRANCHES = [
-    ("Gangbuk", "Jongno", 37.5729, 126.9794),
-    ("Gangbuk", "Mapo", 37.5566, 126.9237),
-    ("Gangnam", "Gangnam", 37.4979, 127.0276),
-    ("Gangnam", "Songpa", 37.5133, 127.1001),
-]
-SURNAMES = ["Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim", "Han", "Oh"]
-GIVEN = [
-    "Minjun",
-    "Seoyeon",
-    "Jiho",
-    "Hayoon",
-    "Doyun",
-    "Seoah",
-    "Eunwoo",
-    "Jiwoo",
-    "Siwoo",
-    "Haeun",
-    "Yejun",
-    "Sua",
-    "Juwon",
-    "Jimin",
-    "Hyunwoo",
-    "Yuna",
-]
-INCOME = ["low", "lower_middle", "middle", "upper_middle", "high"]
-HOUSEHOLD = ["single", "couple", "young_family", "family_teens", "empty_nest", "retired"]
-LIFE_STAGE = ["student", "early_career", "young_family", "established", "pre_retirement", "retired"]
-LIFESTYLE = [
-    "golf",
-    "hiking",
-    "commuter",
-    "pet_owner",
-    "investor",
-    "health_conscious",
-    "frequent_traveller",
-    "homeowner",
-    "car_owner",
-    "small_business",
-]
-STORES = ["Lounge", "Partner Bank", "Cafe Partner", "Mart Kiosk"]
 
 
 @dataclass

@@ -23,14 +23,13 @@ from backend.tracking.attribution import (
     attribute_stop,
 )
 from backend.tracking.stays import (
-    JOIN_WITHIN_S,
     MERGE_STAY,
     RESEEN,
     SAME_STAY,
-    SIGHTINGS_FOUND,
-    SIGHTINGS_WRITE,
-    close_visits_sql,
+    Sightings,
     settle_visits_sql,
+    str_or_none,
+    uuid_or_none,
     visit_id_for,
     weighed,
 )
@@ -80,24 +79,11 @@ SELECT id FROM written
 )
 
 
-def _uuid(value: str | None) -> uuid.UUID | None:
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
-def _str(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
-
-
 def _at(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-class EventWriter:
+class EventWriter(Sightings):
     """Records a device's events and keeps its visits in step, in the caller's transaction."""
 
     def __init__(
@@ -161,7 +147,7 @@ class EventWriter:
         ids = {
             u
             for e in events
-            if (e.kind in _FENCE_KINDS or e.source == "geofence") and (u := _uuid(e.subject))
+            if (e.kind in _FENCE_KINDS or e.source == "geofence") and (u := uuid_or_none(e.subject))
         }
         missing = ids.difference(self.fence_of)
         if missing:
@@ -176,9 +162,9 @@ class EventWriter:
 
     def _row(self, e: Event, fences: dict[uuid.UUID, tuple[Any, Any]]) -> dict[str, Any]:
         fence_id = place_id = customer_id = None
-        visit = _uuid(e.visit_id)
+        visit = uuid_or_none(e.visit_id)
         if e.kind in _FENCE_KINDS or e.source == "geofence":
-            fence_id = _uuid(e.subject)
+            fence_id = uuid_or_none(e.subject)
             place_id, customer_id = fences.get(fence_id, (None, None)) if fence_id else (None, None)
         elif e.source == "stop":
             customer_id = self.customer_of_stop.get(e.subject)
@@ -349,13 +335,13 @@ class EventWriter:
                 "kind": STORED_KIND.get(e.kind, str(e.kind)),
                 "t": e.t,
                 "subject": e.subject,
-                "fence_id": _str(m["fence_id"]),
-                "place_id": _str(m["place_id"]),
-                "customer_id": _str(m["customer_id"]),
-                "visit_id": _str(m["visit_id"]),
+                "fence_id": str_or_none(m["fence_id"]),
+                "place_id": str_or_none(m["place_id"]),
+                "customer_id": str_or_none(m["customer_id"]),
+                "visit_id": str_or_none(m["visit_id"]),
                 "data": e.data,
                 "by_t": p.by[0],
-                "by_c": p.by[1] if _uuid(p.by[1]) else None,
+                "by_c": p.by[1] if uuid_or_none(p.by[1]) else None,
             }
             for e, m, p in zip(events, meta, added, strict=True)
         ]
@@ -369,138 +355,6 @@ class EventWriter:
         )
         await self._visits(events, meta)
         return len(inserted)
-
-    # --- one stay, one visit -----------------------------------------------------------
-    # Each source's sighting of a stay (its own visit id from the engine) is a row of
-    # visit_sightings. The first sighting at a place or customer makes the visit; a later one
-    # there, while that visit is open or within JOIN_WITHIN of its end, joins it; the visit
-    # ends with its last sighting. A few rows a batch, and only in batches that start or
-    # end a stay.
-
-    async def _see(self, opens: list[tuple[Any, ...]], ends: dict[Any, float]) -> None:
-        """Record sightings' starts (two round trips): each joins the visit of its stay (one
-        already recorded, or one an earlier sighting of this batch makes), or makes one.
-        `ends`: when sightings of this batch end, to tell an earlier one still going on (or
-        ended within JOIN_WITHIN_S) from one long over."""
-        tid = self.tenant_id
-        opens = sorted(opens, key=lambda o: o[5])  # in time order: the first makes the visit
-        found = await self.db.fetch(
-            SIGHTINGS_FOUND,
-            tid,
-            self.user_id,
-            [o[0] for o in opens],
-            [o[3] for o in opens],
-            [o[2] for o in opens],
-            [o[5] for o in opens],
-        )
-        known = {r["id"]: r["known"] for r in found if r["known"] is not None}
-        joins = {r["id"]: r["joins"] for r in found if r["joins"] is not None}
-        made: dict[tuple[Any, Any], tuple[Any, float]] = {}  # (place, customer) -> (visit, t)
-        rows: list[dict[str, Any]] = []
-        also: dict[Any, set[str]] = {}
-        for o in opens:
-            sid, source, customer_id, place_id, fence_id, t = o[:6]
-            key = (place_id, customer_id if place_id is None else None)
-            earlier = made.get(key) if (place_id or customer_id) else None
-            if sid in known:  # seen again by a replay: it stays where it was
-                target = known[sid]
-            elif sid in joins:
-                target = joins[sid]
-            elif earlier is not None and t - ends.get(earlier[0], t) <= JOIN_WITHIN_S:
-                target = earlier[0]
-                also.setdefault(target, set()).add(source)
-            else:
-                target = sid
-                if place_id or customer_id:
-                    made[key] = (sid, t)
-            rows.append(
-                {
-                    "id": str(sid),
-                    "visit_id": str(target),
-                    "source": source,
-                    "customer_id": _str(customer_id),
-                    "place_id": _str(place_id),
-                    "fence_id": _str(fence_id),
-                    "t": t,
-                    "lat": o[6],
-                    "lon": o[7],
-                    "confidence": o[8],
-                    "attributed_by": o[9],
-                    "runners_up": o[10],
-                    "new": target == sid,
-                }
-            )
-        self.touched.update(uuid.UUID(r["visit_id"]) for r in rows)
-        made_here = {r["id"] for r in rows if r["new"]}
-        for r in rows:
-            r["joined"] = r["visit_id"] != r["id"] and r["visit_id"] not in made_here
-            r["also"] = sorted(also.get(uuid.UUID(r["id"]), set()) - {r["source"]})
-        await self.db.execute(SIGHTINGS_WRITE, tid, self.user_id, self.device_id, dumps(rows))
-
-    async def _close(self, closes: list[tuple[Any, float]]) -> None:
-        """Sightings ended (two round trips): a visit ends with its last sighting; a visit
-        recorded before sightings existed ends as it did."""
-        rows = await self.db.fetch(
-            """UPDATE visit_sightings s SET ended_at = to_timestamp(u.t)
-               FROM unnest($2::uuid[], $3::float8[]) AS u(id, t)
-               WHERE s.tenant_id = $1 AND s.id = u.id
-               RETURNING s.id, s.visit_id""",
-            self.tenant_id,
-            [c[0] for c in closes],
-            [c[1] for c in closes],
-        )
-        owner = {r["id"]: r["visit_id"] for r in rows}
-        targets = [(owner.get(_uuid(str(c[0])), c[0]), c[1]) for c in closes]
-        self.touched.update(v for v, _ in targets)
-        await self.db.execute(close_visits_sql(self.tenant_id, targets))
-
-    async def _unsee(self, started: list[Any]) -> None:
-        """A replay took back sightings' starts: a visit none of whose own sighting is left
-        is retracted; one that keeps another source's sighting stays, without this one."""
-        rows = await self.db.fetch(
-            """DELETE FROM visit_sightings WHERE tenant_id = $1 AND id = ANY($2::uuid[])
-               RETURNING id, visit_id""",
-            self.tenant_id,
-            started,
-        )
-        gone = {r["id"] for r in rows}
-        legacy = [v for v in started if v not in gone]
-        owners = {r["visit_id"] for r in rows}
-        # Visits recorded before sightings are retracted as before; a visit whose own sighting
-        # went and that has no other is retracted; one joined by other sources stays.
-        await self.db.execute(
-            """UPDATE visits v SET retracted_at = now(), updated_at = now()
-               WHERE v.tenant_id = $1
-                 AND (v.id = ANY($2::uuid[])
-                      OR (v.id = ANY($3::uuid[]) AND NOT EXISTS (
-                            SELECT 1 FROM visit_sightings s
-                            WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id)))""",
-            self.tenant_id,
-            legacy,
-            list(gone),
-        )
-        self.touched.update(legacy, gone, owners)
-        if owners:
-            await self.db.execute(RESEEN, self.tenant_id, list(owners))
-            await self.db.execute(settle_visits_sql(self.tenant_id, owners))
-
-    async def _reopen(self, ended: list[Any]) -> None:
-        """A replay took back sightings' ends: they, and their visits, are open again."""
-        rows = await self.db.fetch(
-            """UPDATE visit_sightings SET ended_at = NULL
-               WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING id, visit_id""",
-            self.tenant_id,
-            ended,
-        )
-        visits = {r["visit_id"] for r in rows} | {
-            v for v in ended if v not in {r["id"] for r in rows}
-        }
-        self.touched.update(visits)
-        await self.db.execute(
-            "UPDATE visits SET departed_at = NULL WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-            self.tenant_id,
-            list(visits),
-        )
 
     async def _next_door(self, events: list[Event], meta: list[dict[str, Any]]) -> set[Any]:
         """Stays at a customer's fence that belong to a planned visit next door: the visit ids

@@ -7,6 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
+from backend.db.jsonb import dumps
 from backend.tracking.attribution import STOP_CUSTOMER_M
 from geofence.types import event_id
 
@@ -221,3 +224,157 @@ def weighed(source: str, also: Sequence[str] | None, by: str | None) -> int:
     if "stop" in seen or by in ("plan", "assigned", "nearest"):
         return 2
     return 1 if "manual" in seen else 0
+
+
+def uuid_or_none(value: str | None) -> uuid.UUID | None:
+    """The UUID a string spells, or None (no value, or not a UUID: an engine's own key)."""
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def str_or_none(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+class Sightings:
+    """The sightings half of the event writer (backend/tracking/records.py `EventWriter`):
+    each source's sighting of a stay (its own visit id from the engine) is a row of
+    visit_sightings. The first sighting at a place or customer makes the visit; a later one
+    there, while that visit is open or within JOIN_WITHIN of its end, joins it; the visit
+    ends with its last sighting. A few rows a batch, and only in batches that start or end a
+    stay."""
+
+    db: asyncpg.Connection
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID | None
+    touched: set[Any]
+    device_id: uuid.UUID
+
+    async def _see(self, opens: list[tuple[Any, ...]], ends: dict[Any, float]) -> None:
+        """Record sightings' starts (two round trips): each joins the visit of its stay (one
+        already recorded, or one an earlier sighting of this batch makes), or makes one.
+        `ends`: when sightings of this batch end, to tell an earlier one still going on (or
+        ended within JOIN_WITHIN_S) from one long over."""
+        tid = self.tenant_id
+        opens = sorted(opens, key=lambda o: o[5])  # in time order: the first makes the visit
+        found = await self.db.fetch(
+            SIGHTINGS_FOUND,
+            tid,
+            self.user_id,
+            [o[0] for o in opens],
+            [o[3] for o in opens],
+            [o[2] for o in opens],
+            [o[5] for o in opens],
+        )
+        known = {r["id"]: r["known"] for r in found if r["known"] is not None}
+        joins = {r["id"]: r["joins"] for r in found if r["joins"] is not None}
+        made: dict[tuple[Any, Any], tuple[Any, float]] = {}  # (place, customer) -> (visit, t)
+        rows: list[dict[str, Any]] = []
+        also: dict[Any, set[str]] = {}
+        for o in opens:
+            sid, source, customer_id, place_id, fence_id, t = o[:6]
+            key = (place_id, customer_id if place_id is None else None)
+            earlier = made.get(key) if (place_id or customer_id) else None
+            if sid in known:  # seen again by a replay: it stays where it was
+                target = known[sid]
+            elif sid in joins:
+                target = joins[sid]
+            elif earlier is not None and t - ends.get(earlier[0], t) <= JOIN_WITHIN_S:
+                target = earlier[0]
+                also.setdefault(target, set()).add(source)
+            else:
+                target = sid
+                if place_id or customer_id:
+                    made[key] = (sid, t)
+            rows.append(
+                {
+                    "id": str(sid),
+                    "visit_id": str(target),
+                    "source": source,
+                    "customer_id": str_or_none(customer_id),
+                    "place_id": str_or_none(place_id),
+                    "fence_id": str_or_none(fence_id),
+                    "t": t,
+                    "lat": o[6],
+                    "lon": o[7],
+                    "confidence": o[8],
+                    "attributed_by": o[9],
+                    "runners_up": o[10],
+                    "new": target == sid,
+                }
+            )
+        self.touched.update(uuid.UUID(r["visit_id"]) for r in rows)
+        made_here = {r["id"] for r in rows if r["new"]}
+        for r in rows:
+            r["joined"] = r["visit_id"] != r["id"] and r["visit_id"] not in made_here
+            r["also"] = sorted(also.get(uuid.UUID(r["id"]), set()) - {r["source"]})
+        await self.db.execute(SIGHTINGS_WRITE, tid, self.user_id, self.device_id, dumps(rows))
+
+    async def _close(self, closes: list[tuple[Any, float]]) -> None:
+        """Sightings ended (two round trips): a visit ends with its last sighting; a visit
+        recorded before sightings existed ends as it did."""
+        rows = await self.db.fetch(
+            """UPDATE visit_sightings s SET ended_at = to_timestamp(u.t)
+               FROM unnest($2::uuid[], $3::float8[]) AS u(id, t)
+               WHERE s.tenant_id = $1 AND s.id = u.id
+               RETURNING s.id, s.visit_id""",
+            self.tenant_id,
+            [c[0] for c in closes],
+            [c[1] for c in closes],
+        )
+        owner = {r["id"]: r["visit_id"] for r in rows}
+        targets = [(owner.get(uuid_or_none(str(c[0])), c[0]), c[1]) for c in closes]
+        self.touched.update(v for v, _ in targets)
+        await self.db.execute(close_visits_sql(self.tenant_id, targets))
+
+    async def _unsee(self, started: list[Any]) -> None:
+        """A replay took back sightings' starts: a visit none of whose own sighting is left
+        is retracted; one that keeps another source's sighting stays, without this one."""
+        rows = await self.db.fetch(
+            """DELETE FROM visit_sightings WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+               RETURNING id, visit_id""",
+            self.tenant_id,
+            started,
+        )
+        gone = {r["id"] for r in rows}
+        legacy = [v for v in started if v not in gone]
+        owners = {r["visit_id"] for r in rows}
+        # Visits recorded before sightings are retracted as before; a visit whose own sighting
+        # went and that has no other is retracted; one joined by other sources stays.
+        await self.db.execute(
+            """UPDATE visits v SET retracted_at = now(), updated_at = now()
+               WHERE v.tenant_id = $1
+                 AND (v.id = ANY($2::uuid[])
+                      OR (v.id = ANY($3::uuid[]) AND NOT EXISTS (
+                            SELECT 1 FROM visit_sightings s
+                            WHERE s.tenant_id = v.tenant_id AND s.visit_id = v.id)))""",
+            self.tenant_id,
+            legacy,
+            list(gone),
+        )
+        self.touched.update(legacy, gone, owners)
+        if owners:
+            await self.db.execute(RESEEN, self.tenant_id, list(owners))
+            await self.db.execute(settle_visits_sql(self.tenant_id, owners))
+
+    async def _reopen(self, ended: list[Any]) -> None:
+        """A replay took back sightings' ends: they, and their visits, are open again."""
+        rows = await self.db.fetch(
+            """UPDATE visit_sightings SET ended_at = NULL
+               WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING id, visit_id""",
+            self.tenant_id,
+            ended,
+        )
+        visits = {r["visit_id"] for r in rows} | {
+            v for v in ended if v not in {r["id"] for r in rows}
+        }
+        self.touched.update(visits)
+        await self.db.execute(
+            "UPDATE visits SET departed_at = NULL WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+            self.tenant_id,
+            list(visits),
+        )

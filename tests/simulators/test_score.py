@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulators.day import score
+from simulators.score import score
 
 T0 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
 
