@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
 from backend.coaching.services import coaching_for
-from backend.customers.scoring import weight_vector
 from backend.db.base import uuid7
-from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, Tenant, User
+from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.fulfilment import sync_fulfilment
+from backend.plans.inputs import PlanInputs
 from backend.plans.pool import planner_pool
-from backend.plans.problem import CANDIDATES, agent_of, coaching_of, stops_of
+from backend.plans.problem import agent_of, coaching_of, stops_of
+from backend.plans.replanning import check_in_plan, revised
 from backend.plans.schemas import (
     AgentProfileIn,
     AgentProfileOut,
@@ -36,7 +37,6 @@ from backend.plans.schemas import (
     PlanCreate,
     PlanOptionsIn,
     PlanOut,
-    PlanStopOut,
     ProspectIn,
     ReplanIn,
     TeamPlanCreate,
@@ -44,16 +44,14 @@ from backend.plans.schemas import (
     VisitIn,
 )
 from backend.plans.store import store_plan
+from backend.plans.views import plan_out
 from backend.roads.services import networks
-from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S, TenantSettings, settings_of
+from backend.tenants.settings import MAX_PLAN_TIME_LIMIT_S
 from routing import plan as planner
 from routing.travel import GeoPoint, TravelTimes
 
-PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
-FUTURE_DAYS = 366
 
-
-class PlanService:
+class PlanService(PlanInputs):
     def __init__(self, session: AsyncSession, principal: Principal) -> None:
         self.session = session
         self.p = principal
@@ -101,91 +99,6 @@ class PlanService:
         row = await self.session.get(AgentProfile, (self.p.tenant_id, agent_id))
         return AgentProfileIn.model_validate(row.settings) if row else None
 
-    # --- inputs -----------------------------------------------------------------------
-    def _check_date(self, day: date, field: str = "date") -> None:
-        today = datetime.now(UTC).date()
-        if day < today - timedelta(days=PAST_DAYS):
-            raise Invalid("the date is in the past", field=field)
-        if day > today + timedelta(days=FUTURE_DAYS):
-            raise Invalid("the date is more than a year ahead", field=field)
-
-    def _customer_scope(self) -> list[Any]:
-        """Who may put a customer in a plan: as for reading customers (their own for agents)."""
-        if self.p.is_admin:
-            return []
-        if self.p.is_agent:
-            return [Customer.assigned_agent_id == self.p.id]
-        return [Customer.org_unit_id.in_(subtree_unit_ids(self.p))]
-
-    async def _customers(
-        self, ids: Iterable[tuple[str, uuid.UUID]], scoped: bool = True
-    ) -> dict[uuid.UUID, dict[str, Any]]:
-        """The named customers, visible to the caller; 422 naming the first unknown one.
-
-        ``scoped=False`` for customers already in a plan: a manager may have put a customer
-        the agent does not own in the agent's day, and the agent's re-plan keeps it."""
-        wanted = list(ids)
-        found: dict[uuid.UUID, dict[str, Any]] = {}
-        if wanted:
-            rows = await self.session.execute(
-                select(
-                    Customer.id,
-                    Customer.name,
-                    func.ST_Y(func.geometry(Customer.location)),
-                    func.ST_X(func.geometry(Customer.location)),
-                    Customer.life_stage,
-                    Customer.preferred_hours,
-                ).where(
-                    Customer.tenant_id == self.p.tenant_id,
-                    Customer.id.in_([cid for _, cid in wanted]),
-                    *(self._customer_scope() if scoped else []),
-                )
-            )
-            for cid, name, lat, lon, life_stage, hours in rows:
-                found[cid] = {
-                    "name": name,
-                    "lat": lat,
-                    "lon": lon,
-                    "segment": life_stage,
-                    "hours": hours,
-                }
-        for field, cid in wanted:
-            if cid not in found:
-                raise Invalid(f"unknown customer {cid}", field=field)
-        return found
-
-    async def _candidates(
-        self,
-        agents: Sequence[uuid.UUID],
-        units: Sequence[uuid.UUID],
-        center: GeoPoint,
-        radius_m: float,
-        limit: int,
-        exclude: Sequence[uuid.UUID],
-        boosted: Sequence[uuid.UUID] = (),
-    ) -> list[dict[str, Any]]:
-        settings = await self._tenant_settings()
-        rows = await self.session.execute(
-            CANDIDATES,
-            {
-                "tenant": self.p.tenant_id,
-                "now": datetime.now(UTC),
-                "weights": weight_vector(settings.score_weights),
-                "agents": list(agents),
-                "units": list(units),
-                "lat": center.lat,
-                "lon": center.lon,
-                "radius": radius_m,
-                "exclude": list(exclude),
-                "boosted": list(boosted),
-                # Agents plan from their own book; managers also hand out the unit's
-                # unassigned customers.
-                "unassigned": not self.p.is_agent,
-                "limit": limit,
-            },
-        )
-        return [dict(row._mapping) for row in rows]
-
     # --- solve and store --------------------------------------------------------------
     async def _solve(
         self,
@@ -207,12 +120,6 @@ class PlanService:
             raise Invalid(exc.message, field=field) from exc
 
     # --- use cases --------------------------------------------------------------------
-    async def _tenant_settings(self) -> TenantSettings:
-        raw = await self.session.scalar(
-            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
-        )
-        return settings_of(raw)
-
     async def travel(self) -> TravelTimes:
         """The provider this tenant plans with: its chosen one (`travel_provider`), else the
         server's (docs/routing.md)."""
@@ -437,12 +344,12 @@ class PlanService:
         done_ids = {s.customer_id for s in stops if s.status in ("fulfilled", "done")}
         done_ids |= set(data.done)
         cancelled = set(data.cancelled)
-        _check_in_plan(data, stops, inputs)
+        check_in_plan(data, stops, inputs)
         urgent_info = await self._customers(
             [(f"urgent[{i}].customer_id", u.customer_id) for i, u in enumerate(data.urgent)]
             + [(f"add[{i}].customer_id", a.customer_id) for i, a in enumerate(data.add)]
         )
-        appointments, must, prospects = _revised(inputs, data, urgent_info)
+        appointments, must, prospects = revised(inputs, data, urgent_info)
         info = await self._customers(
             [
                 ("appointments", a.customer_id)
@@ -529,53 +436,7 @@ class PlanService:
             .where(PlanStop.tenant_id == plan.tenant_id, PlanStop.plan_id == plan.id)
             .order_by(PlanStop.seq)
         )
-        stops = [
-            PlanStopOut(
-                seq=s.seq,
-                customer_id=s.customer_id,
-                customer_name=name,
-                kind=s.kind,
-                arrival_at=s.arrival_at,
-                start_at=s.start_at,
-                departure_at=s.departure_at,
-                travel_s=s.travel_s,
-                wait_s=s.wait_s,
-                distance_m=s.distance_m,
-                score=s.score,
-                status=s.status,
-                visit_id=s.visit_id,
-            )
-            for s, name in rows
-        ]
-        return PlanOut(
-            id=plan.id,
-            agent_id=plan.agent_id,
-            plan_date=plan.plan_date,
-            revision=plan.revision,
-            status=plan.status,
-            team_id=plan.team_id,
-            created_at=plan.created_at,
-            depart_at=plan.depart_at,
-            arrive_at=plan.arrive_at,
-            travel_s=plan.travel_s,
-            wait_s=plan.wait_s,
-            service_s=plan.service_s,
-            distance_m=plan.distance_m,
-            score=plan.score,
-            solve_ms=plan.solve_ms,
-            strategy=plan.strategy,
-            travel=plan.travel,
-            travel_note=plan.travel_note,
-            lunch=(
-                {k: datetime.fromisoformat(v) for k, v in plan.lunch.items()}
-                if plan.lunch
-                else None
-            ),
-            stops=stops,
-            dropped=[DroppedOut.model_validate(d) for d in plan.dropped],
-            route=json.loads(route) if route else {"type": "LineString", "coordinates": []},
-            shaped_by=[uuid.UUID(n) for n in (plan.inputs or {}).get("coaching_notes", [])],
-        )
+        return plan_out(plan, list(rows), route)
 
     async def list(
         self, agent_id: uuid.UUID | None, day: date | None, include_superseded: bool
@@ -593,53 +454,3 @@ class PlanService:
             )
         ).all()
         return [await self.read(i) for i in ids]
-
-
-def _check_in_plan(data: ReplanIn, stops: Sequence[PlanStop], inputs: dict[str, Any]) -> None:
-    """Every customer said cancelled or done is one the plan has (a 422 naming the entry)."""
-    known = (
-        {s.customer_id for s in stops}
-        | {uuid.UUID(p["customer_id"]) for p in inputs["prospects"]}
-        | {uuid.UUID(a["customer_id"]) for a in inputs["appointments"]}
-        | {uuid.UUID(m["customer_id"]) for m in inputs["must_visit"]}
-    )
-    for name, ids in (("cancelled", data.cancelled), ("done", data.done)):
-        for i, cid in enumerate(ids):
-            if cid not in known:
-                raise Invalid(f"customer {cid} is not in this plan", field=f"{name}[{i}]")
-
-
-def _revised(
-    inputs: dict[str, Any], data: ReplanIn, urgent_info: dict[uuid.UUID, dict[str, Any]]
-) -> tuple[list[AppointmentIn], list[VisitIn], list[dict[str, Any]]]:
-    """The day's appointments, must-visits and prospects as the re-plan asks: the cancelled
-    gone, the urgent in (an appointment when it has a time, a must-visit otherwise), the
-    added prospects in (from `urgent_info`, the customers they name)."""
-    cancelled = set(data.cancelled)
-    appointments = [
-        AppointmentIn.model_validate(a)
-        for a in inputs["appointments"]
-        if uuid.UUID(a["customer_id"]) not in cancelled
-    ]
-    must = [
-        VisitIn.model_validate(m)
-        for m in inputs["must_visit"]
-        if uuid.UUID(m["customer_id"]) not in cancelled
-    ]
-    for u in data.urgent:
-        if u.start is not None:
-            appointments.append(
-                AppointmentIn(customer_id=u.customer_id, start=u.start, service_min=u.service_min)
-            )
-        else:
-            must.append(VisitIn(customer_id=u.customer_id, service_min=u.service_min))
-    replaced = cancelled | {u.customer_id for u in data.urgent} | {a.customer_id for a in data.add}
-    prospects = [p for p in inputs["prospects"] if uuid.UUID(p["customer_id"]) not in replaced]
-    for a in data.add:
-        c = urgent_info[a.customer_id]
-        prospects.append(
-            {"customer_id": str(a.customer_id), "lat": c["lat"], "lon": c["lon"],
-             "score": a.score, "service_min": a.service_min, "segment": c["segment"],
-             "hours": c["hours"]}
-        )  # fmt: skip
-    return appointments, must, prospects

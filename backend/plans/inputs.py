@@ -1,0 +1,120 @@
+"""What a plan is made from, read as the caller may see it: the day asked for, the customers
+named (422 naming the first unknown one), and the candidates near the agent scored as
+suggestions are (backend/customers/scoring.py). The input half of `PlanService`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.scope import subtree_unit_ids
+from backend.auth.security import Principal
+from backend.customers.scoring import weight_vector
+from backend.db.models import Customer, Tenant
+from backend.errors import Invalid
+from backend.plans.problem import CANDIDATES
+from backend.tenants.settings import TenantSettings, settings_of
+from routing.travel import GeoPoint
+
+PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
+FUTURE_DAYS = 366
+
+
+class PlanInputs:
+    session: AsyncSession
+    p: Principal
+
+    async def _tenant_settings(self) -> TenantSettings:
+        raw = await self.session.scalar(
+            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
+        )
+        return settings_of(raw)
+
+    def _check_date(self, day: date, field: str = "date") -> None:
+        today = datetime.now(UTC).date()
+        if day < today - timedelta(days=PAST_DAYS):
+            raise Invalid("the date is in the past", field=field)
+        if day > today + timedelta(days=FUTURE_DAYS):
+            raise Invalid("the date is more than a year ahead", field=field)
+
+    def _customer_scope(self) -> list[Any]:
+        """Who may put a customer in a plan: as for reading customers (their own for agents)."""
+        if self.p.is_admin:
+            return []
+        if self.p.is_agent:
+            return [Customer.assigned_agent_id == self.p.id]
+        return [Customer.org_unit_id.in_(subtree_unit_ids(self.p))]
+
+    async def _customers(
+        self, ids: Iterable[tuple[str, uuid.UUID]], scoped: bool = True
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """The named customers, visible to the caller; 422 naming the first unknown one.
+
+        ``scoped=False`` for customers already in a plan: a manager may have put a customer
+        the agent does not own in the agent's day, and the agent's re-plan keeps it."""
+        wanted = list(ids)
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        if wanted:
+            rows = await self.session.execute(
+                select(
+                    Customer.id,
+                    Customer.name,
+                    func.ST_Y(func.geometry(Customer.location)),
+                    func.ST_X(func.geometry(Customer.location)),
+                    Customer.life_stage,
+                    Customer.preferred_hours,
+                ).where(
+                    Customer.tenant_id == self.p.tenant_id,
+                    Customer.id.in_([cid for _, cid in wanted]),
+                    *(self._customer_scope() if scoped else []),
+                )
+            )
+            for cid, name, lat, lon, life_stage, hours in rows:
+                found[cid] = {
+                    "name": name,
+                    "lat": lat,
+                    "lon": lon,
+                    "segment": life_stage,
+                    "hours": hours,
+                }
+        for field, cid in wanted:
+            if cid not in found:
+                raise Invalid(f"unknown customer {cid}", field=field)
+        return found
+
+    async def _candidates(
+        self,
+        agents: Sequence[uuid.UUID],
+        units: Sequence[uuid.UUID],
+        center: GeoPoint,
+        radius_m: float,
+        limit: int,
+        exclude: Sequence[uuid.UUID],
+        boosted: Sequence[uuid.UUID] = (),
+    ) -> list[dict[str, Any]]:
+        settings = await self._tenant_settings()
+        rows = await self.session.execute(
+            CANDIDATES,
+            {
+                "tenant": self.p.tenant_id,
+                "now": datetime.now(UTC),
+                "weights": weight_vector(settings.score_weights),
+                "agents": list(agents),
+                "units": list(units),
+                "lat": center.lat,
+                "lon": center.lon,
+                "radius": radius_m,
+                "exclude": list(exclude),
+                "boosted": list(boosted),
+                # Agents plan from their own book; managers also hand out the unit's
+                # unassigned customers.
+                "unassigned": not self.p.is_agent,
+                "limit": limit,
+            },
+        )
+        return [dict(row._mapping) for row in rows]
