@@ -10,7 +10,6 @@ agent's day is written to the audit log.
 
 from __future__ import annotations
 
-import itertools
 import json
 import statistics
 import uuid
@@ -21,17 +20,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.activity.day import day_timeline, path_m, plan_against
 from backend.activity.schemas import (
     AgentFigures,
     AuditOut,
     DayActivity,
     DwellBucket,
-    PlanAgainstActual,
-    PlannedStop,
     SegmentConversion,
     StoreFigures,
     TeamFigures,
-    TimelineItem,
 )
 from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
@@ -40,13 +37,8 @@ from backend.db.models import AuditEntry, OrgUnit, Place, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.schemas import AgentProfileIn
 from backend.privacy.services import audit_read
-from geofence.distance import haversine_m
 
 MAX_RANGE_DAYS = 366
-ON_TIME = timedelta(minutes=60)  # a planned stop visited this close to its time is "done"
-MOVING_M = 300.0  # a moving run shorter than this is idle, not travel
-MOVING_MPS = 0.5  # points this fast apart (1.8 km/h) are moving
-MIN_GAP = timedelta(minutes=1)
 DWELL_BUCKETS: tuple[tuple[int, int, str], ...] = (
     (0, 5, "< 5 min"),
     (5, 15, "5-15 min"),
@@ -242,8 +234,8 @@ class ActivityService:
 
         track = [(r["fix_time"], r["lat"], r["lon"]) for r in pings]
         planned_ids = {s["customer_id"] for s in stops}
-        timeline = _timeline(track, visits, planned_ids, last=min(end, now))
-        against = _against(plan["id"] if plan else None, stops, visits, day_over=now >= end)
+        timeline = day_timeline(track, visits, planned_ids, last=min(end, now))
+        against = plan_against(plan["id"] if plan else None, stops, visits, day_over=now >= end)
         times = [t for t, _, _ in track] + [v["arrived_at"] for v in visits]
         times += [v["departed_at"] for v in visits if v["departed_at"]]
         await audit_read(
@@ -263,7 +255,7 @@ class ActivityService:
             time_on_site_s=sum(i.duration_s for i in timeline if i.kind == "visit"),
             travelling_s=sum(i.duration_s for i in timeline if i.kind == "travel"),
             idle_s=sum(i.duration_s for i in timeline if i.kind == "idle"),
-            distance_m=round(_path_m(track)),
+            distance_m=round(path_m(track)),
             visits=len(visits),
             timeline=timeline,
             plan_against_actual=against,
@@ -444,149 +436,6 @@ def store_figures(
 
 def _s(value: Any) -> str | None:
     return str(value) if value is not None else None
-
-
-def _path_m(track: list[tuple[datetime, float, float]]) -> float:
-    return sum(haversine_m(a[1], a[2], b[1], b[2]) for a, b in itertools.pairwise(track))
-
-
-def _gap_items(
-    track: list[tuple[datetime, float, float]], a: datetime, b: datetime
-) -> list[TimelineItem]:
-    """Between two visits: runs of moving (travel) and still (idle) time from the points, or
-    `no_data` where there are none. A pair of points is moving at MOVING_MPS or faster."""
-    if b - a < MIN_GAP:
-        return []
-    pts = [p for p in track if a <= p[0] <= b]
-    if len(pts) < 2:
-        return [TimelineItem(kind="no_data", start=a, end=b, duration_s=_s_between(a, b))]
-    runs: list[list[Any]] = []  # [moving, start, end, metres]
-    for p, q in itertools.pairwise(pts):
-        metres = haversine_m(p[1], p[2], q[1], q[2])
-        seconds = (q[0] - p[0]).total_seconds()
-        moving = seconds > 0 and metres / seconds >= MOVING_MPS
-        if runs and runs[-1][0] == moving:
-            runs[-1][2], runs[-1][3] = q[0], runs[-1][3] + metres
-        else:
-            runs.append([moving, p[0], q[0], metres])
-    runs[0][1], runs[-1][2] = a, b
-    out: list[TimelineItem] = []
-    for moving, start, end, metres in runs:
-        if end - start < MIN_GAP:
-            continue
-        kind = "travel" if moving and metres >= MOVING_M else "idle"
-        if out and out[-1].kind == kind:
-            out[-1].end, out[-1].distance_m = end, out[-1].distance_m + round(metres)
-            out[-1].duration_s = _s_between(out[-1].start, end)
-            continue
-        out.append(
-            TimelineItem(
-                kind=kind,
-                start=start,
-                end=end,
-                duration_s=_s_between(start, end),
-                distance_m=round(metres),
-            )
-        )
-    return out
-
-
-def _s_between(a: datetime, b: datetime) -> int:
-    return int((b - a).total_seconds())
-
-
-def _timeline(
-    track: list[tuple[datetime, float, float]],
-    visits: list[Any],
-    planned: set[Any],
-    last: datetime,
-) -> list[TimelineItem]:
-    """Visits, and between them travel, idle time or no data."""
-    items: list[TimelineItem] = []
-    cursor = track[0][0] if track else None
-    for v in visits:
-        arrived = v["arrived_at"]
-        departed = v["departed_at"] or max(arrived, min(last, track[-1][0] if track else arrived))
-        if cursor is not None and arrived > cursor:
-            items += _gap_items(track, cursor, arrived)
-        items.append(
-            TimelineItem(
-                kind="visit",
-                start=arrived,
-                end=departed,
-                duration_s=_s_between(arrived, departed),
-                visit_id=v["id"],
-                customer_id=v["customer_id"],
-                customer_name=v["customer_name"],
-                place_id=v["place_id"],
-                source=v["source"],
-                outcome=v["outcome"],
-                planned=v["customer_id"] in planned if v["customer_id"] else False,
-                lat=v["lat"],
-                lon=v["lon"],
-            )
-        )
-        cursor = max(cursor, departed) if cursor else departed
-    if track and cursor is not None and track[-1][0] > cursor:
-        items += _gap_items(track, cursor, track[-1][0])
-    return items
-
-
-def _against(
-    plan_id: uuid.UUID | None, stops: list[Any], visits: list[Any], day_over: bool
-) -> PlanAgainstActual:
-    """Each planned stop done (visited within an hour of its time), moved (visited at
-    another time), skipped or pending; visits to customers not in the plan are unplanned."""
-    by_customer: dict[Any, list[Any]] = {}
-    for v in visits:
-        if v["customer_id"] is not None:
-            by_customer.setdefault(v["customer_id"], []).append(v)
-    out: list[PlannedStop] = []
-    for s in stops:
-        seen = by_customer.get(s["customer_id"], [])
-        if seen:
-            v = min(seen, key=lambda v: abs(v["arrived_at"] - s["start_at"]))
-            delay = v["arrived_at"] - s["start_at"]
-            status = "done" if abs(delay) <= ON_TIME else "moved"
-            out.append(
-                PlannedStop(
-                    seq=s["seq"],
-                    customer_id=s["customer_id"],
-                    customer_name=s["customer_name"],
-                    planned_at=s["start_at"],
-                    status=status,
-                    visit_id=v["id"],
-                    arrived_at=v["arrived_at"],
-                    delay_min=round(delay.total_seconds() / 60),
-                )
-            )
-        else:
-            out.append(
-                PlannedStop(
-                    seq=s["seq"],
-                    customer_id=s["customer_id"],
-                    customer_name=s["customer_name"],
-                    planned_at=s["start_at"],
-                    status="skipped" if day_over else "pending",
-                )
-            )
-    planned_ids = {s["customer_id"] for s in stops}
-    unplanned = [v["id"] for v in visits if v["customer_id"] not in planned_ids]
-    count = {
-        k: sum(1 for o in out if o.status == k) for k in ("done", "moved", "skipped", "pending")
-    }
-    return PlanAgainstActual(
-        plan_id=plan_id,
-        planned=len(out),
-        done=count["done"],
-        moved=count["moved"],
-        skipped=count["skipped"],
-        pending=count["pending"],
-        unplanned=len(unplanned),
-        adherence=round((count["done"] + count["moved"]) / len(out), 3) if out else None,
-        stops=out,
-        unplanned_visits=unplanned,
-    )
 
 
 async def audit_log(
