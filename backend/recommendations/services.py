@@ -378,16 +378,7 @@ class RecommendationService:
             agent = await require_agent(self.session, self.p, q.agent_id or self.p.id, "agent_id")
             agent_id, unit_id = agent.id, agent.org_unit_id
         now = q.at or datetime.now(UTC)
-        if q.free_minutes is not None:
-            free_s = q.free_minutes * 60
-        elif q.until is not None:
-            free_s = int((q.until - now).total_seconds())
-            if free_s <= 0:
-                raise Invalid("the next commitment is not after now", field="until")
-            if free_s > MAX_FREE_MIN * 60:
-                raise Invalid("more than 24 hours away", field="until")
-        else:
-            raise Invalid("give free_minutes or until", field="free_minutes")
+        free_s = _free_seconds(q, now)
 
         db = await raw_connection(self.session)
         road = networks.travel(await db.fetchval(PROVIDER, self.p.tenant_id))
@@ -477,22 +468,45 @@ class RecommendationService:
             why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
             if k in starts:
                 why.append(f"prefers visits from {starts[k].astimezone(tz):%H:%M}")
-            items.append(
-                Recommendation(
-                    customer_id=r["id"],
-                    name=r["name"],
-                    status=r["status"],
-                    lat=r["lat"],
-                    lon=r["lon"],
-                    distance_m=int(r["distance_m"]),
-                    travel_s=travel_s,
-                    service_s=service_s,
-                    onward_s=onward_s,
-                    spare_s=spare_s,
-                    score=round(score_k, 2),
-                    value_per_min=round(value[k], 3),
-                    reasons=why,
-                )
-            )
+            times = (travel_s, service_s, onward_s, spare_s)
+            items.append(_recommendation(r, times, score_k, value[k], why))
         result.items = items[: q.limit]
         return result
+
+
+def _free_seconds(q: FreeTimeQuery, now: datetime) -> int:
+    """The free time asked for: minutes, or until the next commitment (422 naming the field
+    when it is not after now, more than a day away, or not given)."""
+    if q.free_minutes is not None:
+        return q.free_minutes * 60
+    if q.until is None:
+        raise Invalid("give free_minutes or until", field="free_minutes")
+    free_s = int((q.until - now).total_seconds())
+    if free_s <= 0:
+        raise Invalid("the next commitment is not after now", field="until")
+    if free_s > MAX_FREE_MIN * 60:
+        raise Invalid("more than 24 hours away", field="until")
+    return free_s
+
+
+def _recommendation(
+    r: Any, times: tuple[int, int, int, int], score: float, value: float, why: list[str]
+) -> Recommendation:
+    """One suggestion: the customer, its times (there, service, onward, spare), score,
+    value per minute and reasons."""
+    travel_s, service_s, onward_s, spare_s = times
+    return Recommendation(
+        customer_id=r["id"],
+        name=r["name"],
+        status=r["status"],
+        lat=r["lat"],
+        lon=r["lon"],
+        distance_m=int(r["distance_m"]),
+        travel_s=travel_s,
+        service_s=service_s,
+        onward_s=onward_s,
+        spare_s=spare_s,
+        score=round(score, 2),
+        value_per_min=round(value, 3),
+        reasons=why,
+    )
