@@ -38,6 +38,7 @@ from backend.errors import Forbidden, NotFound
 from backend.geofences.services import TerritoryService
 from backend.market.schemas import Coverage, MarketView, Referrer
 from backend.org.services import UserService
+from backend.places.queries import area_of
 from backend.places.services import PlaceService
 
 
@@ -58,21 +59,7 @@ class MarketService:
 
     async def for_place(self, place_id: uuid.UUID, radius_m: float) -> MarketView:
         place = await PlaceService(self.session, self.p).get(place_id)  # access and 404
-        row = await self.session.scalar(
-            select(PlaceRow.footprint).where(
-                PlaceRow.tenant_id == self.p.tenant_id, PlaceRow.id == place.id
-            )
-        )
-        if row is not None:
-            area = json.dumps(mapping(to_shape(row)))
-        else:
-            area = await self.session.scalar(
-                text(
-                    "SELECT ST_AsGeoJSON(ST_Buffer(location, :r)::geometry) FROM places "
-                    "WHERE tenant_id = :t AND id = :id"
-                ),
-                {"r": radius_m, "t": self.p.tenant_id, "id": place.id},
-            )
+        area = await area_of(self.session, self.p.tenant_id, place.id, radius_m)
         if area is None:
             raise NotFound("no such place")
         return await self._view(area)

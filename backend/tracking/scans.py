@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,26 +16,13 @@ import asyncpg
 
 from backend.auth.security import Principal
 from backend.db.jsonb import loads
+from backend.places.queries import places_of_access_points, places_of_beacons
 from backend.tracking.ingest import require_own_device
 from backend.tracking.points import ms
 from backend.tracking.records import EventWriter
 from backend.tracking.schemas import BeaconBatch, ScanResult, WifiBatch
 from geofence.device import Produced
 from geofence.proximity import BEACON, WIFI, Proximity, ProximityConfig
-
-KNOWN_BEACONS = """
-SELECT key, place_id FROM (
-    SELECT 'ib:' || ibeacon_uuid || ':' || major || ':' || minor AS key, place_id
-    FROM beacons WHERE tenant_id = $1 AND protocol = 'ibeacon'
-    UNION ALL
-    SELECT 'ed:' || eddystone_namespace || ':' || eddystone_instance, place_id
-    FROM beacons WHERE tenant_id = $1 AND protocol = 'eddystone'
-) b WHERE key = ANY($2::text[])
-"""
-KNOWN_APS = """
-SELECT bssid AS key, place_id FROM wifi_access_points
-WHERE tenant_id = $1 AND bssid = ANY($2::text[])
-"""
 
 
 class ScanIngest:
@@ -51,7 +39,9 @@ class ScanIngest:
             )
             for s in batch.scans
         ]
-        return await self._run("beacon", batch.device_id, scans, received, KNOWN_BEACONS, BEACON)
+        return await self._run(
+            "beacon", batch.device_id, scans, received, places_of_beacons, BEACON
+        )
 
     async def wifi(self, batch: WifiBatch, received: datetime) -> ScanResult:
         scans = [
@@ -62,7 +52,9 @@ class ScanIngest:
             )
             for s in batch.scans
         ]
-        return await self._run("wifi", batch.device_id, scans, received, KNOWN_APS, WIFI)
+        return await self._run(
+            "wifi", batch.device_id, scans, received, places_of_access_points, WIFI
+        )
 
     async def _run(
         self,
@@ -70,7 +62,9 @@ class ScanIngest:
         device_id: uuid.UUID,
         scans: list[tuple[datetime, dict[str, float], list[Any]]],
         received: datetime,
-        known_sql: str,
+        known: Callable[
+            [asyncpg.Connection, uuid.UUID, list[str]], Awaitable[dict[str, uuid.UUID]]
+        ],
         cfg: ProximityConfig,
     ) -> ScanResult:
         db = self.db
@@ -110,9 +104,7 @@ class ScanIngest:
             )
         # Emitters the device is near already, too: their exits need their place.
         keys = sorted({k for t in todo for k in by_time[t][0]} | set(prox.emitters))
-        places = (
-            {r["key"]: r["place_id"] for r in await db.fetch(known_sql, tid, keys)} if keys else {}
-        )
+        places = await known(db, tid, keys) if keys else {}
         device = str(device_id)
         produced: list[Produced] = []
         for t in todo:
