@@ -31,16 +31,17 @@ from backend.campaigns.schemas import (
 from backend.customers.scoring import CAMPAIGN_FACTOR_SQL, learned_factor
 from backend.db.models import Campaign, CampaignMember, Customer, OrgUnit
 from backend.errors import Forbidden, Invalid, NotFound
+from backend.tracking.queries import visits
 
 TRACK = text(
-    """
+    f"""
 WITH firsts AS (
     SELECT DISTINCT ON (m.tenant_id, m.campaign_id, m.customer_id)
            m.tenant_id, m.campaign_id, m.customer_id, v.id AS visit_id, v.arrived_at
     FROM campaign_members m
     JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
-    JOIN visits v ON v.tenant_id = m.tenant_id AND v.customer_id = m.customer_id
-    WHERE m.status = 'targeted' AND v.retracted_at IS NULL
+    JOIN {visits()} v ON v.tenant_id = m.tenant_id AND v.customer_id = m.customer_id
+    WHERE m.status = 'targeted'
       AND v.arrived_at >= k.starts_on AND v.arrived_at < k.ends_on + 1
       AND (CAST(:campaign AS uuid) IS NULL OR (m.tenant_id = :tenant AND m.campaign_id = :campaign))
     ORDER BY m.tenant_id, m.campaign_id, m.customer_id, v.arrived_at
@@ -50,18 +51,18 @@ UPDATE campaign_members m SET status = 'contacted', contacted_at = f.arrived_at,
 FROM firsts f
 WHERE m.tenant_id = f.tenant_id AND m.campaign_id = f.campaign_id
   AND m.customer_id = f.customer_id
-"""
+"""  # noqa: S608 - the tracking domain's relation
 )
 
 CONVERT = text(
-    """
+    f"""
 WITH wins AS (
     SELECT DISTINCT ON (m.tenant_id, m.campaign_id, m.customer_id)
            m.tenant_id, m.campaign_id, m.customer_id, v.id AS visit_id, v.arrived_at
     FROM campaign_members m
     JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
-    JOIN visits v ON v.tenant_id = m.tenant_id AND v.customer_id = m.customer_id
-    WHERE m.status <> 'converted' AND v.retracted_at IS NULL
+    JOIN {visits()} v ON v.tenant_id = m.tenant_id AND v.customer_id = m.customer_id
+    WHERE m.status <> 'converted'
       AND v.outcome IN ('appointment_set', 'sale')
       AND v.arrived_at >= k.starts_on AND v.arrived_at < k.ends_on + 1
       AND (CAST(:campaign AS uuid) IS NULL OR (m.tenant_id = :tenant AND m.campaign_id = :campaign))
@@ -73,7 +74,7 @@ UPDATE campaign_members m SET status = 'converted', converted_at = w.arrived_at,
 FROM wins w
 WHERE m.tenant_id = w.tenant_id AND m.campaign_id = w.campaign_id
   AND m.customer_id = w.customer_id
-"""
+"""  # noqa: S608 - the tracking domain's relation
 )
 
 
