@@ -39,8 +39,6 @@ STILL_TO_GO = {
     ("recommendations/services.py", "agent_profiles"),
     ("recommendations/services.py", "campaigns"),
     ("recommendations/services.py", "customers"),
-    ("recommendations/learning.py", "customers"),
-    ("recommendations/learning.py", "visits"),
     ("recommendations/services.py", "plan_stops"),
     ("recommendations/services.py", "plans"),
     ("recommendations/services.py", "visits"),

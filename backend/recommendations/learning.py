@@ -7,16 +7,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.customers.queries import segments
+from backend.tracking.queries import visits
+
 WINDOW_DAYS = 365
 
 RECOMPUTE = text(
-    """
+    f"""
 WITH fresh AS (
-    SELECT v.tenant_id, coalesce(c.life_stage, 'unknown') AS segment, v.outcome,
-           count(*)::int AS visits
-    FROM visits v
-    JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
-    WHERE v.outcome IS NOT NULL AND v.retracted_at IS NULL AND v.arrived_at > :since
+    SELECT v.tenant_id, c.segment, v.outcome, count(*)::int AS visits
+    FROM {visits()} v
+    JOIN {segments()} c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
+    WHERE v.outcome IS NOT NULL AND v.arrived_at > :since
     GROUP BY 1, 2, 3
 ), gone AS (
     DELETE FROM segment_outcomes s
@@ -26,7 +28,7 @@ WITH fresh AS (
 INSERT INTO segment_outcomes (tenant_id, segment, outcome, visits)
 SELECT tenant_id, segment, outcome, visits FROM fresh
 ON CONFLICT (tenant_id, segment, outcome) DO UPDATE SET visits = EXCLUDED.visits
-"""
+"""  # noqa: S608 - the tracking and customers domains' relations
 )
 
 
