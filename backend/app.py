@@ -72,6 +72,7 @@ from backend.roads.services import networks
 from backend.tenants.settings import TenantSettingsController
 from backend.tracking.controllers import (
     DeviceTimelineController,
+    ErasureController,
     EventController,
     IngestController,
     VisitController,
@@ -102,6 +103,7 @@ ROUTES = [
     IngestController,
     EventController,
     DeviceTimelineController,
+    ErasureController,
     VisitController,
     AgentProfileController,
     PlanController,

@@ -3,13 +3,12 @@
 import uuid
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbSession, per_request
+from backend.common.deps import per_request
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.org.schemas import (
@@ -29,7 +28,6 @@ from backend.org.schemas import (
     UserUpdate,
 )
 from backend.org.services import DeviceService, OrgUnitService, StoreAppService, UserService
-from backend.privacy.services import Erased, erase_location_history
 
 _OrgUnitControllerBase: Any = crud_controller(
     path="/org-units",
@@ -85,24 +83,6 @@ class UserController(_UserControllerBase):
     ) -> Page[User]:
         filters = user_service.equal_filters(org_unit_id=org_unit_id, role=role, active=active)
         return await user_service.page(filters, cursor, limit)
-
-    @post(
-        "/{item_id:uuid}/erase-location-history",
-        operation_id="EraseLocationHistory",
-        status_code=200,
-        description=(
-            "Admins: delete every point, scan and presence event of the user's devices, the "
-            "engine state kept for them and webhook deliveries carrying those events; visits stay "
-            "without their positions. Recorded in the audit log. Cannot be undone."
-        ),
-    )
-    async def erase_location_history(
-        self,
-        db_session: DbSession,
-        request: Request[Principal, Any, Any],
-        item_id: FromPath[uuid.UUID],
-    ) -> Erased:
-        return await erase_location_history(db_session, request.user, item_id)
 
 
 _DeviceControllerBase: Any = crud_controller(

@@ -18,6 +18,7 @@ from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.common.strict import Instant
 from backend.errors import Invalid, TooManyRequests
+from backend.tracking.erasure import Erased, erase_location_history
 from backend.tracking.ingest import LocationIngest, ingest_connection, require_own_device
 from backend.tracking.jobs import close_stays
 from backend.tracking.scans import ScanIngest
@@ -270,3 +271,28 @@ class VisitController(_VisitBase):
         data: JSONBody[CheckOut],
     ) -> VisitOut:
         return await visit_service.check_out(item_id, data)
+
+
+class ErasureController(Controller):
+    """A user's location history is the tracking domain's to erase (backend/tracking/erasure.py)."""
+
+    path = "/users"
+    tags = ["org"]
+
+    @post(
+        "/{item_id:uuid}/erase-location-history",
+        operation_id="EraseLocationHistory",
+        status_code=200,
+        description=(
+            "Admins: delete every point, scan and presence event of the user's devices, the "
+            "engine state kept for them and webhook deliveries carrying those events; visits stay "
+            "without their positions. Recorded in the audit log. Cannot be undone."
+        ),
+    )
+    async def erase_location_history(
+        self,
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        item_id: FromPath[uuid.UUID],
+    ) -> Erased:
+        return await erase_location_history(db_session, request.user, item_id)

@@ -64,3 +64,12 @@ WHERE s.tenant_id = $1 AND s.id = $2 AND e.retracted_at IS NULL AND {MATCHES}
                     AND e.id = ANY(d.event_ids))
 RETURNING id
 """  # noqa: S608 - constants of this module
+
+
+def deliveries_of(deleted_events: str) -> str:
+    """A data-modifying CTE body: delete the tenant's (`$1`) deliveries that carry any event
+    whose id the CTE `deleted_events` returned (an erasure: nothing is sent of them)."""
+    return (
+        "DELETE FROM webhook_deliveries WHERE tenant_id = $1"  # noqa: S608 - a CTE name from code
+        f" AND event_ids && ARRAY(SELECT id FROM {deleted_events}) RETURNING 1"
+    )
