@@ -16,14 +16,12 @@ BACKBONE = {"tenants", "org_units", "users", "devices", "store_apps"}
 # Tables whose model file is not named after the domain that owns them.
 OWNER = {"segment_outcomes": "recommendations", "audit_log": "activity"}
 STILL_TO_GO = {
+    ("customers/scoring.py", "campaign_members"),  # a campaign's boost in the score
+    ("customers/scoring.py", "campaigns"),
     ("activity/services.py", "agent_profiles"),
     ("activity/services.py", "customers"),
-    ("activity/services.py", "events"),
     ("activity/services.py", "geofences"),
-    ("activity/services.py", "pings"),
     ("activity/services.py", "plan_stops"),
-    ("activity/services.py", "plans"),
-    ("activity/services.py", "visits"),
     ("plans/fulfilment.py", "visits"),  # plans may not import tracking: tracking imports plans
     ("plans/problem.py", "customers"),
     ("plans/queries.py", "customers"),
@@ -56,6 +54,18 @@ def _owners() -> dict[str, str]:
     return owners
 
 
+def _strings(tree: ast.AST) -> list[str]:
+    """Every string literal, an f-string as one (its fields as a placeholder)."""
+    inside = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    out = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.JoinedStr):
+            out.append("".join(v.value if isinstance(v, ast.Constant) else " _ " for v in n.values))
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in inside:
+            out.append(n.value)
+    return out
+
+
 def _foreign() -> set[tuple[str, str]]:
     owners = _owners()
     found = set()
@@ -63,14 +73,14 @@ def _foreign() -> set[tuple[str, str]]:
         domain = p.parent.name
         if domain == "db":
             continue
-        for node in ast.walk(ast.parse(p.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if not SQL.search(node.value):
-                    continue
-                for table in TABLE.findall(node.value):
-                    owner = owners.get(table)
-                    if owner and owner != domain and table not in BACKBONE:
-                        found.add((f"{domain}/{p.name}", table))
+        tree = ast.parse(p.read_text())
+        for text in _strings(tree):
+            if not SQL.search(text):
+                continue
+            for table in TABLE.findall(text):
+                owner = owners.get(table)
+                if owner and owner != domain and table not in BACKBONE:
+                    found.add((f"{domain}/{p.name}", table))
     return found
 
 

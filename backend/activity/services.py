@@ -35,8 +35,10 @@ from backend.auth.security import Principal
 from backend.db.driver import raw_connection
 from backend.db.models import AuditEntry, OrgUnit, Place, User
 from backend.errors import Forbidden, Invalid, NotFound
+from backend.plans.queries import active_plans
 from backend.plans.schemas import AgentProfileIn
 from backend.privacy.services import audit_read
+from backend.tracking.queries import events, kept_points, visits
 
 MAX_RANGE_DAYS = 366
 DWELL_BUCKETS: tuple[tuple[int, int, str], ...] = (
@@ -49,29 +51,29 @@ DWELL_BUCKETS: tuple[tuple[int, int, str], ...] = (
 TALK_OUTCOMES = ("met", "declined", "appointment_set", "sale")
 WIN_OUTCOMES = ("appointment_set", "sale")
 
-PINGS = """
+PINGS = f"""
 SELECT p.fix_time, p.lat, p.lon
-FROM pings p
+FROM {kept_points()} p
 JOIN devices d ON d.tenant_id = p.tenant_id AND d.id = p.device_id
-WHERE p.tenant_id = $1 AND d.user_id = $2 AND p.flag IS NULL
+WHERE p.tenant_id = $1 AND d.user_id = $2
   AND p.fix_time >= $3 AND p.fix_time < $4
 ORDER BY p.fix_time
-"""
-VISITS = """
+"""  # noqa: S608 - the tracking domain's relation
+VISITS = f"""
 SELECT v.id, v.arrived_at, v.departed_at, v.customer_id, c.name AS customer_name, v.place_id,
        v.source, v.outcome, coalesce(v.lat, ST_Y(c.location::geometry)) AS lat,
        coalesce(v.lon, ST_X(c.location::geometry)) AS lon
-FROM visits v
+FROM {visits()} v
 LEFT JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
-WHERE v.tenant_id = $1 AND v.agent_id = $2 AND v.retracted_at IS NULL
+WHERE v.tenant_id = $1 AND v.agent_id = $2
   AND v.arrived_at >= $3 AND v.arrived_at < $4
 ORDER BY v.arrived_at, v.id
-"""
-PLAN = """
-SELECT p.id, ST_AsGeoJSON(p.route) AS route, p.travel FROM plans p
-WHERE p.tenant_id = $1 AND p.agent_id = $2 AND p.plan_date = $3 AND p.status = 'active'
+"""  # noqa: S608 - the tracking domain's relation
+PLAN = f"""
+SELECT p.id, ST_AsGeoJSON(p.route) AS route, p.travel FROM {active_plans()} p
+WHERE p.tenant_id = $1 AND p.agent_id = $2 AND p.plan_date = $3
 ORDER BY p.revision DESC LIMIT 1
-"""
+"""  # noqa: S608 - the plans domain's relation
 STOPS = """
 SELECT s.seq, s.customer_id, c.name AS customer_name, s.start_at
 FROM plan_stops s
@@ -79,17 +81,17 @@ LEFT JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
 WHERE s.tenant_id = $1 AND s.plan_id = $2
 ORDER BY s.seq
 """
-EVENTS = """
+EVENTS = f"""
 SELECT e.id, e.kind, e.occurred_at, e.fence_id, e.place_id, e.customer_id, e.visit_id
-FROM events e
+FROM {events()} e
 JOIN devices d ON d.tenant_id = e.tenant_id AND d.id = e.device_id
-WHERE e.tenant_id = $1 AND d.user_id = $2 AND e.retracted_at IS NULL
+WHERE e.tenant_id = $1 AND d.user_id = $2
   AND e.occurred_at >= $3 AND e.occurred_at < $4
 ORDER BY e.occurred_at, e.id
 LIMIT 1000
-"""
+"""  # noqa: S608 - the tracking domain's relation
 
-AGENT_FIGURES = """
+AGENT_FIGURES = f"""
 WITH agents AS (
     SELECT u.id, u.name FROM users u
     WHERE u.tenant_id = $1 AND u.role = 'agent'
@@ -99,9 +101,9 @@ WITH agents AS (
     SELECT v.agent_id, count(*) AS visits, count(DISTINCT v.customer_id) AS contacted,
            count(*) FILTER (WHERE v.outcome IN ('appointment_set', 'sale')) AS conversions,
            count(*) FILTER (WHERE c.assigned_agent_id = v.agent_id) AS book_visits
-    FROM visits v
+    FROM {visits()} v
     LEFT JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
-    WHERE v.tenant_id = $1 AND v.retracted_at IS NULL AND v.agent_id IN (SELECT id FROM agents)
+    WHERE v.tenant_id = $1 AND v.agent_id IN (SELECT id FROM agents)
       AND v.arrived_at >= $3 AND v.arrived_at < $4
     GROUP BY v.agent_id
 ), book AS (
@@ -111,9 +113,9 @@ WITH agents AS (
 ), planned AS (
     SELECT p.agent_id, count(*) AS stops,
            count(*) FILTER (WHERE s.status IN ('fulfilled', 'done')) AS kept
-    FROM plans p
+    FROM {active_plans()} p
     JOIN plan_stops s ON s.tenant_id = p.tenant_id AND s.plan_id = p.id
-    WHERE p.tenant_id = $1 AND p.status = 'active' AND p.agent_id IN (SELECT id FROM agents)
+    WHERE p.tenant_id = $1 AND p.agent_id IN (SELECT id FROM agents)
       AND p.plan_date BETWEEN $5 AND $6
     GROUP BY p.agent_id
 )
@@ -126,20 +128,20 @@ LEFT JOIN v ON v.agent_id = a.id
 LEFT JOIN book ON book.agent_id = a.id
 LEFT JOIN planned ON planned.agent_id = a.id
 ORDER BY a.name, a.id
-"""
-SEGMENTS = """
+"""  # noqa: S608 - the tracking and plans domains' relations
+SEGMENTS = f"""
 SELECT coalesce(c.life_stage, 'unknown') AS segment,
        count(*) FILTER (WHERE v.outcome IN ('met', 'declined', 'appointment_set', 'sale'))
            AS talks,
        count(*) FILTER (WHERE v.outcome IN ('appointment_set', 'sale')) AS conversions
-FROM visits v
+FROM {visits()} v
 JOIN users u ON u.tenant_id = v.tenant_id AND u.id = v.agent_id
 JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
-WHERE v.tenant_id = $1 AND v.retracted_at IS NULL AND v.arrived_at >= $3 AND v.arrived_at < $4
+WHERE v.tenant_id = $1 AND v.arrived_at >= $3 AND v.arrived_at < $4
   AND u.org_unit_id IN (SELECT o.id FROM org_units o
                         WHERE o.tenant_id = $1 AND o.path @> ARRAY[$2::uuid])
 GROUP BY 1 ORDER BY 1
-"""
+"""  # noqa: S608 - the tracking domain's relation
 UNTOUCHED = """
 SELECT count(*) FROM customers c
 WHERE c.tenant_id = $1 AND NOT c.do_not_visit
@@ -147,30 +149,30 @@ WHERE c.tenant_id = $1 AND NOT c.do_not_visit
                         WHERE o.tenant_id = $1 AND o.path @> ARRAY[$2::uuid])
   AND (c.last_contact_at IS NULL OR c.last_contact_at < $3)
 """
-HEATMAP = """
+HEATMAP = f"""
 SELECT round(v.lat / $5) * $5 AS lat, round(v.lon / $5) * $5 AS lon, count(*) AS visits,
        count(DISTINCT v.agent_id) AS agents
-FROM visits v
+FROM {visits()} v
 JOIN users u ON u.tenant_id = v.tenant_id AND u.id = v.agent_id
-WHERE v.tenant_id = $1 AND v.retracted_at IS NULL AND v.lat IS NOT NULL
+WHERE v.tenant_id = $1 AND v.lat IS NOT NULL
   AND v.arrived_at >= $3 AND v.arrived_at < $4
   AND u.org_unit_id IN (SELECT o.id FROM org_units o
                         WHERE o.tenant_id = $1 AND o.path @> ARRAY[$2::uuid])
 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
 LIMIT 5000
-"""
-STORE_VISITS = """
+"""  # noqa: S608 - the tracking domain's relation
+STORE_VISITS = f"""
 SELECT v.device_id, v.arrived_at, v.departed_at, v.source, v.also_seen_by
-FROM visits v
-WHERE v.tenant_id = $1 AND v.place_id = $2 AND v.retracted_at IS NULL
+FROM {visits()} v
+WHERE v.tenant_id = $1 AND v.place_id = $2
   AND v.arrived_at >= $3 AND v.arrived_at < $4
-"""
-OUTER_FENCE = """
-SELECT DISTINCT e.device_id FROM events e
+"""  # noqa: S608 - the tracking domain's relation
+OUTER_FENCE = f"""
+SELECT DISTINCT e.device_id FROM {events()} e
 JOIN geofences g ON g.tenant_id = e.tenant_id AND g.id = e.fence_id
-WHERE e.tenant_id = $1 AND g.place_id = $2 AND e.kind = 'entered' AND e.retracted_at IS NULL
+WHERE e.tenant_id = $1 AND g.place_id = $2 AND e.kind = 'entered'
   AND e.occurred_at >= $3 AND e.occurred_at < $4
-"""
+"""  # noqa: S608 - the tracking domain's relation
 
 
 def check_range(since: date, until: date) -> int:

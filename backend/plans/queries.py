@@ -36,3 +36,9 @@ def profile_of(tenant: str, user: str) -> str:
         f"(SELECT ap.settings FROM agent_profiles ap"  # noqa: S608 - expressions chosen in code
         f" WHERE ap.tenant_id = {tenant} AND ap.user_id = {user})"
     )
+
+
+def active_plans() -> str:
+    """The plans that stand (one a day per agent, the latest revision), as a subquery to
+    alias."""
+    return "(SELECT * FROM plans WHERE status = 'active')"

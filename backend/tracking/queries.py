@@ -9,3 +9,18 @@ def visits(*, standing: bool = True) -> str:
     not retracted (a retracted visit did not happen)."""
     where = " WHERE retracted_at IS NULL" if standing else ""
     return f"(SELECT * FROM visits{where})"  # noqa: S608 - one of two fixed conditions
+
+
+def events(*, standing: bool = True) -> str:
+    """The events, as a subquery to alias; `standing`: only those not retracted by a replay."""
+    where = " WHERE retracted_at IS NULL" if standing else ""
+    return f"(SELECT * FROM events{where})"  # noqa: S608 - one of two fixed conditions
+
+
+def kept_points() -> str:
+    """The points that count (not flagged by the filters: duplicates, jumps, mock...), as a
+    subquery to alias (`tenant_id`, `device_id`, `fix_time`, `lat`, `lon`, `accuracy_m`)."""
+    return (
+        "(SELECT tenant_id, device_id, fix_time, lat, lon, accuracy_m FROM pings"
+        " WHERE flag IS NULL)"
+    )
