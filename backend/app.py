@@ -158,26 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (or run `fieldsense serve`, which starts one)")
-    # Requests: the app role, under row-level security, carrying the caller's tenant.
-    engine = tenant_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_use_lifo=True,
-        echo=settings.log_sql,
-    )
-    drop_closed_connections(engine)
-    # Work across tenants on purpose: jobs, the webhook worker, login, and finding who is
-    # calling (token or API key) on every request.
-    system_engine = drop_closed_connections(
-        create_async_engine(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_pool_size,
-            pool_use_lifo=True,
-            connect_args={"server_settings": NO_JIT},
-        )
-    )
+    engine, system_engine = _engines(settings)
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
@@ -188,20 +169,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     prometheus = PrometheusConfig(
         app_name="fieldsense", prefix="fieldsense", group_path=True, exclude=["/metrics"]
     )
-    openapi = OpenAPIConfig(
-        title="fieldsense",
-        version="0.1.0",
-        description="Backend for mobile field-sales teams and the stores they serve.",
-        path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
-        components=Components(
-            security_schemes={
-                "ApiKey": SecurityScheme(
-                    type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"
-                )
-            }
-        ),
-    )
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     policy = TargetPolicy.from_settings(
         settings.webhook_require_https, settings.webhook_allow_networks
@@ -209,16 +176,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     dispatcher = Dispatcher(
         system_engine, policy, settings.webhook_timeout_s, settings.webhook_retry_hours
     )
-    jobs = JobRunner(system_engine, intervals=settings.job_intervals)
-    jobs.add("deliver_webhooks", dispatcher.job, every_s=settings.webhook_every_s, shared=True)
-    jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
-    jobs.add("close_finished_days", close_finished_days, every_s=60)
-    jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
-    jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
-    jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
-    jobs.add("score_customers", score_customers, every_s=86_400)
-    jobs.add("track_campaigns", track_campaigns, every_s=300)
-    jobs.add("enforce_retention", enforce_retention, every_s=3600)
+    jobs = _jobs(system_engine, settings, dispatcher)
 
     async def ready_connections() -> None:
         await warm_connections(
@@ -236,26 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     on_startup.append(settle_garbage_collector)
     app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
-        plugins=[
-            StrictJsonPydanticPlugin(),
-            InstantSchemaPlugin(),
-            TimeOfDaySchemaPlugin(),
-            SQLAlchemyPlugin(config=db),
-            StructlogPlugin(
-                config=StructlogConfig(
-                    structlog_logging_config=StructLoggingConfig(
-                        log_exceptions="always",
-                        disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 422, 429},
-                    ),
-                    # Bodies carry passwords and locations: log the request line and status only.
-                    enable_middleware_logging=settings.access_log,
-                    middleware_logging_config=LoggingMiddlewareConfig(
-                        request_log_fields=("method", "path", "query"),
-                        response_log_fields=["status_code"],
-                    ),
-                )
-            ),
-        ],
+        plugins=_plugins(settings, db),
         middleware=[prometheus.middleware],
         on_app_init=[
             jwt_auth.on_app_init,
@@ -264,7 +203,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=exception_handlers,
         request_class=LimitedRequest,
         type_decoders=[INSTANT_DECODER],
-        openapi_config=openapi,
+        openapi_config=_openapi(),
         state=State(
             {
                 "settings": settings,
@@ -291,3 +230,83 @@ def create_app(settings: Settings | None = None) -> Litestar:
     true_allow_headers(app)
     document_security(app)
     return app
+
+
+def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
+    """The request engine and the system engine."""
+    # Requests: the app role, under row-level security, carrying the caller's tenant.
+    engine = tenant_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_use_lifo=True,
+        echo=settings.log_sql,
+    )
+    drop_closed_connections(engine)
+    # Work across tenants on purpose: jobs, the webhook worker, login, and finding who is
+    # calling (token or API key) on every request.
+    system_engine = drop_closed_connections(
+        create_async_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_use_lifo=True,
+            connect_args={"server_settings": NO_JIT},
+        )
+    )
+    return engine, system_engine
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="fieldsense",
+        version="0.1.0",
+        description="Backend for mobile field-sales teams and the stores they serve.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "ApiKey": SecurityScheme(
+                    type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"
+                )
+            }
+        ),
+    )
+
+
+def _jobs(system_engine: AsyncEngine, settings: Settings, dispatcher: Dispatcher) -> JobRunner:
+    """Every periodic job (docs/operations.md lists them; tests/test_docs_drift.py checks)."""
+    jobs = JobRunner(system_engine, intervals=settings.job_intervals)
+    jobs.add("deliver_webhooks", dispatcher.job, every_s=settings.webhook_every_s, shared=True)
+    jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
+    jobs.add("close_finished_days", close_finished_days, every_s=60)
+    jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
+    jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
+    jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
+    jobs.add("score_customers", score_customers, every_s=86_400)
+    jobs.add("track_campaigns", track_campaigns, every_s=300)
+    jobs.add("enforce_retention", enforce_retention, every_s=3600)
+    return jobs
+
+
+def _plugins(settings: Settings, db: SQLAlchemyAsyncConfig) -> list[Any]:
+    return [
+        StrictJsonPydanticPlugin(),
+        InstantSchemaPlugin(),
+        TimeOfDaySchemaPlugin(),
+        SQLAlchemyPlugin(config=db),
+        StructlogPlugin(
+            config=StructlogConfig(
+                structlog_logging_config=StructLoggingConfig(
+                    log_exceptions="always",
+                    disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 422, 429},
+                ),
+                # Bodies carry passwords and locations: log the request line and status only.
+                enable_middleware_logging=settings.access_log,
+                middleware_logging_config=LoggingMiddlewareConfig(
+                    request_log_fields=("method", "path", "query"),
+                    response_log_fields=["status_code"],
+                ),
+            )
+        ),
+    ]
