@@ -229,35 +229,7 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
             )
         )
         say(f"[3/6] starting the API ({cfg.workers} worker processes)")
-        env = {
-            **os.environ,
-            "DATABASE_URL": pg.url,
-            "FIELDSENSE_SECRET": secret,
-            "FIELDSENSE_JOBS": "0",
-            "FIELDSENSE_ACCESS_LOG": "0",
-            # As many pooled connections as uploaders: all of them may land on one worker,
-            # and a request beyond the pool would open (and then close) a connection of its own.
-            "FIELDSENSE_DB_POOL_SIZE": str(cfg.concurrency),
-        }
-        server = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "backend.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(cfg.workers),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-        )
+        server = _start_api(pg.url, secret, port, cfg)
         _wait_ready(base, server)
         # Latency first, on the quiet database: after the batch rounds autovacuum and the
         # checkpointer are busy with their rows for a while.
@@ -265,54 +237,8 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
         # (connect, type introspection) and prepare its statements.
         say(f"      warm-up: {cfg.rate:.0f} requests/s for {WARMUP_S:.0f} s, not measured")
         _load("latency", spec_path, ["--seconds", str(WARMUP_S), "--rate", str(cfg.rate)])
-        latencies = []
-        for r in range(cfg.rounds):
-            say(
-                f"[4/6] single-point latency round {r + 1}/{cfg.rounds}: {cfg.rate:.0f} requests/s for {cfg.latency_seconds:.0f} s"
-            )
-            res = _load(
-                "latency",
-                spec_path,
-                ["--seconds", str(cfg.latency_seconds), "--rate", str(cfg.rate)],
-            )
-            say(
-                f"      p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, {res['errors']} errors"
-            )
-            latencies.append(res)
-        rounds = []
-        for r in range(cfg.rounds):
-            say(
-                f"[5/6] batches round {r + 1}/{cfg.rounds}: {cfg.seconds:.0f} s, {cfg.batch} points per request, {cfg.concurrency} uploaders"
-            )
-            # CPU per ping stored, of the API's processes and of PostgreSQL's: where it goes.
-            api0, pg0 = cpu_s(server.pid), server_cpu_s(pg)
-            res = _load(
-                "batches",
-                spec_path,
-                [
-                    "--seconds",
-                    str(cfg.seconds),
-                    "--batch",
-                    str(cfg.batch),
-                    "--concurrency",
-                    str(cfg.concurrency),
-                    "--round",
-                    str(r),
-                ],
-            )
-            res["api_cpu_us_per_ping"] = per_row_us(api0, cpu_s(server.pid), res["points_stored"])
-            res["server_cpu_us_per_ping"] = per_row_us(pg0, server_cpu_s(pg), res["points_stored"])
-            res["pings_per_s"] = res["points_stored"] / res["seconds"]
-            cpu = (
-                f", CPU a ping: API {res['api_cpu_us_per_ping']:.1f} us,"
-                f" PostgreSQL {res['server_cpu_us_per_ping']:.1f} us"
-                if res["api_cpu_us_per_ping"] and res["server_cpu_us_per_ping"]
-                else ""
-            )
-            say(
-                f"      {res['points_stored']:,} pings stored in {res['seconds']:.1f} s = {res['pings_per_s']:,.0f}/s, {res['errors']} errors{cpu}"
-            )
-            rounds.append(res)
+        latencies = _latency_rounds(cfg, spec_path)
+        rounds = _batch_rounds(cfg, spec_path, server.pid, pg)
         lat = {
             "p50_ms": statistics.median(x["p50_ms"] for x in latencies),
             "p99_ms": statistics.median(x["p99_ms"] for x in latencies),
@@ -327,25 +253,7 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
             f"[6/6] raw COPY of {stored:,} rows into the same table, and the database's share"
             " of the ingest alone for as many (x3)"
         )
-        device_ids = seeded["device_ids"]
-        tid = uuid.UUID(seeded["tenant_id"])
-        events = asyncio.run(_count_events(pg.url))
-        copies: list[float] = []
-        alone: list[dict[str, Any]] = []
-        for i in range(3):
-            copies.append(asyncio.run(copy_rate(pg.url, device_ids, tid, stored, i)))
-            alone.append(
-                asyncio.run(
-                    database_alone(
-                        pg, seeded["devices"], tid, stored, cfg.batch, cfg.concurrency, i
-                    )
-                )
-            )
-            cpu = alone[-1]["server_cpu_us_per_row"]
-            say(
-                f"      COPY {copies[-1]:,.0f} rows/s; database alone {alone[-1]['rows_per_s']:,.0f}"
-                " rows/s" + (f", PostgreSQL {cpu:.1f} us of CPU a row" if cpu else "")
-            )
+        copies, alone, events = _baselines(pg, seeded, stored, cfg)
     finally:
         if server is not None:
             server.terminate()
@@ -387,6 +295,124 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
         json_path.write_text(json.dumps(report, indent=2, default=str))
         say(f"wrote {json_path}")
     return report
+
+
+def _start_api(url: str, secret: str, port: int, cfg: IngestBenchConfig) -> subprocess.Popen[bytes]:
+    """The API in `cfg.workers` processes, no jobs and no access log, its pools as large as
+    the uploaders."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "FIELDSENSE_SECRET": secret,
+        "FIELDSENSE_JOBS": "0",
+        "FIELDSENSE_ACCESS_LOG": "0",
+        # As many pooled connections as uploaders: all of them may land on one worker,
+        # and a request beyond the pool would open (and then close) a connection of its own.
+        "FIELDSENSE_DB_POOL_SIZE": str(cfg.concurrency),
+    }
+    return subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "backend.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(cfg.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+
+
+def _latency_rounds(cfg: IngestBenchConfig, spec_path: Path) -> list[dict[str, Any]]:
+    """Single points at a steady rate, open loop, round by round."""
+    latencies = []
+    for r in range(cfg.rounds):
+        say(
+            f"[4/6] single-point latency round {r + 1}/{cfg.rounds}: {cfg.rate:.0f} requests/s for {cfg.latency_seconds:.0f} s"
+        )
+        res = _load(
+            "latency",
+            spec_path,
+            ["--seconds", str(cfg.latency_seconds), "--rate", str(cfg.rate)],
+        )
+        say(f"      p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms, {res['errors']} errors")
+        latencies.append(res)
+    return latencies
+
+
+def _batch_rounds(
+    cfg: IngestBenchConfig, spec_path: Path, api_pid: int, pg: EmbeddedPostgres
+) -> list[dict[str, Any]]:
+    """Batched uploads by many phones at once, round by round, with the CPU each side spent
+    a ping stored."""
+    rounds = []
+    for r in range(cfg.rounds):
+        say(
+            f"[5/6] batches round {r + 1}/{cfg.rounds}: {cfg.seconds:.0f} s, {cfg.batch} points per request, {cfg.concurrency} uploaders"
+        )
+        # CPU per ping stored, of the API's processes and of PostgreSQL's: where it goes.
+        api0, pg0 = cpu_s(api_pid), server_cpu_s(pg)
+        res = _load(
+            "batches",
+            spec_path,
+            [
+                "--seconds",
+                str(cfg.seconds),
+                "--batch",
+                str(cfg.batch),
+                "--concurrency",
+                str(cfg.concurrency),
+                "--round",
+                str(r),
+            ],
+        )
+        res["api_cpu_us_per_ping"] = per_row_us(api0, cpu_s(api_pid), res["points_stored"])
+        res["server_cpu_us_per_ping"] = per_row_us(pg0, server_cpu_s(pg), res["points_stored"])
+        res["pings_per_s"] = res["points_stored"] / res["seconds"]
+        cpu = (
+            f", CPU a ping: API {res['api_cpu_us_per_ping']:.1f} us,"
+            f" PostgreSQL {res['server_cpu_us_per_ping']:.1f} us"
+            if res["api_cpu_us_per_ping"] and res["server_cpu_us_per_ping"]
+            else ""
+        )
+        say(
+            f"      {res['points_stored']:,} pings stored in {res['seconds']:.1f} s = {res['pings_per_s']:,.0f}/s, {res['errors']} errors{cpu}"
+        )
+        rounds.append(res)
+    return rounds
+
+
+def _baselines(
+    pg: EmbeddedPostgres, seeded: dict[str, Any], stored: int, cfg: IngestBenchConfig
+) -> tuple[list[float], list[dict[str, Any]], int]:
+    """Three raw COPYs of `stored` rows and three runs of the database alone; and the events
+    the rounds recorded."""
+    device_ids = seeded["device_ids"]
+    tid = uuid.UUID(seeded["tenant_id"])
+    events = asyncio.run(_count_events(pg.url))
+    copies: list[float] = []
+    alone: list[dict[str, Any]] = []
+    for i in range(3):
+        copies.append(asyncio.run(copy_rate(pg.url, device_ids, tid, stored, i)))
+        alone.append(
+            asyncio.run(
+                database_alone(pg, seeded["devices"], tid, stored, cfg.batch, cfg.concurrency, i)
+            )
+        )
+        cpu = alone[-1]["server_cpu_us_per_row"]
+        say(
+            f"      COPY {copies[-1]:,.0f} rows/s; database alone {alone[-1]['rows_per_s']:,.0f}"
+            " rows/s" + (f", PostgreSQL {cpu:.1f} us of CPU a row" if cpu else "")
+        )
+    return copies, alone, events
 
 
 def _median_of(rounds: list[dict[str, Any]], key: str) -> str:
