@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from backend.cli import run
-
-
-def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from backend.cli import run, say
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

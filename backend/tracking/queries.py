@@ -4,17 +4,15 @@ rows in one statement (a set-based update): the tracking domain says what they h
 from __future__ import annotations
 
 
-def visits(*, standing: bool = True) -> str:
-    """The visits, as a subquery to alias (every column of a visit); `standing`: only those
-    not retracted (a retracted visit did not happen)."""
-    where = " WHERE retracted_at IS NULL" if standing else ""
-    return f"(SELECT * FROM visits{where})"  # noqa: S608 - one of two fixed conditions
+def visits() -> str:
+    """The visits that stand (not retracted: a retracted visit did not happen), as a
+    subquery to alias (every column of a visit)."""
+    return "(SELECT * FROM visits WHERE retracted_at IS NULL)"
 
 
-def events(*, standing: bool = True) -> str:
-    """The events, as a subquery to alias; `standing`: only those not retracted by a replay."""
-    where = " WHERE retracted_at IS NULL" if standing else ""
-    return f"(SELECT * FROM events{where})"  # noqa: S608 - one of two fixed conditions
+def events() -> str:
+    """The events that stand (not retracted by a replay), as a subquery to alias."""
+    return "(SELECT * FROM events WHERE retracted_at IS NULL)"
 
 
 def kept_points() -> str:
