@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from geofence.distance import haversine_m
 from geofence.filters import FilterConfig, flag_for
 from geofence.presence import Presence, PresenceConfig
 from geofence.spoof import (
@@ -153,20 +152,6 @@ def _same_time_duplicates(fixes: list[Fix], cfg: FilterConfig) -> set[str]:
     return out
 
 
-SPEED_ACCURACY_M = 20.0  # fixes less accurate than this tell no speed (indoor multipath)
-
-
-def _speed(last: Fix | None, fix: Fix) -> float:
-    """How fast the device came from its previous good fix (m/s); 0 after a gap of over two
-    minutes (nothing is known of how it moved), or when either fix is less accurate than
-    SPEED_ACCURACY_M (a reflection indoors jumps 100 m in seconds)."""
-    if last is None or not 0 < fix.t - last.t <= 120:
-        return 0.0
-    if max(last.accuracy_m, fix.accuracy_m) > SPEED_ACCURACY_M:
-        return 0.0
-    return haversine_m(last.lat, last.lon, fix.lat, fix.lon) / (fix.t - last.t)
-
-
 def process(
     device: str,
     state: DeviceState,
@@ -218,7 +203,7 @@ def process(
         state.trail = remember(state.trail, fix, cfg.spoof)
         if state.last is not None and fix.t - state.last.t > cfg.silent_after_s:
             produced += [Produced(e, by) for e in _silence(device, state, state.last.t)]
-        events = state.presence.step(device, fix, near, cfg.presence, _speed(state.last, fix))
+        events = state.presence.step(device, fix, near, cfg.presence, state.last)
         events += state.stops.step(device, fix, cfg.stops)
         if events:
             produced += [Produced(e, by) for e in events]

@@ -79,6 +79,24 @@ SELECT id FROM written
 )
 
 
+# A customer's fence announces a stay at that customer (docs/ingest.md): when the visit its
+# sighting belongs to is at another customer (a neighbour's stay took it in, or it was
+# attributed again), its entered / dwelled / exited no longer stand. Found through the
+# device's events by time (their index); the sighting's own record stays.
+NOT_THEIR_STAY = """
+UPDATE events e SET retracted_at = now()
+FROM visit_sightings s
+JOIN visits v ON v.tenant_id = s.tenant_id AND v.id = s.visit_id
+WHERE s.tenant_id = $1 AND s.visit_id = ANY($2::uuid[]) AND s.source = 'geofence'
+  AND v.retracted_at IS NULL AND v.customer_id IS NOT NULL
+  AND e.tenant_id = $1 AND e.device_id = $3 AND e.visit_id = s.id
+  AND e.occurred_at >= s.started_at - interval '1 day'
+  AND e.kind IN ('entered', 'dwelled', 'exited') AND e.retracted_at IS NULL
+  AND e.fence_id IS NOT NULL AND e.customer_id IS NOT NULL
+  AND e.customer_id <> v.customer_id
+"""
+
+
 def _at(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
@@ -194,6 +212,10 @@ class EventWriter(Sightings):
                 await self._one_stay_next_door(max(p.event.t for p in added))
             if self.customer_ended:
                 await self._where_the_stay_was()
+            if self.user_id is not None:
+                await self.db.execute(
+                    NOT_THEIR_STAY, self.tenant_id, list(self.touched), self.device_id
+                )
             touched, self.touched = self.touched, set()
             self.customer_began = self.customer_ended = False
             await announce(self.db, self.tenant_id, touched)

@@ -81,6 +81,22 @@ class TestEnter:
         events, state, _ = run(walk)
         assert [e.kind for e in events] == [Kind.ENTERED]
 
+    def test_a_car_that_stopped_between_sparse_fixes_still_came_by_car(self) -> None:
+        # A fix every 27 s: the car covers 90 m at 12 m/s, then waits at the light for 90 s,
+        # 20 m from the centre. The straight line says 3.3 m/s (a jog); beyond both fixes'
+        # accuracy it is still faster than anyone walks: the wait is not an entry.
+        pts = [fix(1, 0, -400, acc=5), fix(2, 27, -110, acc=5)]
+        pts += [fix(3 + k, 54.0 + 27 * k, -20, acc=5) for k in range(4)]  # 54 .. 135 s
+        pts += [fix(10, 160, 280, acc=5), fix(11, 187, 600, acc=5)]
+        events, state, _ = run(pts)
+        assert events == [] and state.inside == []
+        # Walking in at 1.5 m/s, a fix every 30 s (10 m accurate), and staying as long:
+        # an entry at its first point inside.
+        walk = [fix(20 + k, 30.0 * k, -185 + 45.0 * k, acc=10) for k in range(4)]  # to -50
+        walk += [fix(30 + k, 120.0 + 30 * k, -20, acc=10) for k in range(4)]
+        events, state, _ = run(walk)
+        assert [(e.kind, e.t) for e in events] == [(Kind.ENTERED, 60.0)]
+
     def test_inside_without_margin_needs_time(self) -> None:
         # 90 m from the centre: inside a 100 m circle, but not by the 30 m accuracy.
         pts = [fix(1, 0, 90, acc=30), fix(2, 30, 90, acc=30)]

@@ -211,6 +211,48 @@ class TestAFencedNeighbour:
         )
         assert events.json()["items"] == []  # B's door saw no stay of its own
 
+    async def test_the_neighbours_door_told_first_is_taken_back_when_the_stay_was_next_door(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # Five-minute uploads. The first ends three minutes into the stay, all of them by B's
+        # door (its fence dwells: it tells of a stay at B); the next fifteen are at A, 20 m
+        # away: the stay was at A, and B's entered / dwelled / exited no longer stand.
+        north = A_NORTH - 12000
+        ids = {
+            "A": await customer(field, "A fenceless", north, "agent2"),
+            "B": await customer(field, "B fenced", north + 20, "agent2"),
+        }
+        fence_id = await door(field, ids["B"], north + 20)
+        rng = random.Random(17)
+        device = await field.device("agent2")
+        h = field.tenant.h("agent2")
+        first = [fix_near(80 - i * 0.5, north - 300 + 60 * i, A_EAST, rng) for i in range(5)]
+        first += [fix_near(77.5 - i * 0.5, north + 25, A_EAST, rng) for i in range(7)]
+        later = [fix_near(74 - i * 0.5, north - 5, A_EAST, rng) for i in range(30)]
+        later += [fix_near(59 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(4)]
+        batches = [first, later]
+        for k, batch in enumerate(batches):
+            r = await client.post(
+                "/ingest/locations", json={"device_id": device, "points": batch}, headers=h
+            )
+            assert r.status_code == 200, r.text
+            events = await client.get(
+                "/events", params={"device_id": device, "fence_id": fence_id}, headers=h
+            )
+            kinds = [e["kind"] for e in events.json()["items"]]
+            # Told after the first upload (it is all the phone had said), taken back after.
+            assert ("entered" in kinds) is (k == 0), kinds
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = [v for v in visits.json()["items"] if v["device_id"] == device]
+        assert [v["customer_id"] for v in mine] == [ids["A"]], mine
+        assert ids["B"] in [x["customer_id"] for x in mine[0]["runners_up"]]
+        taken_back = await client.get(
+            "/events",
+            params={"device_id": device, "fence_id": fence_id, "include_retracted": "true"},
+            headers=h,
+        )
+        assert {"entered", "dwelled"} <= {e["kind"] for e in taken_back.json()["items"]}
+
 
 class TestWhereTheWholeStayWas:
     async def test_a_stop_begun_by_one_door_and_spent_at_the_next_goes_to_the_next(
