@@ -406,8 +406,11 @@ def replan(
     """Re-plan one agent's rest of the day from where they are, now.
 
     Stops in ``done`` are finished and leave the problem; the others keep their windows. The
-    previous order (without what is done or gone) warm-starts a short search.
+    previous order (without what is done or gone) warm-starts a short search. A stop longer
+    than what is left of the shift is dropped (`no_time`), not an error: the day as given
+    was valid (it is validated as such), only the hour is late.
     """
+    validate(problem)
     done_set = set(done)
     agents = []
     for agent in problem.agents:
@@ -434,7 +437,10 @@ def replan(
         )
     if not agents:
         raise ProblemError("agent_id", f"agent {agent_id} is not in the problem")
+    left = max(agent.shift_end - agent.shift_start for agent in agents)
     stops = tuple(stop for stop in problem.stops if stop.id not in done_set)
+    late = [s for s in stops if timedelta(seconds=s.service_s) > left]
+    stops = tuple(s for s in stops if timedelta(seconds=s.service_s) <= left)
     rest = [s for s in previous if s not in done_set]
     quick = replace(
         options or Options(),
@@ -442,9 +448,14 @@ def replan(
         solution_limit=100,
         workers=1,
     )
-    return plan(
+    result = plan(
         Problem(agents=tuple(agents), stops=stops, coaching=problem.coaching),
         quick,
         travel,
         initial={agent_id: rest},
     )
+    too_long = tuple(
+        DroppedStop(s.id, s.kind, DropReason.NO_TIME, "longer than what is left of the shift")
+        for s in late
+    )
+    return replace(result, dropped=result.dropped + too_long) if too_long else result

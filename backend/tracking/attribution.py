@@ -18,14 +18,24 @@ STOP_CUSTOMER_M = 60.0
 
 # The customers a stop may be at: up to three within STOP_CUSTOMER_M, the planned ones first,
 # with what the choice weighs (attribute_stop): how far each is from where the stay was,
-# whether it is planned for the agent around then, and whether it is assigned to the agent.
+# whether it is planned for the agent around then (and not already seen: a stop there that
+# ended before, within the three hours the plan's time allows, though a fence may still hold
+# the agent), and whether it is assigned to the agent. A plan says to see a customer once:
+# the stay after it, next door, is not there for the plan's sake.
 STOP_CANDIDATES = f"""
-SELECT s.i, c.id, c.d, c.planned, c.assigned
+SELECT s.i, c.id, c.d, c.planned AND NOT c.seen AS planned, c.assigned
 FROM unnest($2::int[], $3::float8[], $4::float8[], $6::float8[]) AS s(i, lat, lon, t)
 CROSS JOIN LATERAL (
     SELECT c.id,
            ST_Distance(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography) AS d,
            {planned_near(agent="$7::uuid", customer="c.id", t="s.t")} AS planned,
+           EXISTS (SELECT 1 FROM visits v
+                   JOIN visit_sightings x ON x.tenant_id = v.tenant_id AND x.visit_id = v.id
+                   WHERE v.tenant_id = $1 AND v.agent_id = $7::uuid AND v.customer_id = c.id
+                     AND v.retracted_at IS NULL
+                     AND v.arrived_at > to_timestamp(s.t) - interval '6 hours'
+                     AND x.source = 'stop' AND x.ended_at <= to_timestamp(s.t)
+                     AND x.ended_at > to_timestamp(s.t) - interval '3 hours') AS seen,
            coalesce(c.assigned_agent_id = $7::uuid, false) AS assigned
     FROM customers c
     WHERE c.tenant_id = $1

@@ -147,8 +147,21 @@ class EventWriter(Sightings):
         for r in rows:
             by_stop.setdefault(r["i"], []).append(r)
         self.attribution_of_stop = {}
-        for i, candidates in by_stop.items():
+        # A stop that ends in this batch is not yet recorded: the customer it was at is seen
+        # (STOP_CANDIDATES) for the stops that begin after it here (a move next door).
+        ended: dict[Any, float] = {}
+        order = sorted(
+            by_stop, key=lambda i: (stops[ids[i]].t, stops[ids[i]].kind is not Kind.VISIT_ENDED)
+        )
+        for i in order:
+            e = stops[ids[i]]
+            candidates = [
+                {**c, "planned": c["planned"] and not ended.get(c["id"], e.t + 1) <= e.t}
+                for c in by_stop[i]
+            ]
             chosen = attribute_stop(candidates)
+            if chosen is not None and e.kind is Kind.VISIT_ENDED:
+                ended[chosen.customer_id] = e.t
             if chosen is not None:
                 # At a fenced customer too: it joins that fence's visit, and where the fence
                 # of a neighbour dwelled instead, the stay is one visit at the customer the

@@ -203,6 +203,27 @@ class TestReplan:
             if s.kind is StopKind.APPOINTMENT:
                 assert s.start == next(st.windows[0][0] for st in stops if st.id == s.stop_id)
 
+    def test_a_stop_longer_than_what_is_left_of_the_shift_is_dropped_not_an_error(
+        self,
+    ) -> None:
+        # Half an hour before the shift ends: a 45-minute visit cannot fit any more, a
+        # 20-minute one can. The day was valid; only the hour is late.
+        problem = Problem(
+            (agent(),),
+            (
+                Stop("long", offset(300, 0), 45 * 60, score=50),
+                Stop("short", offset(0, 300), 20 * 60, score=10),
+            ),
+        )
+        result = replan(problem, "kim", HOME, at(17.5), ["long", "short"], options=FAST)
+        assert [s.stop_id for s in result.agents[0].stops] == ["short"]
+        assert [(d.stop_id, d.reason) for d in result.dropped] == [("long", DropReason.NO_TIME)]
+        # A stop that never fit the shift is still bad input.
+        never = Problem((agent(),), (Stop("ten hours", HOME, 10 * 3600),))
+        with pytest.raises(ProblemError) as err:
+            replan(never, "kim", HOME, at(12), [])
+        assert err.value.field == "stops[0].service_s"
+
     def test_after_the_shift_is_bad_input(self) -> None:
         with pytest.raises(ProblemError) as err:
             replan(random_day(3, 3), "kim", HOME, at(19), [])
