@@ -155,10 +155,8 @@ class AgentDay:
         await self.clock.until(self.t)
         while self.buffer:
             chunk, self.buffer = self.buffer[:1000], self.buffer[1000:]
-            resp = await self.http.post(
-                "/ingest/locations",
-                json={"device_id": self.a.device_id, "points": chunk},
-                headers=self.a.h(),
+            resp = await self._send(
+                "/ingest/locations", {"device_id": self.a.device_id, "points": chunk}
             )
             if resp.status_code != 200:
                 self.stats.errors.append(f"upload {resp.status_code}: {resp.text[:200]}")
@@ -166,6 +164,17 @@ class AgentDay:
             self.stats.batches += 1
             self.stats.late_batches += int(late)
         self.last_upload = self.t
+
+    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """POST as the app does: told to slow down (429, with the server's `retry_after_s`),
+        it waits and sends again, a few times, before it gives up."""
+        for _ in range(5):
+            resp = await self.http.post(path, json=body, headers=self.a.h())
+            if resp.status_code != 429:
+                return resp
+            extra = resp.json().get("extra") or {}
+            await asyncio.sleep(float(extra.get("retry_after_s", 1)))
+        return resp
 
     async def _still(self, until: float) -> None:
         while self.t < until:
@@ -217,6 +226,8 @@ class AgentDay:
                 "customer_id": customer,
                 "arrived_at": iso(arrived),
                 "departed_at": iso(self.t),
+                "lat": where[0],  # where the customer is (for reading a run's results)
+                "lon": where[1],
             }
         )
 
@@ -296,9 +307,7 @@ class AgentDay:
         await self._upload(force=True)
         # The app ends the day (the points of the drive home fall outside the shift and are
         # not kept: without this the last visit would wait for the day-end job).
-        resp = await self.http.post(
-            "/ingest/day-end", json={"device_id": self.a.device_id}, headers=self.a.h()
-        )
+        resp = await self._send("/ingest/day-end", {"device_id": self.a.device_id})
         if resp.status_code != 200:
             self.stats.errors.append(f"day-end {resp.status_code}: {resp.text[:200]}")
 
