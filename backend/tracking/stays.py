@@ -20,9 +20,28 @@ def visit_id_for(device: str, source: str, key: str, arrived_t: float) -> str:
 
 
 # A visit's departure from its sightings: none while any is open, else the last one's end.
+# A fence's sighting lasts, for this, only until the agent's next stop at another customer
+# began, once the visit's own stop had ended by then: the stop moved next door (more than
+# 35 m, geofence/stops.py) while the door's 50 m circle still held the agent. The stop is
+# the better witness of where the agent was; the circle may hold both doors. (least()
+# passes over a NULL: an open sighting that was cut ends then.)
+FENCE_HELD_UNTIL = (
+    "(SELECT min(o.started_at) FROM visits ov"
+    " JOIN visit_sightings o ON o.tenant_id = ov.tenant_id AND o.visit_id = ov.id"
+    " WHERE x.source = 'geofence' AND ov.tenant_id = v.tenant_id AND ov.agent_id = v.agent_id"
+    "   AND ov.id <> v.id AND ov.retracted_at IS NULL AND ov.customer_id <> v.customer_id"
+    "   AND ov.arrived_at >= x.started_at - interval '1 day'"
+    "   AND ov.arrived_at < coalesce(x.ended_at, 'infinity')"
+    "   AND o.source = 'stop' AND o.started_at > x.started_at"
+    "   AND o.started_at < coalesce(x.ended_at, 'infinity')"
+    "   AND EXISTS (SELECT 1 FROM visit_sightings y WHERE y.tenant_id = v.tenant_id"
+    "               AND y.visit_id = v.id AND y.source = 'stop' AND y.ended_at <= o.started_at))"
+)
 DEPARTED_BY_SIGHTINGS = (
-    "(SELECT CASE WHEN bool_or(x.ended_at IS NULL) THEN NULL ELSE max(x.ended_at) END"
-    " FROM visit_sightings x WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id)"
+    "(SELECT CASE WHEN bool_or(e.t IS NULL) THEN NULL ELSE max(e.t) END"  # noqa: S608 - constants of this module
+    " FROM visit_sightings x"
+    f" CROSS JOIN LATERAL (SELECT least(x.ended_at, {FENCE_HELD_UNTIL}) AS t) e"
+    " WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id)"
 )
 
 

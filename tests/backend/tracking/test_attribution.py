@@ -88,6 +88,33 @@ async def stay_at_a(client: AsyncTestClient[Litestar], field: Field, who: str) -
     return dict(found[0])
 
 
+async def appointment_now(field: Field, who: str, customer_id: str) -> dict[str, Any]:
+    """`who`'s plan for today, in a time zone where it is about noon now: an appointment at
+    the customer at the top of the hour (within the plan's three hours of now)."""
+    offset = 12 - datetime.now(UTC).hour
+    zone = "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+    local = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    lat, lon = at(A_NORTH - 300, A_EAST)
+    profile = {
+        "start": {"lat": lat, "lon": lon},
+        "shift_start": "06:00",
+        "shift_end": "20:00",
+        "timezone": zone,
+    }
+    start = local.replace(minute=0, second=0, microsecond=0)
+    body = {
+        "agent_id": str(field.tenant.users[who]),
+        "date": local.date().isoformat(),
+        "profile": profile,
+        "appointments": [
+            {"customer_id": customer_id, "start": start.isoformat(), "service_min": 30}
+        ],
+        "prospects": [],
+        "time_limit_s": 0.3,
+    }
+    return dict(await field.tenant.post(who, "/plans", body))
+
+
 class TestTheEvidence:
     def test_where_the_stay_was_decides_between_strangers(self) -> None:
         a = {"id": "a", "d": 4.0, "planned": False, "assigned": False, "fenced": False}
@@ -147,27 +174,7 @@ class TestAPlansStopFollowsAReassignment:
     ) -> None:
         a, b = await neighbours(field, "planned", "agent")
         h = field.tenant.h("agent")
-        # A time zone where it is about noon now: the day's plan holds an appointment at A now.
-        offset = 12 - datetime.now(UTC).hour
-        zone = "Etc/GMT" + (f"{-offset:+d}" if offset else "")
-        local = datetime.now(UTC).astimezone(ZoneInfo(zone))
-        lat, lon = at(A_NORTH - 300, A_EAST)
-        profile = {
-            "start": {"lat": lat, "lon": lon},
-            "shift_start": "06:00",
-            "shift_end": "20:00",
-            "timezone": zone,
-        }
-        start = local.replace(minute=0, second=0, microsecond=0)
-        body = {
-            "agent_id": str(field.tenant.users["agent"]),
-            "date": local.date().isoformat(),
-            "profile": profile,
-            "appointments": [{"customer_id": a, "start": start.isoformat(), "service_min": 30}],
-            "prospects": [],
-            "time_limit_s": 0.3,
-        }
-        plan = await field.tenant.post("agent", "/plans", body)
+        plan = await appointment_now(field, "agent", a)
         visit = await stay_at_a(client, field, "agent")
         assert visit["customer_id"] == a and visit["attributed_by"] == "plan"
         read = (await client.get(f"/plans/{plan['id']}", headers=h)).json()
@@ -252,6 +259,83 @@ class TestAFencedNeighbour:
             headers=h,
         )
         assert {"entered", "dwelled"} <= {e["kind"] for e in taken_back.json()["items"]}
+
+
+class TestMovingNextDoorInsideADoorsCircle:
+    async def test_two_stays_45_m_apart_are_two_visits_though_one_circle_holds_both(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # C has its 50 m door fence, D next door 45 m away has none. Fifteen minutes at C,
+        # then twenty at D (still inside C's circle), and away, in five-minute uploads. The
+        # stop moved next door; C's visit ends when D's begins, and the two stand apart.
+        north = A_NORTH - 15000
+        ids = {
+            "C": await customer(field, "C fenced", north, "agent2"),
+            "D": await customer(field, "D next door", north + 45, "agent2"),
+        }
+        await door(field, ids["C"], north)
+        rng = random.Random(19)
+        device = await field.device("agent2")
+        h = field.tenant.h("agent2")
+        pts = [fix_near(90 - i * 0.5, north - 300 + 60 * i, A_EAST, rng) for i in range(5)]
+        pts += [fix_near(87.5 - i * 0.5, north, A_EAST, rng) for i in range(30)]
+        pts += [fix_near(72.5 - i * 0.5, north + 45, A_EAST, rng) for i in range(40)]
+        pts += [fix_near(52.5 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(4)]
+        for k in range(0, len(pts), 10):
+            r = await client.post(
+                "/ingest/locations",
+                json={"device_id": device, "points": pts[k : k + 10]},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = sorted(
+            (v for v in visits.json()["items"] if v["device_id"] == device),
+            key=lambda v: v["arrived_at"],
+        )
+        assert [v["customer_id"] for v in mine] == [ids["C"], ids["D"]], mine
+        c, d = mine
+        assert "geofence" in c["sources"]
+        assert c["departed_at"] <= d["arrived_at"]
+        # C's visit lasted its fifteen minutes, not the thirty-five its circle held the agent.
+        stayed = datetime.fromisoformat(c["departed_at"]) - datetime.fromisoformat(c["arrived_at"])
+        assert timedelta(minutes=12) < stayed < timedelta(minutes=18), stayed
+
+
+class TestThePlanSaysOnce:
+    async def test_the_stay_next_door_after_the_planned_one_is_not_the_planned_one(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # P and Q, 40 m apart, are both the agent's own; P is planned now. Fifteen minutes at
+        # P, then twenty at Q, and away. The plan's weight would put a stay 40 m away at P;
+        # it says to see P once, so the second stay is where the agent was: at Q.
+        north = A_NORTH - 18000
+        p = await customer(field, "P planned", north, "agent2")
+        q = await customer(field, "Q next door", north + 40, "agent2")
+        await appointment_now(field, "agent2", p)
+        rng = random.Random(23)
+        device = await field.device("agent2")
+        h = field.tenant.h("agent2")
+        pts = [fix_near(60 - i * 0.5, north - 300 + 60 * i, A_EAST, rng) for i in range(5)]
+        pts += [fix_near(57.5 - i * 0.5, north, A_EAST, rng) for i in range(30)]
+        pts += [fix_near(42.5 - i * 0.5, north + 40, A_EAST, rng) for i in range(40)]
+        pts += [fix_near(22.5 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(4)]
+        for k in range(0, len(pts), 10):
+            r = await client.post(
+                "/ingest/locations",
+                json={"device_id": device, "points": pts[k : k + 10]},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = sorted(
+            (v for v in visits.json()["items"] if v["device_id"] == device),
+            key=lambda v: v["arrived_at"],
+        )
+        assert [(v["customer_id"], v["attributed_by"]) for v in mine] == [
+            (p, "plan"),
+            (q, "assigned"),
+        ], mine
 
 
 class TestWhereTheWholeStayWas:
