@@ -3,8 +3,12 @@
 A stop becomes a visit candidate (source "stop"); the backend keeps the ones near a
 customer that has no fence. Gaps are fine while the device reappears in the same place
 (a phone asleep in a meeting); a gap longer than `max_gap_s` ends the stop at its last point.
-One point far away does not end a stop (a reflection off a tall building): the device has
-left when two points in a row are far; the stop ends at its last point inside.
+Points far away do not end a stop while they may be a reflection: indoors a fix jumps
+40-150 m off for half a minute to two minutes, several fixes in a row, and comes back. A
+device at a stop for a minute or more has left when its points have been far for
+`max_away_s`; the stop then ends at its last point inside, and the points away begin what
+follows. One that comes back sooner never left (an excursion to the car is the same stay).
+A younger stop ends at the second point far in a row (one alone may be a reflection).
 
 A short move within the radius (next door, 40-100 m) also ends a stop: when the median of
 the last `window` points sits more than `shift_m` from where the stop was before them, and
@@ -33,6 +37,13 @@ class StopConfig:
     max_gap_s: float = 3600.0
     shift_m: float = 35.0
     window: int = 6
+    # Far for this long is gone: longer than an indoor reflection lasts (up to two minutes).
+    # Only a stop already there for settled_after_s waits that long (two points far end a
+    # younger one: a car moving on from a red light, a phone on the move).
+    max_away_s: float = 180.0
+    settled_after_s: float = 60.0
+    # Back inside for this long is back (a car driving past the stop again is not).
+    back_after_s: float = 60.0
 
 
 @dataclass(slots=True)
@@ -43,8 +54,9 @@ class StopState:
     first_t: float = 0.0
     last_t: float = 0.0
     started: bool = False
-    # A far point waiting for the next one to tell a departure from a reflection.
-    away: list[float] | None = None  # [t, lat, lon]
+    # The points since the first far one, waiting to tell a departure from a reflection (up
+    # to max_away_s of them).
+    excursion: list[list[float]] | None = None  # [[t, lat, lon, far (1.0 or 0.0)], ...]
     # The last points of the stop, to see it move next door.
     recent: list[list[float]] | None = None  # [[t, lat, lon], ...]
     # Its first points (up to 2 x window): where a young stop was, robustly.
@@ -61,33 +73,66 @@ class StopState:
         return event_id(device, "stop", "", self.first_t)
 
     def step(self, device: str, fix: Fix, cfg: StopConfig) -> list[Event]:
+        return self._step(device, fix.t, fix.lat, fix.lon, cfg)
+
+    def _step(self, device: str, t: float, lat: float, lon: float, cfg: StopConfig) -> list[Event]:
         out: list[Event] = []
         if self.n:
-            far = haversine_m(self.lat, self.lon, fix.lat, fix.lon) > cfg.radius_m
-            if fix.t - self.last_t > cfg.max_gap_s:
+            if t - self.last_t > cfg.max_gap_s:
                 out += self.end(device)
-            elif far and self.away is None:
-                self.away = [fix.t, fix.lat, fix.lon]  # wait and see
-                return out
-            elif far and self.away is not None:
-                t, lat, lon = self.away
-                out += self.end(device)
-                self._begin(t, lat, lon)
-                if haversine_m(lat, lon, fix.lat, fix.lon) > cfg.radius_m:
-                    self._begin(fix.t, fix.lat, fix.lon)
-                    return out
-            self.away = None
+            elif self.excursion or haversine_m(self.lat, self.lon, lat, lon) > cfg.radius_m:
+                return self._away(device, t, lat, lon, cfg)
         if self.n == 0:
-            self._begin(fix.t, fix.lat, fix.lon)
+            self._begin(t, lat, lon)
             return out
+        return out + self._add(device, t, lat, lon, cfg)
+
+    def _away(self, device: str, t: float, lat: float, lon: float, cfg: StopConfig) -> list[Event]:
+        """A point while the device may have left: wait and see, take it back, or end the
+        stop and begin what follows with the points away."""
+        # The stop's centre does not move while it waits: whether each point is far is
+        # known once (the fourth of [t, lat, lon, far]).
+        is_far = haversine_m(self.lat, self.lon, lat, lon) > cfg.radius_m
+        away = [*(self.excursion or []), [t, lat, lon, float(is_far)]]
+        far = [bool(p[3]) for p in away]
+        inside = away[len(far) - far[::-1].index(True) :] if True in far else away
+        if self.last_t - self.first_t < cfg.settled_after_s:
+            # A young stop: one point far may be a reflection, two in a row are a departure.
+            if far[-1] and len(away) == 1:
+                self.excursion = away
+                return []
+            if not far[-1]:
+                self.excursion = None
+                return self._add(device, t, lat, lon, cfg)
+        else:
+            if inside and inside[-1][0] - inside[0][0] >= cfg.back_after_s:
+                # Back, and staying: a reflection, or an excursion to the car.
+                self.excursion = None
+                out: list[Event] = []
+                for p in inside:
+                    out += self._add(device, p[0], p[1], p[2], cfg)
+                return out
+            if not far[-1] or t - away[0][0] < cfg.max_away_s:
+                self.excursion = away  # wait and see
+                return []
+        # Gone: the stop ended at its last point inside; what follows began with the first
+        # point away.
+        out = self.end(device)
+        for p in away:
+            out += self._step(device, p[0], p[1], p[2], cfg)
+        return out
+
+    def _add(self, device: str, t: float, lat: float, lon: float, cfg: StopConfig) -> list[Event]:
+        """A point of the stop."""
+        out: list[Event] = []
         # The running centroid: later points refine where the stop is.
         self.n += 1
-        self.lat += (fix.lat - self.lat) / self.n
-        self.lon += (fix.lon - self.lon) / self.n
-        self.last_t = fix.t
-        self.recent = [*(self.recent or [])[-(cfg.window - 1) :], [fix.t, fix.lat, fix.lon]]
+        self.lat += (lat - self.lat) / self.n
+        self.lon += (lon - self.lon) / self.n
+        self.last_t = t
+        self.recent = [*(self.recent or [])[-(cfg.window - 1) :], [t, lat, lon]]
         if self.head is not None and len(self.head) < 2 * cfg.window:
-            self.head.append([fix.t, fix.lat, fix.lon])
+            self.head.append([t, lat, lon])
         before = self._moved_next_door(cfg)
         if before is not None:
             out += self._split(device, before)
@@ -162,7 +207,7 @@ class StopState:
 
     def _begin(self, t: float, lat: float, lon: float) -> None:
         self.lat, self.lon, self.n, self.first_t, self.last_t = lat, lon, 1, t, t
-        self.started, self.away, self.recent = False, None, [[t, lat, lon]]
+        self.started, self.excursion, self.recent = False, None, [[t, lat, lon]]
         self.head = [[t, lat, lon]]
 
     def end(self, device: str) -> list[Event]:
@@ -182,7 +227,7 @@ class StopState:
                     duration_s=self.last_t - self.first_t,
                 )
             )
-        self.n, self.started, self.away, self.recent, self.head = 0, False, None, None, None
+        self.n, self.started, self.excursion, self.recent, self.head = 0, False, None, None, None
         return out
 
 

@@ -36,7 +36,7 @@ from backend.tracking.stays import (
 from backend.webhooks.outbox import with_deliveries
 from geofence.device import Produced
 from geofence.stops import settled_position
-from geofence.types import Event, Kind
+from geofence.types import Event, Kind, make_event
 
 _FENCE_KINDS = {Kind.ENTERED, Kind.EXITED, Kind.DWELLED}
 # The engine's visits are one source's sightings of a stay; their events are recorded as such.
@@ -168,11 +168,60 @@ class EventWriter(Sightings):
                 # stop chose (_one_stay_next_door).
                 self.attribution_of_stop[ids[i]] = chosen
         self.customer_of_stop = {k: a.customer_id for k, a in self.attribution_of_stop.items()}
-        return [
+        kept = [
             p
             for p in produced
             if p.event.source != "stop" or p.event.subject in self.customer_of_stop
         ]
+        return await self._begun_far_out(kept)
+
+    async def _begun_far_out(self, kept: list[Produced]) -> list[Produced]:
+        """Stops that end near a customer but began with no customer near enough (where it
+        began is the mean of its first five minutes: the car park, the walk in, 60-80 m out)
+        were not recorded then: their start is recorded with their end, at the time it
+        happened and where the whole stop was."""
+        begun = {
+            p.event.subject
+            for p in kept
+            if p.event.source == "stop" and p.event.kind is Kind.VISIT_STARTED
+        }
+        ended = [
+            p
+            for p in kept
+            if p.event.source == "stop"
+            and p.event.kind is Kind.VISIT_ENDED
+            and p.event.subject not in begun
+        ]
+        if not ended:
+            return kept
+        recorded = {
+            str(r["id"])
+            for r in await self.db.fetch(
+                "SELECT id FROM visit_sightings WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+                self.tenant_id,
+                [uuid_or_none(p.event.subject) for p in ended],
+            )
+        }
+        starts = {
+            id(p): Produced(
+                make_event(
+                    str(self.device_id),
+                    Kind.VISIT_STARTED,
+                    p.event.t - float(p.event.data.get("duration_s") or 0.0),
+                    p.event.subject,
+                    visit_id=p.event.subject,
+                    source="stop",
+                    lat=p.event.data.get("lat"),
+                    lon=p.event.data.get("lon"),
+                ),
+                p.by,
+            )
+            for p in ended
+            if p.event.subject not in recorded
+        }
+        if not starts:
+            return kept
+        return [q for p in kept for q in ((starts[id(p)], p) if id(p) in starts else (p,))]
 
     async def _fences(self, events: list[Event]) -> dict[uuid.UUID, tuple[Any, Any]]:
         ids = {

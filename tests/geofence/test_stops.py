@@ -16,21 +16,50 @@ def run(points: list[Fix]) -> list[Event]:
     return [e for e in res.events if e.source == "stop"]
 
 
+def away(n0: int, t0: float, east: float = 0.0) -> list[Fix]:
+    """Driving off at 10 m/s from 400 m north, a fix every 15 s: gone (over three minutes)."""
+    return [fix(n0 + k, t0 + 15 * k, 400 + 150 * k, east) for k in range(14)]
+
+
 def stay(n0: int, t0: float, minutes: int, north: float = 0.0) -> list[Fix]:
     return [fix(n0 + i, t0 + 30 * i, north + (i % 3) * 4, (i % 2) * 5) for i in range(minutes * 2)]
 
 
 def test_a_stay_is_one_stop_that_ends_when_the_device_leaves() -> None:
-    pts = [*stay(1, 0, 30), fix(100, 1800, 400), fix(101, 1815, 600), fix(102, 1830, 800)]
-    events = run(pts)
+    # Leaving at 10 m/s: gone once the points have been far for three minutes, and the stop
+    # ended at its last point inside.
+    drive = [fix(100 + k, 1800 + 15 * k, 400 + 150 * k) for k in range(12)]  # to 1965 s
+    events = run([*stay(1, 0, 30), *drive])
+    assert [(e.kind, e.t) for e in events] == [(Kind.VISIT_STARTED, 0)]  # as yet
+    events = run([*stay(1, 0, 30), *drive, fix(200, 1980, 2200)])
+    assert [(e.kind, e.t) for e in events] == [(Kind.VISIT_STARTED, 0), (Kind.VISIT_ENDED, 1770)]
+
+
+def test_a_reflection_of_two_minutes_does_not_split_a_stay() -> None:
+    # Indoors a fix jumps 40-150 m off and stays there for a while, claiming 30 m: five
+    # fixes in a row 120 m away, for two minutes, then back. One stay, one stop.
+    pts = stay(1, 0, 30)
+    for k in range(20, 25):
+        pts[k] = fix(k + 1, pts[k].t, 110, 50, acc=30)
+    events = run(pts + away(100, 1800))
     assert [(e.kind, e.t) for e in events] == [(Kind.VISIT_STARTED, 0), (Kind.VISIT_ENDED, 1770)]
 
 
 def test_one_reflection_does_not_split_a_stay() -> None:
     pts = stay(1, 0, 30)
     pts[30] = fix(31, pts[30].t, 220, 90, acc=15)  # 15 minutes in: a point 240 m off
-    pts += [fix(100, 1800, 400), fix(101, 1815, 600)]
-    events = run(pts)
+    events = run(pts + away(100, 1800))
+    assert [(e.kind, e.t) for e in events] == [(Kind.VISIT_STARTED, 0), (Kind.VISIT_ENDED, 1770)]
+
+
+def test_driving_past_again_is_not_coming_back() -> None:
+    # Leaving, then round the block and past the stop again (30 s within 100 m of it) on the
+    # way: the stop ended when the device left, and the drive past is no part of it.
+    pts = stay(1, 0, 30)
+    out = [fix(100 + k, 1800 + 15 * k, 200 + 100 * k) for k in range(4)]  # north, 200-500 m
+    past = [fix(200 + k, 1860 + 15 * k, 60 - 40 * k, 50) for k in range(3)]  # 60, 20, -20 m
+    on = [fix(300 + k, 1905 + 15 * k, -200 - 150 * k, 50) for k in range(14)]
+    events = run(pts + out + past + on)
     assert [(e.kind, e.t) for e in events] == [(Kind.VISIT_STARTED, 0), (Kind.VISIT_ENDED, 1770)]
 
 
@@ -63,7 +92,7 @@ def test_noise_does_not_split_a_long_stay() -> None:
     pts = [fix(i + 1, 30 * i, rng.gauss(0, 12), rng.gauss(0, 12)) for i in range(120)]
     for k in (20, 50, 51, 90):  # reflections, one of them twice in a row but back after
         pts[k] = fix(k + 1, 30 * k, 70, 20, acc=15)
-    events = run([*pts, fix(500, 3600, 500), fix(501, 3615, 700)])
+    events = run([*pts, *away(500, 3600)])
     assert [e.kind for e in events] == [Kind.VISIT_STARTED, Kind.VISIT_ENDED]
 
 
@@ -78,8 +107,7 @@ def test_approach_fixes_do_not_split_the_stay_when_the_fixes_indoors_settle(
     approach = [fix(1 + i, 15 * i, 0, east) for i, east in enumerate((94, 85, 67, 45))]
     t0 = 90 + parking_s
     indoors = [fix(10 + i, t0 + 30 * i, (i % 3) * 4 - 4, (i % 2) * 5) for i in range(50)]
-    leave = [fix(100, t0 + 1530, 0, 400), fix(101, t0 + 1545, 0, 600)]
-    events = run(approach + indoors + leave)
+    events = run(approach + indoors + away(100, t0 + 1530))
     assert [e.kind for e in events] == [Kind.VISIT_STARTED, Kind.VISIT_ENDED]
     assert events[0].t == 0 and events[1].t == t0 + 49 * 30
     assert abs(events[1].data["lon"] - fix(0, 0, 0, 1).lon) < 10 / 88_000  # at the door

@@ -236,7 +236,7 @@ class TestAFencedNeighbour:
         first = [fix_near(80 - i * 0.5, north - 300 + 60 * i, A_EAST, rng) for i in range(5)]
         first += [fix_near(77.5 - i * 0.5, north + 25, A_EAST, rng) for i in range(7)]
         later = [fix_near(74 - i * 0.5, north - 5, A_EAST, rng) for i in range(30)]
-        later += [fix_near(59 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(4)]
+        later += [fix_near(59 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(8)]
         batches = [first, later]
         for k, batch in enumerate(batches):
             r = await client.post(
@@ -338,6 +338,43 @@ class TestThePlanSaysOnce:
         ], mine
 
 
+class TestAStopBegunInTheCarPark:
+    async def test_is_recorded_when_it_ends_at_the_customer(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # Four minutes crawling along the street 85 m out looking for a place to park, the
+        # walk in, fifteen minutes at E, and away; a fix every 30 s. Five minutes in, where
+        # the stop is (the mean of its points) is still 60-70 m out: no customer near enough
+        # to say whose stay it is yet. At its end it is at E: one visit, from the start.
+        north = A_NORTH - 21000
+        e = await customer(field, "E behind the car park", north, "agent2")
+        rng = random.Random(29)
+        device = await field.device("agent2")
+        h = field.tenant.h("agent2")
+        pts = [
+            {**recent(70 - k * 0.5, north - 85, A_EAST - 45 + 13 * k), "accuracy_m": 5}
+            for k in range(8)
+        ]
+        pts += [
+            {**recent(66, north - 50, A_EAST), "accuracy_m": 8},
+            {**recent(65.5, north - 20, A_EAST), "accuracy_m": 12},
+        ]
+        pts += [fix_near(65 - i * 0.5, north, A_EAST, rng) for i in range(30)]
+        pts += [fix_near(50 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(10)]
+        for k in range(0, len(pts), 10):
+            r = await client.post(
+                "/ingest/locations",
+                json={"device_id": device, "points": pts[k : k + 10]},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = [v for v in visits.json()["items"] if v["device_id"] == device]
+        assert [v["customer_id"] for v in mine] == [e], mine
+        arrived = datetime.fromisoformat(mine[0]["arrived_at"])
+        assert abs(arrived - (datetime.now(UTC) - timedelta(minutes=70))) < timedelta(minutes=2)
+
+
 class TestWhereTheWholeStayWas:
     async def test_a_stop_begun_by_one_door_and_spent_at_the_next_goes_to_the_next(
         self, client: AsyncTestClient[Litestar], field: Field
@@ -353,7 +390,7 @@ class TestWhereTheWholeStayWas:
         device = await field.device("agent2")
         pts = [fix_near(120 - i * 0.5, north, A_EAST, rng) for i in range(13)]
         pts += [fix_near(113.5 - i * 0.5, north + 25, A_EAST, rng) for i in range(30)]
-        pts += [fix_near(98 - i * 0.5, north - 400 - 200 * i, A_EAST, rng) for i in range(4)]
+        pts += [fix_near(98 - i * 0.5, north - 400 - 200 * i, A_EAST, rng) for i in range(8)]
         h = field.tenant.h("agent2")
         for batch in (pts[:14], pts[14:]):  # as the phone uploads: the stop began in the first
             r = await client.post(

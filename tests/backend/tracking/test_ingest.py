@@ -211,10 +211,10 @@ class TestStopVisit:
                 random.Random(i).uniform(-5, 5), 3000 + random.Random(i + 99).uniform(-5, 5)
             )
             pts.append({**point(i * 30, 0), "lat": lat, "lon": lon})
-        # Leaving: two points far away (one alone could be a reflection).
-        for k, t in enumerate((400, 415)):
+        # Leaving: far away for three minutes (a reflection indoors lasts up to two).
+        for k in range(14):
             lat, lon = at(800 + 200 * k, 3000)
-            pts.append({**point(t, 0), "lat": lat, "lon": lon})
+            pts.append({**point(400 + 15 * k, 0), "lat": lat, "lon": lon})
         await send(client, field, device, pts)
         visits = [
             e for e in await events_of(client, field, device) if e["kind"].startswith("visit_")
