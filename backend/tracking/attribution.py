@@ -103,14 +103,20 @@ NEIGHBOUR_M = 100.0
 # A customer visit that has ended is attributed again from where the whole stay was (its
 # settled position: geofence/stops.py), not where it began: a stop begins where the agent
 # parked. Not one the customer's own fence saw dwell (that fence is evidence enough: one at
-# the wrong door is not recorded, _elsewhere), nor one a person reassigned.
+# the wrong door is not recorded, _elsewhere), nor one a person reassigned. A stop that took
+# in a neighbour's fence (the visit's customer is not the fence's) is attributed again: the
+# stop chose where it began, and that neighbour's door may have been the right one.
 ENDED_CUSTOMER_VISITS = """
 SELECT v.id, v.device_id, v.arrived_at, v.departed_at, v.customer_id
 FROM visits v
 WHERE v.tenant_id = $1 AND v.id = ANY($2::uuid[]) AND v.retracted_at IS NULL
   AND v.departed_at IS NOT NULL AND v.place_id IS NULL AND v.customer_id IS NOT NULL
   AND v.device_id IS NOT NULL AND v.attributed_by IS DISTINCT FROM 'person'
-  AND v.source <> 'geofence' AND NOT 'geofence' = ANY(v.also_seen_by)
+  AND NOT EXISTS (
+      SELECT 1 FROM visit_sightings s
+      JOIN visits f ON f.tenant_id = s.tenant_id AND f.id = s.id
+      WHERE s.tenant_id = $1 AND s.visit_id = v.id AND s.source = 'geofence'
+        AND f.customer_id = v.customer_id)
 """
 
 

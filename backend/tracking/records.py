@@ -81,19 +81,21 @@ SELECT id FROM written
 
 # A customer's fence announces a stay at that customer (docs/ingest.md): when the visit its
 # sighting belongs to is at another customer (a neighbour's stay took it in, or it was
-# attributed again), its entered / dwelled / exited no longer stand. Found through the
-# device's events by time (their index); the sighting's own record stays.
+# attributed again), its entered / dwelled / exited no longer stand; when the visit is
+# attributed back to the fence's customer, they stand again. Found through the device's
+# events by time (their index); the sighting's own record stays. (A replay's retractions are
+# not undone here: the sightings of the events a replay took back are gone with them.)
 NOT_THEIR_STAY = """
-UPDATE events e SET retracted_at = now()
+UPDATE events e SET retracted_at = CASE WHEN e.customer_id <> v.customer_id THEN now() END
 FROM visit_sightings s
 JOIN visits v ON v.tenant_id = s.tenant_id AND v.id = s.visit_id
 WHERE s.tenant_id = $1 AND s.visit_id = ANY($2::uuid[]) AND s.source = 'geofence'
   AND v.retracted_at IS NULL AND v.customer_id IS NOT NULL
   AND e.tenant_id = $1 AND e.device_id = $3 AND e.visit_id = s.id
   AND e.occurred_at >= s.started_at - interval '1 day'
-  AND e.kind IN ('entered', 'dwelled', 'exited') AND e.retracted_at IS NULL
+  AND e.kind IN ('entered', 'dwelled', 'exited')
   AND e.fence_id IS NOT NULL AND e.customer_id IS NOT NULL
-  AND e.customer_id <> v.customer_id
+  AND (e.customer_id <> v.customer_id) <> (e.retracted_at IS NOT NULL)
 """
 
 
@@ -168,40 +170,47 @@ class EventWriter(Sightings):
                 # stop chose (_one_stay_next_door).
                 self.attribution_of_stop[ids[i]] = chosen
         self.customer_of_stop = {k: a.customer_id for k, a in self.attribution_of_stop.items()}
+        return await self._stop_ends(produced)
+
+    async def _stop_ends(self, produced: list[Produced]) -> list[Produced]:
+        """The stops' events to record: those near a customer, and every end of a stop whose
+        start was recorded (wherever it ended: a stop cut next door ends where it was
+        before, maybe the car park). A stop that ends near a customer but began with no
+        customer near enough (where it began is the mean of its first five minutes: the car
+        park, the walk in, 60-80 m out) was not recorded then: its start is recorded with its
+        end, at the time it began and where the whole stop was."""
+        begun = {
+            p.event.subject
+            for p in produced
+            if p.event.source == "stop" and p.event.kind is Kind.VISIT_STARTED
+        }
+        ended = [
+            p
+            for p in produced
+            if p.event.source == "stop"
+            and p.event.kind is Kind.VISIT_ENDED
+            and p.event.subject not in begun
+        ]
+        recorded: dict[str, Any] = {}
+        if ended:
+            recorded = {
+                str(r["id"]): r["customer_id"]
+                for r in await self.db.fetch(
+                    "SELECT s.id, v.customer_id FROM visit_sightings s"
+                    " JOIN visits v ON v.tenant_id = s.tenant_id AND v.id = s.visit_id"
+                    " WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])",
+                    self.tenant_id,
+                    [uuid_or_none(p.event.subject) for p in ended],
+                )
+            }
+        for subject, customer in recorded.items():
+            if subject not in self.customer_of_stop and customer is not None:
+                self.customer_of_stop[subject] = customer
         kept = [
             p
             for p in produced
             if p.event.source != "stop" or p.event.subject in self.customer_of_stop
         ]
-        return await self._begun_far_out(kept)
-
-    async def _begun_far_out(self, kept: list[Produced]) -> list[Produced]:
-        """Stops that end near a customer but began with no customer near enough (where it
-        began is the mean of its first five minutes: the car park, the walk in, 60-80 m out)
-        were not recorded then: their start is recorded with their end, at the time it
-        happened and where the whole stop was."""
-        begun = {
-            p.event.subject
-            for p in kept
-            if p.event.source == "stop" and p.event.kind is Kind.VISIT_STARTED
-        }
-        ended = [
-            p
-            for p in kept
-            if p.event.source == "stop"
-            and p.event.kind is Kind.VISIT_ENDED
-            and p.event.subject not in begun
-        ]
-        if not ended:
-            return kept
-        recorded = {
-            str(r["id"])
-            for r in await self.db.fetch(
-                "SELECT id FROM visit_sightings WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-                self.tenant_id,
-                [uuid_or_none(p.event.subject) for p in ended],
-            )
-        }
         starts = {
             id(p): Produced(
                 make_event(
@@ -217,7 +226,7 @@ class EventWriter(Sightings):
                 p.by,
             )
             for p in ended
-            if p.event.subject not in recorded
+            if p.event.subject not in recorded and p.event.subject in self.customer_of_stop
         }
         if not starts:
             return kept

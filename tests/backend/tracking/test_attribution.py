@@ -261,6 +261,46 @@ class TestAFencedNeighbour:
         assert {"entered", "dwelled"} <= {e["kind"] for e in taken_back.json()["items"]}
 
 
+class TestAStopThatTookInTheDoorsFence:
+    async def test_goes_to_the_door_where_the_whole_stay_was(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # F has its door fence; G, 25 m towards the car park, has none. Two minutes finding a
+        # place to park 80 m out, the walk in past G, twenty minutes at F. Five minutes in, the stop's
+        # mean is nearer G: the stop chose G and took in F's fence (its dwell). At its end the
+        # whole stay was at F: the visit is F's, and F's door events stand.
+        north = A_NORTH - 24000
+        f = await customer(field, "F fenced", north, "agent2")
+        g = await customer(field, "G by the car park", north - 25, "agent2")
+        fence_id = await door(field, f, north)
+        rng = random.Random(31)
+        device = await field.device("agent2")
+        h = field.tenant.h("agent2")
+        pts = [
+            {**recent(90 - k * 0.5, north - 80, A_EAST - 45 + 30 * k), "accuracy_m": 6}
+            for k in range(4)
+        ]
+        pts += [fix_near(88 - k * 0.5, north - 50 + 25 * k, A_EAST, rng) for k in range(2)]
+        pts += [fix_near(87 - i * 0.5, north, A_EAST, rng) for i in range(40)]
+        pts += [fix_near(67 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(10)]
+        for k in range(0, len(pts), 10):
+            r = await client.post(
+                "/ingest/locations",
+                json={"device_id": device, "points": pts[k : k + 10]},
+                headers=h,
+            )
+            assert r.status_code == 200, r.text
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = [v for v in visits.json()["items"] if v["device_id"] == device]
+        assert [v["customer_id"] for v in mine] == [f], mine
+        assert {"stop", "geofence"} <= {mine[0]["source"], *mine[0]["sources"]}
+        assert g in [x["customer_id"] for x in mine[0]["runners_up"]]
+        events = await client.get(
+            "/events", params={"device_id": device, "fence_id": fence_id}, headers=h
+        )
+        assert {"entered", "exited"} <= {e["kind"] for e in events.json()["items"]}
+
+
 class TestMovingNextDoorInsideADoorsCircle:
     async def test_two_stays_45_m_apart_are_two_visits_though_one_circle_holds_both(
         self, client: AsyncTestClient[Litestar], field: Field
@@ -373,6 +413,34 @@ class TestAStopBegunInTheCarPark:
         assert [v["customer_id"] for v in mine] == [e], mine
         arrived = datetime.fromisoformat(mine[0]["arrived_at"])
         assert abs(arrived - (datetime.now(UTC) - timedelta(minutes=70))) < timedelta(minutes=2)
+
+
+class TestAStopCutWhereNoCustomerIs:
+    async def test_its_visit_still_ends(
+        self, client: AsyncTestClient[Litestar], field: Field
+    ) -> None:
+        # Three minutes parked 90 m out, then ten at H: five minutes in, the stop (the mean
+        # of its points) is within 60 m of H and its visit begins; six minutes in, the stop
+        # splits from the car park, where it ends: no customer there. Its end is recorded
+        # all the same (it closes the visit's sighting), and H's visit ends when the agent
+        # leaves.
+        north = A_NORTH - 27000
+        h_id = await customer(field, "H", north, "agent2")
+        rng = random.Random(37)
+        device = await field.device("agent2")
+        h = field.tenant.h("agent2")
+        pts = [{**recent(60 - k * 0.5, north - 90, A_EAST + k), "accuracy_m": 5} for k in range(6)]
+        pts += [fix_near(57 - i * 0.5, north, A_EAST, rng) for i in range(20)]
+        pts += [fix_near(47 - i * 0.5, north - 300 - 200 * i, A_EAST, rng) for i in range(10)]
+        for batch in (pts[:11], pts[11:]):  # the first upload ends as the visit begins
+            r = await client.post(
+                "/ingest/locations", json={"device_id": device, "points": batch}, headers=h
+            )
+            assert r.status_code == 200, r.text
+        visits = await client.get("/visits", params={"limit": 500}, headers=h)
+        mine = [v for v in visits.json()["items"] if v["device_id"] == device]
+        assert [v["customer_id"] for v in mine] == [h_id], mine
+        assert mine[0]["departed_at"] is not None, mine
 
 
 class TestWhereTheWholeStayWas:
