@@ -80,41 +80,47 @@ class StopState:
         if self.n:
             if t - self.last_t > cfg.max_gap_s:
                 out += self.end(device)
-            elif self.excursion or haversine_m(self.lat, self.lon, lat, lon) > cfg.radius_m:
-                return self._away(device, t, lat, lon, cfg)
+            elif self.last_t - self.first_t >= cfg.settled_after_s:
+                if self.excursion or haversine_m(self.lat, self.lon, lat, lon) > cfg.radius_m:
+                    return self._away(device, t, lat, lon, cfg)
+            elif haversine_m(self.lat, self.lon, lat, lon) > cfg.radius_m:
+                # A young stop (a phone on the move, the common case): one point far may be
+                # a reflection, two in a row are a departure.
+                if self.excursion is None:
+                    self.excursion = [[t, lat, lon, 1.0]]
+                    return out
+                t0, lat0, lon0 = self.excursion[0][:3]
+                out += self.end(device)
+                self._begin(t0, lat0, lon0)
+                if haversine_m(lat0, lon0, lat, lon) > cfg.radius_m:
+                    self._begin(t, lat, lon)
+                    return out
+            else:
+                self.excursion = None
         if self.n == 0:
             self._begin(t, lat, lon)
             return out
         return out + self._add(device, t, lat, lon, cfg)
 
     def _away(self, device: str, t: float, lat: float, lon: float, cfg: StopConfig) -> list[Event]:
-        """A point while the device may have left: wait and see, take it back, or end the
-        stop and begin what follows with the points away."""
+        """A point while the device may have left a stop it was at for settled_after_s: wait
+        and see, take it back, or end the stop and begin what follows with the points away."""
         # The stop's centre does not move while it waits: whether each point is far is
         # known once (the fourth of [t, lat, lon, far]).
         is_far = haversine_m(self.lat, self.lon, lat, lon) > cfg.radius_m
         away = [*(self.excursion or []), [t, lat, lon, float(is_far)]]
         far = [bool(p[3]) for p in away]
         inside = away[len(far) - far[::-1].index(True) :] if True in far else away
-        if self.last_t - self.first_t < cfg.settled_after_s:
-            # A young stop: one point far may be a reflection, two in a row are a departure.
-            if far[-1] and len(away) == 1:
-                self.excursion = away
-                return []
-            if not far[-1]:
-                self.excursion = None
-                return self._add(device, t, lat, lon, cfg)
-        else:
-            if inside and inside[-1][0] - inside[0][0] >= cfg.back_after_s:
-                # Back, and staying: a reflection, or an excursion to the car.
-                self.excursion = None
-                out: list[Event] = []
-                for p in inside:
-                    out += self._add(device, p[0], p[1], p[2], cfg)
-                return out
-            if not far[-1] or t - away[0][0] < cfg.max_away_s:
-                self.excursion = away  # wait and see
-                return []
+        if inside and inside[-1][0] - inside[0][0] >= cfg.back_after_s:
+            # Back, and staying: a reflection, or an excursion to the car.
+            self.excursion = None
+            out: list[Event] = []
+            for p in inside:
+                out += self._add(device, p[0], p[1], p[2], cfg)
+            return out
+        if not far[-1] or t - away[0][0] < cfg.max_away_s:
+            self.excursion = away  # wait and see
+            return []
         # Gone: the stop ended at its last point inside; what follows began with the first
         # point away.
         out = self.end(device)

@@ -446,7 +446,7 @@ class LocationIngest:
         items = list(zip(todo, matched.near, strict=True))
         result = process(str(device_id), state, items, self.cfg)
         writer = EventWriter(db, self.p.tenant_id, self.p.id, device_id, fences=matched.fences)
-        produced = await writer.resolve_stops(result.produced)
+        produced = await writer.resolve_stops(result.produced, recorded.keys())
         rec = reconcile(produced, recorded)
         events = await writer.write(rec.added, replayed=replay, retracted=rec.retracted)
         flags = {cid: str(f) for cid, f in result.flags.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,21 +81,37 @@ SELECT id FROM written
 
 # A customer's fence announces a stay at that customer (docs/ingest.md): when the visit its
 # sighting belongs to is at another customer (a neighbour's stay took it in, or it was
-# attributed again), its entered / dwelled / exited no longer stand; when the visit is
-# attributed back to the fence's customer, they stand again. Found through the device's
-# events by time (their index); the sighting's own record stays. (A replay's retractions are
-# not undone here: the sightings of the events a replay took back are gone with them.)
+# attributed again), its entered / dwelled / exited no longer stand. Found through the
+# device's events by time (their index); the sighting's own record stays. Not undone when
+# the visit comes back to the fence's customer: a retraction does not say whether it was this
+# one or a replay's (an exit a replay moved keeps its sighting), and a replay's must stand.
 NOT_THEIR_STAY = """
-UPDATE events e SET retracted_at = CASE WHEN e.customer_id <> v.customer_id THEN now() END
+UPDATE events e SET retracted_at = now()
 FROM visit_sightings s
 JOIN visits v ON v.tenant_id = s.tenant_id AND v.id = s.visit_id
 WHERE s.tenant_id = $1 AND s.visit_id = ANY($2::uuid[]) AND s.source = 'geofence'
   AND v.retracted_at IS NULL AND v.customer_id IS NOT NULL
   AND e.tenant_id = $1 AND e.device_id = $3 AND e.visit_id = s.id
-  AND e.occurred_at >= s.started_at - interval '1 day'
+  AND e.occurred_at >= s.started_at - interval '10 minutes'
+  AND e.occurred_at <= coalesce(s.ended_at, 'infinity') + interval '10 minutes'
   AND e.kind IN ('entered', 'dwelled', 'exited')
   AND e.fence_id IS NOT NULL AND e.customer_id IS NOT NULL
-  AND (e.customer_id <> v.customer_id) <> (e.retracted_at IS NOT NULL)
+  AND e.customer_id <> v.customer_id AND e.retracted_at IS NULL
+"""
+
+
+# Stops whose start was recorded: their visit's customer, and the ids of the events that
+# started them (a replay may be about to take those back).
+STOPS_RECORDED = """
+SELECT s.id, v.customer_id,
+       ARRAY(SELECT e.id::text FROM events e
+             WHERE e.tenant_id = $1 AND e.device_id = $3 AND e.visit_id = s.id
+               AND e.kind = 'sighting_started' AND e.retracted_at IS NULL
+               AND e.occurred_at BETWEEN s.started_at - interval '1 second'
+                                     AND s.started_at + interval '1 second') AS starts
+FROM visit_sightings s
+JOIN visits v ON v.tenant_id = s.tenant_id AND v.id = s.visit_id
+WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])
 """
 
 
@@ -129,7 +145,9 @@ class EventWriter(Sightings):
         # can two of them be one stay, or one need attributing again.
         self.customer_began = self.customer_ended = False
 
-    async def resolve_stops(self, produced: list[Produced]) -> list[Produced]:
+    async def resolve_stops(
+        self, produced: list[Produced], replaying: Collection[str] = ()
+    ) -> list[Produced]:
         """Keep stop visits only where a customer without a fence is near (one query)."""
         stops = {p.event.subject: p.event for p in produced if p.event.source == "stop"}
         if not stops:
@@ -170,15 +188,19 @@ class EventWriter(Sightings):
                 # stop chose (_one_stay_next_door).
                 self.attribution_of_stop[ids[i]] = chosen
         self.customer_of_stop = {k: a.customer_id for k, a in self.attribution_of_stop.items()}
-        return await self._stop_ends(produced)
+        return await self._stop_ends(produced, replaying)
 
-    async def _stop_ends(self, produced: list[Produced]) -> list[Produced]:
+    async def _stop_ends(
+        self, produced: list[Produced], replaying: Collection[str]
+    ) -> list[Produced]:
         """The stops' events to record: those near a customer, and every end of a stop whose
         start was recorded (wherever it ended: a stop cut next door ends where it was
         before, maybe the car park). A stop that ends near a customer but began with no
         customer near enough (where it began is the mean of its first five minutes: the car
         park, the walk in, 60-80 m out) was not recorded then: its start is recorded with its
-        end, at the time it began and where the whole stop was."""
+        end, at the time it began and where the whole stop was. `replaying`: the ids of the
+        events a replay reconsiders; a start among them is not recorded yet (the replay
+        implies it again, or takes it back)."""
         begun = {
             p.event.subject
             for p in produced
@@ -196,12 +218,12 @@ class EventWriter(Sightings):
             recorded = {
                 str(r["id"]): r["customer_id"]
                 for r in await self.db.fetch(
-                    "SELECT s.id, v.customer_id FROM visit_sightings s"
-                    " JOIN visits v ON v.tenant_id = s.tenant_id AND v.id = s.visit_id"
-                    " WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])",
+                    STOPS_RECORDED,
                     self.tenant_id,
                     [uuid_or_none(p.event.subject) for p in ended],
+                    self.device_id,
                 )
+                if not (r["starts"] and set(r["starts"]) <= set(replaying))
             }
         for subject, customer in recorded.items():
             if subject not in self.customer_of_stop and customer is not None:
@@ -283,7 +305,7 @@ class EventWriter(Sightings):
                 await self._one_stay_next_door(max(p.event.t for p in added))
             if self.customer_ended:
                 await self._where_the_stay_was()
-            if self.user_id is not None:
+            if self.user_id is not None and (self.customer_began or self.customer_ended):
                 await self.db.execute(
                     NOT_THEIR_STAY, self.tenant_id, list(self.touched), self.device_id
                 )

@@ -40,7 +40,9 @@ FENCE_HELD_UNTIL = (
 DEPARTED_BY_SIGHTINGS = (
     "(SELECT CASE WHEN bool_or(e.t IS NULL) THEN NULL ELSE max(e.t) END"  # noqa: S608 - constants of this module
     " FROM visit_sightings x"
-    f" CROSS JOIN LATERAL (SELECT least(x.ended_at, {FENCE_HELD_UNTIL}) AS t) e"
+    " CROSS JOIN LATERAL (SELECT CASE"
+    "   WHEN x.source <> 'geofence' OR v.customer_id IS NULL THEN x.ended_at"  # most: no search
+    f"  ELSE least(x.ended_at, {FENCE_HELD_UNTIL}) END AS t) e"
     " WHERE x.tenant_id = v.tenant_id AND x.visit_id = v.id)"
 )
 
