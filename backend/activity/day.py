@@ -114,33 +114,27 @@ def plan_against(
             by_customer.setdefault(v["customer_id"], []).append(v)
     out: list[PlannedStop] = []
     for s in stops:
+        planned = {
+            "seq": s["seq"],
+            "customer_id": s["customer_id"],
+            "customer_name": s["customer_name"],
+            "planned_at": s["start_at"],
+        }
         seen = by_customer.get(s["customer_id"], [])
-        if seen:
-            v = min(seen, key=lambda v: abs(v["arrived_at"] - s["start_at"]))
-            delay = v["arrived_at"] - s["start_at"]
-            status = "done" if abs(delay) <= ON_TIME else "moved"
-            out.append(
-                PlannedStop(
-                    seq=s["seq"],
-                    customer_id=s["customer_id"],
-                    customer_name=s["customer_name"],
-                    planned_at=s["start_at"],
-                    status=status,
-                    visit_id=v["id"],
-                    arrived_at=v["arrived_at"],
-                    delay_min=round(delay.total_seconds() / 60),
-                )
+        if not seen:
+            out.append(PlannedStop(**planned, status="skipped" if day_over else "pending"))
+            continue
+        v = min(seen, key=lambda v: abs(v["arrived_at"] - s["start_at"]))
+        delay = v["arrived_at"] - s["start_at"]
+        out.append(
+            PlannedStop(
+                **planned,
+                status="done" if abs(delay) <= ON_TIME else "moved",
+                visit_id=v["id"],
+                arrived_at=v["arrived_at"],
+                delay_min=round(delay.total_seconds() / 60),
             )
-        else:
-            out.append(
-                PlannedStop(
-                    seq=s["seq"],
-                    customer_id=s["customer_id"],
-                    customer_name=s["customer_name"],
-                    planned_at=s["start_at"],
-                    status="skipped" if day_over else "pending",
-                )
-            )
+        )
     planned_ids = {s["customer_id"] for s in stops}
     unplanned = [v["id"] for v in visits if v["customer_id"] not in planned_ids]
     count = {
