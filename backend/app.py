@@ -8,6 +8,7 @@ import gc
 import logging
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from advanced_alchemy.extensions.litestar import (
 )
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.logging.config import StructLoggingConfig
 from litestar.middleware.logging import LoggingMiddlewareConfig
 from litestar.openapi import OpenAPIConfig
@@ -51,6 +53,7 @@ from backend.customers.rfm import score_customers
 from backend.db.tenancy import NO_JIT, driver_of, drop_closed_connections, tenant_engine
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
+from backend.geofences.services import FenceChanged
 from backend.jobs.controllers import JobController
 from backend.jobs.runner import JobRunner
 from backend.market.controllers import MarketController
@@ -65,7 +68,6 @@ from backend.places.controllers import BeaconController, PlaceController, WifiAc
 from backend.plans.controllers import AgentProfileController, PlanController, TeamPlanController
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from backend.plans.pool import shutdown_pool, warm_pool
-from backend.privacy.retention import enforce_retention
 from backend.recommendations.controllers import RecommendationController
 from backend.recommendations.learning import learn_from_outcomes
 from backend.roads.services import networks
@@ -77,8 +79,11 @@ from backend.tracking.controllers import (
     IngestController,
     VisitController,
 )
+from backend.tracking.fence_changes import apply_fence_change
 from backend.tracking.ingest import warm
 from backend.tracking.jobs import close_finished_days, exit_silent_devices
+from backend.tracking.queries import plan_fulfilment, webhook_events
+from backend.tracking.retention import enforce_retention
 from backend.web.controllers import ManagerPageController, static_routers
 from backend.webhooks.controllers import WebhookController
 from backend.webhooks.dispatcher import Dispatcher
@@ -154,6 +159,22 @@ async def warm_connections(engine: AsyncEngine, system_engine: AsyncEngine, n: i
         log.warning("could not ready database connections at start-up: %s", exc)
 
 
+def _fence_changed() -> FenceChanged:
+    """The geofences domain's services call it on every change of a fence: tracking's
+    synthetic events for the devices the change moves in or out (the composition root wires
+    the two, so that geofences need not import tracking)."""
+    return apply_fence_change
+
+
+# What one domain's services need of another that may not import it (the composition root
+# wires them): a fence's change moves devices in or out (tracking reads fences); plan stops
+# are fulfilled by visits (tracking reads plans).
+_WIRED = {
+    "fence_changed": Provide(_fence_changed, sync_to_thread=False),
+    "plan_fulfilment": Provide(plan_fulfilment, sync_to_thread=False),
+}
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     if not settings.database_url:
@@ -174,24 +195,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.webhook_require_https, settings.webhook_allow_networks
     )
     dispatcher = Dispatcher(
-        system_engine, policy, settings.webhook_timeout_s, settings.webhook_retry_hours
+        system_engine,
+        policy,
+        settings.webhook_timeout_s,
+        settings.webhook_retry_hours,
+        events=webhook_events(),
     )
     jobs = _jobs(system_engine, settings, dispatcher)
-
-    async def ready_connections() -> None:
-        await warm_connections(
-            engine, system_engine, min(settings.db_pool_warm, settings.db_pool_size)
-        )
-
-    # Connections first, then (serving processes, jobs on) the jobs and the planner's workers
-    # up front: everything starts when the process is ready to serve.
-    async def start_roads() -> None:  # osrm-routed for imported graphs, or the URL given
-        await asyncio.to_thread(networks.start, settings)
-
-    on_startup: list[Callable[[], Any]] = [ready_connections, start_roads]
-    if settings.jobs:
-        on_startup += [jobs.start, warm_pool]
-    on_startup.append(settle_garbage_collector)
     app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
         plugins=_plugins(settings, db),
@@ -202,6 +212,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers=exception_handlers,
         request_class=LimitedRequest,
+        dependencies=_WIRED,
         type_decoders=[INSTANT_DECODER],
         openapi_config=_openapi(),
         state=State(
@@ -212,10 +223,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "system_engine": system_engine,
                 "limiter": RateLimiter(),
                 "webhook_policy": policy,
+                "webhook_events": webhook_events(),
                 "dispatcher": dispatcher,
             }
         ),
-        on_startup=on_startup,
+        on_startup=_on_startup(settings, engine, system_engine, jobs),
         on_shutdown=[
             jobs.stop,
             networks.stop,
@@ -230,6 +242,27 @@ def create_app(settings: Settings | None = None) -> Litestar:
     true_allow_headers(app)
     document_security(app)
     return app
+
+
+def _on_startup(
+    settings: Settings, engine: AsyncEngine, system_engine: AsyncEngine, jobs: JobRunner
+) -> list[Callable[[], Any]]:
+    """Connections first, then (serving processes, jobs on) the jobs and the planner's
+    workers up front: everything starts when the process is ready to serve."""
+
+    async def ready_connections() -> None:
+        await warm_connections(
+            engine, system_engine, min(settings.db_pool_warm, settings.db_pool_size)
+        )
+
+    async def start_roads() -> None:  # osrm-routed for imported graphs, or the URL given
+        await asyncio.to_thread(networks.start, settings)
+
+    on_startup: list[Callable[[], Any]] = [ready_connections, start_roads]
+    if settings.jobs:
+        on_startup += [jobs.start, warm_pool]
+    on_startup.append(settle_garbage_collector)
+    return on_startup
 
 
 def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
@@ -280,8 +313,10 @@ def _jobs(system_engine: AsyncEngine, settings: Settings, dispatcher: Dispatcher
     jobs.add("deliver_webhooks", dispatcher.job, every_s=settings.webhook_every_s, shared=True)
     jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
     jobs.add("close_finished_days", close_finished_days, every_s=60)
-    jobs.add("plan_tomorrow", plan_tomorrow, every_s=600)
-    jobs.add("fulfil_plan_stops", fulfil_plan_stops, every_s=120)
+    jobs.add("plan_tomorrow", partial(plan_tomorrow, fulfilment=plan_fulfilment()), every_s=600)
+    jobs.add(
+        "fulfil_plan_stops", partial(fulfil_plan_stops, fulfilment=plan_fulfilment()), every_s=120
+    )
     jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
     jobs.add("score_customers", score_customers, every_s=86_400)
     jobs.add("track_campaigns", track_campaigns, every_s=300)

@@ -32,10 +32,12 @@ from backend.activity.schemas import (
 )
 from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
+from backend.customers.queries import customers
 from backend.db.driver import raw_connection
 from backend.db.models import AuditEntry, OrgUnit, Place, User
 from backend.errors import Forbidden, Invalid, NotFound
-from backend.plans.queries import active_plans
+from backend.geofences.queries import geofences
+from backend.plans.queries import active_plans, plan_stops, profile_of
 from backend.plans.schemas import AgentProfileIn
 from backend.privacy.services import audit_read
 from backend.tracking.queries import events, kept_points, visits
@@ -64,23 +66,24 @@ SELECT v.id, v.arrived_at, v.departed_at, v.customer_id, c.name AS customer_name
        v.source, v.outcome, coalesce(v.lat, ST_Y(c.location::geometry)) AS lat,
        coalesce(v.lon, ST_X(c.location::geometry)) AS lon
 FROM {visits()} v
-LEFT JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
+LEFT JOIN {customers()} c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
 WHERE v.tenant_id = $1 AND v.agent_id = $2
   AND v.arrived_at >= $3 AND v.arrived_at < $4
 ORDER BY v.arrived_at, v.id
-"""  # noqa: S608 - the tracking domain's relation
+"""  # noqa: S608 - the tracking and customers domains' relations
 PLAN = f"""
 SELECT p.id, ST_AsGeoJSON(p.route) AS route, p.travel FROM {active_plans()} p
 WHERE p.tenant_id = $1 AND p.agent_id = $2 AND p.plan_date = $3
 ORDER BY p.revision DESC LIMIT 1
 """  # noqa: S608 - the plans domain's relation
-STOPS = """
+PROFILE = f"SELECT {profile_of('$1', '$2')}"
+STOPS = f"""
 SELECT s.seq, s.customer_id, c.name AS customer_name, s.start_at
-FROM plan_stops s
-LEFT JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
+FROM {plan_stops()} s
+LEFT JOIN {customers()} c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
 WHERE s.tenant_id = $1 AND s.plan_id = $2
 ORDER BY s.seq
-"""
+"""  # noqa: S608 - the plans and customers domains' relations
 EVENTS = f"""
 SELECT e.id, e.kind, e.occurred_at, e.fence_id, e.place_id, e.customer_id, e.visit_id
 FROM {events()} e
@@ -102,19 +105,19 @@ WITH agents AS (
            count(*) FILTER (WHERE v.outcome IN ('appointment_set', 'sale')) AS conversions,
            count(*) FILTER (WHERE c.assigned_agent_id = v.agent_id) AS book_visits
     FROM {visits()} v
-    LEFT JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
+    LEFT JOIN {customers()} c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
     WHERE v.tenant_id = $1 AND v.agent_id IN (SELECT id FROM agents)
       AND v.arrived_at >= $3 AND v.arrived_at < $4
     GROUP BY v.agent_id
 ), book AS (
-    SELECT c.assigned_agent_id AS agent_id, count(*) AS customers FROM customers c
+    SELECT c.assigned_agent_id AS agent_id, count(*) AS customers FROM {customers()} c
     WHERE c.tenant_id = $1 AND c.assigned_agent_id IN (SELECT id FROM agents)
     GROUP BY c.assigned_agent_id
 ), planned AS (
     SELECT p.agent_id, count(*) AS stops,
            count(*) FILTER (WHERE s.status IN ('fulfilled', 'done')) AS kept
     FROM {active_plans()} p
-    JOIN plan_stops s ON s.tenant_id = p.tenant_id AND s.plan_id = p.id
+    JOIN {plan_stops()} s ON s.tenant_id = p.tenant_id AND s.plan_id = p.id
     WHERE p.tenant_id = $1 AND p.agent_id IN (SELECT id FROM agents)
       AND p.plan_date BETWEEN $5 AND $6
     GROUP BY p.agent_id
@@ -128,7 +131,7 @@ LEFT JOIN v ON v.agent_id = a.id
 LEFT JOIN book ON book.agent_id = a.id
 LEFT JOIN planned ON planned.agent_id = a.id
 ORDER BY a.name, a.id
-"""  # noqa: S608 - the tracking and plans domains' relations
+"""  # noqa: S608 - the tracking, plans and customers domains' relations
 SEGMENTS = f"""
 SELECT coalesce(c.life_stage, 'unknown') AS segment,
        count(*) FILTER (WHERE v.outcome IN ('met', 'declined', 'appointment_set', 'sale'))
@@ -136,19 +139,19 @@ SELECT coalesce(c.life_stage, 'unknown') AS segment,
        count(*) FILTER (WHERE v.outcome IN ('appointment_set', 'sale')) AS conversions
 FROM {visits()} v
 JOIN users u ON u.tenant_id = v.tenant_id AND u.id = v.agent_id
-JOIN customers c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
+JOIN {customers()} c ON c.tenant_id = v.tenant_id AND c.id = v.customer_id
 WHERE v.tenant_id = $1 AND v.arrived_at >= $3 AND v.arrived_at < $4
   AND u.org_unit_id IN (SELECT o.id FROM org_units o
                         WHERE o.tenant_id = $1 AND o.path @> ARRAY[$2::uuid])
 GROUP BY 1 ORDER BY 1
-"""  # noqa: S608 - the tracking domain's relation
-UNTOUCHED = """
-SELECT count(*) FROM customers c
+"""  # noqa: S608 - the tracking and customers domains' relations
+UNTOUCHED = f"""
+SELECT count(*) FROM {customers()} c
 WHERE c.tenant_id = $1 AND NOT c.do_not_visit
   AND c.org_unit_id IN (SELECT o.id FROM org_units o
                         WHERE o.tenant_id = $1 AND o.path @> ARRAY[$2::uuid])
   AND (c.last_contact_at IS NULL OR c.last_contact_at < $3)
-"""
+"""  # noqa: S608 - the customers domain's relation
 HEATMAP = f"""
 SELECT round(v.lat / $5) * $5 AS lat, round(v.lon / $5) * $5 AS lon, count(*) AS visits,
        count(DISTINCT v.agent_id) AS agents
@@ -169,10 +172,10 @@ WHERE v.tenant_id = $1 AND v.place_id = $2
 """  # noqa: S608 - the tracking domain's relation
 OUTER_FENCE = f"""
 SELECT DISTINCT e.device_id FROM {events()} e
-JOIN geofences g ON g.tenant_id = e.tenant_id AND g.id = e.fence_id
+JOIN {geofences()} g ON g.tenant_id = e.tenant_id AND g.id = e.fence_id
 WHERE e.tenant_id = $1 AND g.place_id = $2 AND e.kind = 'entered'
   AND e.occurred_at >= $3 AND e.occurred_at < $4
-"""  # noqa: S608 - the tracking domain's relation
+"""  # noqa: S608 - the tracking and geofences domains' relations
 
 
 def check_range(since: date, until: date) -> int:
@@ -215,11 +218,7 @@ class ActivityService:
     async def day(self, agent_id: uuid.UUID, day: date, now: datetime | None = None) -> DayActivity:
         agent = await self._agent(agent_id)
         db = await raw_connection(self.session)
-        settings = await db.fetchval(
-            "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2",
-            self.p.tenant_id,
-            agent.id,
-        )
+        settings = await db.fetchval(PROFILE, self.p.tenant_id, agent.id)
         if isinstance(settings, str | bytes):
             settings = json.loads(settings)
         profile = AgentProfileIn.model_validate(settings) if settings else None

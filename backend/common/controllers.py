@@ -9,7 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, delete, get, patch, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 from pydantic import BaseModel
 
@@ -26,8 +26,11 @@ def crud_controller(
     create_schema: type[BaseModel],
     update_schema: type[BaseModel],
     read_schema: type[BaseModel],
+    provide: Provide | None = None,
 ) -> type[Controller]:
-    """A Controller with `GetX`, `CreateX`, `UpdateX`, `DeleteX` for one resource."""
+    """A Controller with `GetX`, `CreateX`, `UpdateX`, `DeleteX` for one resource. The
+    service is made per request from the session and the caller, or by `provide` (a service
+    that needs more of the app)."""
     ItemId = Annotated[uuid.UUID, PathParameter(description=f"the {noun}'s id")]
 
     async def get_one(
@@ -60,7 +63,7 @@ def crud_controller(
         await crud_service.delete(item_id)
 
     # On each handler, not the class: a domain's subclass declares its own `dependencies`.
-    deps = {"crud_service": per_request(service)}
+    deps = {"crud_service": provide or per_request(service)}
     return type(
         f"{noun}CrudController",
         (Controller,),

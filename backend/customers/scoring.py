@@ -89,17 +89,10 @@ def learned_factor(reached: int, converted: int) -> tuple[float, float]:
     return rate, min(3.0, max(0.25, rate / PRIOR_RATE))
 
 
-def boost_sql(now: str) -> str:
-    return f"""coalesce((SELECT max(k.boost * {CAMPAIGN_FACTOR_SQL}) FROM campaign_members m
-                         JOIN campaigns k ON k.tenant_id = m.tenant_id AND k.id = m.campaign_id
-                         WHERE m.tenant_id = c.tenant_id AND m.customer_id = c.id
-                           AND m.status <> 'converted'
-                           AND CAST({now} AS timestamptz)::date
-                               BETWEEN k.starts_on AND k.ends_on), 0)"""  # noqa: S608 - constants; `now` is an SQL expression chosen in code
-
-
-def score_sql(now: str, weights: list[str]) -> str:
-    return f"LEAST(100, {base_sql(now, weights)} * {FACTOR_SQL} + {boost_sql(now)})"
+def score_sql(now: str, weights: list[str], boost: str) -> str:
+    """The score: ``boost`` is the SQL expression of the campaigns' boost (the campaigns
+    domain's `boost_sql`, over the same `c`), "0" for none."""
+    return f"LEAST(100, {base_sql(now, weights)} * {FACTOR_SQL} + {boost})"
 
 
 def weight_vector(weights: ScoreWeights) -> list[float]:

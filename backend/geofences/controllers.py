@@ -4,12 +4,12 @@ import uuid
 from typing import Any, Literal
 
 from litestar import Request, Response, get, post, put
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.auth.security import Principal
 from backend.common.controllers import crud_controller
-from backend.common.deps import per_request
+from backend.common.deps import DbSession, per_request
 from backend.common.imports import ImportResult
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit, NearLat, NearLon
@@ -23,13 +23,34 @@ from backend.geofences.schemas import (
     TerritoryCreate,
     TerritoryUpdate,
 )
-from backend.geofences.services import GeofenceService, TerritoryService, geofence_filters
+from backend.geofences.services import (
+    FenceChanged,
+    GeofenceService,
+    TerritoryService,
+    geofence_filters,
+)
+
+
+def _geofence_service() -> Provide:
+    """The geofences of the request's caller; `fence_changed` is the app's (backend/app.py).
+    A provider of its own for each key (Litestar refuses one provider under two)."""
+
+    async def made(
+        db_session: DbSession,
+        request: Request[Principal, Any, Any],
+        fence_changed: NamedDependency[FenceChanged],
+    ) -> GeofenceService:
+        return GeofenceService(db_session, request.user, fence_changed)
+
+    return Provide(made)
+
 
 _GeofenceControllerBase: Any = crud_controller(
     path="/geofences",
     tag="geofences",
     noun="Geofence",
     service=GeofenceService,
+    provide=_geofence_service(),
     create_schema=GeofenceCreate,
     update_schema=GeofenceUpdate,
     read_schema=Geofence,
@@ -37,7 +58,7 @@ _GeofenceControllerBase: Any = crud_controller(
 
 
 class GeofenceController(_GeofenceControllerBase):
-    dependencies = {"geofence_service": per_request(GeofenceService)}
+    dependencies = {"geofence_service": _geofence_service()}
 
     @get("/", operation_id="ListGeofences")
     async def list_geofences(

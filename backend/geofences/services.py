@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from geoalchemy2.shape import from_shape
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, false, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.scope import unit_in_subtree, unit_on_path
+from backend.auth.security import Principal
 from backend.common.crud import CrudService
 from backend.common.geo import (
     area_element,
@@ -93,9 +95,33 @@ class TerritoryService(CrudService[TerritoryRow, Territory]):
         )
 
 
+@runtime_checkable  # Litestar checks the value a dependency provides against its type
+class FenceChanged(Protocol):
+    """What follows a fence's creation, change or deletion, in the same transaction: the
+    tracking domain's synthetic events for the devices it moves in or out
+    (`backend.tracking.fence_changes.apply_fence_change`). The app provides it (backend/app.py):
+    tracking reads fences, so this domain does not import tracking."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        fence_id: uuid.UUID,
+        now: datetime,
+        *,
+        deleted: bool = False,
+    ) -> int: ...
+
+
 class GeofenceService(CrudService[GeofenceRow, Geofence]):
     model = GeofenceRow
     label = "geofence"
+
+    def __init__(
+        self, session: AsyncSession, principal: Principal, fence_changed: FenceChanged
+    ) -> None:
+        super().__init__(session, principal)
+        self.fence_changed = fence_changed
 
     def visible(self) -> ColumnElement[bool]:
         if self.p.is_store_app:
@@ -197,9 +223,7 @@ class GeofenceService(CrudService[GeofenceRow, Geofence]):
 
     async def _changed(self, fence_id: uuid.UUID, *, deleted: bool = False) -> None:
         """Devices the change moves in or out of the fence get synthetic events now."""
-        from backend.tracking.fence_changes import apply_fence_change
-
-        await apply_fence_change(
+        await self.fence_changed(
             self.session, self.p.tenant_id, fence_id, datetime.now(UTC), deleted=deleted
         )
 

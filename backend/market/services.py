@@ -99,30 +99,7 @@ class MarketService:
                 ).where(customers)
             )
         ).one()
-        days = cast(
-            func.extract("epoch", func.now() - CustomerRow.last_contact_at) / 86400, Integer
-        )
-        referrers = (
-            await self.session.execute(
-                select(
-                    CustomerRow.id,
-                    CustomerRow.name,
-                    cast(CustomerRow.value, Float).label("value"),
-                    CustomerRow.assigned_agent_id,
-                    days.label("days"),
-                )
-                .where(
-                    customers,
-                    status == "customer",
-                    ~CustomerRow.do_not_visit,
-                    CustomerRow.last_contact_at > func.now() - text("interval '365 days'"),
-                )
-                .order_by(
-                    CustomerRow.value.desc(), CustomerRow.last_contact_at.desc(), CustomerRow.id
-                )
-                .limit(10)
-            )
-        ).all()
+        referrers = await self._referrers(customers)
         coverage = await self._coverage(customers, cast(shape, Geometry(srid=4326)))
         households = int(counts.households) if counts.households is not None else None
         return MarketView(
@@ -133,18 +110,47 @@ class MarketService:
             dormant=counts.dormant,
             do_not_visit=counts.do_not_visit,
             penetration=round(counts.customers / households, 4) if households else None,
-            referrers=[
-                Referrer(
-                    customer_id=r.id,
-                    name=r.name,
-                    value=r.value,
-                    last_contact_days=r.days,
-                    agent_id=r.assigned_agent_id,
-                )
-                for r in referrers
-            ],
+            referrers=referrers,
             coverage=coverage,
         )
+
+    async def _referrers(self, customers: ColumnElement[bool]) -> list[Referrer]:
+        """The area's ten most valuable customers in touch within the year: who to ask
+        for introductions."""
+        days = cast(
+            func.extract("epoch", func.now() - CustomerRow.last_contact_at) / 86400, Integer
+        )
+        rows = (
+            await self.session.execute(
+                select(
+                    CustomerRow.id,
+                    CustomerRow.name,
+                    cast(CustomerRow.value, Float).label("value"),
+                    CustomerRow.assigned_agent_id,
+                    days.label("days"),
+                )
+                .where(
+                    customers,
+                    CustomerRow.status == "customer",
+                    ~CustomerRow.do_not_visit,
+                    CustomerRow.last_contact_at > func.now() - text("interval '365 days'"),
+                )
+                .order_by(
+                    CustomerRow.value.desc(), CustomerRow.last_contact_at.desc(), CustomerRow.id
+                )
+                .limit(10)
+            )
+        ).all()
+        return [
+            Referrer(
+                customer_id=r.id,
+                name=r.name,
+                value=r.value,
+                last_contact_days=r.days,
+                agent_id=r.assigned_agent_id,
+            )
+            for r in rows
+        ]
 
     async def _coverage(self, customers: ColumnElement[bool], shape: Any) -> list[Coverage]:
         """Who covers the area: the agents the caller's customers there are assigned to, and

@@ -60,3 +60,11 @@ async def area_of(
         {"r": radius_m, "t": tenant_id, "id": place_id},
     )
     return area
+
+
+def tagged(tenant: str, place: str, tags: str) -> str:
+    """Whether the place `place` (of tenant `tenant`) carries any of `tags` (a text[]): SQL
+    expressions chosen in code."""
+    return f"""EXISTS (
+             SELECT 1 FROM places pl
+             WHERE pl.tenant_id = {tenant} AND pl.id = {place} AND pl.tags && {tags})"""  # noqa: S608 - expressions chosen in code

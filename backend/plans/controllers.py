@@ -2,12 +2,15 @@
 
 import uuid
 from datetime import date
+from typing import Any
 
-from litestar import Controller, get, post, put
-from litestar.di import NamedDependency
+from litestar import Controller, Request, get, post, put
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from backend.common.deps import per_request
+from backend.auth.security import Principal
+from backend.common.deps import DbSession
+from backend.plans.fulfilment import Fulfilment
 from backend.plans.schemas import (
     AgentProfileIn,
     AgentProfileOut,
@@ -20,10 +23,22 @@ from backend.plans.schemas import (
 from backend.plans.services import PlanService
 
 
+async def _plan_service(
+    db_session: DbSession,
+    request: Request[Principal, Any, Any],
+    plan_fulfilment: NamedDependency[Fulfilment],
+) -> PlanService:
+    """The plans of the request's caller; `plan_fulfilment` is the app's (backend/app.py)."""
+    return PlanService(db_session, request.user, plan_fulfilment)
+
+
+_PLAN_SERVICE = Provide(_plan_service)
+
+
 class AgentProfileController(Controller):
     path = "/agents"
     tags = ["plans"]
-    dependencies = {"plan_service": per_request(PlanService)}
+    dependencies = {"plan_service": _PLAN_SERVICE}
 
     @get("/{user_id:uuid}/profile", operation_id="GetAgentProfile")
     async def get_profile(
@@ -50,7 +65,7 @@ class AgentProfileController(Controller):
 class PlanController(Controller):
     path = "/plans"
     tags = ["plans"]
-    dependencies = {"plan_service": per_request(PlanService)}
+    dependencies = {"plan_service": _PLAN_SERVICE}
 
     @post(
         "/",
@@ -107,7 +122,7 @@ class PlanController(Controller):
 class TeamPlanController(Controller):
     path = "/team-plans"
     tags = ["plans"]
-    dependencies = {"plan_service": per_request(PlanService)}
+    dependencies = {"plan_service": _PLAN_SERVICE}
 
     @post(
         "/",

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.security import Principal
 from backend.db.models import AgentProfile, Plan, User
 from backend.errors import DomainError
-from backend.plans.fulfilment import FULFIL
+from backend.plans.fulfilment import Fulfilment
 from backend.plans.schemas import AgentProfileIn, PlanOptionsIn
 from backend.plans.services import PlanService
 
@@ -22,7 +22,7 @@ PLAN_FROM_HOUR = 18  # local time from which tomorrow is planned
 BATCH = 20  # plans per firing: each takes up to the solver's time limit
 
 
-async def plan_tomorrow(session: AsyncSession, now: datetime) -> int:
+async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfilment) -> int:
     """Plan tomorrow (in each agent's time zone) for agents who have no plan for it yet.
 
     Runs every few minutes; after 18:00 local time an agent without tomorrow's plan gets one
@@ -64,7 +64,7 @@ async def plan_tomorrow(session: AsyncSession, now: datetime) -> int:
         )
         try:
             async with session.begin_nested():
-                await PlanService(session, system)._plan_agents(
+                await PlanService(session, system, fulfilment)._plan_agents(
                     [(user, profile)], tomorrow, PlanOptionsIn()
                 )
         except DomainError as exc:
@@ -74,7 +74,6 @@ async def plan_tomorrow(session: AsyncSession, now: datetime) -> int:
     return made
 
 
-async def fulfil_plan_stops(session: AsyncSession, now: datetime) -> int:
+async def fulfil_plan_stops(session: AsyncSession, now: datetime, fulfilment: Fulfilment) -> int:
     """Mark the planned stops of plans under way fulfilled by the visits detected for them."""
-    result = await session.execute(FULFIL, {"tenant": None, "plans": None, "now": now})
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await fulfilment.under_way(session, now)

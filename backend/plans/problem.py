@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from backend.campaigns.queries import boost_sql
+from backend.customers.queries import customers
 from backend.customers.scoring import array_weights, score_sql
+from backend.geofences.queries import territories
 from backend.plans.schemas import AgentProfileIn, AppointmentIn, CoachingIn, VisitIn
 from routing import plan as planner
 from routing.travel import GeoPoint
@@ -22,12 +25,12 @@ CANDIDATES = text(
     f"""
 SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
        c.life_stage, c.preferred_hours, c.assigned_agent_id,
-       {score_sql(":now", array_weights("CAST(:weights AS float8[])"))} AS score,
-       (SELECT t.agent_id FROM territories t
+       {score_sql(":now", array_weights("CAST(:weights AS float8[])"), boost_sql(":now"))} AS score,
+       (SELECT t.agent_id FROM {territories()} t
          WHERE t.tenant_id = c.tenant_id AND t.agent_id IS NOT NULL
            AND ST_Covers(t.geom, c.location::geometry)
          ORDER BY t.agent_id LIMIT 1) AS territory_agent
-FROM customers c
+FROM {customers()} c
 WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
   AND (c.status <> 'customer' OR c.last_contact_at IS NULL
        OR c.last_contact_at < :now - interval '30 days')
@@ -39,7 +42,7 @@ WHERE c.tenant_id = :tenant AND NOT c.do_not_visit
   AND NOT (c.id = ANY(:exclude))
 ORDER BY c.id = ANY(:boosted) DESC, score DESC, c.id
 LIMIT :limit
-"""  # noqa: S608 - the recommendations' scoring SQL, constants
+"""  # noqa: S608 - the owners' SQL (scoring, campaigns, customers, territories), constants
 )
 
 

@@ -4,6 +4,8 @@ owns what they say. Arguments are SQL expressions chosen in code (columns, param
 
 from __future__ import annotations
 
+from backend.customers.queries import customers
+
 
 def planned_near(agent: str, customer: str, t: str) -> str:
     """Whether the agent's active plan has `customer` within three hours of `t` (epoch s)."""
@@ -22,7 +24,7 @@ def planned_elsewhere_near(agent: str, customer: str, t: str, location: str, wit
     return f"""EXISTS (
         SELECT 1 FROM plans p
         JOIN plan_stops ps ON ps.tenant_id = p.tenant_id AND ps.plan_id = p.id
-        JOIN customers c ON c.tenant_id = ps.tenant_id AND c.id = ps.customer_id
+        JOIN {customers()} c ON c.tenant_id = ps.tenant_id AND c.id = ps.customer_id
         WHERE p.tenant_id = $1 AND p.agent_id = {agent} AND p.status = 'active'
           AND ps.customer_id <> {customer}
           AND ps.start_at BETWEEN to_timestamp({t}) - interval '1 hour'
@@ -42,3 +44,13 @@ def active_plans() -> str:
     """The plans that stand (one a day per agent, the latest revision), as a subquery to
     alias."""
     return "(SELECT * FROM plans WHERE status = 'active')"
+
+
+def plans() -> str:
+    """Every plan, any revision (every column), as a subquery to alias."""
+    return "(SELECT * FROM plans)"
+
+
+def plan_stops() -> str:
+    """Every stop of every plan (every column), as a subquery to alias."""
+    return "(SELECT * FROM plan_stops)"

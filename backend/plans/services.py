@@ -23,7 +23,7 @@ from backend.coaching.services import coaching_for
 from backend.db.base import uuid7
 from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, User
 from backend.errors import Forbidden, Invalid, NotFound
-from backend.plans.fulfilment import sync_fulfilment
+from backend.plans.fulfilment import Fulfilment
 from backend.plans.inputs import PlanInputs
 from backend.plans.pool import planner_pool
 from backend.plans.problem import agent_of, coaching_of, stops_of
@@ -52,9 +52,11 @@ from routing.travel import GeoPoint, TravelTimes
 
 
 class PlanService(PlanInputs):
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+    def __init__(self, session: AsyncSession, principal: Principal, fulfilment: Fulfilment) -> None:
+        """`fulfilment`: the stops the visits fulfil (fulfilment.py; the app provides it)."""
         self.session = session
         self.p = principal
+        self.fulfilment = fulfilment
         if principal.is_store_app:
             raise Forbidden("store apps have no access to plans")
 
@@ -178,49 +180,9 @@ class PlanService(PlanInputs):
             self.session, self.p.tenant_id, [u.id for u, _ in agents], day, opts.coaching
         )
         if prospects is not None:
-            cands = [
-                {
-                    "customer_id": str(p.customer_id),
-                    "lat": info[p.customer_id]["lat"],
-                    "lon": info[p.customer_id]["lon"],
-                    "score": p.score,
-                    "service_min": p.service_min,
-                    "segment": info[p.customer_id]["segment"],
-                    "hours": info[p.customer_id]["hours"],
-                }
-                for p in prospects
-            ]
+            cands = [_given(p, info[p.customer_id]) for p in prospects]
         else:
-            start = agents[0][1].start
-            rows = await self._candidates(
-                [u.id for u, _ in agents],
-                sorted({u.org_unit_id for u, _ in agents}),
-                GeoPoint(start.lat, start.lon),
-                opts.prospect_radius_m,
-                opts.max_prospects,
-                [cid for _, cid in named],
-                list(coaching.boost) if coaching else [],
-            )
-            ids = {str(u.id) for u, _ in agents}
-            cands = []
-            for r in rows:
-                owner = r["territory_agent"] or r["assigned_agent_id"]
-                cands.append(
-                    {
-                        "customer_id": str(r["id"]),
-                        "lat": r["lat"],
-                        "lon": r["lon"],
-                        "score": round(float(r["score"]), 2),
-                        "service_min": 30,
-                        "segment": r["life_stage"],
-                        "hours": r["preferred_hours"],
-                        # Territories bind only in team plans: a single agent's candidates
-                        # already come from their own book.
-                        "agents": [str(owner)]
-                        if owner and len(agents) > 1 and str(owner) in ids
-                        else None,
-                    }
-                )
+            cands = await self._chosen(agents, opts, [cid for _, cid in named], coaching)
         stops = stops_of(day, tz, appointments, must, cands, info)
         problem = planner.Problem(
             agents=tuple(agent_of(profile, user.id, day) for user, profile in agents),
@@ -238,6 +200,69 @@ class PlanService(PlanInputs):
             "coaching_notes": [str(n) for n in notes],
             "time_limit_s": time_limit_s,
         }
+        out = await self._store_each(agents, result, day, base_inputs, team_id)
+        dropped = [
+            DroppedOut(
+                customer_id=uuid.UUID(d.stop_id),
+                kind=d.kind.value,
+                reason=d.reason.value,
+                detail=d.detail,
+            )
+            for d in result.dropped
+        ]
+        return out, dropped
+
+    async def _chosen(
+        self,
+        agents: Sequence[tuple[User, AgentProfileIn]],
+        opts: PlanOptionsIn,
+        named: list[uuid.UUID],
+        coaching: CoachingIn | None,
+    ) -> list[dict[str, Any]]:
+        """Prospects chosen from the customer base near the first agent's start, best
+        scored first (customers a coaching note boosts before all), bar those `named`."""
+        start = agents[0][1].start
+        rows = await self._candidates(
+            [u.id for u, _ in agents],
+            sorted({u.org_unit_id for u, _ in agents}),
+            GeoPoint(start.lat, start.lon),
+            opts.prospect_radius_m,
+            opts.max_prospects,
+            named,
+            list(coaching.boost) if coaching else [],
+        )
+        ids = {str(u.id) for u, _ in agents}
+        cands = []
+        for r in rows:
+            owner = r["territory_agent"] or r["assigned_agent_id"]
+            cands.append(
+                {
+                    "customer_id": str(r["id"]),
+                    "lat": r["lat"],
+                    "lon": r["lon"],
+                    "score": round(float(r["score"]), 2),
+                    "service_min": 30,
+                    "segment": r["life_stage"],
+                    "hours": r["preferred_hours"],
+                    # Territories bind only in team plans: a single agent's candidates
+                    # already come from their own book.
+                    "agents": [str(owner)]
+                    if owner and len(agents) > 1 and str(owner) in ids
+                    else None,
+                }
+            )
+        return cands
+
+    async def _store_each(
+        self,
+        agents: Sequence[tuple[User, AgentProfileIn]],
+        result: planner.PlanResult,
+        day: date,
+        base_inputs: dict[str, Any],
+        team_id: uuid.UUID | None,
+    ) -> list[PlanOut]:
+        """Each agent's plan stored, and read back; the stops left out go with a single
+        agent's plan (a team's are the team's)."""
         by_agent_dropped: dict[str, list[planner.DroppedStop]] = {}
         if len(agents) == 1:
             by_agent_dropped[str(agents[0][0].id)] = list(result.dropped)
@@ -258,16 +283,7 @@ class PlanService(PlanInputs):
                 travel=await self.travel(),
             )
             out.append(await self.read(row.id))
-        dropped = [
-            DroppedOut(
-                customer_id=uuid.UUID(d.stop_id),
-                kind=d.kind.value,
-                reason=d.reason.value,
-                detail=d.detail,
-            )
-            for d in result.dropped
-        ]
-        return out, dropped
+        return out
 
     async def team(self, data: TeamPlanCreate) -> TeamPlanOut:
         if self.p.is_agent:
@@ -328,7 +344,7 @@ class PlanService(PlanInputs):
         old = await self._load(plan_id)
         if old.status != "active":
             raise Invalid("only the active plan of a day can be re-planned", field="plan_id")
-        await sync_fulfilment(self.session, self.p.tenant_id, [old.id])
+        await self.fulfilment.sync(self.session, self.p.tenant_id, [old.id])
         stops = (
             await self.session.scalars(
                 select(PlanStop)
@@ -345,26 +361,10 @@ class PlanService(PlanInputs):
         done_ids |= set(data.done)
         cancelled = set(data.cancelled)
         check_in_plan(data, stops, inputs)
-        urgent_info = await self._customers(
-            [(f"urgent[{i}].customer_id", u.customer_id) for i, u in enumerate(data.urgent)]
-            + [(f"add[{i}].customer_id", a.customer_id) for i, a in enumerate(data.add)]
-        )
-        appointments, must, prospects = revised(inputs, data, urgent_info)
-        info = await self._customers(
-            [
-                ("appointments", a.customer_id)
-                for a in appointments
-                if a.customer_id not in urgent_info
-            ]
-            + [("must_visit", m.customer_id) for m in must if m.customer_id not in urgent_info],
-            scoped=False,
-        )
-        info.update(urgent_info)
-        stops_in = stops_of(day, tz, appointments, must, prospects, info)
-        agent = agent_of(profile, old.agent_id, day)
+        appointments, must, prospects, info = await self._revised(inputs, data)
         problem = planner.Problem(
-            (agent,),
-            tuple(stops_in),
+            (agent_of(profile, old.agent_id, day),),
+            tuple(stops_of(day, tz, appointments, must, prospects, info)),
             coaching_of(
                 CoachingIn.model_validate(inputs["coaching"]) if inputs.get("coaching") else None
             ),
@@ -412,6 +412,29 @@ class PlanService(PlanInputs):
         )
         return await self.read(row.id)
 
+    async def _revised(
+        self, inputs: dict[str, Any], data: ReplanIn
+    ) -> tuple[list[AppointmentIn], list[VisitIn], list[dict[str, Any]], dict[uuid.UUID, Any]]:
+        """The plan's inputs as the re-plan revises them (urgent visits and additions in,
+        cancelled ones out: `revised`), and what is known of their customers: the ones
+        added must be the caller's, the ones planned before stay as they were."""
+        urgent_info = await self._customers(
+            [(f"urgent[{i}].customer_id", u.customer_id) for i, u in enumerate(data.urgent)]
+            + [(f"add[{i}].customer_id", a.customer_id) for i, a in enumerate(data.add)]
+        )
+        appointments, must, prospects = revised(inputs, data, urgent_info)
+        info = await self._customers(
+            [
+                ("appointments", a.customer_id)
+                for a in appointments
+                if a.customer_id not in urgent_info
+            ]
+            + [("must_visit", m.customer_id) for m in must if m.customer_id not in urgent_info],
+            scoped=False,
+        )
+        info.update(urgent_info)
+        return appointments, must, prospects, info
+
     # --- reads ------------------------------------------------------------------------
     async def _load(self, plan_id: uuid.UUID) -> Plan:
         plan = await self.session.scalar(self._visible(select(Plan).where(Plan.id == plan_id)))
@@ -421,7 +444,7 @@ class PlanService(PlanInputs):
 
     async def read(self, plan_id: uuid.UUID) -> PlanOut:
         plan = await self._load(plan_id)
-        await sync_fulfilment(self.session, self.p.tenant_id, [plan.id])
+        await self.fulfilment.sync(self.session, self.p.tenant_id, [plan.id])
         route = await self.session.scalar(
             select(func.ST_AsGeoJSON(Plan.route, 6)).where(
                 Plan.tenant_id == plan.tenant_id, Plan.id == plan.id
@@ -454,3 +477,16 @@ class PlanService(PlanInputs):
             )
         ).all()
         return [await self.read(i) for i in ids]
+
+
+def _given(p: ProspectIn, info: dict[str, Any]) -> dict[str, Any]:
+    """A prospect the caller gave, with its score, as the planner takes it."""
+    return {
+        "customer_id": str(p.customer_id),
+        "lat": info["lat"],
+        "lon": info["lon"],
+        "score": p.score,
+        "service_min": p.service_min,
+        "segment": info["segment"],
+        "hours": info["hours"],
+    }

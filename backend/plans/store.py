@@ -90,45 +90,50 @@ async def store_plan(
     )
     session.add(plan)
     await session.flush()
-    seq = 0
-    for old in kept:
-        seq += 1
-        session.add(
-            PlanStop(
-                tenant_id=p.tenant_id,
-                plan_id=plan.id,
-                seq=seq,
-                customer_id=old.customer_id,
-                kind=old.kind,
-                arrival_at=old.arrival_at,
-                start_at=old.start_at,
-                departure_at=old.departure_at,
-                travel_s=old.travel_s,
-                wait_s=old.wait_s,
-                distance_m=old.distance_m,
-                score=old.score,
-                status=old.status if old.status != "planned" else "done",
-                visit_id=old.visit_id,
-            )
-        )
-    for s in agent_plan.stops:
-        seq += 1
-        session.add(
-            PlanStop(
-                tenant_id=p.tenant_id,
-                plan_id=plan.id,
-                seq=seq,
-                customer_id=uuid.UUID(s.stop_id),
-                kind=s.kind.value,
-                arrival_at=s.arrival,
-                start_at=s.start,
-                departure_at=s.departure,
-                travel_s=s.travel_s,
-                wait_s=s.wait_s,
-                distance_m=s.distance_m,
-                score=s.score,
-                status="planned",
-            )
-        )
+    session.add_all(_stops(plan, kept, agent_plan.stops))
     await session.flush()
     return plan
+
+
+def _stops(
+    plan: Plan, kept: Sequence[PlanStop], planned: Sequence[planner.PlannedStop]
+) -> list[PlanStop]:
+    """The new plan's stops in order: those kept from the revision before (done, whatever
+    their status said), then the planned ones."""
+    stops = [
+        PlanStop(
+            tenant_id=plan.tenant_id,
+            plan_id=plan.id,
+            seq=seq,
+            customer_id=old.customer_id,
+            kind=old.kind,
+            arrival_at=old.arrival_at,
+            start_at=old.start_at,
+            departure_at=old.departure_at,
+            travel_s=old.travel_s,
+            wait_s=old.wait_s,
+            distance_m=old.distance_m,
+            score=old.score,
+            status=old.status if old.status != "planned" else "done",
+            visit_id=old.visit_id,
+        )
+        for seq, old in enumerate(kept, start=1)
+    ]
+    return stops + [
+        PlanStop(
+            tenant_id=plan.tenant_id,
+            plan_id=plan.id,
+            seq=seq,
+            customer_id=uuid.UUID(s.stop_id),
+            kind=s.kind.value,
+            arrival_at=s.arrival,
+            start_at=s.start,
+            departure_at=s.departure,
+            travel_s=s.travel_s,
+            wait_s=s.wait_s,
+            distance_m=s.distance_m,
+            score=s.score,
+            status="planned",
+        )
+        for seq, s in enumerate(planned, start=len(stops) + 1)
+    ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,17 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.scope import require_agent
 from backend.auth.security import Principal
-from backend.campaigns.services import campaigns_of, running_campaigns
 from backend.customers.scoring import (
     LEARNED,
     PRIOR_RATE,
-    WEIGHT_ORDER,
     adjusted,
-    array_weights,
-    base_sql,
     reasons,
-    score_sql,
-    stored_weights_sql,
     weight_vector,
 )
 from backend.db.driver import raw_connection
@@ -49,145 +43,24 @@ from backend.recommendations.schemas import (
     Recommendation,
     SegmentLearning,
 )
+from backend.recommendations.statements import (
+    ALONG,
+    CAMPAIGN_BOOSTS,
+    POOL_MAX,
+    POOL_WIDEN,
+    PROFILE,
+    PROVIDER,
+    RECENT_DAYS,
+    STOPS_PATH,
+    WEIGHTS,
+    free_time_sql,
+    pool_size,
+)
 from backend.roads.services import networks
 from backend.tenants.settings import ScoreWeights
+from backend.tracking.queries import plan_fulfilment
 from routing.roads import RoadTravel
 from routing.travel import GeoPoint, HaversineTravel, TravelMode, TravelTimes
-
-RECENT_DAYS = 14  # a customer visited this recently is not suggested again
-
-# Candidates per query: the nearest, about four times as many as suggestions asked for
-# (rounded up to tens, so only a few statements get prepared), within bounds. Measured on the
-# benchmark's 1M prospects (docs/recommendations.md): the value per minute of the top 20
-# from the nearest 50 / 100 / 150 / 1,000 is 99.3 / 99.7 / 99.8 / 100 % of the best, while
-# each further candidate is one more random heap page read.
-POOL_PER_ITEM = 4
-POOL_MIN, POOL_MAX = 50, 400
-POOL_WIDEN = 4  # when too few of the pool fit, the next query's pool is this much larger
-
-
-def pool_size(limit: int) -> int:
-    return min(POOL_MAX, max(POOL_MIN, POOL_PER_ITEM * 10 * -(-limit // 10)))
-
-
-# The hot path of "nearby", in one round trip: raw asyncpg (a prepared statement, records
-# without the ORM's row processing), only SQL written here formatted in, every value bound.
-# `ctx` reads the agent's context once (profile, what the team's outcomes taught, the
-# tenant's weights, whether a campaign runs that day); every row carries it (the first is
-# read) and the LEFT JOIN keeps one row when there is no candidate. Empty preferred hours
-# come back as NULL so most rows decode no JSON. The pool is a literal: with `LIMIT $n`
-# PostgreSQL never trusts the generic plan and plans each call anew (about 1 ms here).
-# $1 tenant, $2 agent, $3 agent's unit, $4 lon, $5 lat, $6 visited-recently cutoff, $7 now,
-# $8.. the default weights (WEIGHT_ORDER).
-_FREE_TIME = (
-    """
-WITH ctx AS MATERIALIZED (
-    SELECT (SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2)
-               AS settings,
-           (SELECT coalesce(json_agg(json_build_object(
-                     'segment', segment, 'talks', talks, 'conversions', conversions,
-                     'not_home', not_home, 'rate', rate, 'factor', factor)), '[]'::json)
-            FROM segment_learning WHERE tenant_id = $1) AS learned,
-           EXISTS (SELECT 1 FROM campaigns k
-                   WHERE k.tenant_id = $1
-                     AND $7::timestamptz::date BETWEEN k.starts_on AND k.ends_on)
-               AS campaigns_running,
-           """  # noqa: S608 - the scoring module's SQL, constants
-    + ",\n           ".join(
-        f"{w} AS w{i}" for i, w in enumerate(stored_weights_sql("t.settings", 8), start=1)
-    )
-    + """
-    FROM (SELECT) AS one LEFT JOIN tenants t ON t.id = $1
-)
-SELECT ctx.settings, ctx.learned, ctx.campaigns_running,
-       n.id, n.name, n.status, n.life_stage, n.hours, n.value, n.last_contact_at, n.score,
-       n.rfm_r, n.rfm_f, n.rfm_m, n.rfm_recency_days, n.churn_risk, n.distance_m,
-       ST_Y(n.location::geometry) AS lat, ST_X(n.location::geometry) AS lon
-FROM ctx
-LEFT JOIN LATERAL (
-    SELECT c.id, c.name, c.status, c.location, c.life_stage,
-           NULLIF(c.preferred_hours, '[]'::jsonb) AS hours, c.value::float8 AS value,
-           c.last_contact_at, c.rfm_r, c.rfm_f, c.rfm_m, c.rfm_recency_days, c.churn_risk,
-           ("""
-    + base_sql("$7::timestamptz", [f"ctx.w{i}" for i in range(1, len(WEIGHT_ORDER) + 1)])
-    + """)::float8 AS score,
-           c.location <-> p.pt AS distance_m
-    FROM customers c,
-         (SELECT ST_SetSRID(ST_MakePoint($4, $5), 4326)::geography AS pt) p
-    WHERE c.tenant_id = $1 AND NOT c.do_not_visit
-      AND (c.assigned_agent_id = $2
-           OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
-                 SELECT u.id FROM org_units u
-                 WHERE u.tenant_id = $1 AND u.path @> ARRAY[$3::uuid])))
-      AND NOT EXISTS (
-            SELECT 1 FROM visits v
-            WHERE v.tenant_id = c.tenant_id AND v.customer_id = c.id
-              AND v.retracted_at IS NULL AND v.arrived_at > $6)
-    ORDER BY c.location <-> p.pt
-    LIMIT {pool}
-) n ON true
-"""
-)
-
-
-@lru_cache(maxsize=16)
-def free_time_sql(pool: int) -> str:
-    return _FREE_TIME.replace("{pool}", str(int(pool)))
-
-
-# Only on days a campaign runs, a second round trip: the candidates' boosts, set-based.
-CAMPAIGN_BOOSTS = campaigns_of("$2::uuid[]", "$3::timestamptz::date")
-PROFILE = "SELECT settings FROM agent_profiles WHERE tenant_id = $1 AND user_id = $2"
-
-ALONG = (
-    """
-SELECT c.id, c.name, c.status, c.life_stage, c.value::float8 AS value, c.last_contact_at,
-       c.rfm_r, c.rfm_f, c.rfm_m, c.rfm_recency_days, c.churn_risk,
-       ("""  # noqa: S608 - the scoring module's SQL, constants
-    + score_sql("$5::timestamptz", array_weights("$7::float8[]"))
-    + """)::float8 AS score,
-       ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
-       ST_Distance(c.location, p.route) AS off_route_m, cb.names, cb.reached, cb.converted
-FROM plans p
-JOIN users a ON a.tenant_id = p.tenant_id AND a.id = p.agent_id
-JOIN customers c ON c.tenant_id = p.tenant_id
-"""
-    + running_campaigns("c.id", "$5::timestamptz::date")
-    + """
-WHERE p.tenant_id = $1 AND p.id = $2 AND NOT c.do_not_visit
-  AND (c.assigned_agent_id = p.agent_id
-       OR (c.assigned_agent_id IS NULL AND c.org_unit_id IN (
-             SELECT u.id FROM org_units u
-             WHERE u.tenant_id = $1 AND u.path @> ARRAY[a.org_unit_id])))
-  AND c.location && fieldsense_box(p.route, $3) AND ST_DWithin(c.location, p.route, $3)
-  AND NOT EXISTS (SELECT 1 FROM plan_stops ps
-                  WHERE ps.tenant_id = $1 AND ps.plan_id = $2 AND ps.customer_id = c.id)
-  AND NOT EXISTS (
-        SELECT 1 FROM visits v
-        WHERE v.tenant_id = c.tenant_id AND v.customer_id = c.id
-          AND v.retracted_at IS NULL AND v.arrived_at > $4)
-ORDER BY score DESC, off_route_m, c.id
-LIMIT $6
-"""
-)
-# The plan's places in order: where it starts, its stops (seq 1..n), where it ends. Its route
-# line follows the streets when it was planned on roads, so the places come from the stops.
-STOPS_PATH = """
-SELECT ST_Y(pt) AS lat, ST_X(pt) AS lon FROM (
-    SELECT 0 AS seq, ST_StartPoint(route::geometry) AS pt
-    FROM plans WHERE tenant_id = $1 AND id = $2
-    UNION ALL
-    SELECT s.seq, c.location::geometry
-    FROM plan_stops s JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id
-    WHERE s.tenant_id = $1 AND s.plan_id = $2
-    UNION ALL
-    SELECT 2147483647, ST_EndPoint(route::geometry)
-    FROM plans WHERE tenant_id = $1 AND id = $2
-) places ORDER BY seq
-"""
-WEIGHTS = "SELECT settings->'score_weights' FROM tenants WHERE id = $1"
-PROVIDER = "SELECT settings->>'travel_provider' FROM tenants WHERE id = $1"
-
 
 DEFAULT_WEIGHTS = weight_vector(ScoreWeights())
 
@@ -309,7 +182,7 @@ class RecommendationService:
         self, plan_id: uuid.UUID, corridor_m: float, service_min: int, limit: int
     ) -> AlongRouteResult:
         """Prospects within ``corridor_m`` of a plan's route, cheapest detours per value first."""
-        plan = await PlanService(self.session, self.p).read(plan_id)  # access and 404
+        plan = await PlanService(self.session, self.p, plan_fulfilment()).read(plan_id)  # 404
         db = await raw_connection(self.session)
         now = datetime.now(UTC)
         rows = await db.fetch(
@@ -369,21 +242,50 @@ class RecommendationService:
         return AlongRouteResult(plan_id=plan_id, corridor_m=corridor_m, items=items)
 
     async def free_time(self, q: FreeTimeQuery) -> FreeTimeResult:
+        agent_id, unit_id = await self._agent_of(q)
+        now = q.at or datetime.now(UTC)
+        free_s = _free_seconds(q, now)
+        db = await raw_connection(self.session)
+        road = networks.travel(await db.fetchval(PROVIDER, self.p.tenant_id))
+        travel = road if isinstance(road, RoadTravel) else HaversineTravel()
+        found = await self._fitting_nearest(db, travel, q, agent_id, unit_id, now, free_s)
+        result = FreeTimeResult(
+            agent_id=agent_id, free_s=free_s, mode=found.mode, considered=0, items=[]
+        )
+        if found.fitted is None:
+            return result
+        result.considered = found.considered
+        score, learned, campaigns = await self._scores(db, found, now)
+        result.items = _ranked(q, found, score, learned, campaigns, now, free_s)
+        return result
+
+    async def _agent_of(self, q: FreeTimeQuery) -> tuple[uuid.UUID, uuid.UUID | None]:
+        """The agent the free time is for, and their unit (a 4xx when the caller may not)."""
         if q.agent_id is None and not self.p.is_agent:
             raise Invalid("say which agent the free time is for", field="agent_id")
         if self.p.is_agent and q.agent_id in (None, self.p.id):
             # The caller, already checked by the auth middleware: no need to read them again.
-            agent_id, unit_id = self.p.id, self.p.org_unit_id
-        else:
-            agent = await require_agent(self.session, self.p, q.agent_id or self.p.id, "agent_id")
-            agent_id, unit_id = agent.id, agent.org_unit_id
-        now = q.at or datetime.now(UTC)
-        free_s = _free_seconds(q, now)
+            return self.p.id, self.p.org_unit_id
+        agent = await require_agent(self.session, self.p, q.agent_id or self.p.id, "agent_id")
+        return agent.id, agent.org_unit_id
 
-        db = await raw_connection(self.session)
-        road = networks.travel(await db.fetchval(PROVIDER, self.p.tenant_id))
-        travel = road if isinstance(road, RoadTravel) else HaversineTravel()
+    async def _fitting_nearest(
+        self,
+        db: Any,
+        travel: HaversineTravel | RoadTravel,
+        q: FreeTimeQuery,
+        agent_id: uuid.UUID,
+        unit_id: uuid.UUID | None,
+        now: datetime,
+        free_s: int,
+    ) -> _Nearest:
+        """The nearest candidates (one round trip) and which of them fit the free time. Fewer
+        fit than were asked for, though the farthest candidate would have fitted for the
+        travel (preferred hours, then, left the others out): the next ones may fit too, so it
+        asks again for more, farther. (Where the travel is what does not fit, farther
+        candidates fit even less.)"""
         pool = pool_size(q.limit)
+        service_s = q.service_min * 60
         while True:
             rows = await db.fetch(
                 free_time_sql(pool),
@@ -401,36 +303,36 @@ class RecommendationService:
             profile = AgentProfileIn.model_validate(_json(settings)) if settings else None
             mode = q.mode or (profile.mode if profile else TravelMode.CAR)
             tz = ZoneInfo(profile.timezone) if profile else UTC
-            service_s = q.service_min * 60
-            result = FreeTimeResult(
-                agent_id=agent_id, free_s=free_s, mode=mode, considered=0, items=[]
-            )
+            found = _Nearest(rows, context, mode, tz, service_s)
             if context["id"] is None or free_s < service_s:
-                return result
-            lat, lon, base, distance = np.array(
+                return found
+            lat, lon, found.base, found.distance = np.array(
                 [(r["lat"], r["lon"], r["score"], r["distance_m"]) for r in rows],
                 dtype=np.float64,
             ).T
             reach = travel.reach_m(mode, free_s - service_s)
-            result.considered = int(np.count_nonzero(distance <= reach))
+            found.considered = int(np.count_nonzero(found.distance <= reach))
             args = (travel, q, rows, lat, lon, now, free_s, service_s, mode, tz)
             if isinstance(travel, RoadTravel):  # the routing server answers off the event loop
-                there, onward, spare, fits, starts = await asyncio.to_thread(_fitting, *args)
+                found.fitted = await asyncio.to_thread(_fitting, *args)
             else:
-                there, onward, spare, fits, starts = _fitting(*args)
-            # Fewer fit than were asked for, though the farthest candidate would have fitted
-            # for the travel (preferred hours, then, left the others out): the next ones may
-            # fit too. Ask again for more, farther. (Where the travel is what does not fit,
-            # farther candidates fit even less.)
-            farthest = int(np.argmax(distance))
-            if (
+                found.fitted = _fitting(*args)
+            there, onward, _, fits, _ = found.fitted
+            farthest = int(np.argmax(found.distance))
+            if not (
                 np.count_nonzero(fits) < q.limit
                 and len(rows) == pool < POOL_MAX
                 and there[farthest] + onward[farthest] <= free_s - service_s
             ):
-                pool = min(POOL_MAX, pool * POOL_WIDEN)
-                continue
-            break
+                return found
+            pool = min(POOL_MAX, pool * POOL_WIDEN)
+
+    async def _scores(
+        self, db: Any, found: _Nearest, now: datetime
+    ) -> tuple[np.ndarray, dict[str, Any], dict[uuid.UUID, Any]]:
+        """The candidates' scores: their base score times what their segment taught, plus
+        the boost of a running campaign (a second round trip only on days one runs)."""
+        rows, context = found.rows, found.context
         learned = {row["segment"]: row for row in _json(context["learned"])}
         factors = {k: float(v["factor"]) for k, v in learned.items()}
         factor: np.ndarray | float = 1.0
@@ -440,38 +342,70 @@ class RecommendationService:
         boost: np.ndarray | float = 0.0
         if context["campaigns_running"]:
             ids = [r["id"] for r in rows]
-            found = await db.fetch(CAMPAIGN_BOOSTS, self.p.tenant_id, ids, now)
-            campaigns = {c["customer_id"]: c for c in found}
+            joined = await db.fetch(CAMPAIGN_BOOSTS, self.p.tenant_id, ids, now)
+            campaigns = {c["customer_id"]: c for c in joined}
             boost = np.array([float(campaigns[i]["boost"]) if i in campaigns else 0.0 for i in ids])
-        score = adjusted(base, factor, boost)
-        per_min = score / np.maximum(1.0, (free_s - spare) / 60)
-        # The best `limit` by value per minute (ties kept, then ordered by distance and id).
-        chosen = np.flatnonzero(fits)
-        if len(chosen) > q.limit:
-            cut = -np.partition(-per_min[chosen], q.limit - 1)[q.limit - 1]
-            chosen = chosen[per_min[chosen] >= cut]
-        value = per_min.tolist()
-        order = sorted(chosen.tolist(), key=lambda k: (-value[k], distance[k], rows[k]["id"]))
-        items = []
-        for k, travel_s, onward_s, spare_s, score_k in zip(
-            order,
-            there[order].tolist(),
-            onward[order].tolist(),
-            spare[order].tolist(),
-            score[order].tolist(),
-            strict=True,
-        ):
-            r = rows[k]
-            joined = campaigns.get(r["id"])
-            row = r if joined is None else {**r, **joined}
-            why = reasons(row, now, learned, list(row["names"] or []) if joined else None)
-            why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode.value}")
-            if k in starts:
-                why.append(f"prefers visits from {starts[k].astimezone(tz):%H:%M}")
-            times = (travel_s, service_s, onward_s, spare_s)
-            items.append(_recommendation(r, times, score_k, value[k], why))
-        result.items = items[: q.limit]
-        return result
+        return adjusted(found.base, factor, boost), learned, campaigns
+
+
+_Fitted = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, datetime]]
+
+
+@dataclass(slots=True)
+class _Nearest:
+    """The nearest candidates of a free-time query and, once checked, which fit."""
+
+    rows: list[Any]
+    context: Any
+    mode: TravelMode
+    tz: tzinfo
+    service_s: int
+    base: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    distance: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    considered: int = 0
+    fitted: _Fitted | None = None  # (there, onward, spare, fits, starts) of _fitting
+
+
+def _ranked(
+    q: FreeTimeQuery,
+    found: _Nearest,
+    score: np.ndarray,
+    learned: dict[str, Any],
+    campaigns: dict[uuid.UUID, Any],
+    now: datetime,
+    free_s: int,
+) -> list[Recommendation]:
+    """The best `limit` that fit, by value per minute (ties kept, then ordered by distance
+    and id), each with its reasons."""
+    rows, distance, mode = found.rows, found.distance, found.mode.value
+    assert found.fitted is not None
+    there, onward, spare, fits, starts = found.fitted
+    per_min = score / np.maximum(1.0, (free_s - spare) / 60)
+    chosen = np.flatnonzero(fits)
+    if len(chosen) > q.limit:
+        cut = -np.partition(-per_min[chosen], q.limit - 1)[q.limit - 1]
+        chosen = chosen[per_min[chosen] >= cut]
+    value = per_min.tolist()
+    order = sorted(chosen.tolist(), key=lambda k: (-value[k], distance[k], rows[k]["id"]))
+    items = []
+    for k, travel_s, onward_s, spare_s, score_k in zip(
+        order,
+        there[order].tolist(),
+        onward[order].tolist(),
+        spare[order].tolist(),
+        score[order].tolist(),
+        strict=True,
+    ):
+        r = rows[k]
+        joined = campaigns.get(r["id"])
+        row = r if joined is None else {**r, **joined}
+        why = reasons(row, now, learned, list(row["names"] or []) if joined else None)
+        why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode}")
+        if k in starts:
+            why.append(f"prefers visits from {starts[k].astimezone(found.tz):%H:%M}")
+        times = (travel_s, found.service_s, onward_s, spare_s)
+        items.append(_recommendation(r, times, score_k, value[k], why))
+    return items[: q.limit]
 
 
 def _free_seconds(q: FreeTimeQuery, now: datetime) -> int:

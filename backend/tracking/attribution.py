@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from backend.customers.queries import customers
 from backend.plans.queries import planned_elsewhere_near, planned_near
 
 STOP_CUSTOMER_M = 60.0
@@ -37,7 +38,7 @@ CROSS JOIN LATERAL (
                      AND x.source = 'stop' AND x.ended_at <= to_timestamp(s.t)
                      AND x.ended_at > to_timestamp(s.t) - interval '3 hours') AS seen,
            coalesce(c.assigned_agent_id = $7::uuid, false) AS assigned
-    FROM customers c
+    FROM {customers()} c
     WHERE c.tenant_id = $1
       AND c.location && fieldsense_box(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
       AND ST_DWithin(c.location, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, $5)
@@ -91,7 +92,7 @@ def attribute_stop(candidates: Sequence[Any]) -> Attribution | None:
 FENCE_VISITS_KEPT = f"""
 SELECT u.i
 FROM unnest($2::int[], $3::uuid[], $4::float8[]) AS u(i, customer, t)
-JOIN customers cu ON cu.tenant_id = $1 AND cu.id = u.customer
+JOIN {customers()} cu ON cu.tenant_id = $1 AND cu.id = u.customer
 WHERE {planned_near(agent="$5::uuid", customer="u.customer", t="u.t")}
    OR NOT {planned_elsewhere_near("$5::uuid", "u.customer", "u.t", "cu.location", "$6")}
 """  # noqa: S608 - constants of this module

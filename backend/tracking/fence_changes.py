@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.driver import raw_connection
 from backend.db.jsonb import loads
+from backend.geofences.queries import geometry_of, rule_of
 from backend.tracking.matching import match_fences
 from backend.tracking.points import ms, to_dt
 from backend.tracking.records import EventWriter
@@ -18,17 +19,17 @@ from geofence.device import DeviceState, EngineConfig, Produced
 from geofence.types import FenceRule, Fix
 
 # Devices whose last fix is recent enough to say where they are now.
-AFFECTED = """
+AFFECTED = f"""
 SELECT ds.device_id, d.user_id, ds.state
 FROM device_states ds JOIN devices d ON d.tenant_id = ds.tenant_id AND d.id = ds.device_id
 WHERE ds.tenant_id = $1
   AND (ds.state->'presence' ? $2::text
        OR ($3::boolean AND ds.last_fix_time > $4 AND ST_Intersects(
-             (SELECT geom FROM geofences WHERE tenant_id = $1 AND id = $2::uuid),
+             {geometry_of("$1", "$2::uuid")},
              ST_SetSRID(ST_MakePoint((ds.state->'last'->>'lon')::float8,
                                      (ds.state->'last'->>'lat')::float8), 4326))))
 FOR UPDATE OF ds
-"""
+"""  # noqa: S608 - the geofences domain's subquery
 
 
 async def apply_fence_change(
@@ -47,20 +48,9 @@ async def apply_fence_change(
     rows = await db.fetch(AFFECTED, tenant_id, str(fence_id), not deleted, to_dt(since))
     if not rows:
         return 0
-    rule_row = None
-    if not deleted:
-        rule_row = await db.fetchrow(
-            "SELECT dwell_s, exit_buffer_m, customer_id IS NOT NULL AS hold FROM geofences "
-            "WHERE tenant_id = $1 AND id = $2",
-            tenant_id,
-            fence_id,
-        )
+    known = None if deleted else await rule_of(db, tenant_id, fence_id)
     fid = str(fence_id)
-    rule = (
-        FenceRule(fid, float(rule_row[0]), float(rule_row[1]), rule_row[2])
-        if rule_row
-        else FenceRule(fid)
-    )
+    rule = FenceRule(fid, *known) if known else FenceRule(fid)
     states = [DeviceState.from_dict(loads(r["state"])) for r in rows]
     lasts: list[Fix] = [s.last for s in states if s.last is not None]
     distances = {}

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.geofences.queries import geofences
 from backend.tracking.schemas import FenceToWatch
 from geofence.device import Near
 from geofence.types import FenceRule, Fix
@@ -45,7 +46,7 @@ FROM (
            CASE WHEN g.shape = 'circle'
                 THEN greatest(0, ST_Distance(g.center, h.p::geography, false) - g.radius_m)
                 ELSE ST_Distance(g.geom::geography, h.p::geography, false) END AS d
-    FROM geofences g, (SELECT ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326) AS p) h
+    FROM {fences} g, (SELECT ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326) AS p) h
     WHERE g.tenant_id = {tenant} AND {wanted}
     ORDER BY g.geom <-> h.p
     LIMIT {limit}
@@ -53,7 +54,9 @@ FROM (
 """
 
 
-WATCH = _WATCH.format(tenant="$1", lat="$2", lon="$3", wanted="true", limit=WATCH_LIMIT)
+WATCH = _WATCH.format(
+    fences=geofences(), tenant="$1", lat="$2", lon="$3", wanted="true", limit=WATCH_LIMIT
+)
 
 
 # Signed distances from every point to every fence close enough to matter: the ones it is
@@ -75,7 +78,7 @@ WITH m AS MATERIALIZED (
     -- One key lookup per fence matched (LIMIT keeps the planner from joining the tenant's
     -- whole table instead: it cannot know the match brings a handful of fences).
     LEFT JOIN LATERAL (
-        SELECT place_id, customer_id FROM geofences
+        SELECT place_id, customer_id FROM {geofences()} g
         WHERE tenant_id = $5 AND id = x.id LIMIT 1
     ) g ON true
 )
@@ -86,8 +89,12 @@ SELECT p.*, q.*, r.* FROM
             array_agg(exit_buffer_m ORDER BY k) AS buffer, array_agg(hold ORDER BY k) AS hold,
             array_agg(place_id ORDER BY k) AS fplace, array_agg(customer_id ORDER BY k) AS fcust
      FROM f) q,
-    ({_WATCH.format(tenant="$5", lat="$6", lon="$7", wanted="$8", limit=WATCH_LIMIT).strip()}) r
-"""  # noqa: S608 - constants of this module
+    ({
+    _WATCH.format(
+        fences=geofences(), tenant="$5", lat="$6", lon="$7", wanted="$8", limit=WATCH_LIMIT
+    ).strip()
+}) r
+"""  # noqa: S608 - constants of this module and the geofences domain's relation
 
 
 # A stretch is cut where the track leaves a box this wide (degrees; about 330 m north-south):

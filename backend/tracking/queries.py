@@ -3,6 +3,11 @@ rows in one statement (a set-based update): the tracking domain says what they h
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from backend.plans.fulfilment import Fulfilment
+from backend.webhooks.outbox import EventSource
+
 
 def visits() -> str:
     """The visits that stand (not retracted: a retracted visit did not happen), as a
@@ -22,3 +27,16 @@ def kept_points() -> str:
         "(SELECT tenant_id, device_id, fix_time, lat, lon, accuracy_m FROM pings"
         " WHERE flag IS NULL)"
     )
+
+
+def webhook_events() -> EventSource:
+    """Where the webhooks domain reads the events it sends: every event a delivery names
+    (retracted ones too: what was recorded is what is carried), and the standing ones for a
+    replay."""
+    return EventSource(every="(SELECT * FROM events)", standing=events())
+
+
+@lru_cache(maxsize=1)
+def plan_fulfilment() -> Fulfilment:
+    """The plans domain's fulfilment of planned stops, over the visits that stand."""
+    return Fulfilment(visits())

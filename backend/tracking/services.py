@@ -18,8 +18,8 @@ from backend.db.models import Event as EventRow
 from backend.db.models import Visit as VisitRow
 from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.places.services import PlaceService
-from backend.plans.fulfilment import refulfil
 from backend.tracking.announce import announce
+from backend.tracking.queries import plan_fulfilment
 from backend.tracking.schemas import CheckIn, CheckOut, EventOut, VisitOut
 from backend.tracking.stays import JOIN_WITHIN_S
 
@@ -247,7 +247,7 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         """Outcome and note; or a reassignment, which the plan's stops follow."""
         out = await super().update(item_id, data)
         if "customer_id" in data.model_fields_set:
-            await refulfil(self.session, self.p.tenant_id, out.id)
+            await plan_fulfilment().refulfil(self.session, self.p.tenant_id, out.id)
             await self._announce(out.id)
         return out
 

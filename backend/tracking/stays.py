@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.customers.queries import customers
 from backend.db.jsonb import dumps
 from backend.tracking.attribution import STOP_CUSTOMER_M
 from geofence.types import event_id
@@ -204,7 +205,7 @@ WHERE b.retracted_at IS NULL AND b.place_id IS NULL AND b.customer_id IS NOT NUL
       ELSE least(a.until, bu.until) - greatest(a.arrived_at, b.arrived_at)
                >= {SAME_STAY_SHARE} * greatest(a.until - a.arrived_at, bu.until - b.arrived_at)
            AND EXISTS (
-               SELECT 1 FROM customers ca, customers cb
+               SELECT 1 FROM {customers()} ca, {customers()} cb
                WHERE ca.tenant_id = $1 AND ca.id = a.customer_id AND cb.tenant_id = $1
                  AND cb.id = b.customer_id AND ST_DWithin(ca.location, cb.location, {NEXT_DOOR_M}))
       END

@@ -32,7 +32,8 @@ from backend.webhooks.services import WebhookService
 
 
 async def _service(db_session: DbSession, request: Request[Principal, Any, Any]) -> WebhookService:
-    return WebhookService(db_session, request.user, request.app.state.webhook_policy)
+    state = request.app.state
+    return WebhookService(db_session, request.user, state.webhook_policy, state.webhook_events)
 
 
 class WebhookController(Controller):

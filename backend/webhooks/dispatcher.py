@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from backend.common.egress import PinnedTransport, TargetPolicy, TargetRefused
 from backend.db.driver import driver_transaction, raw_connection
 from backend.webhooks import signing
+from backend.webhooks.outbox import EventSource
 
 log = logging.getLogger("fieldsense.webhooks")
 
@@ -74,11 +75,11 @@ SUBSCRIPTIONS = """
 SELECT tenant_id, id, url, secret, previous_secret, previous_secret_until, batch_size
 FROM webhook_subscriptions WHERE id = ANY($1::uuid[])
 """
-EVENTS = """
+_EVENTS = """
 SELECT e.tenant_id, e.id, e.kind, e.occurred_at, e.recorded_at, e.device_id, e.user_id,
        e.fence_id, e.place_id, e.customer_id, e.visit_id, e.data, e.replayed
 FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
-JOIN events e ON e.tenant_id = k.tenant_id AND e.id = k.id
+JOIN {events} e ON e.tenant_id = k.tenant_id AND e.id = k.id
 """
 MERGE = """
 WITH head AS (
@@ -160,8 +161,12 @@ class Dispatcher:
         timeout_s: float = 5.0,
         retry_hours: float = 25.0,
         seed: int | None = None,
+        *,
+        events: EventSource,
     ) -> None:
+        """`events`: where the events the deliveries carry are (the tracking domain's)."""
         self.engine = engine
+        self.events_sql = _EVENTS.replace("{events}", events.every)
         self.policy = policy
         self.timeout_s = timeout_s
         self.retry_hours = retry_hours
@@ -230,7 +235,9 @@ class Dispatcher:
             pairs = [(r["tenant_id"], e) for r in rows for e in r["event_ids"]]
             events = {
                 e["id"]: dict(e)
-                for e in await db.fetch(EVENTS, [t for t, _ in pairs], [e for _, e in pairs])
+                for e in await db.fetch(
+                    self.events_sql, [t for t, _ in pairs], [e for _, e in pairs]
+                )
             }
             by_sub: dict[uuid.UUID, list[Any]] = defaultdict(list)
             for r in sorted(rows, key=lambda r: (r["occurred_at"], r["id"])):

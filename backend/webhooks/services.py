@@ -30,7 +30,7 @@ from backend.db.models import (
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.webhooks import signing
 from backend.webhooks.dispatcher import BREAK_AFTER
-from backend.webhooks.outbox import REPLAY_MISSING, REQUEUE
+from backend.webhooks.outbox import REQUEUE, EventSource, replay_missing
 from backend.webhooks.schemas import (
     AttemptOut,
     Circuit,
@@ -83,12 +83,16 @@ def circuit(row: WebhookSubscription, now: datetime) -> Circuit:
 
 
 class WebhookService:
-    def __init__(self, session: AsyncSession, principal: Principal, policy: TargetPolicy) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, policy: TargetPolicy, events: EventSource
+    ) -> None:
+        """`events`: where the events a replay sends are (the tracking domain's)."""
         if not (principal.is_admin or principal.is_store_app):
             raise Forbidden("webhooks are managed by admins and store apps")
         self.session = session
         self.p = principal
         self.policy = policy
+        self.replay_missing = replay_missing(events)
 
     # --- scope -----------------------------------------------------------------------
     def _mine(self) -> Any:
@@ -367,7 +371,7 @@ class WebhookService:
         db = await raw_connection(self.session)
         until = data.until or datetime.now(UTC) + timedelta(days=1)
         requeued = await db.fetch(REQUEUE, self.p.tenant_id, sub_id, data.since, until, None)
-        created = await db.fetch(REPLAY_MISSING, self.p.tenant_id, sub_id, data.since, until)
+        created = await db.fetch(self.replay_missing, self.p.tenant_id, sub_id, data.since, until)
         return Requeued(requeued=len(requeued), created=len(created))
 
     async def metrics(self, sub_id: uuid.UUID) -> EndpointMetrics:

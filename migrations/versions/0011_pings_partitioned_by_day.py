@@ -8,7 +8,7 @@ Create Date: 2026-11-24 08:30:00
 (`pings_pYYYYMMDD`) and a default partition for anything outside them. The key gains
 `fix_time` (a partitioned table's unique keys must hold the partition key). The function
 `fieldsense_ping_partitions(from, to)` creates missing daily partitions; the retention job
-(backend/privacy/retention.py) calls it and drops partitions past every tenant's retention.
+(backend/tracking/retention.py) calls it and drops partitions past every tenant's retention.
 The app role gets no privileges on the partitions themselves: it reaches points only through
 `pings`, where row-level security applies.
 """

@@ -20,6 +20,7 @@ from backend.common.egress import TargetPolicy
 from backend.config import Settings
 from backend.embedded_db import free_port
 from backend.tenants.demo import DEMO_PASSWORD, demo_logins, seed_demo
+from backend.tracking.queries import webhook_events
 from backend.webhooks.dispatcher import Dispatcher
 from simulators.day import DayConfig, simulate
 from tests.conftest import fresh_database
@@ -49,7 +50,7 @@ async def test_a_short_simulated_day(
     )
     # The tests run no scheduler: deliver webhooks as the job would, every half second.
     policy = TargetPolicy.from_settings(False, settings.webhook_allow_networks)
-    dispatcher = Dispatcher(engine, policy, timeout_s=2.0)
+    dispatcher = Dispatcher(engine, policy, timeout_s=2.0, events=webhook_events())
 
     async def deliver() -> None:
         while True:

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from backend.campaigns.queries import boost_sql
 from backend.customers.scoring import (
     FACTOR_SQL,
     adjusted,
     array_weights,
     base_sql,
-    boost_sql,
     score_sql,
     stored_weights_sql,
     weight_vector,
@@ -96,7 +96,7 @@ async def test_sql_score_equals_python_twin(engine: AsyncEngine) -> None:
         )
         result = await session.execute(
             text(
-                f"SELECT {score_sql(':now', W)} AS score, {base_sql(':now', W)} AS base, "  # noqa: S608 - the scoring module's SQL
+                f"SELECT {score_sql(':now', W, boost_sql(':now'))} AS score, {base_sql(':now', W)} AS base, "  # noqa: S608 - the scoring module's SQL
                 f"{FACTOR_SQL} AS factor, {boost_sql(':now')} AS boost, c.status "
                 "FROM customers c WHERE c.tenant_id = :t"
             ),

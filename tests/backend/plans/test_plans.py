@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
+from backend.tracking.queries import plan_fulfilment
 from tests.backend.world import Tenant, errors_for, offset
 
 LAT, LON = 37.5665, 126.9780
@@ -413,10 +414,10 @@ class TestNightlyJob:
         evening = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC).replace(hour=19)
         target = DAY + timedelta(days=1)
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            made = await plan_tomorrow(session, evening)
+            made = await plan_tomorrow(session, evening, plan_fulfilment())
         assert made >= 1
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            again = await plan_tomorrow(session, evening)
+            again = await plan_tomorrow(session, evening, plan_fulfilment())
         assert again == 0
         listed = await tenant.client.get(
             "/plans",
@@ -442,11 +443,21 @@ class TestFulfilmentJob:
         plan = await tenant.post("manager", "/plans", body)
         stop = plan["stops"][0]
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            assert await fulfil_plan_stops(session, datetime.fromisoformat(stop["start_at"])) == 0
+            assert (
+                await fulfil_plan_stops(
+                    session, datetime.fromisoformat(stop["start_at"]), plan_fulfilment()
+                )
+                == 0
+            )
         await tenant.post(
             "agent",
             "/visits",
             {"customer_id": c["prospect7"], **near(0, 0), "accuracy_m": 15, "at": stop["start_at"]},
         )
         async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
-            assert await fulfil_plan_stops(session, datetime.fromisoformat(stop["start_at"])) == 1
+            assert (
+                await fulfil_plan_stops(
+                    session, datetime.fromisoformat(stop["start_at"]), plan_fulfilment()
+                )
+                == 1
+            )

@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.common.egress import TargetPolicy
+from backend.tracking.queries import webhook_events
 from backend.webhooks.dispatcher import Dispatcher
 from simulators.receiver import Receiver
 from tests.backend.tracking.conftest import BSSID, IBEACON, Field, at
@@ -139,7 +140,12 @@ async def store_hook(
     )  # fmt: skip
     receiver.secret = sub["secret"]
     policy = TargetPolicy.from_settings(False, ["127.0.0.0/8"])
-    yield receiver, Dispatcher(engine, policy, timeout_s=2.0, retry_hours=25.0, seed=7)
+    yield (
+        receiver,
+        Dispatcher(
+            engine, policy, timeout_s=2.0, retry_hours=25.0, seed=7, events=webhook_events()
+        ),
+    )
     receiver.stop()
     r = await client.delete(f"/webhooks/subscriptions/{sub['id']}", headers=shop.tenant.h("admin"))
     assert r.status_code == 204, r.text

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from backend.common.egress import TargetPolicy
 from backend.config import Settings
 from backend.db.driver import driver_transaction
+from backend.tracking.queries import webhook_events
 from backend.tracking.records import INSERT_EVENTS
 from backend.webhooks.dispatcher import BREAK_AFTER, Dispatcher
 from simulators.receiver import Receiver
@@ -40,7 +41,9 @@ async def t(client: AsyncTestClient[Litestar], engine: AsyncEngine) -> AsyncIter
 
 def dispatcher(engine: AsyncEngine, settings: Settings) -> Dispatcher:
     policy = TargetPolicy.from_settings(False, settings.webhook_allow_networks)
-    return Dispatcher(engine, policy, timeout_s=2.0, retry_hours=25.0, seed=7)
+    return Dispatcher(
+        engine, policy, timeout_s=2.0, retry_hours=25.0, seed=7, events=webhook_events()
+    )
 
 
 async def subscribe(t: Tenant, receiver: Receiver, **extra: Any) -> dict[str, Any]:
@@ -386,7 +389,9 @@ async def test_a_target_refused_at_send_time_is_not_contacted(
     receiver = Receiver().start()
     sub = await subscribe(t, receiver)
     await emit(engine, t, await device(t), 1)
-    strict = Dispatcher(engine, TargetPolicy.from_settings(False, []), timeout_s=2.0)
+    strict = Dispatcher(
+        engine, TargetPolicy.from_settings(False, []), timeout_s=2.0, events=webhook_events()
+    )
     try:
         await strict.run(datetime.now(UTC), wait=True)
     finally:

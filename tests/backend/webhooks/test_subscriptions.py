@@ -15,6 +15,7 @@ from backend.app import create_app
 from backend.common.egress import TargetPolicy, TargetRefused
 from backend.config import Settings
 from backend.tracking.announce import VISIT_EVENT_KINDS
+from backend.tracking.queries import webhook_events
 from backend.webhooks.dispatcher import Dispatcher
 from backend.webhooks.schemas import EVENT_TYPES
 from geofence.types import Kind
@@ -211,7 +212,7 @@ async def test_a_visit_detected_from_pings_reaches_the_store_signed(
     )
     assert resp.status_code == 200, resp.text
     policy = TargetPolicy.from_settings(False, settings.webhook_allow_networks)
-    d = Dispatcher(engine, policy, timeout_s=2.0)
+    d = Dispatcher(engine, policy, timeout_s=2.0, events=webhook_events())
     try:
         await d.run(datetime.now(UTC), wait=True)
     finally:

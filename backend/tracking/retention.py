@@ -1,4 +1,6 @@
 """Retention: keep what each tenant's settings say, no more (backend/tenants/settings.py).
+The tracking domain holds the location data, so it forgets it (as it erases a person's:
+erasure.py); the webhooks domain forgets the deliveries that carried it.
 
 Raw points live in `pings`, partitioned by UTC day of fix time (migration 0011). The job makes
 the coming week's partitions and drops every partition whose whole day is older than the
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.db.driver import raw_connection
 from backend.db.jsonb import loads
 from backend.tenants.settings import TenantSettings, settings_of
+from backend.webhooks.outbox import forget_deliveries
 
 log = logging.getLogger("fieldsense.retention")
 
@@ -83,7 +86,6 @@ async def enforce_retention(session: AsyncSession, now: datetime) -> int:
             ("scans", "scanned_at", points_before),
             ("events", "occurred_at", records_before),
             ("visits", "arrived_at", records_before),
-            ("webhook_deliveries", "occurred_at", records_before),
         ):
             deleted[table] += _count(
                 await db.execute(
@@ -92,6 +94,7 @@ async def enforce_retention(session: AsyncSession, now: datetime) -> int:
                     before,
                 )
             )
+        deleted["webhook_deliveries"] += await forget_deliveries(db, tenant_id, records_before)
     detail: dict[str, Any] = {"made": made, "dropped": dropped, "deleted": deleted}
     log.info("retention: %s", detail)
     return len(dropped) + sum(deleted.values())

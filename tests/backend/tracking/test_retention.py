@@ -13,8 +13,8 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from backend.privacy.retention import enforce_retention, expired_partitions
 from backend.tenants.services import create_tenant
+from backend.tracking.retention import enforce_retention, expired_partitions
 from tests.conftest import fresh_database
 
 NOW = datetime.now(UTC).replace(microsecond=0)
