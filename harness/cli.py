@@ -99,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(fn=cmd_eval)
 
     bench = sub.add_parser("bench", help="run a benchmark (starts its own PostGIS)")
-    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    _bench_commands(bench.add_subparsers(dest="bench", required=True))
+    return parser
+
+
+def _bench_commands(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`fieldsense bench NAME`: ingest, routing, nearby, travel."""
     ingest = bench_sub.add_parser("ingest", help="end-to-end ingest against raw COPY")
     ingest.add_argument("--json", help="write the report here")
     ingest.add_argument("--fences", type=int, default=10_000)
@@ -147,7 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     travel.add_argument("--days", type=int, default=20, help="one-agent days per extract")
     travel.add_argument("--json", help="write the report here")
     travel.set_defaults(fn=cmd_bench_travel)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

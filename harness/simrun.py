@@ -248,6 +248,21 @@ def run_eval(
             proc.terminate()
             proc.wait(timeout=30)
         pg.destroy()  # the throwaway database; the day's ground truth and results stay
+    summary = _pooled(details, traces, phones)
+    report = {"eval": "visits", "summary": summary, "details": details, "seed": seed}
+    say(f"ground truth, detected visits and events, per scenario: {work}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2))
+        say(f"wrote {json_path}")
+    return report
+
+
+def _pooled(
+    details: dict[str, Any], traces: dict[str, Any] | None, phones: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The eval's summary: each scenario's figures, and their counts pooled; the tables
+    printed. `details` (the simulated day's, empty when it did not run) takes in the real
+    traces' and the phones' figures."""
     keys = ("precision", "recall", "flaps", "fragments", "duplicate_visits", "pass_through_entries")
     # The scenarios (docs/simulation.md): the demo tenant's simulated working day, the
     # recorded traces of real phones, and the phone scenarios; the summary pools their counts.
@@ -286,9 +301,4 @@ def run_eval(
             ["agents", "true_visits", "detected_visits", "precision", "recall", "flaps",
              "fragments", "duplicate_visits", "pass_through_entries"],
         )  # fmt: skip
-    report = {"eval": "visits", "summary": summary, "details": details, "seed": seed}
-    say(f"ground truth, detected visits and events, per scenario: {work}")
-    if json_path is not None:
-        json_path.write_text(json.dumps(report, indent=2))
-        say(f"wrote {json_path}")
-    return report
+    return summary

@@ -58,7 +58,24 @@ def _build(model: Model) -> _Built:
         routing.SetArcCostEvaluatorOfVehicle(cost_cbs[vehicle.profile], v)
         if vehicle.fixed_cost:
             routing.SetFixedCostOfVehicle(vehicle.fixed_cost, v)
+    time = _time_dimension(model, routing)
+    _stop_rules(model, manager, routing, time, depots)
+    for v, vehicle in enumerate(model.vehicles):
+        lo, hi = vehicle.window
+        time.CumulVar(routing.Start(v)).SetRange(lo, hi)
+        time.CumulVar(routing.End(v)).SetRange(lo, hi)
+        # Leave as late as the day allows and come back as early as it allows: no idle start.
+        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
+    _counted(model, routing, depots)
+    built = _Built(manager=manager, routing=routing, time=time)
+    _breaks(model, built)
+    return built
 
+
+def _time_dimension(model: Model, routing: pywrapcp.RoutingModel) -> pywrapcp.RoutingDimension:
+    """The time dimension: each vehicle's profile's travel plus the service where it leaves,
+    within the horizon; the span cost on it, if any."""
     horizon = _horizon(model)
     service = [node.service for node in model.nodes]
     time_cbs = [
@@ -73,7 +90,18 @@ def _build(model: Model) -> _Built:
     time = routing.GetDimensionOrDie("time")
     if model.span_cost:
         time.SetSpanCostCoefficientForAllVehicles(model.span_cost)
+    return time
 
+
+def _stop_rules(
+    model: Model,
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    time: pywrapcp.RoutingDimension,
+    depots: set[int],
+) -> None:
+    """Each stop's windows (gaps between them removed), the vehicles allowed, and its
+    penalty when it may be left out."""
     for i, node in enumerate(model.nodes):
         if i in depots:
             continue
@@ -94,14 +122,11 @@ def _build(model: Model) -> _Built:
         if node.penalty is not None:
             routing.AddDisjunction([index], node.penalty)
 
-    for v, vehicle in enumerate(model.vehicles):
-        lo, hi = vehicle.window
-        time.CumulVar(routing.Start(v)).SetRange(lo, hi)
-        time.CumulVar(routing.End(v)).SetRange(lo, hi)
-        # Leave as late as the day allows and come back as early as it allows: no idle start.
-        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
-        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
 
+def _counted(model: Model, routing: pywrapcp.RoutingModel, depots: set[int]) -> None:
+    """The load dimension when a vehicle has a capacity, and the stop count when one has a
+    cap or a soft floor."""
+    n = len(model.nodes)
     if any(vehicle.capacity is not None for vehicle in model.vehicles):
         demand_cb = routing.RegisterUnaryTransitVector([node.demand for node in model.nodes])
         capacities = [
@@ -109,7 +134,6 @@ def _build(model: Model) -> _Built:
             for vehicle in model.vehicles
         ]
         routing.AddDimensionWithVehicleCapacity(demand_cb, 0, capacities, True, "load")
-
     if any(v.max_stops is not None or v.min_stops is not None for v in model.vehicles):
         count = [
             1 if (i not in depots and node.counts_as_stop) else 0
@@ -127,24 +151,29 @@ def _build(model: Model) -> _Built:
                     routing.End(v), vehicle.min_stops, vehicle.min_stops_penalty
                 )
 
-    built = _Built(manager=manager, routing=routing, time=time)
-    if any(vehicle.breaks for vehicle in model.vehicles):
-        solver = routing.solver()
-        visit_transit = [0] * routing.Size()
-        for index in range(routing.Size()):
-            visit_transit[index] = service[manager.IndexToNode(index)]
-        for v, vehicle in enumerate(model.vehicles):
-            if not vehicle.breaks:
-                continue
-            intervals = [
-                solver.FixedDurationIntervalVar(
-                    b.earliest, b.latest, b.duration, False, f"break-{v}-{k}"
-                )
-                for k, b in enumerate(vehicle.breaks)
-            ]
-            time.SetBreakIntervalsOfVehicle(intervals, v, visit_transit)
-            built.break_vars[v] = intervals
-    return built
+
+def _breaks(model: Model, built: _Built) -> None:
+    """Each vehicle's breaks as interval variables on the time dimension (a visit's service
+    is not interrupted)."""
+    if not any(vehicle.breaks for vehicle in model.vehicles):
+        return
+    manager, routing, time = built.manager, built.routing, built.time
+    service = [node.service for node in model.nodes]
+    solver = routing.solver()
+    visit_transit = [0] * routing.Size()
+    for index in range(routing.Size()):
+        visit_transit[index] = service[manager.IndexToNode(index)]
+    for v, vehicle in enumerate(model.vehicles):
+        if not vehicle.breaks:
+            continue
+        intervals = [
+            solver.FixedDurationIntervalVar(
+                b.earliest, b.latest, b.duration, False, f"break-{v}-{k}"
+            )
+            for k, b in enumerate(vehicle.breaks)
+        ]
+        time.SetBreakIntervalsOfVehicle(intervals, v, visit_transit)
+        built.break_vars[v] = intervals
 
 
 def _parameters(strategy: Strategy) -> pywrapcp.DefaultRoutingSearchParameters:

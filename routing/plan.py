@@ -163,28 +163,8 @@ def _seconds(t: datetime, origin: datetime) -> int:
 def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
     validate(problem)
     origin = min(agent.shift_start for agent in problem.agents)
-    coaching = problem.coaching
     agent_index = {agent.id: v for v, agent in enumerate(problem.agents)}
-
-    excluded: list[DroppedStop] = []
-    kept: list[Stop] = []
-    for stop in problem.stops:
-        if stop.kind is StopKind.OPTIONAL and any(
-            a.contains(stop.location) for a in coaching.avoid
-        ):
-            excluded.append(
-                DroppedStop(stop.id, stop.kind, DropReason.AVOIDED_AREA, "inside an avoided area")
-            )
-            continue
-        if stop.agents is not None and not any(a in agent_index for a in stop.agents):
-            excluded.append(
-                DroppedStop(
-                    stop.id, stop.kind, DropReason.NOT_ALLOWED, "no agent of this plan may visit it"
-                )
-            )
-            continue
-        kept.append(stop)
-
+    kept, excluded = _plannable(problem, agent_index)
     points = [stop.location for stop in kept]
     vehicle_nodes: list[tuple[int, int]] = []
     for agent in problem.agents:
@@ -199,61 +179,13 @@ def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
     matrices = [travel.matrix(points, mode, window_start, window_end) for mode in profiles]
 
     horizon = _seconds(window_end, origin)
-    nodes: list[Node] = []
-    stop_nodes: dict[int, Stop] = {}
-    for i, stop in enumerate(kept):
-        windows = tuple(
-            (max(0, _seconds(a, origin)), min(horizon, _seconds(b, origin)))
-            for a, b in stop.windows
-        )
-        # A window entirely outside every shift leaves the stop unreachable, reported below.
-        windows = tuple((a, b) for a, b in windows if a <= b) or (
-            ((horizon + 1, horizon + 1),) if stop.windows else ()
-        )
-        if stop.kind is StopKind.APPOINTMENT:
-            penalty = APPOINTMENT_PENALTY
-        elif stop.kind is StopKind.MUST:
-            penalty = MUST_PENALTY
-        else:
-            penalty = round(_effective_score(stop, coaching) * options.score_value_s)
-        allowed = (
-            tuple(sorted(agent_index[a] for a in stop.agents if a in agent_index))
-            if stop.agents is not None
-            else None
-        )
-        nodes.append(
-            Node(service=stop.service_s, windows=windows, penalty=penalty, vehicles=allowed)
-        )
-        stop_nodes[i] = stop
+    nodes = [_node(stop, origin, horizon, problem.coaching, options, agent_index) for stop in kept]
     for _ in problem.agents:
         nodes.extend([Node(), Node()])
-
-    vehicles = []
-    for v, agent in enumerate(problem.agents):
-        start, end = vehicle_nodes[v]
-        breaks: tuple[Break, ...] = ()
-        if agent.lunch is not None:
-            breaks = (
-                Break(
-                    earliest=_seconds(agent.lunch.earliest, origin),
-                    latest=_seconds(agent.lunch.latest, origin),
-                    duration=agent.lunch.duration_s,
-                ),
-            )
-        target = coaching.target_visits
-        vehicles.append(
-            Vehicle(
-                start=start,
-                end=end,
-                window=(_seconds(agent.shift_start, origin), _seconds(agent.shift_end, origin)),
-                max_stops=agent.max_stops,
-                breaks=breaks,
-                profile=profiles.index(agent.mode),
-                min_stops=target,
-                # Each visit short of the target costs as much as a 30-minute detour.
-                min_stops_penalty=1800 if target else 0,
-            )
-        )
+    vehicles = [
+        _vehicle(agent, vehicle_nodes[v], origin, profiles, problem.coaching)
+        for v, agent in enumerate(problem.agents)
+    ]
     model = Model(
         nodes=tuple(nodes),
         vehicles=tuple(vehicles),
@@ -263,13 +195,102 @@ def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
     return _Built(
         model=model,
         origin=origin,
-        stop_nodes=stop_nodes,
+        stop_nodes=dict(enumerate(kept)),
         excluded=excluded,
         metres=tuple(m.metres for m in matrices),
         profiles=profiles,
         points=points,
         travel=_source(matrices),
         travel_note="; ".join(m.note for m in matrices if m.note) or None,
+    )
+
+
+def _plannable(
+    problem: Problem, agent_index: dict[str, int]
+) -> tuple[list[Stop], list[DroppedStop]]:
+    """The stops the solver sees, and those left out before it: optional ones inside an
+    area the coaching says to avoid, and ones no agent of this plan may visit."""
+    excluded: list[DroppedStop] = []
+    kept: list[Stop] = []
+    for stop in problem.stops:
+        if stop.kind is StopKind.OPTIONAL and any(
+            a.contains(stop.location) for a in problem.coaching.avoid
+        ):
+            excluded.append(
+                DroppedStop(stop.id, stop.kind, DropReason.AVOIDED_AREA, "inside an avoided area")
+            )
+            continue
+        if stop.agents is not None and not any(a in agent_index for a in stop.agents):
+            excluded.append(
+                DroppedStop(
+                    stop.id, stop.kind, DropReason.NOT_ALLOWED, "no agent of this plan may visit it"
+                )
+            )
+            continue
+        kept.append(stop)
+    return kept, excluded
+
+
+def _node(
+    stop: Stop,
+    origin: datetime,
+    horizon: int,
+    coaching: Coaching,
+    options: Options,
+    agent_index: dict[str, int],
+) -> Node:
+    """The stop as the solver's node: windows in seconds from `origin` (clipped to the
+    horizon), its penalty when left out, the vehicles that may serve it."""
+    windows = tuple(
+        (max(0, _seconds(a, origin)), min(horizon, _seconds(b, origin))) for a, b in stop.windows
+    )
+    # A window entirely outside every shift leaves the stop unreachable, reported later.
+    windows = tuple((a, b) for a, b in windows if a <= b) or (
+        ((horizon + 1, horizon + 1),) if stop.windows else ()
+    )
+    if stop.kind is StopKind.APPOINTMENT:
+        penalty = APPOINTMENT_PENALTY
+    elif stop.kind is StopKind.MUST:
+        penalty = MUST_PENALTY
+    else:
+        penalty = round(_effective_score(stop, coaching) * options.score_value_s)
+    allowed = (
+        tuple(sorted(agent_index[a] for a in stop.agents if a in agent_index))
+        if stop.agents is not None
+        else None
+    )
+    return Node(service=stop.service_s, windows=windows, penalty=penalty, vehicles=allowed)
+
+
+def _vehicle(
+    agent: Agent,
+    nodes: tuple[int, int],
+    origin: datetime,
+    profiles: list[TravelMode],
+    coaching: Coaching,
+) -> Vehicle:
+    """The agent as the solver's vehicle: start and end nodes, shift, lunch, stop cap,
+    travel profile, and the coaching's target of visits."""
+    breaks: tuple[Break, ...] = ()
+    if agent.lunch is not None:
+        breaks = (
+            Break(
+                earliest=_seconds(agent.lunch.earliest, origin),
+                latest=_seconds(agent.lunch.latest, origin),
+                duration=agent.lunch.duration_s,
+            ),
+        )
+    target = coaching.target_visits
+    return Vehicle(
+        start=nodes[0],
+        end=nodes[1],
+        window=(_seconds(agent.shift_start, origin), _seconds(agent.shift_end, origin)),
+        max_stops=agent.max_stops,
+        breaks=breaks,
+        profile=profiles.index(agent.mode),
+        min_stops=target,
+        # Each visit short of the target costs as much as a 30-minute detour.
+        min_stops_penalty=1800 if target else 0,
     )
 
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from routing.integer import Model
+from routing.sisr_arrays import Problem, State, copy, empty_state, problem
 
 # The cost of a must-visit left without a place: more than any real objective, and a
 # million of them still fit in an int64.
@@ -36,8 +36,6 @@ UNPLACED = 1 << 40
 CHUNK = 2000
 # The share of the search after which, if some must-visit still has no place, it gives up.
 GIVE_UP = 0.2
-# Neighbours per customer that a ruin walks (the string removals start near a seed).
-NEIGHBOURS = 100
 
 
 def supports(model: Model) -> bool:
@@ -49,136 +47,13 @@ def supports(model: Model) -> bool:
     return all(len(node.windows) <= 1 for i, node in enumerate(model.nodes) if i not in depots)
 
 
-class _Problem(NamedTuple):
-    """The model as arrays (numba takes named tuples of arrays)."""
-
-    travel: np.ndarray  # profile x node x node
-    cost: np.ndarray  # profile x node x node
-    service: np.ndarray
-    ready: np.ndarray  # start of the stop's window (0: none)
-    due: np.ndarray  # end of the stop's window (the horizon: none)
-    demand: np.ndarray
-    penalty: np.ndarray  # -1: must be visited
-    stopw: np.ndarray  # 1 where the node counts towards a stop cap
-    allowed: np.ndarray  # node x vehicle
-    customers: np.ndarray  # the nodes that are not depots
-    vstart: np.ndarray
-    vend: np.ndarray
-    vopen: np.ndarray
-    vclose: np.ndarray
-    vcap: np.ndarray
-    vprof: np.ndarray
-    vfixed: np.ndarray
-    vmax: np.ndarray
-    vkind: np.ndarray  # vehicles alike in every respect share a kind
-    adj: np.ndarray  # node x nearest customers
-    far: np.ndarray  # cost from the nearest start
-
-
-class _State(NamedTuple):
-    """Routes as arrays, one row per vehicle, depots included."""
-
-    seq: np.ndarray  # nodes per position
-    ln: np.ndarray  # route lengths
-    load: np.ndarray
-    nst: np.ndarray  # stops counted towards the cap
-    st: np.ndarray  # earliest start of service per position
-    lt: np.ndarray  # latest start of service per position
-    rc: np.ndarray  # route cost
-    where: np.ndarray  # vehicle of each node, -1: none
-
-
-def _problem(model: Model) -> _Problem:
-    n, nv = len(model.nodes), len(model.vehicles)
-    horizon = model.horizon or max(v.window[1] for v in model.vehicles)
-    depots = {v.start for v in model.vehicles} | {v.end for v in model.vehicles}
-    travel = np.array(model.travel, dtype=np.int64).reshape(len(model.travel), n, n)
-    costs = model.cost if model.cost is not None else model.travel
-    cost = np.array(costs, dtype=np.int64).reshape(len(costs), n, n)
-    nodes = model.nodes
-    service = np.array([node.service for node in nodes], dtype=np.int64)
-    ready = np.array([node.windows[0][0] if node.windows else 0 for node in nodes], np.int64)
-    due = np.array([node.windows[0][1] if node.windows else horizon for node in nodes], np.int64)
-    demand = np.array([node.demand for node in nodes], dtype=np.int64)
-    penalty = np.array([-1 if n.penalty is None else n.penalty for n in nodes], dtype=np.int64)
-    stopw = np.array(
-        [1 if (i not in depots and node.counts_as_stop) else 0 for i, node in enumerate(nodes)],
-        dtype=np.int64,
-    )
-    allowed = np.ones((n, nv), dtype=np.bool_)
-    for i, node in enumerate(nodes):
-        if node.vehicles is not None:
-            allowed[i, :] = False
-            allowed[i, list(node.vehicles)] = True
-    customers = np.array([i for i in range(n) if i not in depots], dtype=np.int64)
-    vehicles = model.vehicles
-    big = int(demand.sum()) + 1
-    vstart = np.array([v.start for v in vehicles], dtype=np.int64)
-    vend = np.array([v.end for v in vehicles], dtype=np.int64)
-    vopen = np.array([v.window[0] for v in vehicles], dtype=np.int64)
-    vclose = np.array([v.window[1] for v in vehicles], dtype=np.int64)
-    vcap = np.array([big if v.capacity is None else v.capacity for v in vehicles], np.int64)
-    vprof = np.array([v.profile for v in vehicles], dtype=np.int64)
-    vfixed = np.array([v.fixed_cost for v in vehicles], dtype=np.int64)
-    vmax = np.array([n if v.max_stops is None else v.max_stops for v in vehicles], np.int64)
-    # Vehicles that are the same in every respect: an empty route is tried for one of each.
-    kinds: dict[tuple[int, ...], int] = {}
-    vkind = np.array(
-        [
-            kinds.setdefault(
-                (v.start, v.end, *v.window, int(vcap[k]), v.profile, v.fixed_cost, int(vmax[k])),
-                len(kinds),
-            )
-            for k, v in enumerate(vehicles)
-        ],
-        dtype=np.int64,
-    )
-    if any(node.vehicles is not None for node in nodes):
-        vkind = np.arange(nv, dtype=np.int64)  # allowed vehicles differ per stop
-    # Neighbours by the first vehicle's cost (the ruin only needs "near").
-    k = min(NEIGHBOURS, len(customers))
-    adj = np.zeros((n, max(k, 1)), dtype=np.int64)
-    if len(customers):
-        c0 = cost[vprof[0]]
-        for i in customers:
-            d = c0[i, customers] + c0[customers, i]
-            adj[i, :k] = customers[np.argsort(d, kind="stable")[:k]]
-    far = np.array(
-        [min(int(cost[vprof[v]][vstart[v], i]) for v in range(nv)) for i in range(n)],
-        dtype=np.int64,
-    )
-    return _Problem(
-        travel,
-        cost,
-        service,
-        ready,
-        due,
-        demand,
-        penalty,
-        stopw,
-        allowed,
-        customers,
-        vstart,
-        vend,
-        vopen,
-        vclose,
-        vcap,
-        vprof,
-        vfixed,
-        vmax,
-        vkind,
-        adj,
-        far,
-    )
-
-
 @njit(cache=True)
 def _seed(seed: int) -> None:
     np.random.seed(seed)
 
 
 @njit(cache=True)
-def _refresh(prob: _Problem, state: _State, v: int) -> bool:
+def _refresh(prob: Problem, state: State, v: int) -> bool:
     """Times, slack and cost of route v; False when a visit misses its window (possible
     after a removal only where the matrix breaks the triangle inequality)."""
     travel, cost, service, ready, due = prob.travel, prob.cost, prob.service, prob.ready, prob.due
@@ -217,8 +92,8 @@ def _refresh(prob: _Problem, state: _State, v: int) -> bool:
 
 @njit(cache=True)
 def _ruin(
-    prob: _Problem,
-    state: _State,
+    prob: Problem,
+    state: State,
     cbar: float,
     lmax: int,
     keep_p: float,
@@ -297,30 +172,10 @@ def _ruin(
 
 
 @njit(cache=True)
-def _recreate(
-    prob: _Problem,
-    state: _State,
-    removed: np.ndarray,
-    count: int,
-    blink: float,
-    touched: np.ndarray,
-) -> int:
-    """Put each removed customer back at its cheapest place; returns the penalty of those
-    left out."""
-    travel, cost, service, ready, due = prob.travel, prob.cost, prob.service, prob.ready, prob.due
-    demand, penalty, stopw, allowed = prob.demand, prob.penalty, prob.stopw, prob.allowed
-    vcap, vprof, vfixed, vmax, vkind = prob.vcap, prob.vprof, prob.vfixed, prob.vmax, prob.vkind
-    far = prob.far
-    seq, ln, load, nst, st, lt, where = (
-        state.seq,
-        state.ln,
-        state.load,
-        state.nst,
-        state.st,
-        state.lt,
-        state.where,
-    )
-    nv = ln.shape[0]
+def _order(prob: Problem, removed: np.ndarray, count: int) -> np.ndarray:
+    """The order to put the removed back in, drawn among four: at random, largest demand
+    first, farthest first, nearest first (ties broken at random)."""
+    demand, far = prob.demand, prob.far
     keys = np.empty(count, dtype=np.float64)
     pick = np.random.random() * 11.0
     for i in range(count):
@@ -334,44 +189,76 @@ def _recreate(
             keys[i] = -far[c] - jitter * 0.5
         else:
             keys[i] = far[c] + jitter * 0.5
-    order = np.argsort(keys)
-    tried = np.zeros(nv, dtype=np.bool_)
+    return np.argsort(keys)
+
+
+@njit(cache=True)
+def _cheapest_place(
+    prob: Problem, state: State, c: int, blink: float, tried: np.ndarray
+) -> tuple[np.int64, int, int]:
+    """Customer c's cheapest feasible place (added cost, vehicle, position after which),
+    each place skipped with probability `blink`; vehicle -1: none. Of empty routes, one of
+    each kind is tried (`tried`: scratch, one flag per kind)."""
+    travel, cost, service, ready, due = prob.travel, prob.cost, prob.service, prob.ready, prob.due
+    demand, stopw, allowed = prob.demand, prob.stopw, prob.allowed
+    vcap, vprof, vfixed, vmax, vkind = prob.vcap, prob.vprof, prob.vfixed, prob.vmax, prob.vkind
+    seq, ln, load, nst, st, lt = state.seq, state.ln, state.load, state.nst, state.st, state.lt
+    nv = ln.shape[0]
+    best = np.int64(1) << 62
+    bv = -1
+    bk = -1
+    for k in range(nv):
+        tried[vkind[k]] = False
+    for v in range(nv):
+        if not allowed[c, v] or load[v] + demand[c] > vcap[v] or nst[v] + stopw[c] > vmax[v]:
+            continue
+        size = ln[v]
+        if size == 2:
+            if tried[vkind[v]]:
+                continue
+            tried[vkind[v]] = True
+        p = vprof[v]
+        for k in range(size - 1):
+            if np.random.random() < blink:
+                continue
+            a = seq[v, k]
+            b = seq[v, k + 1]
+            t = st[v, k] + service[a] + travel[p, a, c]
+            if t > due[c]:
+                continue
+            if t < ready[c]:
+                t = ready[c]
+            if t + service[c] + travel[p, c, b] > lt[v, k + 1]:
+                continue
+            d = cost[p, a, c] + cost[p, c, b] - cost[p, a, b]
+            if size == 2:
+                d += vfixed[v]
+            if d < best:
+                best = d
+                bv = v
+                bk = k
+    return best, bv, bk
+
+
+@njit(cache=True)
+def _recreate(
+    prob: Problem,
+    state: State,
+    removed: np.ndarray,
+    count: int,
+    blink: float,
+    touched: np.ndarray,
+) -> int:
+    """Put each removed customer back at its cheapest place; returns the penalty of those
+    left out."""
+    demand, penalty, stopw = prob.demand, prob.penalty, prob.stopw
+    seq, ln, load, nst, where = state.seq, state.ln, state.load, state.nst, state.where
+    order = _order(prob, removed, count)
+    tried = np.zeros(ln.shape[0], dtype=np.bool_)
     left = 0
     for i in range(count):
         c = removed[order[i]]
-        best = np.int64(1) << 62
-        bv = -1
-        bk = -1
-        for k in range(nv):
-            tried[vkind[k]] = False
-        for v in range(nv):
-            if not allowed[c, v] or load[v] + demand[c] > vcap[v] or nst[v] + stopw[c] > vmax[v]:
-                continue
-            size = ln[v]
-            if size == 2:
-                if tried[vkind[v]]:
-                    continue
-                tried[vkind[v]] = True
-            p = vprof[v]
-            for k in range(size - 1):
-                if np.random.random() < blink:
-                    continue
-                a = seq[v, k]
-                b = seq[v, k + 1]
-                t = st[v, k] + service[a] + travel[p, a, c]
-                if t > due[c]:
-                    continue
-                if t < ready[c]:
-                    t = ready[c]
-                if t + service[c] + travel[p, c, b] > lt[v, k + 1]:
-                    continue
-                d = cost[p, a, c] + cost[p, c, b] - cost[p, a, b]
-                if size == 2:
-                    d += vfixed[v]
-                if d < best:
-                    best = d
-                    bv = v
-                    bk = k
+        best, bv, bk = _cheapest_place(prob, state, c, blink, tried)
         if bv < 0 or (penalty[c] >= 0 and best >= penalty[c]):
             left += UNPLACED if penalty[c] < 0 else penalty[c]
             continue
@@ -388,7 +275,7 @@ def _recreate(
 
 
 @njit(cache=True)
-def _copy_routes(src: _State, dst: _State, touched: np.ndarray) -> None:
+def _copy_routes(src: State, dst: State, touched: np.ndarray) -> None:
     for v in range(touched.shape[0]):
         if not touched[v]:
             continue
@@ -406,10 +293,10 @@ def _copy_routes(src: _State, dst: _State, touched: np.ndarray) -> None:
 
 @njit(cache=True)
 def _rounds(
-    prob: _Problem,
-    cur: _State,
-    cand: _State,
-    best: _State,
+    prob: Problem,
+    cur: State,
+    cand: State,
+    best: State,
     costs: np.ndarray,
     rounds: int,
     t0: float,
@@ -465,27 +352,6 @@ def _rounds(
             _copy_routes(cur, cand, touched)
 
 
-def _state(prob: _Problem, n: int) -> _State:
-    nv, width = len(prob.vstart), len(prob.customers) + 2
-    seq = np.zeros((nv, width), dtype=np.int64)
-    seq[:, 0] = prob.vstart
-    seq[:, 1] = prob.vend
-    return _State(
-        seq=seq,
-        ln=np.full(nv, 2, dtype=np.int64),
-        load=np.zeros(nv, dtype=np.int64),
-        nst=np.zeros(nv, dtype=np.int64),
-        st=np.zeros((nv, width), dtype=np.int64),
-        lt=np.zeros((nv, width), dtype=np.int64),
-        rc=np.zeros(nv, dtype=np.int64),
-        where=np.full(n, -1, dtype=np.int64),
-    )
-
-
-def _copy(state: _State) -> _State:
-    return _State(*(a.copy() for a in state))
-
-
 def search(
     model: Model,
     time_limit_s: float,
@@ -502,16 +368,16 @@ def search(
     caller). With ``max_rounds`` the result does not depend on the machine's speed (unless
     the time limit comes first)."""
     deadline = time.perf_counter() + time_limit_s
-    prob = _problem(model)
+    prob = problem(model)
     customers = prob.customers
-    cur = _state(prob, len(model.nodes))
+    cur = empty_state(prob, len(model.nodes))
     for v in range(len(model.vehicles)):
         _refresh(prob, cur, v)
     _seed(seed)
     touched = np.zeros(len(model.vehicles), dtype=np.bool_)
     left = _recreate(prob, cur, customers.copy(), len(customers), 0.0, touched)
     value = int(left + cur.rc.sum())
-    best, cand = _copy(cur), _copy(cur)
+    best, cand = copy(cur), copy(cur)
     costs = np.array([value, value, left, left], dtype=np.int64)
     placed = max(1, len(customers) - int((cur.where[customers] < 0).sum()))
     used = max(1, int((cur.ln > 2).sum()))

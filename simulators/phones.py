@@ -238,6 +238,71 @@ async def run_scenario(
     rng = random.Random(f"{seed}/{name}")
     origin = offset(37.45, 127.10, 0.0, 3000.0 * index)  # a district of its own
     buildings = town(phone, rng, stays * 2)
+    await _customers(http, admin, unit, name, origin, buildings)
+    now = datetime.now(UTC).timestamp()
+    truth: list[dict[str, Any]] = []
+    detected: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    drive_fences: set[str] = set()
+    for a in range(agents):
+        user, h = await new_agent(http, tenant, admin, unit, f"{name} {a}")
+        day, stays_of, passed = agent_day(phone, rng, buildings, stays, now - 6 * 3600)
+        shift = (now - 1800) - day.t  # the day ends half an hour ago
+        stops = [(c.x, c.y) for c, _, _ in stays_of]
+        placed = await _drive_by_fences(http, admin, f"{name} drive-by {a}", origin, stops, passed)
+        drive_fences |= placed
+        device = await post(
+            http,
+            "/devices",
+            {"name": f"{name} {a}", "identifier": f"phones-{uuid.uuid4()}", "user_id": user["id"]},
+            admin,
+        )
+        points = []
+        for t, x, y, acc in day.fixes:
+            lat, lon = offset(*origin, y, x)
+            points.append(
+                {"client_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                 "time": datetime.fromtimestamp(t + shift, UTC).isoformat(),
+                 "lat": lat, "lon": lon, "accuracy_m": round(acc, 1)}
+            )  # fmt: skip
+        await _upload(http, h, device["id"], [f[0] for f in day.fixes], points)
+        for c, arrived, departed in stays_of:
+            truth.append(
+                {
+                    "agent_id": user["id"],
+                    "customer_id": c.id,
+                    "arrived_at": datetime.fromtimestamp(arrived + shift, UTC).isoformat(),
+                    "departed_at": datetime.fromtimestamp(departed + shift, UTC).isoformat(),
+                }
+            )
+        visits = await pages(http, "/visits", {"agent_id": user["id"]}, admin)
+        detected += [v for v in visits if v["customer_id"] is not None]
+        for kind in ("entered", "exited"):
+            events += await pages(http, "/events", {"device_id": device["id"], "kind": kind}, admin)
+        say(
+            f"[{name}] agent {a + 1}/{agents}: {len(day.fixes)} fixes, {len(stays_of)} stays, "
+            f"{len(placed)} drive-by fences"
+        )
+    entries = sum(1 for e in events if e["kind"] == "entered" and e["fence_id"] in drive_fences)
+    return {
+        "truth": truth,
+        "detected": detected,
+        "events": events,
+        "pass_through_entries": entries,
+        "drive_by_fences": len(drive_fences),
+    }
+
+
+async def _customers(
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    unit: str,
+    name: str,
+    origin: tuple[float, float],
+    buildings: list[Building],
+) -> None:
+    """The town's customers created (their ids set on them), with a fence where they have
+    one."""
     for b in buildings:
         for c in b.customers:
             lat, lon = offset(*origin, c.y, c.x)
@@ -257,91 +322,61 @@ async def run_scenario(
                      "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}},
                     admin,
                 )  # fmt: skip
-    now = datetime.now(UTC).timestamp()
-    truth: list[dict[str, Any]] = []
-    detected: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    drive_fences: set[str] = set()
-    for a in range(agents):
-        user, h = await new_agent(http, tenant, admin, unit, f"{name} {a}")
-        day, stays_of, passed = agent_day(phone, rng, buildings, stays, now - 6 * 3600)
-        shift = (now - 1800) - day.t  # the day ends half an hour ago
-        # Drive-by fences: mid-block on streets driven along, away from every building's
-        # street front the agent parked at.
-        stops = [(c.x, c.y) for c, _, _ in stays_of]
-        chosen: list[tuple[float, float]] = []
-        for x, y in passed:
-            if all(math.hypot(x - sx, y - sy) > 200 for sx, sy in stops) and all(
-                math.hypot(x - cx, y - cy) > 300 for cx, cy in chosen
-            ):
-                chosen.append((x, y))
-        for k, (x, y) in enumerate(chosen[:6]):
-            lat, lon = offset(*origin, y, x)
-            fence = await post(
-                http,
-                "/geofences",
-                {"name": f"{name} drive-by {a}.{k}", "dwell_s": 120,
-                 "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}},
-                admin,
-            )  # fmt: skip
-            drive_fences.add(fence["id"])
-        device = await post(
+
+
+async def _drive_by_fences(
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    name: str,
+    origin: tuple[float, float],
+    stops: list[tuple[float, float]],
+    passed: list[tuple[float, float]],
+) -> set[str]:
+    """Up to six fences mid-block on streets driven along, 300 m apart, away from every
+    building's street front the agent parked at; their ids."""
+    chosen: list[tuple[float, float]] = []
+    for x, y in passed:
+        if all(math.hypot(x - sx, y - sy) > 200 for sx, sy in stops) and all(
+            math.hypot(x - cx, y - cy) > 300 for cx, cy in chosen
+        ):
+            chosen.append((x, y))
+    placed = set()
+    for k, (x, y) in enumerate(chosen[:6]):
+        lat, lon = offset(*origin, y, x)
+        fence = await post(
             http,
-            "/devices",
-            {"name": f"{name} {a}", "identifier": f"phones-{uuid.uuid4()}", "user_id": user["id"]},
+            "/geofences",
+            {"name": f"{name}.{k}", "dwell_s": 120,
+             "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M}},
             admin,
-        )
-        points = []
-        for t, x, y, acc in day.fixes:
-            lat, lon = offset(*origin, y, x)
-            points.append(
-                {"client_id": str(uuid.UUID(int=rng.getrandbits(128))),
-                 "time": datetime.fromtimestamp(t + shift, UTC).isoformat(),
-                 "lat": lat, "lon": lon, "accuracy_m": round(acc, 1)}
-            )  # fmt: skip
-        start = day.fixes[0][0] if day.fixes else 0.0
-        batch: list[dict[str, Any]] = []
-        upload_at = start + UPLOAD_EVERY_S
-        for (t, *_), p in zip(day.fixes, points, strict=True):
-            if t >= upload_at and batch:
-                await post(
-                    http, "/ingest/locations", {"device_id": device["id"], "points": batch}, h
-                )
-                batch, upload_at = [], upload_at + UPLOAD_EVERY_S
-            batch.append(p)
-            if len(batch) == 1000:
-                await post(
-                    http, "/ingest/locations", {"device_id": device["id"], "points": batch}, h
-                )
-                batch = []
-        if batch:
-            await post(http, "/ingest/locations", {"device_id": device["id"], "points": batch}, h)
-        await post(http, "/ingest/day-end", {"device_id": device["id"]}, h)
-        for c, arrived, departed in stays_of:
-            truth.append(
-                {
-                    "agent_id": user["id"],
-                    "customer_id": c.id,
-                    "arrived_at": datetime.fromtimestamp(arrived + shift, UTC).isoformat(),
-                    "departed_at": datetime.fromtimestamp(departed + shift, UTC).isoformat(),
-                }
-            )
-        visits = await pages(http, "/visits", {"agent_id": user["id"]}, admin)
-        detected += [v for v in visits if v["customer_id"] is not None]
-        for kind in ("entered", "exited"):
-            events += await pages(http, "/events", {"device_id": device["id"], "kind": kind}, admin)
-        say(
-            f"[{name}] agent {a + 1}/{agents}: {len(day.fixes)} fixes, {len(stays_of)} stays, "
-            f"{len(chosen[:6])} drive-by fences"
-        )
-    entries = sum(1 for e in events if e["kind"] == "entered" and e["fence_id"] in drive_fences)
-    return {
-        "truth": truth,
-        "detected": detected,
-        "events": events,
-        "pass_through_entries": entries,
-        "drive_by_fences": len(drive_fences),
-    }
+        )  # fmt: skip
+        placed.add(fence["id"])
+    return placed
+
+
+async def _upload(
+    http: httpx.AsyncClient,
+    h: dict[str, str],
+    device_id: str,
+    times: list[float],
+    points: list[dict[str, Any]],
+) -> None:
+    """The day's fixes uploaded the way the app does (every UPLOAD_EVERY_S of fixes, at most
+    1,000 a request), then its day ended."""
+    start = times[0] if times else 0.0
+    batch: list[dict[str, Any]] = []
+    upload_at = start + UPLOAD_EVERY_S
+    for t, p in zip(times, points, strict=True):
+        if t >= upload_at and batch:
+            await post(http, "/ingest/locations", {"device_id": device_id, "points": batch}, h)
+            batch, upload_at = [], upload_at + UPLOAD_EVERY_S
+        batch.append(p)
+        if len(batch) == 1000:
+            await post(http, "/ingest/locations", {"device_id": device_id, "points": batch}, h)
+            batch = []
+    if batch:
+        await post(http, "/ingest/locations", {"device_id": device_id, "points": batch}, h)
+    await post(http, "/ingest/day-end", {"device_id": device_id}, h)
 
 
 async def phone_scenarios(

@@ -188,26 +188,11 @@ async def run_traces(
         found = stays(pts)
         drives = drive_bys(pts, [(s[2], s[3]) for s in found])
         for k, (a, b, lat, lon) in enumerate(found):
-            customer = await post(
-                http,
-                "/customers",
-                {"name": f"{path.stem} stay {k}", "lat": lat, "lon": lon, "status": "customer",
-                 "assigned_agent_id": user["id"], "org_unit_id": org_unit_id},
-                admin,
-            )  # fmt: skip
-            if k % 2 == 0:  # every other customer has a fence
-                await post(
-                    http,
-                    "/geofences",
-                    {"name": f"{path.stem} stay {k}", "customer_id": customer["id"],
-                     "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M},
-                     "dwell_s": int(STAY_S)},
-                    admin,
-                )  # fmt: skip
+            customer = await _customer_at(http, admin, org_unit_id, path, k, user, lat, lon)
             truth.append(
                 {
                     "agent_id": user["id"],
-                    "customer_id": customer["id"],
+                    "customer_id": customer,
                     "arrived_at": datetime.fromtimestamp(a + shift, UTC).isoformat(),
                     "departed_at": datetime.fromtimestamp(b + shift, UTC).isoformat(),
                 }
@@ -221,38 +206,101 @@ async def run_traces(
                 admin,
             )  # fmt: skip
             pass_fences[fence["id"]] = ""
-        device = await post(
-            http,
-            "/devices",
-            {"name": path.stem, "identifier": f"trace-{uuid.uuid4()}", "user_id": user["id"]},
-            admin,
-        )
-        devices.append(device["id"])
+        device = await _upload(http, admin, agent, user, path, pts, shift)
+        devices.append(device)
         for fid, owner in pass_fences.items():
             if not owner:
-                pass_fences[fid] = device["id"]
-        points = [
-            {
-                "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path.name}/{i}")),
-                "time": datetime.fromtimestamp(p.t + shift, UTC).isoformat(),
-                "lat": p.lat,
-                "lon": p.lon,
-                "accuracy_m": 10,
-            }
-            for i, p in enumerate(pts)
-        ]
-        for i in range(0, len(points), 1000):  # the phone uploads as it records
-            await post(
-                http,
-                "/ingest/locations",
-                {"device_id": device["id"], "points": points[i : i + 1000]},
-                agent,
-            )
-        await post(http, "/ingest/day-end", {"device_id": device["id"]}, agent)
+                pass_fences[fid] = device
         say(
             f"[traces] {n}/{len(files)} {path.name}: {len(pts)} fixes, {len(found)} stays, "
             f"{len(drives)} drive-bys"
         )
+    events, visits = await _seen(http, admin, devices, users)
+    # Traces of one town cross each other's places: only an entry by the trace's own phone
+    # into a fence on its own drive counts (another trace may stop there).
+    entries = sum(1 for e in events if pass_fences.get(e.get("fence_id") or "") == e["device_id"])
+    return {
+        "truth": truth,
+        "detected": visits,
+        "events": events,
+        "pass_through_entries": entries,
+        "drive_by_fences": len(pass_fences),
+        "traces": len(devices),
+    }
+
+
+async def _customer_at(
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    org_unit_id: str,
+    path: Path,
+    k: int,
+    user: dict[str, Any],
+    lat: float,
+    lon: float,
+) -> str:
+    """The trace's k-th stay made a customer of its agent; every other one has a fence."""
+    customer = await post(
+        http,
+        "/customers",
+        {"name": f"{path.stem} stay {k}", "lat": lat, "lon": lon, "status": "customer",
+         "assigned_agent_id": user["id"], "org_unit_id": org_unit_id},
+        admin,
+    )  # fmt: skip
+    if k % 2 == 0:
+        await post(
+            http,
+            "/geofences",
+            {"name": f"{path.stem} stay {k}", "customer_id": customer["id"],
+             "circle": {"lat": lat, "lon": lon, "radius_m": FENCE_M},
+             "dwell_s": int(STAY_S)},
+            admin,
+        )  # fmt: skip
+    return str(customer["id"])
+
+
+async def _upload(
+    http: httpx.AsyncClient,
+    admin: dict[str, str],
+    agent: dict[str, str],
+    user: dict[str, Any],
+    path: Path,
+    pts: list[Point],
+    shift: float,
+) -> str:
+    """The trace's phone enrolled and its fixes uploaded as it records (1,000 a request),
+    then its day ended; its device id."""
+    device = await post(
+        http,
+        "/devices",
+        {"name": path.stem, "identifier": f"trace-{uuid.uuid4()}", "user_id": user["id"]},
+        admin,
+    )
+    points = [
+        {
+            "client_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path.name}/{i}")),
+            "time": datetime.fromtimestamp(p.t + shift, UTC).isoformat(),
+            "lat": p.lat,
+            "lon": p.lon,
+            "accuracy_m": 10,
+        }
+        for i, p in enumerate(pts)
+    ]
+    for i in range(0, len(points), 1000):
+        await post(
+            http,
+            "/ingest/locations",
+            {"device_id": device["id"], "points": points[i : i + 1000]},
+            agent,
+        )
+    await post(http, "/ingest/day-end", {"device_id": device["id"]}, agent)
+    return str(device["id"])
+
+
+async def _seen(
+    http: httpx.AsyncClient, admin: dict[str, str], devices: list[str], users: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The phones' entries and the agents' visits at customers, as the API lists them."""
     events: list[dict[str, Any]] = []
     for device in devices:
         resp = await http.get(
@@ -265,17 +313,7 @@ async def run_traces(
         resp = await http.get("/visits", params={"agent_id": uid, "limit": 500}, headers=admin)
         resp.raise_for_status()
         visits += [v for v in resp.json()["items"] if v["customer_id"] is not None]
-    # Traces of one town cross each other's places: only an entry by the trace's own phone
-    # into a fence on its own drive counts (another trace may stop there).
-    entries = sum(1 for e in events if pass_fences.get(e.get("fence_id") or "") == e["device_id"])
-    return {
-        "truth": truth,
-        "detected": visits,
-        "events": events,
-        "pass_through_entries": entries,
-        "drive_by_fences": len(pass_fences),
-        "traces": len(devices),
-    }
+    return events, visits
 
 
 async def real_traces(

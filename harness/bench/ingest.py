@@ -103,43 +103,7 @@ async def _seed(url: str, cfg: IngestBenchConfig, secret: str) -> dict[str, Any]
             ],
             columns=["tenant_id", "id", "user_id", "name", "platform", "identifier"],
         )
-        centres = [
-            (rng.uniform(LAT_MIN, LAT_MAX), rng.uniform(LON_MIN, LON_MAX))
-            for _ in range(cfg.fences)
-        ]
-        circles = [
-            (i, lat, lon, rng.uniform(50, 300))
-            for i, (lat, lon) in enumerate(centres)
-            if i % 10 < 7
-        ]
-        squares = [
-            (i, lat, lon, rng.uniform(40, 250))
-            for i, (lat, lon) in enumerate(centres)
-            if i % 10 >= 7
-        ]
-        await db.execute(
-            """INSERT INTO geofences (tenant_id, id, org_unit_id, name, tag, external_id, shape, center,
-                                      radius_m, geom, dwell_s, exit_buffer_m)
-               SELECT $1, gen_random_uuid(), $2, 'fence ' || u.i, 'bench', u.i::text, 'circle',
-                      ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r,
-                      ST_Buffer(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r, 'quad_segs=8')::geometry,
-                      120, 20
-               FROM unnest($3::int[], $4::float8[], $5::float8[], $6::float8[]) AS u(i, lat, lon, r)""",
-            tid,
-            hq,
-            *[list(c) for c in zip(*circles, strict=True)],
-        )
-        await db.execute(
-            """INSERT INTO geofences (tenant_id, id, org_unit_id, name, tag, external_id, shape, geom,
-                                      dwell_s, exit_buffer_m)
-               SELECT $1, gen_random_uuid(), $2, 'fence ' || u.i, 'bench', u.i::text, 'polygon',
-                      ST_Envelope(ST_Buffer(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r)::geometry),
-                      120, 20
-               FROM unnest($3::int[], $4::float8[], $5::float8[], $6::float8[]) AS u(i, lat, lon, r)""",
-            tid,
-            hq,
-            *[list(c) for c in zip(*squares, strict=True)],
-        )
+        centres = await _fences(db, tid, hq, cfg.fences, rng)
         await db.execute("ANALYZE")
         # Every phone starts at a fence's edge, so that walking produces enters and exits.
         spec_devices = []
@@ -161,6 +125,44 @@ async def _seed(url: str, cfg: IngestBenchConfig, secret: str) -> dict[str, Any]
         }
     finally:
         await db.close()
+
+
+async def _fences(
+    db: asyncpg.Connection, tid: uuid.UUID, hq: uuid.UUID, count: int, rng: random.Random
+) -> list[tuple[float, float]]:
+    """`count` fences spread over the bench's box, seven in ten circles (50-300 m), the rest
+    squares (40-250 m); returns their centres."""
+    centres = [(rng.uniform(LAT_MIN, LAT_MAX), rng.uniform(LON_MIN, LON_MAX)) for _ in range(count)]
+    circles = [
+        (i, lat, lon, rng.uniform(50, 300)) for i, (lat, lon) in enumerate(centres) if i % 10 < 7
+    ]
+    squares = [
+        (i, lat, lon, rng.uniform(40, 250)) for i, (lat, lon) in enumerate(centres) if i % 10 >= 7
+    ]
+    await db.execute(
+        """INSERT INTO geofences (tenant_id, id, org_unit_id, name, tag, external_id, shape, center,
+                                  radius_m, geom, dwell_s, exit_buffer_m)
+           SELECT $1, gen_random_uuid(), $2, 'fence ' || u.i, 'bench', u.i::text, 'circle',
+                  ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r,
+                  ST_Buffer(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r, 'quad_segs=8')::geometry,
+                  120, 20
+           FROM unnest($3::int[], $4::float8[], $5::float8[], $6::float8[]) AS u(i, lat, lon, r)""",
+        tid,
+        hq,
+        *[list(c) for c in zip(*circles, strict=True)],
+    )
+    await db.execute(
+        """INSERT INTO geofences (tenant_id, id, org_unit_id, name, tag, external_id, shape, geom,
+                                  dwell_s, exit_buffer_m)
+           SELECT $1, gen_random_uuid(), $2, 'fence ' || u.i, 'bench', u.i::text, 'polygon',
+                  ST_Envelope(ST_Buffer(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography, u.r)::geometry),
+                  120, 20
+           FROM unnest($3::int[], $4::float8[], $5::float8[], $6::float8[]) AS u(i, lat, lon, r)""",
+        tid,
+        hq,
+        *[list(c) for c in zip(*squares, strict=True)],
+    )
+    return centres
 
 
 async def _count_events(url: str) -> int:
@@ -259,6 +261,22 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
             server.terminate()
         pg.destroy()
         shutil.rmtree(work, ignore_errors=True)  # the load specs hold the devices' tokens
+    report = _report(cfg, rounds, copies, alone, events, lat)
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2, default=str))
+        say(f"wrote {json_path}")
+    return report
+
+
+def _report(
+    cfg: IngestBenchConfig,
+    rounds: list[dict[str, Any]],
+    copies: list[float],
+    alone: list[dict[str, Any]],
+    events: int,
+    lat: dict[str, Any],
+) -> dict[str, Any]:
+    """The report (its `summary` the figures the issue names), its table printed."""
     pings_per_s = statistics.median(r["pings_per_s"] for r in rounds)
     copy_rows_per_s = statistics.median(copies)
     summary = {
@@ -291,9 +309,6 @@ def run(cfg: IngestBenchConfig, json_path: Path | None) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
     _print_table(summary, rounds, lat, alone_report)
-    if json_path is not None:
-        json_path.write_text(json.dumps(report, indent=2, default=str))
-        say(f"wrote {json_path}")
     return report
 
 

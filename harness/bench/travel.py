@@ -172,86 +172,98 @@ def run_extract(path: Path, days: int, pool: ProcessPoolExecutor, workdir: Path)
     with RoutedServer(graph, log=workdir / f"{path.stem}-routed.log") as server:
         osrm = OsrmClient(server.url, "driving")
         roads = RoadTravel({TravelMode.CAR: osrm})
-        noon = datetime(2026, 11, 25, 12, tzinfo=UTC)  # speed factor 1.0 at noon
-        overhead = DEFAULT_PROFILES[TravelMode.CAR].overhead_s
-        rnd = random.Random(11)
-        ours_ms, osrm_ms, errors, walk_share = [], [], [], []
-        for k in range(MATRIX_RUNS):
-            points = beside_roads(nodes, MATRIX_POINTS, rnd)
-            table, t_osrm = _timed(lambda points=points: osrm.table(points))
-            matrix, t_ours = _timed(
-                lambda points=points: roads.matrix(points, TravelMode.CAR, noon, noon)
-            )
-            osrm_ms.append(t_osrm * 1000)
-            ours_ms.append(t_ours * 1000)
-            truth = table.seconds
-            # The provider's drive time: its trip less the parking overhead and the walks
-            # between each place and its snapped road position (both its own model, not the
-            # network's); trips next door are walked and left out.
-            snap = np.asarray(table.snap_m)
-            walk = np.ceil((snap[:, None] + snap[None, :]) / WALK_SPEED_MS)
-            ours = np.array(matrix.seconds, dtype=float) - overhead - walk
-            lat, lon = _radians(points)
-            straight = _haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
-            on_map = snap <= roads.max_snap_m
-            mask = (truth >= 60) & ~np.isnan(truth) & (straight >= 50)
-            mask &= on_map[:, None] & on_map[None, :]
-            walk_share.extend((walk[mask] / (truth[mask] + walk[mask]) * 100).tolist())
-            if k == 0:
-                say(
-                    f"{path.name}: matrix {t_ours * 1000:.1f} ms, OSRM table {t_osrm * 1000:.1f} ms"
-                )
-            errors.extend((np.abs(ours[mask] - truth[mask]) / truth[mask] * 100).tolist())
-        row |= {
-            "matrix_p50_ms": round(statistics.median(ours_ms), 2),
-            "osrm_matrix_p50_ms": round(statistics.median(osrm_ms), 2),
-            "duration_err_p50_pct": round(float(np.percentile(errors, 50)), 2),
-            "duration_err_p90_pct": round(float(np.percentile(errors, 90)), 2),
-            "walk_share_p50_pct": round(float(np.percentile(walk_share, 50)), 1),
-        }
-        line: TravelTimes = HaversineTravel()
-        regrets, lates, road_lates, plan_s, replan_ms, served = [], [], [], [], [], []
-        for seed in range(days):
-            problem = day_on(nodes, seed)
-            by_line = planner.plan(problem, planner.Options(), line, pool=pool)
-            by_road, seconds = _timed(
-                lambda p=problem: planner.plan(p, planner.Options(), roads, pool=pool)
-            )
-            plan_s.append(seconds)
-            line_driven, road_driven = (
-                drive(problem, by_line, roads),
-                drive(problem, by_road, roads),
-            )
-            regrets.append((line_driven.travel_s / max(1, road_driven.travel_s) - 1) * 100)
-            lates.append(line_driven.late > 0)
-            road_lates.append(road_driven.late > 0)
-            served.append((line_driven.stops, road_driven.stops))
-            order = [s.stop_id for s in by_road.agents[0].stops]
-            if len(order) > 3:
-                rest = tuple(s for s in problem.stops if s.id != order[3])
-                now = by_road.agents[0].stops[2].departure
-                _, t_replan = _timed(
-                    lambda rest=rest, now=now, order=order, p=problem: planner.replan(
-                        planner.Problem(p.agents, rest), "agent", p.agents[0].start, now,
-                        order, order[:3], travel=roads,
-                    )
-                )  # fmt: skip
-                replan_ms.append(t_replan * 1000)
-            say(
-                f"{path.name} day {seed + 1}/{days}: straight-line plan drives "
-                f"{line_driven.travel_s / 60:.0f} min on roads ({line_driven.late} late), "
-                f"road plan {road_driven.travel_s / 60:.0f} min ({road_driven.late} late); planned in {seconds:.2f} s"
-            )
-        row |= {
-            "haversine_regret_pct": round(statistics.mean(regrets), 1),
-            "haversine_late_pct": round(100 * sum(lates) / len(lates), 1),
-            "roads_late_pct": round(100 * sum(road_lates) / len(road_lates), 1),
-            "plan_s_p50": round(statistics.median(plan_s), 3),
-            "replan_ms_p50": round(statistics.median(replan_ms), 1) if replan_ms else None,
-            "stops_straight_p50": statistics.median(a for a, _ in served),
-            "stops_roads_p50": statistics.median(b for _, b in served),
-        }
+        row |= _matrices(path, nodes, osrm, roads)
+        row |= _days(path, nodes, days, roads, pool)
     return row
+
+
+def _matrices(path: Path, nodes: np.ndarray, osrm: OsrmClient, roads: RoadTravel) -> dict[str, Any]:
+    """Our road matrices against OSRM's own table on the same graph: time, and how far the
+    drive times agree."""
+    noon = datetime(2026, 11, 25, 12, tzinfo=UTC)  # speed factor 1.0 at noon
+    overhead = DEFAULT_PROFILES[TravelMode.CAR].overhead_s
+    rnd = random.Random(11)
+    ours_ms, osrm_ms, errors, walk_share = [], [], [], []
+    for k in range(MATRIX_RUNS):
+        points = beside_roads(nodes, MATRIX_POINTS, rnd)
+        table, t_osrm = _timed(lambda points=points: osrm.table(points))
+        matrix, t_ours = _timed(
+            lambda points=points: roads.matrix(points, TravelMode.CAR, noon, noon)
+        )
+        osrm_ms.append(t_osrm * 1000)
+        ours_ms.append(t_ours * 1000)
+        truth = table.seconds
+        # The provider's drive time: its trip less the parking overhead and the walks
+        # between each place and its snapped road position (both its own model, not the
+        # network's); trips next door are walked and left out.
+        snap = np.asarray(table.snap_m)
+        walk = np.ceil((snap[:, None] + snap[None, :]) / WALK_SPEED_MS)
+        ours = np.array(matrix.seconds, dtype=float) - overhead - walk
+        lat, lon = _radians(points)
+        straight = _haversine(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+        on_map = snap <= roads.max_snap_m
+        mask = (truth >= 60) & ~np.isnan(truth) & (straight >= 50)
+        mask &= on_map[:, None] & on_map[None, :]
+        walk_share.extend((walk[mask] / (truth[mask] + walk[mask]) * 100).tolist())
+        if k == 0:
+            say(f"{path.name}: matrix {t_ours * 1000:.1f} ms, OSRM table {t_osrm * 1000:.1f} ms")
+        errors.extend((np.abs(ours[mask] - truth[mask]) / truth[mask] * 100).tolist())
+    return {
+        "matrix_p50_ms": round(statistics.median(ours_ms), 2),
+        "osrm_matrix_p50_ms": round(statistics.median(osrm_ms), 2),
+        "duration_err_p50_pct": round(float(np.percentile(errors, 50)), 2),
+        "duration_err_p90_pct": round(float(np.percentile(errors, 90)), 2),
+        "walk_share_p50_pct": round(float(np.percentile(walk_share, 50)), 1),
+    }
+
+
+def _days(
+    path: Path, nodes: np.ndarray, days: int, roads: RoadTravel, pool: ProcessPoolExecutor
+) -> dict[str, Any]:
+    """One-agent days planned on straight lines and on roads, both driven on roads: what
+    the straight line costs, and how long planning and re-planning take."""
+    line: TravelTimes = HaversineTravel()
+    regrets, lates, road_lates, plan_s, replan_ms, served = [], [], [], [], [], []
+    for seed in range(days):
+        problem = day_on(nodes, seed)
+        by_line = planner.plan(problem, planner.Options(), line, pool=pool)
+        by_road, seconds = _timed(
+            lambda p=problem: planner.plan(p, planner.Options(), roads, pool=pool)
+        )
+        plan_s.append(seconds)
+        line_driven, road_driven = (
+            drive(problem, by_line, roads),
+            drive(problem, by_road, roads),
+        )
+        regrets.append((line_driven.travel_s / max(1, road_driven.travel_s) - 1) * 100)
+        lates.append(line_driven.late > 0)
+        road_lates.append(road_driven.late > 0)
+        served.append((line_driven.stops, road_driven.stops))
+        order = [s.stop_id for s in by_road.agents[0].stops]
+        if len(order) > 3:
+            rest = tuple(s for s in problem.stops if s.id != order[3])
+            now = by_road.agents[0].stops[2].departure
+            _, t_replan = _timed(
+                lambda rest=rest, now=now, order=order, p=problem: planner.replan(
+                    planner.Problem(p.agents, rest), "agent", p.agents[0].start, now,
+                    order, order[:3], travel=roads,
+                )
+            )  # fmt: skip
+            replan_ms.append(t_replan * 1000)
+        say(
+            f"{path.name} day {seed + 1}/{days}: straight-line plan drives "
+            f"{line_driven.travel_s / 60:.0f} min on roads ({line_driven.late} late), "
+            f"road plan {road_driven.travel_s / 60:.0f} min ({road_driven.late} late); planned in {seconds:.2f} s"
+        )
+    return {
+        "haversine_regret_pct": round(statistics.mean(regrets), 1),
+        "haversine_late_pct": round(100 * sum(lates) / len(lates), 1),
+        "roads_late_pct": round(100 * sum(road_lates) / len(road_lates), 1),
+        "plan_s_p50": round(statistics.median(plan_s), 3),
+        "replan_ms_p50": round(statistics.median(replan_ms), 1) if replan_ms else None,
+        "stops_straight_p50": statistics.median(a for a, _ in served),
+        "stops_roads_p50": statistics.median(b for _, b in served),
+    }
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
