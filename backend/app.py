@@ -37,9 +37,11 @@ from backend.auth.security import API_KEY_HEADER, PRINCIPAL_SQL, make_jwt_auth
 from backend.campaigns.controllers import CampaignController
 from backend.campaigns.services import track_campaigns
 from backend.coaching.controllers import CoachingController
+from backend.common import idempotency
 from backend.common.admission import UploadAdmission
 from backend.common.bodies import LimitedRequest
 from backend.common.egress import TargetPolicy
+from backend.common.idempotency import forget_idempotency_keys
 from backend.common.openapi import document_errors, document_security, true_allow_headers
 from backend.common.strict import (
     INSTANT_DECODER,
@@ -60,6 +62,7 @@ from backend.market.controllers import MarketController
 from backend.ops.controllers import HealthController, MetricsController
 from backend.org.controllers import (
     DeviceController,
+    DeviceCredentialController,
     OrgUnitController,
     StoreAppController,
     UserController,
@@ -97,6 +100,7 @@ ROUTES = [
     OrgUnitController,
     UserController,
     DeviceController,
+    DeviceCredentialController,
     StoreAppController,
     CustomerController,
     TransactionController,
@@ -209,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[
             jwt_auth.on_app_init,
             UploadAdmission(settings.ingest_concurrency).on_app_init,
+            idempotency.on_app_init,
         ],
         exception_handlers=exception_handlers,
         request_class=LimitedRequest,
@@ -321,6 +326,7 @@ def _jobs(system_engine: AsyncEngine, settings: Settings, dispatcher: Dispatcher
     jobs.add("score_customers", score_customers, every_s=86_400)
     jobs.add("track_campaigns", track_campaigns, every_s=300)
     jobs.add("enforce_retention", enforce_retention, every_s=3600)
+    jobs.add("forget_idempotency_keys", forget_idempotency_keys, every_s=3600)
     return jobs
 
 

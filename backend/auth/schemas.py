@@ -21,6 +21,9 @@ class Me(BaseModel):
     role: str
     org_unit_id: uuid.UUID
     store_ids: list[uuid.UUID] = Field(default_factory=list)
+    device_id: uuid.UUID | None = Field(
+        default=None, description="the device whose own credential made the call, if one did"
+    )
 
 
 class TokenResponse(BaseModel):

@@ -54,6 +54,8 @@ class Principal:
     org_unit_id: uuid.UUID
     org_path: tuple[uuid.UUID, ...] = ()
     store_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
+    # A phone's own credential (backend/org/enrollment.py): it speaks for this device only.
+    device_id: uuid.UUID | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -88,6 +90,19 @@ def issue_token(secret: str, user_id: uuid.UUID, tenant_id: uuid.UUID, ttl_s: in
     return token.encode(secret=secret, algorithm="HS256")
 
 
+def issue_device_token(
+    secret: str, user_id: uuid.UUID, tenant_id: uuid.UUID, device_id: uuid.UUID, ttl_s: int
+) -> str:
+    """A device's access token: the agent, their tenant and the device it was issued to."""
+    token = Token(
+        sub=str(user_id),
+        exp=datetime.now(UTC) + timedelta(seconds=ttl_s),
+        jti=uuid.uuid4().hex,  # each one its own, even two issued within a second
+        extras={"tid": str(tenant_id), "did": str(device_id)},
+    )
+    return token.encode(secret=secret, algorithm="HS256")
+
+
 PRINCIPAL_SQL = """
 SELECT u.role, u.org_unit_id, o.path
 FROM users u JOIN org_units o ON o.tenant_id = u.tenant_id AND o.id = u.org_unit_id
@@ -95,12 +110,29 @@ WHERE u.tenant_id = $1 AND u.id = $2 AND u.active
 """
 
 
+# A device's token holds while the device is its user's and not revoked (a lost phone is
+# refused on its next request).
+DEVICE_PRINCIPAL_SQL = """
+SELECT u.role, u.org_unit_id, o.path
+FROM users u JOIN org_units o ON o.tenant_id = u.tenant_id AND o.id = u.org_unit_id
+JOIN devices d ON d.tenant_id = u.tenant_id AND d.id = $3 AND d.user_id = u.id
+WHERE u.tenant_id = $1 AND u.id = $2 AND u.active AND d.revoked_at IS NULL
+"""
+
+
 async def principal_for_user(
-    engine: AsyncEngine, tenant_id: uuid.UUID, user_id: uuid.UUID
+    engine: AsyncEngine,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    device_id: uuid.UUID | None = None,
 ) -> Principal | None:
     # Every request runs this: one indexed lookup on the driver, without the ORM's overhead.
     async with engine.connect() as conn:
-        row = await (await driver_of(conn)).fetchrow(PRINCIPAL_SQL, tenant_id, user_id)
+        db = await driver_of(conn)
+        if device_id is None:
+            row = await db.fetchrow(PRINCIPAL_SQL, tenant_id, user_id)
+        else:
+            row = await db.fetchrow(DEVICE_PRINCIPAL_SQL, tenant_id, user_id, device_id)
     if row is None:
         return None
     return Principal(
@@ -110,6 +142,7 @@ async def principal_for_user(
         role=row["role"],
         org_unit_id=row["org_unit_id"],
         org_path=tuple(row["path"]),
+        device_id=device_id,
     )
 
 
@@ -147,12 +180,15 @@ async def retrieve_user(
     try:
         tenant_id = uuid.UUID(str(token.extras.get("tid")))
         user_id = uuid.UUID(token.sub)
+        did = token.extras.get("did")
+        device_id = uuid.UUID(str(did)) if did is not None else None
     except ValueError:
         return None
     # The token names its tenant (it is signed): from here on, this request's transactions
     # carry it. The lookup itself is the auth layer's, on the system engine (one round trip).
     current_tenant.set(tenant_id)
-    return await principal_for_user(_engine(connection, system=True), tenant_id, user_id)
+    engine = _engine(connection, system=True)
+    return await principal_for_user(engine, tenant_id, user_id, device_id)
 
 
 # Tokens whose signature and claims checked out, until they expire. A phone sends the same
@@ -253,5 +289,13 @@ def make_jwt_auth(secret: str, ttl_s: int) -> JWTAuth[Principal, Token]:
         retrieve_user_handler=retrieve_user,
         authentication_middleware_class=AuthMiddleware,
         default_token_expiration=timedelta(seconds=ttl_s),
-        exclude=["^/health", "^/ready", "^/schema", "^/auth/login", "^/manager"],
+        exclude=[
+            "^/health",
+            "^/ready",
+            "^/schema",
+            "^/auth/login",
+            "^/auth/device/enroll",
+            "^/auth/device/token",
+            "^/manager",
+        ],
     )

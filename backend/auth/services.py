@@ -49,4 +49,5 @@ def me(p: Principal) -> Me:
         role=p.role,
         org_unit_id=p.org_unit_id,
         store_ids=list(p.store_ids),
+        device_id=p.device_id,
     )

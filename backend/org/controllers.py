@@ -1,19 +1,36 @@
 """HTTP routes for org units, users, devices and store apps."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import get, post
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.ratelimit import RateLimiter
 from backend.common.controllers import crud_controller
 from backend.common.deps import per_request
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
+from backend.errors import TooManyRequests, Unauthorized
+from backend.org.enrollment import (
+    ACCESS_TTL_S,
+    REFRESH_TTL_S,
+    Credentials,
+    Refused,
+    enroll,
+    refresh,
+)
 from backend.org.schemas import (
     Device,
     DeviceCreate,
+    DeviceEnroll,
+    DeviceEnrollmentOut,
+    DeviceRefresh,
+    DeviceTokens,
     DeviceUpdate,
     OrgKind,
     OrgUnit,
@@ -110,6 +127,93 @@ class DeviceController(_DeviceControllerBase):
         return await device_service.page(
             device_service.equal_filters(user_id=user_id), cursor, limit
         )
+
+    @post(
+        "/{item_id:uuid}/enrollment",
+        operation_id="IssueDeviceEnrollment",
+        description=(
+            "A one-time code (15 minutes) the agent's app exchanges for the device's own "
+            "credentials at POST /auth/device/enroll; a newer code replaces an unused one. "
+            "Managers of the agent and admins."
+        ),
+    )
+    async def issue_enrollment(
+        self,
+        device_service: NamedDependency[DeviceService],
+        item_id: FromPath[uuid.UUID],
+    ) -> DeviceEnrollmentOut:
+        return await device_service.enrollment(item_id)
+
+
+class DeviceCredentialController(Controller):
+    """A phone's own credentials (backend/org/enrollment.py): it needs no password."""
+
+    path = "/auth/device"
+    tags = ["auth"]
+
+    @post(
+        "/enroll",
+        operation_id="EnrollDevice",
+        status_code=200,
+        security=[],
+        description="Spend a one-time enrollment code: the device's access and refresh tokens.",
+    )
+    async def enroll(
+        self, state: State, request: Request[Any, Any, Any], data: JSONBody[DeviceEnroll]
+    ) -> DeviceTokens:
+        return await _exchange(
+            state, request, lambda session, secret: enroll(session, secret, data.tenant, data.code)
+        )
+
+    @post(
+        "/token",
+        operation_id="RefreshDeviceToken",
+        status_code=200,
+        security=[],
+        description=(
+            "Trade a refresh token for a new pair (OAuth 2.0 refresh grant). Each refresh "
+            "token is good once: one used again revokes its whole family."
+        ),
+    )
+    async def token(
+        self, state: State, request: Request[Any, Any, Any], data: JSONBody[DeviceRefresh]
+    ) -> DeviceTokens:
+        return await _exchange(
+            state, request, lambda session, secret: refresh(session, secret, data.refresh_token)
+        )
+
+
+async def _exchange(
+    state: State,
+    request: Request[Any, Any, Any],
+    spend: Callable[[AsyncSession, str], Awaitable[Credentials]],
+) -> DeviceTokens:
+    """Codes and refresh tokens are read across tenants (they name their own), on the system
+    engine. Refusals are throttled per client address, as failed logins are; what a refusal
+    wrote (a reused token's family revoked) is committed."""
+    settings = state["settings"]
+    limiter: RateLimiter = state["limiter"]
+    address = ("device_credentials_from", request.client.host if request.client else "")
+    wait = limiter.retry_after(address, settings.login_failures_address)
+    if wait:
+        raise TooManyRequests("too many refused device credentials; try again later", wait)
+    async with AsyncSession(state["system_engine"]) as session:
+        try:
+            creds = await spend(session, settings.secret)
+        except Refused as exc:
+            await session.commit()
+            limiter.hit(address, settings.login_failures_address)
+            raise Unauthorized(exc.reason, field=exc.field) from exc
+        await session.commit()
+    return DeviceTokens(
+        access_token=creds.access_token,
+        expires_in=ACCESS_TTL_S,
+        refresh_token=creds.refresh_token,
+        refresh_expires_in=REFRESH_TTL_S,
+        device_id=creds.device_id,
+        user_id=creds.user_id,
+        tenant_id=creds.tenant_id,
+    )
 
 
 _StoreAppControllerBase: Any = crud_controller(

@@ -115,6 +115,41 @@ class Device(BaseModel):
         return "active" if self.approved_at is not None else "requested"
 
 
+class DeviceEnrollmentOut(BaseModel):
+    """A one-time enrollment code for a device, shown once (backend/org/enrollment.py)."""
+
+    device_id: uuid.UUID
+    code: str = Field(description="12 characters in groups of four; case and dashes optional")
+    expires_at: datetime
+    qr: str = Field(description="what the app scans: fieldsense://enroll?tenant=...&code=...")
+
+
+class DeviceEnroll(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant: str = Field(min_length=1, max_length=63, description="the tenant's slug")
+    code: str = Field(min_length=1, max_length=64)
+
+
+class DeviceRefresh(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grant_type: Literal["refresh_token"] = Field(description="OAuth 2.0's refresh grant")
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class DeviceTokens(BaseModel):
+    """A device's credentials: send `access_token` as a bearer token; before `expires_in`
+    seconds pass, trade `refresh_token` for a new pair (it is good once)."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (the scheme, not a secret)
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    device_id: uuid.UUID
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+
+
 class StoreAppCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from anyio import to_thread
 from sqlalchemy import ColumnElement, and_, false, func, null, select, true
@@ -17,11 +18,14 @@ from backend.db.models import Device as DeviceRow
 from backend.db.models import OrgUnit as OrgUnitRow
 from backend.db.models import Place as PlaceRow
 from backend.db.models import StoreApp as StoreAppRow
+from backend.db.models import Tenant as TenantRow
 from backend.db.models import User as UserRow
 from backend.errors import Conflict, Forbidden, Invalid
+from backend.org.enrollment import issue_code, revoke_device_tokens
 from backend.org.schemas import (
     Device,
     DeviceCreate,
+    DeviceEnrollmentOut,
     OrgUnit,
     OrgUnitCreate,
     StoreApp,
@@ -224,12 +228,35 @@ class DeviceService(CrudService[DeviceRow, Device]):
         if "revoked" in values:
             revoked = values.pop("revoked")
             values["revoked_at"] = (row.revoked_at or datetime.now(UTC)) if revoked else None
+            if revoked:
+                await revoke_device_tokens(self.session, self.p.tenant_id, row.id)
         if values.pop("approved", None):
             values["approved_at"] = row.approved_at or datetime.now(UTC)
         return values
 
     def to_schema(self, row: DeviceRow) -> Device:
         return Device.model_validate(row)
+
+    async def enrollment(self, item_id: uuid.UUID) -> DeviceEnrollmentOut:
+        """A one-time code the agent's app exchanges for the device's own credentials
+        (backend/org/enrollment.py); issued by a manager of the agent or an admin."""
+        if not (self.p.is_admin or self.p.is_manager):
+            raise Forbidden("enrollment codes are issued by managers and admins")
+        row = await self._load_writable(item_id)
+        if row.revoked_at is not None:
+            raise Conflict(
+                f"device {item_id} is revoked: re-enable it before enrolling it", field="item_id"
+            )
+        slug = await self.session.scalar(
+            select(TenantRow.slug).where(TenantRow.id == self.p.tenant_id)
+        )
+        issued = await issue_code(self.session, self.p, row.id)
+        return DeviceEnrollmentOut(
+            device_id=row.id,
+            code=issued.code,
+            expires_at=issued.expires_at,
+            qr="fieldsense://enroll?" + urlencode({"tenant": slug, "code": issued.code}),
+        )
 
 
 class StoreAppService(CrudService[StoreAppRow, StoreApp]):

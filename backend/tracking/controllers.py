@@ -4,7 +4,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import BaseModel, ValidationError
@@ -18,6 +19,7 @@ from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.common.strict import Instant
 from backend.errors import Invalid, TooManyRequests
+from backend.tracking.device_config import DeviceConfig, device_config
 from backend.tracking.erasure import Erased, erase_location_history
 from backend.tracking.ingest import LocationIngest, ingest_connection, require_own_device
 from backend.tracking.jobs import close_stays
@@ -222,6 +224,30 @@ class DeviceTimelineController(Controller):
         until: Until = None,
     ) -> Timeline:
         return await device_timeline(db_session, request.user, device_id, since, until)
+
+    @get(
+        "/me/config",
+        operation_id="GetDeviceConfig",
+        description=(
+            "What the phone should do (backend/tracking/device_config.py): sampling by state, "
+            "upload interval, the agent's shift, the fences to watch. With the device's own "
+            "credential it answers for that device; a person's token names one in `device_id`. "
+            "`If-None-Match` with the last ETag: 304 while nothing changed."
+        ),
+        response_headers=[ResponseHeader(name="ETag", documentation_only=True)],
+    )
+    async def config(
+        self,
+        db_engine: DbEngine,
+        request: Request[Principal, Any, Any],
+        device_id: FromQuery[uuid.UUID | None] = None,
+    ) -> Response[DeviceConfig]:
+        async with ingest_connection(db_engine) as db:
+            config, etag = await device_config(db, request.user, device_id)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+            return Response(content=None, status_code=304, headers=headers)  # type: ignore[arg-type]
+        return Response(config, headers=headers)
 
 
 _VisitBase: Any = crud_controller(

@@ -138,7 +138,9 @@ async def require_own_device(
     """Check the caller may send for the device; say which of its points are kept; and
     hand over its engine state, locked for this transaction."""
     row = await db.fetchrow(DEVICE, p.tenant_id, device_id)
-    if row is None or (row["user_id"] != p.id and not p.is_admin):
+    mine = row is not None and (row["user_id"] == p.id or p.is_admin)
+    # A device's own credential speaks for that device only.
+    if not mine or (p.device_id is not None and p.device_id != device_id):
         raise NotFound(f"device {device_id} not found")
     if row["revoked_at"] is not None:
         raise Forbidden("this device has been revoked")

@@ -8,10 +8,12 @@ from backend.db.models.coaching import (
     AuditEntry,
     CoachingNote,
 )
+from backend.db.models.common import IdempotencyKey
 from backend.db.models.customers import CUSTOMER_STATUSES, Customer, Transaction
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
 from backend.db.models.jobs import JobState
 from backend.db.models.learning import SegmentOutcome
+from backend.db.models.org import DeviceEnrollment, DeviceRefreshToken
 from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
 from backend.db.models.plans import PLAN_STATUSES, STOP_STATUSES, AgentProfile, Plan, PlanStop
 from backend.db.models.tenancy import ORG_KINDS, ROLES, Device, OrgUnit, StoreApp, Tenant, User
@@ -56,9 +58,12 @@ __all__ = [
     "Customer",
     "Device",
     "DeviceCheckpoint",
+    "DeviceEnrollment",
+    "DeviceRefreshToken",
     "DeviceState",
     "Event",
     "Geofence",
+    "IdempotencyKey",
     "JobState",
     "OrgUnit",
     "Ping",
