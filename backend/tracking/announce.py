@@ -4,16 +4,16 @@ A visit is made and changed by many hands: each source's sighting (a fence, a st
 Wi-Fi), a manual check-in or check-out, a replay of a late batch, a reassignment. Rather than
 each of them sending an event of its own (a store would hear of one shopper's stay three or
 four times), each visit remembers what its events have said (`told`: nothing, started, ended
-or retracted, and the arrival, departure, customer and place they said). After every change
+or retracted, and the arrival, departure, customer, place and outcome they said). After every change
 the visits it touched are compared with that, in the same transaction, and the difference
 becomes events, with their webhook deliveries (the outbox):
 
 - never told, or told retracted and live again: `visit_started`, and `visit_ended` if it has
   ended;
-- told started: `visit_ended` when it ends; `visit_updated` first if its arrival, customer or
-  place changed;
+- told started: `visit_ended` when it ends; `visit_updated` first if its arrival, customer,
+  place or outcome changed;
 - told ended: `visit_updated` when its arrival, departure (a late batch, or a reopening:
-  `departed_at` null), customer or place changed;
+  `departed_at` null), customer, place or outcome (an agent's manual action) changed;
 - retracted after it was told: `visit_retracted`.
 
 Another source joining a visit (its `sources`) is not a change worth an event. Each event
@@ -44,7 +44,8 @@ def _iso(column: str) -> str:
 
 _MOVED = """(v.told_arrived_at IS DISTINCT FROM v.arrived_at
           OR v.told_customer_id IS DISTINCT FROM v.customer_id
-          OR v.told_place_id IS DISTINCT FROM v.place_id)"""
+          OR v.told_place_id IS DISTINCT FROM v.place_id
+          OR v.told_outcome IS DISTINCT FROM v.outcome)"""
 
 ANNOUNCE = with_deliveries(
     f"""
@@ -80,18 +81,21 @@ WITH v AS (
                'sources', to_jsonb(s.sources),
                'confidence', s.confidence,
                'attributed_by', s.attributed_by,
+               'outcome', s.outcome,
                'changed', CASE WHEN s.kind = 'visit_updated' THEN to_jsonb(ARRAY(
                    SELECT f FROM (VALUES
                        ('arrived_at', s.told_arrived_at IS DISTINCT FROM s.arrived_at),
                        ('departed_at', s.told = 'ended'
                                        AND s.told_departed_at IS DISTINCT FROM s.departed_at),
                        ('customer_id', s.told_customer_id IS DISTINCT FROM s.customer_id),
-                       ('place_id', s.told_place_id IS DISTINCT FROM s.place_id)
+                       ('place_id', s.told_place_id IS DISTINCT FROM s.place_id),
+                       ('outcome', s.told_outcome IS DISTINCT FROM s.outcome)
                    ) AS c(f, yes) WHERE c.yes)) END,
                'was', CASE WHEN s.kind = 'visit_updated' THEN jsonb_build_object(
                    'arrived_at', {_iso("s.told_arrived_at")},
                    'departed_at', {_iso("s.told_departed_at")},
-                   'customer_id', s.told_customer_id, 'place_id', s.told_place_id) END))
+                   'customer_id', s.told_customer_id, 'place_id', s.told_place_id,
+                   'outcome', s.told_outcome) END))
     FROM said s
     ORDER BY s.id, s.ord
     RETURNING tenant_id, id, kind, occurred_at, fence_id, place_id
@@ -103,7 +107,8 @@ WITH v AS (
                     WHEN v.departed_at IS NOT NULL OR v.told = 'ended' THEN 'ended'
                     ELSE 'started' END,
         told_arrived_at = v.arrived_at, told_departed_at = v.departed_at,
-        told_customer_id = v.customer_id, told_place_id = v.place_id
+        told_customer_id = v.customer_id, told_place_id = v.place_id,
+        told_outcome = v.outcome
     FROM v
     WHERE t.tenant_id = v.tenant_id AND t.id = v.id
       AND v.id IN (SELECT id FROM said)

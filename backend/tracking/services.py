@@ -244,11 +244,12 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         return changes | {"attributed_by": "person", "runners_up": runners}
 
     async def update(self, item_id: uuid.UUID, data: BaseModel) -> VisitOut:
-        """Outcome and note; or a reassignment, which the plan's stops follow."""
+        """Outcome and note; or a reassignment, which the plan's stops follow. What changed of
+        what the visit's events said (its customer, its outcome) is told (announce.py)."""
         out = await super().update(item_id, data)
         if "customer_id" in data.model_fields_set:
             await plan_fulfilment().refulfil(self.session, self.p.tenant_id, out.id)
-            await self._announce(out.id)
+        await self._announce(out.id)
         return out
 
     async def check_out(self, item_id: uuid.UUID, data: CheckOut) -> VisitOut:

@@ -181,12 +181,13 @@ class Visit(TenantKeyed, Base):
     # Other sources that saw the same stay (a check-in at a detected visit: "manual").
     also_seen_by: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}", default=list)
     # What the visit's events have said of it (backend/tracking/announce.py): nothing, started,
-    # ended or retracted, and the arrival, departure, customer and place they said.
+    # ended or retracted, and the arrival, departure, customer, place and outcome they said.
     told: Mapped[str | None] = mapped_column(String(12))
     told_arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     told_departed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     told_customer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     told_place_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    told_outcome: Mapped[str | None] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
