@@ -132,6 +132,9 @@ class AgentPlan:
     distance_m: int
     lunch: tuple[datetime, datetime] | None
     path: tuple[GeoPoint, ...]  # start, stops in order, end
+    # Why the lunch is shorter than asked, or left out: the appointments left no room
+    # (routing/lunch.py).
+    lunch_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from routing import ils
@@ -28,6 +28,7 @@ from routing.integer import (
     Strategy,
     Vehicle,
 )
+from routing.lunch import lunch_of
 from routing.model import (
     Agent,
     AgentPlan,
@@ -147,6 +148,7 @@ class _Built:
     points: list[GeoPoint]
     travel: str = "straight_line"
     travel_note: str | None = None
+    lunch_notes: dict[str, str] = field(default_factory=dict)  # agent id → what became of it
 
 
 def _effective_score(stop: Stop, coaching: Coaching) -> float:
@@ -182,9 +184,15 @@ def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
     nodes = [_node(stop, origin, horizon, problem.coaching, options, agent_index) for stop in kept]
     for _ in problem.agents:
         nodes.extend([Node(), Node()])
-    vehicles = [
-        _vehicle(agent, vehicle_nodes[v], origin, profiles, problem.coaching)
+    fitted = [
+        lunch_of(problem, kept, agent, vehicle_nodes[v], matrices[profiles.index(agent.mode)])
         for v, agent in enumerate(problem.agents)
+    ]
+    vehicles = [
+        _vehicle(
+            replace(agent, lunch=f.lunch), vehicle_nodes[v], origin, profiles, problem.coaching
+        )
+        for v, (agent, f) in enumerate(zip(problem.agents, fitted, strict=True))
     ]
     model = Model(
         nodes=tuple(nodes),
@@ -202,6 +210,7 @@ def build(problem: Problem, options: Options, travel: TravelTimes) -> _Built:
         points=points,
         travel=_source(matrices),
         travel_note="; ".join(m.note for m in matrices if m.note) or None,
+        lunch_notes={a.id: f.note for a, f in zip(problem.agents, fitted, strict=True) if f.note},
     )
 
 
@@ -360,6 +369,7 @@ def _result(
                 service_s=totals["service"],
                 distance_m=totals["metres"],
                 lunch=lunch,
+                lunch_note=built.lunch_notes.get(agent.id),
                 path=(
                     built.points[vehicle.start],
                     *(built.points[v.node] for v in route.visits),

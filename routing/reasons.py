@@ -20,7 +20,7 @@ def _reachable_alone(model: Model, node: int, v: int) -> bool:
 
 
 def explain(model: Model, stop_nodes: dict[int, Stop], solution: Solution) -> list[DroppedStop]:
-    kept_appointments: list[tuple[int, int, int, str]] = []  # vehicle, start, end, stop id
+    kept_appointments: list[tuple[int, int, int, str, int]] = []  # vehicle, start, end, id, node
     counts = {}
     for route in solution.routes:
         counts[route.vehicle] = len(route.visits)
@@ -28,7 +28,7 @@ def explain(model: Model, stop_nodes: dict[int, Stop], solution: Solution) -> li
             stop = stop_nodes[visit.node]
             if stop.kind is StopKind.APPOINTMENT:
                 kept_appointments.append(
-                    (route.vehicle, visit.start, visit.start + stop.service_s, stop.id)
+                    (route.vehicle, visit.start, visit.start + stop.service_s, stop.id, visit.node)
                 )
     out = []
     for node in solution.dropped:
@@ -59,17 +59,16 @@ def explain(model: Model, stop_nodes: dict[int, Stop], solution: Solution) -> li
             lo = min(a for a, _ in n.windows)
             hi = max(b for _, b in n.windows) + stop.service_s
             clash = [
-                sid for v, a, b, sid in kept_appointments if v in vehicles and a < hi and lo < b
+                sid for v, a, b, sid, _ in kept_appointments if v in vehicles and a < hi and lo < b
             ]
-            if clash:
-                out.append(
-                    DroppedStop(
-                        stop.id,
-                        stop.kind,
-                        DropReason.CONFLICT,
-                        "overlaps appointment " + ", ".join(clash),
-                    )
+            far = [] if clash else _out_of_reach(model, node, vehicles, kept_appointments)
+            if clash or far:
+                detail = (
+                    "overlaps appointment " + ", ".join(clash)
+                    if clash
+                    else "too far from appointment " + ", ".join(far) + " to keep both"
                 )
+                out.append(DroppedStop(stop.id, stop.kind, DropReason.CONFLICT, detail))
                 continue
         if stop.kind is StopKind.OPTIONAL:
             out.append(
@@ -90,3 +89,29 @@ def explain(model: Model, stop_nodes: dict[int, Stop], solution: Solution) -> li
                 )
             )
     return out
+
+
+def _out_of_reach(
+    model: Model,
+    node: int,
+    vehicles: tuple[int, ...],
+    kept: list[tuple[int, int, int, str, int]],
+) -> list[str]:
+    """The kept appointments on either side of this one that leave no time to travel
+    between them: the one before ends too late to get here by its latest start, or this one
+    ends too late (starting as early as it may) to get to the next in time. Empty when one
+    vehicle could keep all three."""
+    n = model.nodes[node]
+    lo, hi = min(a for a, _ in n.windows), max(b for _, b in n.windows)
+    culprits: list[str] = []
+    for v in vehicles:
+        travel = model.travel[model.vehicles[v].profile]
+        mine = sorted((a, b, sid, k) for w, a, b, sid, k in kept if w == v)
+        before = [x for x in mine if x[0] <= lo]
+        after = [x for x in mine if x[0] > lo]
+        late = bool(before) and before[-1][1] + travel[before[-1][3]][node] > hi
+        early = bool(after) and lo + n.service + travel[node][after[0][3]] > after[0][0]
+        if not (late or early):
+            return []
+        culprits += ([before[-1][2]] if late else []) + ([after[0][2]] if early else [])
+    return culprits

@@ -190,6 +190,11 @@ class PlanOut(BaseModel):
     solve_ms: int
     strategy: str
     lunch: dict[str, datetime] | None
+    lunch_note: str | None = Field(
+        default=None,
+        description="why the lunch is shorter than the profile's, or left out: the "
+        "appointments left no more room (a lunch never pushes out an appointment)",
+    )
     stops: list[PlanStopOut]
     dropped: list[DroppedOut]
     travel: Literal["roads", "mixed", "straight_line"] = Field(

@@ -72,11 +72,7 @@ async def store_plan(
         travel=result.travel,
         travel_note=result.travel_note,
         route=f"SRID=4326;LINESTRING({coords})",
-        lunch=(
-            {"start": agent_plan.lunch[0].isoformat(), "end": agent_plan.lunch[1].isoformat()}
-            if agent_plan.lunch
-            else None
-        ),
+        lunch=_lunch(agent_plan),
         dropped=[
             {
                 "customer_id": d.stop_id,
@@ -137,3 +133,13 @@ def _stops(
         )
         for seq, s in enumerate(planned, start=len(stops) + 1)
     ]
+
+
+def _lunch(agent_plan: planner.AgentPlan) -> dict[str, str] | None:
+    """The lunch as stored: its start and end, and why it is shorter or left out."""
+    lunch: dict[str, str] = {}
+    if agent_plan.lunch:
+        lunch = {"start": agent_plan.lunch[0].isoformat(), "end": agent_plan.lunch[1].isoformat()}
+    if agent_plan.lunch_note:
+        lunch["note"] = agent_plan.lunch_note
+    return lunch or None

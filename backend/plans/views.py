@@ -52,8 +52,11 @@ def plan_out(plan: Plan, rows: Sequence[Any], route: str | None) -> PlanOut:
         travel=plan.travel,
         travel_note=plan.travel_note,
         lunch=(
-            {k: datetime.fromisoformat(v) for k, v in plan.lunch.items()} if plan.lunch else None
+            {k: datetime.fromisoformat(plan.lunch[k]) for k in ("start", "end")}
+            if plan.lunch and "start" in plan.lunch
+            else None
         ),
+        lunch_note=(plan.lunch or {}).get("note"),
         stops=stops,
         dropped=[DroppedOut.model_validate(d) for d in plan.dropped],
         route=json.loads(route) if route else {"type": "LineString", "coordinates": []},

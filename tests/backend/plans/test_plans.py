@@ -153,6 +153,32 @@ class TestCreatePlan:
         r = await tenant.client.get(f"/plans/{plan['id']}", headers=tenant.h("agent2"))
         assert r.status_code == 404
 
+    async def test_lunch_gives_way_to_appointments_and_the_plan_says_so(
+        self, tenant: Tenant, book: Book
+    ) -> None:
+        # The profile's lunch: 45 minutes starting 12:00-13:00. Appointments 11:45-12:30 and
+        # from 12:55 leave about 20 minutes inside that window.
+        c = book.customers
+        body = {
+            "agent_id": str(tenant.users["agent"]),
+            "date": DAY.isoformat(),
+            "appointments": [
+                {"customer_id": c["appt2"], "start": at(11.75), "service_min": 45},
+                {"customer_id": c["appt3"], "start": at(12 + 55 / 60), "service_min": 30},
+            ],
+            "prospects": [],
+            "time_limit_s": 0.5,
+        }
+        plan = await tenant.post("agent", "/plans", body)
+        assert plan["dropped"] == []
+        assert {s["customer_id"] for s in plan["stops"]} == {c["appt2"], c["appt3"]}
+        lunch = plan["lunch"]
+        length = datetime.fromisoformat(lunch["end"]) - datetime.fromisoformat(lunch["start"])
+        assert timedelta(minutes=15) <= length < timedelta(minutes=45)
+        assert plan["lunch_note"].startswith("lunch shortened to ")
+        got = await tenant.client.get(f"/plans/{plan['id']}", headers=tenant.h("manager"))
+        assert got.json()["lunch_note"] == plan["lunch_note"]
+
     async def test_over_full_day_is_a_plan_with_reasons(self, tenant: Tenant, book: Book) -> None:
         c = book.customers
         body = {
