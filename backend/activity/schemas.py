@@ -106,6 +106,7 @@ class TeamFigures(BaseModel):
     org_unit_id: uuid.UUID
     since: date
     until: date
+    timezone: str = Field(description="the tenant's: each day runs midnight to midnight there")
     days: int
     agents: list[AgentFigures]
     visits: int

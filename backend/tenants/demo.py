@@ -163,6 +163,7 @@ async def seed_demo(session: AsyncSession, n_customers: int = 2000) -> DemoTenan
         hq_name="Hanbit Life HQ",
     )
     hq = created.hq
+    created.tenant.settings = {"timezone": "Asia/Seoul"}  # a Seoul insurer's days
     seed = _Seed(created.tenant.id, rng, await to_thread.run_sync(hash_password, DEMO_PASSWORD))
     _org(seed, hq.id)
     await session.execute(insert(OrgUnit), seed.units)

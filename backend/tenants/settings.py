@@ -1,14 +1,16 @@
 """A tenant's settings: how long location data is kept, whether points outside an agent's
-shift are stored, and the weights of the visit score (backend/customers/scoring.py).
+shift are stored, the weights of the visit score (backend/customers/scoring.py), the planning
+time limit, the road network, and the time zone its days are counted in.
 Admins read and change them at /tenant/settings."""
 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar import Controller, Request, get, patch
 from litestar.params import JSONBody
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +23,15 @@ from backend.roads.services import networks
 # The longest any one request may hold a planner worker, whatever a tenant sets: the workers
 # are few (one per core) and every other planning request waits behind a long solve.
 MAX_PLAN_TIME_LIMIT_S = 10.0
+
+
+def known_zone(value: str) -> str:
+    """An IANA time zone name this machine knows (a ValueError, 422 naming the field, if not)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
 
 
 class ScoreWeights(BaseModel):
@@ -87,6 +98,16 @@ class TenantSettings(BaseModel):
         description="the named road network this tenant travels on, one of the server's "
         "FIELDSENSE_ROUTING_PROVIDERS (docs/routing.md); empty: the server's default",
     )
+    timezone: str = Field(
+        default="UTC",
+        description="the IANA time zone the tenant's days are counted in: team figures and "
+        "heatmaps run from local midnight to local midnight (e.g. Asia/Seoul)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return known_zone(value)
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -97,6 +118,12 @@ class TenantSettingsUpdate(BaseModel):
     score_weights: ScoreWeightsUpdate | None = None
     plan_time_limit_s: float | None = Field(default=None, ge=0.1, le=MAX_PLAN_TIME_LIMIT_S)
     travel_provider: str | None = Field(default=None, max_length=32)
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
 
 
 def settings_of(raw: dict[str, Any] | None) -> TenantSettings:
