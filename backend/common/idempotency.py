@@ -172,8 +172,12 @@ async def _once(
         stale = {"keep": KEEP, "abandoned": timedelta(seconds=ABANDONED_S)}
         reserved = (await conn.execute(RESERVE, {**ids, "fingerprint": print_, **stale})).first()
         found = None if reserved else (await conn.execute(FOUND, ids)).first()
-    if found is not None:
-        if found.fingerprint != print_:
+    if not reserved:
+        if found is None:  # released by the first request's failure just now: try again
+            await _problem(
+                send, 409, f"a request with this {HEADER} just failed", {"Retry-After": "1"}
+            )
+        elif found.fingerprint != print_:
             await _problem(send, 422, f"this {HEADER} was used for another request")
         elif found.status is None:
             busy = f"a request with this {HEADER} is still in progress"
@@ -181,7 +185,15 @@ async def _once(
         else:
             await _replay(send, found.status, found.body, found.content_type)
         return
-    status, content_type, chunks = await _run(app, scope, body)
+    try:
+        status, content_type, chunks = await _run(app, scope, body)
+    except BaseException:
+        # No response to keep (the client went away, or the app raised past its own error
+        # handling): the key is free again, so the retry runs, rather than a 409 until the
+        # reservation counts as abandoned.
+        async with engine.begin() as conn:
+            await conn.execute(RELEASE, ids)
+        raise
     async with engine.begin() as conn:
         if status >= 500 or status in _NOT_KEPT:
             await conn.execute(RELEASE, ids)
