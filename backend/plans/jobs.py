@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
-from backend.db.models import AgentProfile, Plan, User
+from backend.db.models import AgentProfile, Plan, Tenant, User
 from backend.errors import DomainError
 from backend.plans.fulfilment import Fulfilment
 from backend.plans.schemas import AgentProfileIn, PlanOptionsIn
 from backend.plans.services import PlanService
+from backend.tenants.calendar import day_off
+from backend.tenants.settings import settings_of
 
 log = logging.getLogger("fieldsense.plans")
 
@@ -26,7 +29,9 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
     """Plan tomorrow (in each agent's time zone) for agents who have no plan for it yet.
 
     Runs every few minutes; after 18:00 local time an agent without tomorrow's plan gets one
-    made from the profile and the best-scored candidates. Returns plans made."""
+    made from the profile and the best-scored candidates, unless tomorrow is their day off (a
+    weekday outside their `workdays`, or a public holiday of the tenant's country). Returns
+    plans made."""
     rows = (
         await session.execute(
             select(AgentProfile, User)
@@ -38,6 +43,7 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
         )
     ).all()
     made = 0
+    countries: dict[uuid.UUID, str | None] = {}
     for profile_row, user in rows:
         if made >= BATCH:
             break
@@ -46,6 +52,11 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
         if local.hour < PLAN_FROM_HOUR:
             continue
         tomorrow = (local + timedelta(days=1)).date()
+        if user.tenant_id not in countries:
+            raw = await session.scalar(select(Tenant.settings).where(Tenant.id == user.tenant_id))
+            countries[user.tenant_id] = settings_of(raw).holiday_country
+        if day_off(tomorrow, profile.workdays, countries[user.tenant_id]):
+            continue  # a weekday the agent does not work, or a public holiday
         exists = await session.scalar(
             select(Plan.id).where(
                 Plan.tenant_id == user.tenant_id,

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_vali
 
 from backend.coaching.schemas import CoachingIn
 from backend.common.strict import LocalTime
+from backend.tenants.calendar import ALL_DAYS
 from routing.travel import TravelMode
 
 
@@ -46,6 +47,19 @@ class AgentProfileIn(BaseModel):
     mode: TravelMode = TravelMode.CAR
     max_stops: int | None = Field(default=None, ge=1, le=200)
     timezone: str = Field(default="UTC", description="IANA name, e.g. Asia/Seoul")
+    workdays: list[int] = Field(
+        default_factory=lambda: list(ALL_DAYS),
+        description="ISO weekdays the agent works (1 Monday .. 7 Sunday; default every day): "
+        "no nightly plan on the others, and points from them kept only when the tenant "
+        "captures outside working hours",
+    )
+
+    @field_validator("workdays")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if not value or any(d not in ALL_DAYS for d in value):
+            raise ValueError("one or more ISO weekdays, 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
 
     @field_validator("timezone")
     @classmethod

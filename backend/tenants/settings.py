@@ -19,6 +19,7 @@ from backend.common.deps import DbSession
 from backend.db.models import Tenant
 from backend.errors import Forbidden, Invalid
 from backend.roads.services import networks
+from backend.tenants.calendar import known_country
 
 # The longest any one request may hold a planner worker, whatever a tenant sets: the workers
 # are few (one per core) and every other planning request waits behind a long solve.
@@ -104,10 +105,22 @@ class TenantSettings(BaseModel):
         "heatmaps run from local midnight to local midnight (e.g. Asia/Seoul)",
     )
 
+    holiday_country: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 code (e.g. KR) whose public holidays are days off: "
+        "no nightly plan, and points kept only when capturing outside the shift; none: no "
+        "holidays",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return known_zone(value)
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        return known_country(value) if value else None
 
 
 class TenantSettingsUpdate(BaseModel):
@@ -119,11 +132,19 @@ class TenantSettingsUpdate(BaseModel):
     plan_time_limit_s: float | None = Field(default=None, ge=0.1, le=MAX_PLAN_TIME_LIMIT_S)
     travel_provider: str | None = Field(default=None, max_length=32)
     timezone: str | None = Field(default=None, max_length=64)
+    holiday_country: str | None = Field(
+        default=None, max_length=8, description="an ISO country code; empty: no holidays"
+    )
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         return None if value is None else known_zone(value)
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        return known_country(value) if value else value
 
 
 def settings_of(raw: dict[str, Any] | None) -> TenantSettings:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import date, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from pydantic import BaseModel, Field
@@ -23,6 +25,7 @@ from backend.auth.security import Principal
 from backend.db.jsonb import loads
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.queries import profile_of
+from backend.tenants.calendar import ALL_DAYS, holidays_between
 from backend.tenants.settings import settings_of
 from backend.tracking.matching import watch_list
 from geofence.types import Fix
@@ -41,6 +44,9 @@ class ShiftOut(BaseModel):
     start: str = Field(description="local time, HH:MM")
     end: str = Field(description="local time, HH:MM")
     days: list[int] = Field(description="ISO weekdays (1 Monday .. 7 Sunday) the shift is on")
+    holidays: list[date] = Field(
+        description="public holidays of the tenant's country in the next 30 days: days off"
+    )
 
 
 class Watched(BaseModel):
@@ -108,11 +114,15 @@ async def device_config(
     shift = None
     at = None
     if profile:
+        tz = profile.get("timezone", "UTC")
         shift = ShiftOut(
-            timezone=profile.get("timezone", "UTC"),
+            timezone=tz,
             start=str(profile.get("shift_start", "09:00"))[:5],
             end=str(profile.get("shift_end", "18:00"))[:5],
-            days=list(range(1, 8)),
+            days=sorted(profile.get("workdays") or ALL_DAYS),
+            holidays=holidays_between(
+                settings.holiday_country, datetime.now(ZoneInfo(tz)).date(), 30
+            ),
         )
         start = profile.get("start") or {}
         if "lat" in start and "lon" in start:

@@ -10,10 +10,9 @@ import uuid
 from collections import Counter
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +31,7 @@ from backend.tracking.schemas import (
     IngestResult,
     PointResult,
 )
+from backend.tracking.shift import Shift
 from geofence.device import DeviceState, EngineConfig, process
 from geofence.timeline import Order, reconcile, start_run
 from geofence.types import Fix
@@ -69,32 +69,6 @@ def ingest_transaction(
     return transaction_on(db, tenant, INGEST_SETTINGS)
 
 
-@dataclass(frozen=True)
-class Shift:
-    """When an agent works, in their own time zone; points outside are not kept."""
-
-    start: time
-    end: time
-    tz: ZoneInfo
-
-    @classmethod
-    def of(cls, profile: dict[str, Any] | None) -> Shift | None:
-        if not profile:
-            return None
-        try:
-            return cls(
-                time.fromisoformat(profile.get("shift_start", "09:00")),
-                time.fromisoformat(profile.get("shift_end", "18:00")),
-                ZoneInfo(profile.get("timezone") or "UTC"),
-            )
-        except (ValueError, KeyError, ZoneInfoNotFoundError):
-            return None
-
-    def covers(self, t: float) -> bool:
-        local = datetime.fromtimestamp(t, self.tz).time()
-        return self.start <= local < self.end
-
-
 # The device, what decides which of its points are kept (the tenant's capture setting and
 # the shift in its user's planning profile), and its engine state row, created if missing and
 # locked for this transaction: one device's batches (points or scans) are processed one at a
@@ -127,9 +101,7 @@ class Keep:
     def why_not(self, t: float) -> str | None:
         if t < self.oldest_t:
             return "older than this tenant keeps points"
-        if self.shift is not None and not self.shift.covers(t):
-            return "outside the agent's shift"
-        return None
+        return None if self.shift is None else self.shift.why_not(t)
 
 
 async def require_own_device(
@@ -150,7 +122,8 @@ async def require_own_device(
     oldest = datetime.now(UTC) - timedelta(days=settings.retention_points_days)
     shift = None
     if not settings.capture_outside_shift:
-        shift = Shift.of(loads(row["profile"]) if row["profile"] else None)
+        profile = loads(row["profile"]) if row["profile"] else None
+        shift = Shift.of(profile, settings.holiday_country)
     return Keep(oldest.timestamp(), shift), row
 
 

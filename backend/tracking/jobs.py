@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.db.driver import raw_connection
 from backend.db.jsonb import loads
 from backend.plans.queries import profile_of
-from backend.tracking.ingest import Shift
 from backend.tracking.points import ms, to_dt
 from backend.tracking.records import EventWriter
+from backend.tracking.shift import Shift
 from geofence.device import DeviceState, EngineConfig, Produced, end_day, process
 from geofence.proximity import BEACON, WIFI, Proximity
 

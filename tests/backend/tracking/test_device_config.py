@@ -55,7 +55,7 @@ async def test_the_config_follows_the_profile_and_says_when_it_changed(
     got = await ok(changed, 200)
     assert changed.headers["etag"] != etag
     assert got["shift"] == {"timezone": "Asia/Seoul", "start": "08:30", "end": "17:30",
-                            "days": [1, 2, 3, 4, 5, 6, 7]}  # fmt: skip
+                            "days": [1, 2, 3, 4, 5, 6, 7], "holidays": []}  # fmt: skip
     assert [f["id"] for f in got["fences"]] == [fence["id"]]
     assert (
         20 <= got["fences"][0]["distance_m"] <= 35

@@ -86,7 +86,14 @@ async def test_points_outside_the_shift_are_not_kept(
     privacy = {
         k: v
         for k, v in settings.json().items()
-        if k not in ("score_weights", "plan_time_limit_s", "travel_provider")
+        if k
+        not in (
+            "score_weights",
+            "plan_time_limit_s",
+            "travel_provider",
+            "timezone",
+            "holiday_country",
+        )
     }
     assert privacy == {
         "retention_points_days": 30,
