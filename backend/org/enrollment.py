@@ -141,7 +141,7 @@ async def enroll(session: AsyncSession, secret: str, tenant: str, code: str) -> 
     if row.expires_at <= datetime.now(UTC):
         raise Refused("this enrollment code has expired", "code")
     if row.device_revoked_at is not None or not row.active:
-        raise Refused("this device has been revoked", "code")
+        raise Refused("this device is revoked, or its agent deactivated", "code")
     await session.execute(SPEND, {"tenant": row.tenant_id, "id": row.id, "device": row.device_id})
     return await _credentials(
         session, secret, row.tenant_id, row.user_id, row.device_id, family=uuid7()
@@ -219,7 +219,7 @@ async def refresh(session: AsyncSession, secret: str, token: str) -> Credentials
     if row.expires_at <= datetime.now(UTC):
         raise Refused("this refresh token has expired; enroll the device again", _TOKEN)
     if row.device_revoked_at is not None or not row.active:
-        raise Refused("this device has been revoked", _TOKEN)
+        raise Refused("this device is revoked, or its agent deactivated", _TOKEN)
     await session.execute(USE, {"tenant": row.tenant_id, "id": row.id})
     return await _credentials(
         session, secret, row.tenant_id, row.user_id, row.device_id, family=row.family_id
