@@ -108,14 +108,15 @@ async def _problem(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read(receive: Any) -> tuple[bytes, bool]:
-    """The whole body, and whether it fitted in MAX_BODY."""
+async def _read(receive: Any) -> tuple[bytes, bool] | None:
+    """The whole body, and whether it fitted in MAX_BODY; None when the client went away
+    before sending all of it (nothing is run, nothing kept: a part is not the request)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), True
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
@@ -141,7 +142,10 @@ def _middleware(app: ASGIApp) -> ASGIApp:
         if not valid_key(key):
             await _problem(send, 422, f"{HEADER} must be 1 to 255 printable ASCII characters")
             return
-        body, fits = await _read(receive)
+        read = await _read(receive)
+        if read is None:
+            return
+        body, fits = read
         if not fits:
             await _problem(send, 413, f"a request over {MAX_BODY} bytes cannot carry {HEADER}")
             return

@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from backend.common.idempotency import valid_key
+from backend.common.idempotency import _read, valid_key
 from tests.backend.world import Tenant, errors_for, ok
 
 LAT, LON = 37.5512, 126.9882
@@ -101,3 +101,18 @@ async def test_a_refused_request_is_kept_and_a_concurrent_one_waits(
     busy = [r for r in both if r.status_code == 409]
     assert all(r.headers["retry-after"] == "1" for r in busy)
     assert len(await _visits_at(client, tenant, customer["id"])) == 1
+
+
+async def test_a_body_cut_short_is_not_a_request() -> None:
+    def feed(*messages: dict[str, Any]) -> Any:
+        queue = list(messages)
+
+        async def receive() -> dict[str, Any]:
+            return queue.pop(0)
+
+        return receive
+
+    part = {"type": "http.request", "body": b'{"a": ', "more_body": True}
+    assert await _read(feed(part, {"type": "http.disconnect"})) is None
+    rest = {"type": "http.request", "body": b"1}", "more_body": False}
+    assert await _read(feed(part, rest)) == (b'{"a": 1}', True)
