@@ -67,7 +67,10 @@ class ActivityController(Controller):
         place_id: FromPath[uuid.UUID],
         since: FromQuery[date],
         until: FromQuery[date],
-        tz: Annotated[str, QueryParameter(max_length=64)] = "UTC",
+        tz: Annotated[
+            str | None,
+            QueryParameter(max_length=64, description="IANA zone; default: the tenant's"),
+        ] = None,
     ) -> StoreFigures:
         return await activity_service.store(place_id, since, until, tz)
 

@@ -373,11 +373,12 @@ class ActivityService:
 
     # --- a store over a range ----------------------------------------------------------
     async def store(
-        self, place_id: uuid.UUID, since: date, until: date, tz_name: str
+        self, place_id: uuid.UUID, since: date, until: date, tz_name: str | None
     ) -> StoreFigures:
+        """`tz_name`: the zone to count days and hours in; none: the tenant's."""
         check_range(since, until)
         try:
-            tz = ZoneInfo(tz_name)
+            tz = ZoneInfo(tz_name) if tz_name else None
         except (KeyError, ValueError) as exc:
             raise Invalid(f"unknown time zone {tz_name!r}", field="tz") from exc
         stmt = select(Place).where(Place.tenant_id == self.p.tenant_id, Place.id == place_id)
@@ -391,6 +392,7 @@ class ActivityService:
         if place is None:
             raise NotFound(f"place {place_id} not found", field="place_id")
         db = await raw_connection(self.session)
+        tz = tz or await self._zone(db)
         lo, hi = _utc_range(since, until, tz)
         visits = await db.fetch(STORE_VISITS, self.p.tenant_id, place.id, lo, hi)
         outer = {

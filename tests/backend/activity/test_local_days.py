@@ -51,6 +51,22 @@ async def test_a_seoul_tenants_day_runs_midnight_to_midnight_in_seoul(
     (mine,) = [a for a in got["agents"] if a["agent_id"] == str(tenant.users["agent"])]
     assert mine["visits"] == 1 and mine["conversions"] == 1  # in UTC: the other one, no sale
 
+    # A store's figures count the tenant's days too, unless the request names another zone.
+    store = await tenant.post(
+        "admin",
+        "/places",
+        {"name": "Myeongdong store", "kind": "store", "lat": LAT, "lon": LON,
+         "org_unit_id": str(tenant.units["T1"])},
+    )  # fmt: skip
+    path = f"/places/{store['id']}/figures"
+    days = {"since": "2026-12-01", "until": "2026-12-01"}
+    local = await ok(await client.get(path, params=days, headers=tenant.h("admin")), 200)
+    assert local["timezone"] == "Asia/Seoul"
+    utc = await ok(
+        await client.get(path, params={**days, "tz": "UTC"}, headers=tenant.h("admin")), 200
+    )
+    assert utc["timezone"] == "UTC"
+
     resp = await client.patch(
         "/tenant/settings", json={"timezone": "Mars/Olympus_Mons"}, headers=tenant.h("admin")
     )
