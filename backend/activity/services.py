@@ -34,18 +34,16 @@ from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
 from backend.customers.queries import customers
 from backend.db.driver import raw_connection
-from backend.db.jsonb import loads
 from backend.db.models import AuditEntry, OrgUnit, Place, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.geofences.queries import geofences
 from backend.plans.queries import active_plans, plan_stops, profile_of
 from backend.plans.schemas import AgentProfileIn
 from backend.privacy.services import audit_read
-from backend.tenants.settings import settings_of
+from backend.tenants.settings import tenant_settings
 from backend.tracking.queries import events, kept_points, visits
 
 MAX_RANGE_DAYS = 366
-TENANT_SETTINGS = "SELECT settings FROM tenants WHERE id = $1"
 DWELL_BUCKETS: tuple[tuple[int, int, str], ...] = (
     (0, 5, "< 5 min"),
     (5, 15, "5-15 min"),
@@ -284,17 +282,16 @@ class ActivityService:
             ],
         )
 
-    async def _zone(self, db: Any) -> ZoneInfo:
+    async def _zone(self) -> ZoneInfo:
         """The tenant's time zone: its days run from local midnight to local midnight."""
-        raw = await db.fetchval(TENANT_SETTINGS, self.p.tenant_id)
-        return ZoneInfo(settings_of(loads(raw) if raw is not None else None).timezone)
+        return ZoneInfo((await tenant_settings(self.session, self.p.tenant_id)).timezone)
 
     # --- a team over a range -----------------------------------------------------------
     async def team(self, unit_id: uuid.UUID, since: date, until: date) -> TeamFigures:
         days = check_range(since, until)
         unit = await self._unit(unit_id)
         db = await raw_connection(self.session)
-        tz = await self._zone(db)
+        tz = await self._zone()
         lo, hi = _utc_range(since, until, tz)
         rows = await db.fetch(AGENT_FIGURES, self.p.tenant_id, unit.id, lo, hi, since, until)
         agents = [
@@ -346,7 +343,7 @@ class ActivityService:
         check_range(since, until)
         unit = await self._unit(unit_id)
         db = await raw_connection(self.session)
-        lo, hi = _utc_range(since, until, await self._zone(db))
+        lo, hi = _utc_range(since, until, await self._zone())
         rows = await db.fetch(HEATMAP, self.p.tenant_id, unit.id, lo, hi, cell_deg)
         return {
             "type": "FeatureCollection",
@@ -392,7 +389,7 @@ class ActivityService:
         if place is None:
             raise NotFound(f"place {place_id} not found", field="place_id")
         db = await raw_connection(self.session)
-        tz = tz or await self._zone(db)
+        tz = tz or await self._zone()
         lo, hi = _utc_range(since, until, tz)
         visits = await db.fetch(STORE_VISITS, self.p.tenant_id, place.id, lo, hi)
         outer = {

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.scope import subtree_unit_ids
 from backend.auth.security import Principal
 from backend.customers.scoring import weight_vector
-from backend.db.models import Customer, Tenant
+from backend.db.models import Customer
 from backend.errors import Invalid
 from backend.plans.problem import CANDIDATES
-from backend.tenants.settings import TenantSettings, settings_of
+from backend.tenants.settings import TenantSettings, tenant_settings
 from routing.travel import GeoPoint
 
 PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
@@ -30,10 +30,7 @@ class PlanInputs:
     p: Principal
 
     async def _tenant_settings(self) -> TenantSettings:
-        raw = await self.session.scalar(
-            select(Tenant.settings).where(Tenant.id == self.p.tenant_id)
-        )
-        return settings_of(raw)
+        return await tenant_settings(self.session, self.p.tenant_id)
 
     def _check_date(self, day: date, field: str = "date") -> None:
         today = datetime.now(UTC).date()

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
-from backend.db.models import AgentProfile, Plan, Tenant, User
+from backend.db.models import AgentProfile, Plan, User
 from backend.errors import DomainError
 from backend.plans.fulfilment import Fulfilment
 from backend.plans.schemas import AgentProfileIn, PlanOptionsIn
 from backend.plans.services import PlanService
 from backend.tenants.calendar import day_off
-from backend.tenants.settings import settings_of
+from backend.tenants.settings import tenant_settings
 
 log = logging.getLogger("fieldsense.plans")
 
@@ -53,8 +53,8 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
             continue
         tomorrow = (local + timedelta(days=1)).date()
         if user.tenant_id not in countries:
-            raw = await session.scalar(select(Tenant.settings).where(Tenant.id == user.tenant_id))
-            countries[user.tenant_id] = settings_of(raw).holiday_country
+            settings = await tenant_settings(session, user.tenant_id)
+            countries[user.tenant_id] = settings.holiday_country
         if day_off(tomorrow, profile.workdays, countries[user.tenant_id]):
             continue  # a weekday the agent does not work, or a public holiday
         exists = await session.scalar(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
 
 from backend.coaching.schemas import CoachingIn
 from backend.common.strict import LocalTime
 from backend.tenants.calendar import ALL_DAYS
+from backend.tenants.settings import known_zone
 from routing.travel import TravelMode
 
 
@@ -64,11 +64,7 @@ class AgentProfileIn(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @field_validator("shift_end")
     @classmethod

@@ -5,6 +5,7 @@ Admins read and change them at /tenant/settings."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -149,6 +150,11 @@ class TenantSettingsUpdate(BaseModel):
 
 def settings_of(raw: dict[str, Any] | None) -> TenantSettings:
     return TenantSettings.model_validate(raw or {})
+
+
+async def tenant_settings(session: AsyncSession, tenant_id: uuid.UUID) -> TenantSettings:
+    """A tenant's settings, read in the caller's session."""
+    return settings_of(await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id)))
 
 
 class TenantSettingsController(Controller):

@@ -27,6 +27,7 @@ from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.queries import profile_of
 from backend.tenants.calendar import ALL_DAYS, holidays_between
 from backend.tenants.settings import settings_of
+from backend.tracking.ingest import speaks_for
 from backend.tracking.matching import watch_list
 from geofence.types import Fix
 
@@ -104,8 +105,8 @@ async def device_config(
     if device_id is None:
         raise Invalid("say which device (or call with its own credential)", field="device_id")
     row = await db.fetchrow(_CONTEXT, p.tenant_id, device_id)
-    # Who may ask is who may upload for it (backend/tracking/ingest.py require_own_device).
-    if row is None or (row["user_id"] != p.id and not p.is_admin):
+    # Who may ask is who may upload for it.
+    if not speaks_for(p, device_id, row["user_id"] if row is not None else None):
         raise NotFound(f"device {device_id} not found", field="device_id")
     if row["revoked_at"] is not None:
         raise Forbidden("this device has been revoked", field="device_id")

@@ -104,15 +104,21 @@ class Keep:
         return None if self.shift is None else self.shift.why_not(t)
 
 
+def speaks_for(p: Principal, device_id: uuid.UUID, owner: uuid.UUID | None) -> bool:
+    """Whether the caller may send for (or ask about) the device `owner` (none: no such
+    device) has: its agent or an admin; a device's own credential for that device only."""
+    if owner is None or (owner != p.id and not p.is_admin):
+        return False
+    return p.device_id is None or p.device_id == device_id
+
+
 async def require_own_device(
     db: asyncpg.Connection, p: Principal, device_id: uuid.UUID
 ) -> tuple[Keep, asyncpg.Record]:
     """Check the caller may send for the device; say which of its points are kept; and
     hand over its engine state, locked for this transaction."""
     row = await db.fetchrow(DEVICE, p.tenant_id, device_id)
-    mine = row is not None and (row["user_id"] == p.id or p.is_admin)
-    # A device's own credential speaks for that device only.
-    if not mine or (p.device_id is not None and p.device_id != device_id):
+    if not speaks_for(p, device_id, row["user_id"] if row is not None else None):
         raise NotFound(f"device {device_id} not found")
     if row["revoked_at"] is not None:
         raise Forbidden("this device has been revoked")
