@@ -58,6 +58,9 @@ from backend.geofences.controllers import GeofenceController, TerritoryControlle
 from backend.geofences.services import FenceChanged
 from backend.jobs.controllers import JobController
 from backend.jobs.runner import JobRunner
+from backend.live.controllers import LiveController, StreamSlots
+from backend.live.feed import forget_live_events
+from backend.live.hub import LiveHub
 from backend.market.controllers import MarketController
 from backend.ops.controllers import HealthController, MetricsController
 from backend.org.controllers import (
@@ -124,6 +127,7 @@ ROUTES = [
     JobController,
     CoachingController,
     ActivityController,
+    LiveController,
     ManagerPageController,
     TenantSettingsController,
 ]
@@ -206,6 +210,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         events=webhook_events(),
     )
     jobs = _jobs(system_engine, settings, dispatcher)
+    live = LiveHub(system_engine)
     app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
         plugins=_plugins(settings, db),
@@ -230,10 +235,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "webhook_policy": policy,
                 "webhook_events": webhook_events(),
                 "dispatcher": dispatcher,
+                "live": live,
+                "live_slots": StreamSlots(settings.live_streams_per_caller),
             }
         ),
-        on_startup=_on_startup(settings, engine, system_engine, jobs),
+        on_startup=[*_on_startup(settings, engine, system_engine, jobs), live.start],
         on_shutdown=[
+            live.stop,
             jobs.stop,
             networks.stop,
             dispatcher.close,
@@ -327,6 +335,7 @@ def _jobs(system_engine: AsyncEngine, settings: Settings, dispatcher: Dispatcher
     jobs.add("track_campaigns", track_campaigns, every_s=300)
     jobs.add("enforce_retention", enforce_retention, every_s=3600)
     jobs.add("forget_idempotency_keys", forget_idempotency_keys, every_s=3600)
+    jobs.add("forget_live_events", forget_live_events, every_s=600)
     return jobs
 
 

@@ -69,10 +69,16 @@ def _list(value: str) -> tuple[str, ...]:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options that follow from the settings: forwarded headers are read only from
-    the configured proxies (uvicorn's default believes any client on loopback)."""
+    the configured proxies (uvicorn's default believes any client on loopback). Open
+    connections get 5 s to finish at shutdown: a live stream never ends on its own."""
+    common = {"timeout_graceful_shutdown": 5}
     if not settings.trusted_proxies:
-        return {"proxy_headers": False, "forwarded_allow_ips": ""}
-    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
+        return {**common, "proxy_headers": False, "forwarded_allow_ips": ""}
+    return {
+        **common,
+        "proxy_headers": True,
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies),
+    }
 
 
 RATE_DEVICE = Limit(per_minute=120, burst=120)
@@ -108,6 +114,9 @@ class Settings:
     # Uploads (POST /ingest/...) in progress at once per API process; the rest wait their turn
     # (backend/common/admission.py).
     ingest_concurrency: int = 4
+    # Live streams (GET /live/...) one caller may hold open at once per API process; one
+    # more is a 429 (backend/live/controllers.py).
+    live_streams_per_caller: int = 4
     log_sql: bool = False
     jobs: bool = True
     access_log: bool = True
@@ -159,6 +168,7 @@ class Settings:
             db_pool_size=int(os.environ.get("FIELDSENSE_DB_POOL_SIZE", 10)),
             db_pool_warm=int(os.environ.get("FIELDSENSE_DB_POOL_WARM", 4)),
             ingest_concurrency=int(os.environ.get("FIELDSENSE_INGEST_CONCURRENCY", 4)),
+            live_streams_per_caller=int(os.environ.get("FIELDSENSE_LIVE_STREAMS_PER_CALLER", 4)),
             log_sql=os.environ.get("FIELDSENSE_LOG_SQL", "") == "1",
             jobs=os.environ.get("FIELDSENSE_JOBS", "1") != "0",
             access_log=os.environ.get("FIELDSENSE_ACCESS_LOG", "1") != "0",

@@ -29,6 +29,7 @@ from backend.db.models import (
     Visit,
 )
 from backend.errors import Forbidden, Invalid, NotFound
+from backend.live.feed import entry
 
 DEFAULT_DAYS = 7
 MAX_RANGE_DAYS = 366
@@ -126,8 +127,22 @@ class CoachingService:
         )
         self.session.add(note)
         await self.session.flush()
+        self._tell(note)
         await self.session.refresh(note)
         return (await self._out([note]))[0]
+
+    def _tell(self, note: CoachingNote) -> None:
+        """The note reaches the agent's app and the team's managers (backend/live/)."""
+        told = {
+            "note_id": str(note.id),
+            "reply_to": str(note.parent_id) if note.parent_id else None,
+            "subject": note.subject,
+            "day": note.day.isoformat(),
+            "author_id": str(note.author_id),
+            "body": note.body,
+            "has_actions": note.actions is not None,
+        }
+        self.session.add(entry(self.p.tenant_id, "coaching_note", told, agent_id=note.agent_id))
 
     async def _check_actions(self, actions: NoteActions) -> None:
         if actions.focus_campaign_id is not None:
@@ -157,6 +172,7 @@ class CoachingService:
         )
         self.session.add(note)
         await self.session.flush()
+        self._tell(note)
         await self.session.refresh(note)
         return (await self._out([note]))[0]
 

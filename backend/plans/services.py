@@ -393,6 +393,7 @@ class PlanService(PlanInputs):
                 "must_visit": [m.model_dump(mode="json") for m in must],
                 "prospects": prospects,
                 "replanned_at": now.isoformat(),
+                "urgent": [str(u.customer_id) for u in data.urgent],
             }
         )
         kept = [s for s in stops if s.customer_id in done_ids]

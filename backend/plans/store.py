@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
 from backend.db.models import Plan, PlanStop
+from backend.live.feed import entry
 from backend.roads.services import networks, route_line
 from routing import plan as planner
 from routing.travel import GeoPoint, TravelMode, TravelTimes
@@ -87,8 +88,22 @@ async def store_plan(
     session.add(plan)
     await session.flush()
     session.add_all(_stops(plan, kept, agent_plan.stops))
+    told = _told(plan, inputs, len(agent_plan.stops))
+    session.add(entry(p.tenant_id, "plan_changed", told, agent_id=agent_id))
     await session.flush()
     return plan
+
+
+def _told(plan: Plan, inputs: dict[str, Any], stops: int) -> dict[str, Any]:
+    """What the agent's app and the team's managers hear of a stored plan (backend/live/)."""
+    return {
+        "plan_id": str(plan.id),
+        "day": plan.plan_date.isoformat(),
+        "revision": plan.revision,
+        "reason": "replanned" if plan.revision > 1 else "planned",
+        "stops": stops,
+        "urgent": inputs.get("urgent", []),
+    }
 
 
 def _stops(

@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.live.feed import into_feed
 from backend.webhooks.outbox import with_deliveries
 
 VISIT_EVENT_KINDS = ("visit_started", "visit_ended", "visit_updated", "visit_retracted")
@@ -46,6 +47,15 @@ _MOVED = """(v.told_arrived_at IS DISTINCT FROM v.arrived_at
           OR v.told_customer_id IS DISTINCT FROM v.customer_id
           OR v.told_place_id IS DISTINCT FROM v.place_id
           OR v.told_outcome IS DISTINCT FROM v.outcome)"""
+
+# What the live streams carry of each event (backend/live/): the event with its visit.
+_LIVE = f"""(SELECT tenant_id, kind, user_id AS agent_id, device_id,
+           data || jsonb_strip_nulls(jsonb_build_object(
+               'event_id', id, 'visit_id', visit_id, 'customer_id', customer_id,
+               'place_id', place_id, 'occurred_at', {_iso("occurred_at")})) AS data
+    FROM ins
+    ORDER BY visit_id, array_position(ARRAY['visit_started', 'visit_updated', 'visit_ended',
+                                            'visit_retracted'], kind::text)) e"""  # noqa: S608 - constants
 
 ANNOUNCE = with_deliveries(
     f"""
@@ -98,10 +108,13 @@ WITH v AS (
                    'outcome', s.told_outcome) END))
     FROM said s
     ORDER BY s.id, s.ord
-    RETURNING tenant_id, id, kind, occurred_at, fence_id, place_id
+    RETURNING tenant_id, id, kind, occurred_at, fence_id, place_id, user_id, device_id,
+              visit_id, customer_id, data
 )""",  # noqa: S608 - this module's fragments, constants
-    """
-, told AS (
+    f"""
+, live AS (
+    {into_feed(_LIVE)}
+), told AS (
     UPDATE visits t
     SET told = CASE WHEN NOT v.live THEN CASE WHEN v.told IS NULL THEN NULL ELSE 'retracted' END
                     WHEN v.departed_at IS NOT NULL OR v.told = 'ended' THEN 'ended'
@@ -114,7 +127,7 @@ WITH v AS (
       AND v.id IN (SELECT id FROM said)
 )
 SELECT count(*) FROM ins
-""",
+""",  # noqa: S608 - the live domain's fragment
 )
 
 

@@ -23,6 +23,7 @@ from backend.db.jsonb import dumps, loads
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.queries import profile_of
 from backend.tenants.settings import settings_of
+from backend.tracking.checkpoints import SAVE_STATE, position
 from backend.tracking.matching import MATCH_AND_WATCH, match_fences, watch_list
 from backend.tracking.points import Parsed, ms, parse_points, to_dt
 from backend.tracking.records import INSERT_EVENTS, EventWriter
@@ -446,25 +447,13 @@ class LocationIngest:
         end = todo[-1]
         end_state = dumps(result.state.to_dict())
         await db.execute(
-            # A checkpoint at most every 10 minutes of fix time (a replay starts from the one
-            # before the late point and re-runs the minutes since), none kept past 8 days.
-            """WITH cp AS (
-                 INSERT INTO device_checkpoints (tenant_id, device_id, fix_time, client_id, state)
-                 SELECT $1, $2, $3, $4, $5::jsonb
-                 WHERE NOT EXISTS (
-                     SELECT 1 FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
-                     AND fix_time > $3::timestamptz - interval '10 minutes'
-                     AND fix_time <= $3::timestamptz)
-                 ON CONFLICT DO NOTHING
-               ), old AS (
-                 DELETE FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
-                 AND fix_time < $3::timestamptz - interval '8 days')
-               UPDATE device_states SET state = $5::jsonb, last_fix_time = $3, last_client_id = $4
-               WHERE tenant_id = $1 AND device_id = $2""",
+            SAVE_STATE,
             tid,
             device_id,
             to_dt(end.t),
             uuid.UUID(end.client_id),
             end_state,
+            position(fresh, flags, row["last_fix_time"]),
+            row["user_id"],
         )
         return flags, events, matched.watch

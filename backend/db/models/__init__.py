@@ -13,6 +13,7 @@ from backend.db.models.customers import CUSTOMER_STATUSES, Customer, Transaction
 from backend.db.models.geofences import MAX_RADIUS_M, Geofence, Territory
 from backend.db.models.jobs import JobState
 from backend.db.models.learning import SegmentOutcome
+from backend.db.models.live import LIVE_KINDS, LiveEvent, LiveHead
 from backend.db.models.org import DeviceEnrollment, DeviceRefreshToken
 from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
 from backend.db.models.plans import PLAN_STATUSES, STOP_STATUSES, AgentProfile, Plan, PlanStop
@@ -38,6 +39,7 @@ __all__ = [
     "CAMPAIGN_KINDS",
     "CUSTOMER_STATUSES",
     "DELIVERY_STATUSES",
+    "LIVE_KINDS",
     "MAX_NOTE_CHARS",
     "MAX_RADIUS_M",
     "MEMBER_STATUSES",
@@ -65,6 +67,8 @@ __all__ = [
     "Geofence",
     "IdempotencyKey",
     "JobState",
+    "LiveEvent",
+    "LiveHead",
     "OrgUnit",
     "Ping",
     "Place",

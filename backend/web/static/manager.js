@@ -47,6 +47,7 @@ function minutes(seconds) {
 }
 
 function logout() {
+  if (live.abort) live.abort.abort();
   token = null;
   sessionStorage.removeItem("fieldsense.token");
   $("#day-view").hidden = true;
@@ -230,7 +231,122 @@ async function saveNote(event) {
   }
 }
 
+// Live: the team's stream (GET /live/team/{unit}, server-sent events). Read with fetch, as
+// EventSource cannot send the token; on a break it reconnects with the last event's id
+// (Last-Event-ID), and the server sends what was missed, in order.
+const live = { abort: null, lastId: null, team: null, markers: new Map(), layer: null };
+
+function agentName(id) {
+  const a = agents.find((x) => x.id === id);
+  return a ? a.name : id.slice(0, 8);
+}
+
+function liveSay(line) {
+  const feed = $("#live-feed");
+  feed.prepend(text("li", line));
+  while (feed.children.length > 50) feed.lastChild.remove();
+}
+
+function onLive(kind, ev) {
+  if (kind === "position") {
+    const at = [ev.data.lat, ev.data.lon];
+    let m = live.markers.get(ev.agent_id);
+    if (!m) {
+      m = L.circleMarker(at, { radius: 8, color: "#7c3aed", fillOpacity: 0.9, className: "live-agent" })
+        .bindTooltip(agentName(ev.agent_id)).addTo(live.layer);
+      live.markers.set(ev.agent_id, m);
+    } else {
+      m.setLatLng(at);
+    }
+    const el = m.getElement();
+    if (el) Object.assign(el.dataset, { agent: ev.agent_id, lat: ev.data.lat, lon: ev.data.lon, fixAt: ev.data.fix_at });
+    $("#live-status").textContent = `live · ${live.markers.size} agent(s) on the map`;
+  } else if (kind.startsWith("visit_")) {
+    liveSay(`${hhmm(ev.at)} ${agentName(ev.agent_id)}: ${kind.replace("_", " ")}`);
+  } else if (kind === "plan_changed") {
+    liveSay(`${hhmm(ev.at)} ${agentName(ev.agent_id)}: plan ${ev.data.reason} (${ev.data.stops} stops)`);
+  } else if (kind === "coaching_note") {
+    liveSay(`${hhmm(ev.at)} note for ${agentName(ev.agent_id)}`);
+  } else if (kind === "reset") {
+    liveSay("some live events were too old to resend; the day view is current");
+  }
+}
+
+function parseEvents(buffer, handle) {
+  // Events end with a blank line; returns what is left of an unfinished one.
+  const blocks = buffer.split(/\r\n\r\n|\n\n|\r\r/);
+  const rest = blocks.pop();
+  for (const block of blocks) {
+    let kind = "message";
+    let id = null;
+    const data = [];
+    for (const line of block.split(/\r\n|\n|\r/)) {
+      if (!line || line.startsWith(":")) continue;
+      const i = line.indexOf(":");
+      const name = i < 0 ? line : line.slice(0, i);
+      const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+      if (name === "event") kind = value;
+      else if (name === "data") data.push(value);
+      else if (name === "id") id = value;
+    }
+    if (!data.length) continue;
+    if (id !== null) live.lastId = id;
+    handle(kind, JSON.parse(data.join("\n")));
+  }
+  return rest;
+}
+
+async function follow(team) {
+  const abort = new AbortController();
+  live.abort = abort;
+  while (!abort.signal.aborted) {
+    try {
+      const headers = { authorization: `Bearer ${token}`, accept: "text/event-stream" };
+      if (live.lastId) headers["last-event-id"] = live.lastId;
+      const resp = await fetch(`/live/team/${team}`, { headers, signal: abort.signal });
+      if (resp.status === 401) { logout(); return; }
+      if (!resp.ok) throw new Error(`live: ${resp.status}`);
+      $("#live-status").textContent = "live";
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer = parseEvents(buffer + value, onLive);
+      }
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      $("#live-status").textContent = `live: reconnecting (${err.message})`;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+function setLive() {
+  if (live.abort) live.abort.abort();
+  live.abort = null;
+  const on = $("#live").checked;
+  $("#live-pane").hidden = !on;
+  if (!live.layer) live.layer = L.layerGroup().addTo(map);
+  if (!on) {
+    live.layer.clearLayers();
+    live.markers.clear();
+    $("#live-status").textContent = "";
+    return;
+  }
+  const team = $("#team").value;
+  if (team !== live.team) {
+    live.team = team;
+    live.lastId = null;
+    live.layer.clearLayers();
+    live.markers.clear();
+  }
+  follow(team);
+}
+
 $("#login-form").addEventListener("submit", login);
+$("#live").addEventListener("change", setLive);
+$("#team").addEventListener("change", () => { if ($("#live").checked) setLive(); });
 $("#pick-form").addEventListener("submit", openDay);
 $("#agent").addEventListener("change", () => showAgent().catch((e) => { $("#day-error").textContent = e.message; }));
 $("#note-form").addEventListener("submit", saveNote);

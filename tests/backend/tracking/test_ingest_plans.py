@@ -188,10 +188,11 @@ async def test_closing_visits_finds_them_by_key_whatever_the_table_held_before(
         await owner.close()
         await one.dispose()
     assert [float(r["t"]) for r in departed] == [1.7e9, 1.7e9 + 1]  # both closed, no other
-    # The whole update, from the plan's top node: a handful of pages, not the tenant's visits.
+    # The whole update, from the plan's top node: a handful of pages, not the tenant's visits
+    # (the statement also writes the visits' events, their live feed rows and their indexes).
     hits = re.search(r"Buffers: shared hit=(\d+)", plan)
     assert hits is not None, plan
-    assert int(hits.group(1)) < 50, plan
+    assert int(hits.group(1)) < 100, plan
 
 
 async def test_flagging_points_reads_the_batch_span_not_the_device_day(

@@ -4,12 +4,16 @@ day, see the route drawn, write a coaching note, see it listed."""
 from __future__ import annotations
 
 import shutil
+import uuid
+from datetime import UTC, datetime, timedelta
 
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from playwright.async_api import async_playwright
 
 from backend.web.controllers import LEAFLET
 from tests.backend.activity.test_day import DAY, Day, day  # noqa: F401 (the constructed day)
-from tests.backend.world import PASSWORD
+from tests.backend.world import PASSWORD, Tenant
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -57,6 +61,60 @@ async def test_a_manager_reviews_a_day_and_writes_a_note(live_server: str, day: 
             await page.click("#note-form button[type=submit]")
             await page.wait_for_selector("#notes li.note")
             assert "Start with C tomorrow" in await page.inner_text("#notes")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
+    live_server: str, client: AsyncTestClient[Litestar], tenant: Tenant
+) -> None:
+    """The team's live stream on the map: the agent's marker appears where the phone is and
+    follows it (the ping goes through another app than the page's: PostgreSQL fans it out)."""
+    t = tenant
+    device = str((await t.device("agent"))["id"])
+
+    async def ping(north_m: float, ago_s: float = 0) -> float:
+        lat = 37.5665 + north_m / 111_195
+        at = datetime.now(UTC) - timedelta(seconds=ago_s)
+        fix = {"client_id": str(uuid.uuid4()), "time": at.isoformat(),
+               "lat": lat, "lon": 126.978, "accuracy_m": 8}  # fmt: skip
+        r = await client.post(
+            "/ingest/locations", json={"device_id": device, "points": [fix]}, headers=t.h("agent")
+        )
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+        return lat
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{live_server}/manager/")
+            await page.fill("input[name=tenant]", t.slug)
+            await page.fill("input[name=email]", f"manager@{t.slug}.test")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("#login-form button[type=submit]")
+            await page.wait_for_selector("#team option", state="attached")
+            await page.select_option("#team", str(t.units["T1"]))
+            await page.check("#live")
+            await page.wait_for_function(
+                "document.querySelector('#live-status').textContent === 'live'"
+            )
+            first = await ping(0, ago_s=60)
+            marker = page.locator("path.live-agent")
+            await marker.wait_for()
+            assert float(await marker.get_attribute("data-lat") or 0) == first
+            assert await marker.get_attribute("data-agent") == str(t.users["agent"])
+            before = await marker.get_attribute("d")
+            second = await ping(200)
+            await page.wait_for_function(
+                f"document.querySelector('path.live-agent').dataset.lat === '{second}'"
+            )
+            assert await marker.get_attribute("d") != before  # it moved on the map
+            assert await page.locator("path.live-agent").count() == 1
+            assert "1 agent(s)" in await page.inner_text("#live-status")
             assert errors == []
         finally:
             await browser.close()

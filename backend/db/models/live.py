@@ -1,0 +1,58 @@
+"""What the live streams read (backend/live/): the tenant's feed of what just happened, in the
+order its transactions committed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, Uuid, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+
+# What the feed carries (docs/live.md): an agent's position, a visit's events, a plan changed,
+# a coaching note written.
+LIVE_KINDS = (
+    "position",
+    "visit_started",
+    "visit_ended",
+    "visit_updated",
+    "visit_retracted",
+    "plan_changed",
+    "coaching_note",
+)
+
+
+class LiveEvent(Base):
+    """One entry of a tenant's live feed. `seq` is the tenant's order, gapless, set when the
+    inserting transaction commits (a deferred trigger: migrations/versions/0031), so a
+    reader that has seen `seq` n has seen everything before it."""
+
+    __tablename__ = "live_events"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    device_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    __table_args__ = (
+        Index("ux_live_events_tenant_id_seq", "tenant_id", "seq", unique=True),
+        Index("ix_live_events_at", "at"),
+    )
+
+
+class LiveHead(Base):
+    """The newest `seq` of a tenant's feed; its row lock orders the tenant's commits."""
+
+    __tablename__ = "live_heads"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,100 @@
+"""a tenant's live feed, numbered in the order its transactions commit
+
+Revision ID: 0031
+Revises: 0030
+Create Date: 2026-12-07 23:00:00
+
+What the live streams send (positions, visits, plan changes, coaching notes: backend/live/)
+is written to `live_events` in the transaction that makes it. A deferred trigger numbers each
+row when that transaction commits, from the tenant's row in `live_heads`, whose lock it holds
+until the commit is done: the tenant's rows are numbered 1, 2, 3... in commit order, with no
+gap, and a row numbered n is never seen before the rows numbered below it. Each numbered
+transaction notifies `fieldsense_live` with its tenant (delivered at commit), and every API
+process's hub reads what is new from there.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0031"
+down_revision: str | None = "0030"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "live_events",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=True),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("agent_id", sa.Uuid(), nullable=True),
+        sa.Column("device_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "data", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_live_events_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_live_events")),
+    )
+    op.create_index(
+        "ux_live_events_tenant_id_seq", "live_events", ["tenant_id", "seq"], unique=True
+    )
+    op.create_index("ix_live_events_at", "live_events", ["at"])
+    op.create_table(
+        "live_heads",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_live_heads_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_live_heads")),
+    )
+    for table in ("live_events", "live_heads"):
+        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        op.execute(
+            f"""CREATE POLICY tenant_isolation ON {table} TO fieldsense_app
+                USING (tenant_id = fieldsense_tenant())
+                WITH CHECK (tenant_id = fieldsense_tenant())"""
+        )
+    # Fired at commit (deferred), in the order the rows were inserted: the head's row lock is
+    # held from here to the end of the commit, so the tenant's next committer waits for it.
+    op.execute(
+        """CREATE FUNCTION fieldsense_live_number() RETURNS trigger LANGUAGE plpgsql AS $$
+           DECLARE n bigint;
+           BEGIN
+             INSERT INTO live_heads AS h (tenant_id, seq) VALUES (NEW.tenant_id, 1)
+             ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq + 1
+             RETURNING h.seq INTO n;
+             UPDATE live_events SET seq = n WHERE tenant_id = NEW.tenant_id AND id = NEW.id;
+             PERFORM pg_notify('fieldsense_live', NEW.tenant_id::text);
+             RETURN NULL;
+           END $$"""
+    )
+    op.execute(
+        """CREATE CONSTRAINT TRIGGER live_events_number AFTER INSERT ON live_events
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fieldsense_live_number()"""
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER IF EXISTS live_events_number ON live_events")
+    op.execute("DROP FUNCTION IF EXISTS fieldsense_live_number()")
+    for table in ("live_heads", "live_events"):
+        op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
+    op.drop_table("live_heads")
+    op.drop_index("ix_live_events_at", table_name="live_events")
+    op.drop_index("ux_live_events_tenant_id_seq", table_name="live_events")
+    op.drop_table("live_events")

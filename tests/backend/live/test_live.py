@@ -1,0 +1,273 @@
+"""Live streams (backend/live/) over real HTTP: a manager's stream carries their subtree and
+nothing of another branch; a reconnect with `Last-Event-ID` resumes with every event in
+order; an agent's app hears of its coaching notes; the feed is numbered in commit order. The
+events are made through the test client's app and streamed by another (`live_server`):
+they reach the stream through PostgreSQL (`NOTIFY`), as they would across API processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from backend.live.feed import forget_live_events
+from simulators.sse import Event, events, headers
+from tests.backend.world import Tenant, errors_for, ok
+
+LAT, LON = 37.5665, 126.978
+
+
+class Stream:
+    """One open stream, read in the background into `got`."""
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self.resp = resp
+        self.got: list[Event] = []
+        self._more = asyncio.Event()
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for e in events(self.resp):
+            self.got.append(e)
+            self._more.set()
+
+    async def until(self, enough: Callable[[list[Event]], bool], within_s: float = 10) -> None:
+        async with asyncio.timeout(within_s):
+            while not enough(self.got):
+                self._more.clear()
+                await self._more.wait()
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e.json() for e in self.got if e.event == kind]
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self.resp.aclose()
+
+
+@contextlib.asynccontextmanager
+async def stream(
+    base: str, path: str, token: str, last_event_id: str | None = None
+) -> AsyncIterator[Stream]:
+    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(30, read=None)) as http:
+        req = http.build_request("GET", path, headers=headers(token, last_event_id))
+        resp = await http.send(req, stream=True)
+        assert resp.status_code == 200, (await resp.aread()).decode()
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        s = Stream(resp)
+        try:
+            yield s
+        finally:
+            await s.close()
+
+
+async def _device(t: Tenant, who: str) -> str:
+    return str((await t.device(who))["id"])
+
+
+async def _ping(
+    client: AsyncTestClient[Litestar], t: Tenant, who: str, device: str, north_m: float = 0
+) -> None:
+    fix = {
+        "client_id": str(uuid.uuid4()),
+        "time": datetime.now(UTC).isoformat(),
+        "lat": LAT + north_m / 111_195,
+        "lon": LON,
+        "accuracy_m": 8,
+    }
+    r = await client.post(
+        "/ingest/locations", json={"device_id": device, "points": [fix]}, headers=t.h(who)
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+
+
+async def _check_in(client: AsyncTestClient[Litestar], t: Tenant, who: str, place: str) -> str:
+    body = {"place_id": place, "lat": LAT, "lon": LON, "accuracy_m": 10}
+    return str((await ok(await client.post("/visits", json=body, headers=t.h(who))))["id"])
+
+
+async def test_a_managers_stream_sees_their_subtree_and_not_another_branch(
+    client: AsyncTestClient[Litestar], tenant: Tenant, live_server: str
+) -> None:
+    t = tenant
+    mine, theirs = await _device(t, "agent"), await _device(t, "agent2")
+    place = (
+        await t.post(
+            "admin", "/places", {"kind": "workplace", "name": "HQ", "lat": LAT, "lon": LON}
+        )
+    )["id"]
+    async with stream(live_server, f"/live/team/{t.units['R1']}", t.tokens["manager"]) as s:
+        await _ping(client, t, "agent2", theirs)
+        await _ping(client, t, "agent", mine, north_m=30)
+        other_visit = await _check_in(client, t, "agent2", place)
+        visit = await _check_in(client, t, "agent", place)
+        await s.until(lambda got: any(e.event == "visit_started" for e in got))
+        positions = s.of("position")
+        assert [p["device_id"] for p in positions] == [mine]
+        assert positions[0]["agent_id"] == str(t.users["agent"])
+        assert abs(positions[0]["data"]["lat"] - (LAT + 30 / 111_195)) < 1e-9
+        started = s.of("visit_started")
+        assert [v["data"]["visit_id"] for v in started] == [visit]
+        assert other_visit not in str([e.data for e in s.got])
+        ids = [int(e.id or 0) for e in s.got]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+async def test_a_dropped_connection_resumes_with_every_event_in_order(
+    client: AsyncTestClient[Litestar], tenant: Tenant, live_server: str
+) -> None:
+    t = tenant
+    device = await _device(t, "agent")
+    token = t.tokens["manager"]
+    path = f"/live/team/{t.units['T1']}"
+    async with stream(live_server, path, token) as s:
+        for i in range(3):
+            await _ping(client, t, "agent", device, north_m=i)
+        await s.until(lambda got: len([e for e in got if e.event == "position"]) == 3)
+        last = s.got[-1].id
+    assert last is not None
+    # While the manager is away: five more positions and a note.
+    for i in range(3, 8):
+        await _ping(client, t, "agent", device, north_m=i)
+    note = await t.post(
+        "manager",
+        "/coaching-notes",
+        {"agent_id": str(t.users["agent"]), "day": datetime.now(UTC).date().isoformat(),
+         "body": "Good pace today."},
+    )  # fmt: skip
+    await _ping(client, t, "agent", device, north_m=8)
+    async with stream(live_server, path, token, last_event_id=last) as s:
+        await s.until(lambda got: len([e for e in got if e.event == "position"]) == 6)
+        kinds = [e.event for e in s.got]
+        assert kinds == ["position"] * 5 + ["coaching_note", "position"]
+        assert s.got[5].json()["data"]["note_id"] == note["id"]
+        lats = [p["data"]["lat"] for p in s.of("position")]
+        assert lats == sorted(lats) and len(lats) == 6
+        ids = [int(e.id or 0) for e in s.got]
+        assert ids[0] > int(last) and ids == sorted(ids)
+
+
+async def test_an_agents_app_hears_of_its_notes_and_not_of_anothers(
+    client: AsyncTestClient[Litestar], tenant: Tenant, live_server: str
+) -> None:
+    t = tenant
+    day = datetime.now(UTC).date().isoformat()
+    async with (
+        stream(live_server, "/live/me", t.tokens["agent"]) as mine,
+        stream(live_server, "/live/me", t.tokens["agent2"]) as theirs,
+    ):
+        note = await t.post(
+            "manager", "/coaching-notes",
+            {"agent_id": str(t.users["agent"]), "day": day, "body": "Call Mr Park first."},
+        )  # fmt: skip
+        await mine.until(lambda got: len(got) >= 1)
+        told = mine.of("coaching_note")[0]
+        assert told["data"]["note_id"] == note["id"]
+        assert told["data"]["body"] == "Call Mr Park first."
+        await asyncio.sleep(0.5)
+        assert theirs.got == []
+
+
+async def test_bad_requests_are_refused_with_reasons(
+    client: AsyncTestClient[Litestar], tenant: Tenant, live_server: str
+) -> None:
+    t = tenant
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
+        r = await http.get("/live/me", headers=headers(t.tokens["agent"], "not-a-number"))
+        assert r.status_code == 422 and errors_for(r) == ["Last-Event-ID"]
+        r = await http.get(f"/live/team/{t.units['T1']}", headers=headers(t.tokens["agent"]))
+        assert r.status_code == 403
+        r = await http.get(f"/live/team/{t.units['T2']}", headers=headers(t.tokens["manager"]))
+        assert r.status_code == 404 and errors_for(r) == ["org_unit_id"]
+        r = await http.get("/live/me", headers=headers(t.tokens["manager"]))
+        assert r.status_code == 403
+        r = await http.get("/live/me")
+        assert r.status_code == 401
+    # One stream more than a caller may hold: 429 with Retry-After.
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(4):
+            await held.enter_async_context(stream(live_server, "/live/me", t.tokens["agent"]))
+        async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
+            r = await http.get("/live/me", headers=headers(t.tokens["agent"]))
+            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    # Closed, the slots are free again.
+    async with stream(live_server, "/live/me", t.tokens["agent"]):
+        pass
+
+
+async def test_a_reconnect_after_what_the_feed_keeps_is_told_to_start_again(
+    client: AsyncTestClient[Litestar], tenant: Tenant, live_server: str, engine: AsyncEngine
+) -> None:
+    t = tenant
+    device = await _device(t, "agent")
+    await _ping(client, t, "agent", device)
+    async with engine.begin() as conn:
+        head = (
+            await conn.execute(text("SELECT seq FROM live_heads WHERE tenant_id = :t"), {"t": t.id})
+        ).scalar_one()
+        # Everything so far is two days old, and forgotten.
+        await conn.execute(
+            text("UPDATE live_events SET at = now() - interval '2 days' WHERE tenant_id = :t"),
+            {"t": t.id},
+        )
+    async with engine.begin() as conn, AsyncSession(bind=conn) as session:
+        assert await forget_live_events(session, datetime.now(UTC)) >= 1
+    await _ping(client, t, "agent", device, north_m=5)
+    path = f"/live/team/{t.units['T1']}"
+    async with stream(live_server, path, t.tokens["manager"], last_event_id="1") as s:
+        await s.until(lambda got: len(got) >= 2)
+        assert s.got[0].event == "reset"
+        assert s.got[1].event == "position" and int(s.got[1].id or 0) == head + 1
+
+
+async def test_the_feed_is_numbered_in_commit_order_without_gaps(
+    tenant: Tenant, engine: AsyncEngine
+) -> None:
+    """The first to insert commits last: it is numbered after the other. A rolled-back
+    transaction takes no number."""
+    t = tenant
+    insert = text(
+        "INSERT INTO live_events (tenant_id, kind, data) VALUES (:t, 'coaching_note', :d)"
+    )
+
+    async def head() -> int:
+        async with engine.connect() as c:
+            v = await c.scalar(text("SELECT seq FROM live_heads WHERE tenant_id = :t"), {"t": t.id})
+            return int(v or 0)
+
+    before = await head()
+    async with engine.connect() as first, engine.connect() as second:
+        await first.begin()
+        await first.execute(insert, {"t": t.id, "d": '{"n": "first"}'})
+        await second.begin()
+        await second.execute(insert, {"t": t.id, "d": '{"n": "second"}'})
+        await second.commit()
+        await first.commit()
+        async with engine.connect() as rolled:
+            await rolled.begin()
+            await rolled.execute(insert, {"t": t.id, "d": '{"n": "rolled back"}'})
+            await rolled.rollback()
+    async with engine.connect() as c:
+        rows = (
+            await c.execute(
+                text(
+                    "SELECT seq, data->>'n' FROM live_events WHERE tenant_id = :t AND seq > :b "
+                    "ORDER BY seq"
+                ),
+                {"t": t.id, "b": before},
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(before + 1, "second"), (before + 2, "first")]
+    assert await head() == before + 2
