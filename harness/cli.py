@@ -61,6 +61,12 @@ def cmd_bench_routing(args: argparse.Namespace) -> int:
     return cli(args)
 
 
+def cmd_bench_live(args: argparse.Namespace) -> int:
+    from harness.bench.live import cli
+
+    return cli(args)
+
+
 def cmd_bench_nearby(args: argparse.Namespace) -> int:
     from harness.bench.nearby import cli
 
@@ -104,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bench_commands(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`fieldsense bench NAME`: ingest, routing, nearby, travel."""
+    """`fieldsense bench NAME`: ingest, live, routing, nearby, travel."""
     ingest = bench_sub.add_parser("ingest", help="end-to-end ingest against raw COPY")
     ingest.add_argument("--json", help="write the report here")
     ingest.add_argument("--fences", type=int, default=10_000)
@@ -117,6 +123,16 @@ def _bench_commands(bench_sub: argparse._SubParsersAction[argparse.ArgumentParse
     ingest.add_argument("--latency-seconds", type=float, default=10.0)
     ingest.add_argument("--rate", type=float, default=200.0, help="single-point requests/s")
     ingest.set_defaults(fn=cmd_bench_ingest)
+    live = bench_sub.add_parser(
+        "live", help="live streams under a steady ingest, across two API processes"
+    )
+    live.add_argument("--json", help="write the report here")
+    live.add_argument("--subscribers", type=int, default=200)
+    live.add_argument("--rate", type=float, default=2000.0, help="points per second")
+    live.add_argument("--batch", type=int, default=25, help="points per upload")
+    live.add_argument("--teams", type=int, default=50, help="of 10 agents each")
+    live.add_argument("--seconds", type=float, default=60.0)
+    live.set_defaults(fn=cmd_bench_live)
     bench_routing = bench_sub.add_parser(
         "routing", help="the planner and VROOM on Solomon VRPTW / OPTW instances"
     )

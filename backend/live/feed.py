@@ -1,10 +1,11 @@
 """Writing to the live feed, in the producer's own transaction.
 
-A row written here is numbered when its transaction commits (the tenant's `seq`, gapless,
-in commit order: migrations/versions/0031) and reaches every API process's hub through
-`NOTIFY fieldsense_live`; a rolled-back transaction leaves nothing. Producers: the ingest (an
-agent's newest position, one a device a batch), a visit's events (backend/tracking/
-announce.py), a stored plan (backend/plans/store.py), a coaching note.
+A row written here is unnumbered until its transaction commits; then a hub numbers it (the
+tenant's `seq`, gapless, in the order rows became visible: numbering.py) and every API
+process's hub hears of it through `NOTIFY fieldsense_live`; a rolled-back transaction leaves
+nothing. Producers: the ingest (an agent's newest position, one a device a batch), a visit's
+events (backend/tracking/announce.py), a stored plan (backend/plans/store.py), a coaching
+note.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Each API process's one follower of the live feed, and the streams it feeds.
 
-The hub holds one connection that `LISTEN`s on `fieldsense_live` (a committed transaction
-that wrote to the feed notifies its tenant). For each tenant that has a stream open in this
+The hub numbers the feed with the other processes' hubs (one at a time: numbering.py), and
+holds one connection that `LISTEN`s on `fieldsense_live` (each numbering notifies the
+tenants it numbered). For each tenant that has a stream open in this
 process, a follower reads the rows numbered after the last it read, in order, and offers each
 to the tenant's subscribers, whose filters keep what they may see. A notification only wakes
 the follower: the rows are read from the table, so a notification lost while the listening
@@ -28,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.tenancy import driver_of
 from backend.live.feed import CHANNEL
+from backend.live.numbering import BATCH as NUMBER_BATCH
+from backend.live.numbering import NUMBER_EVERY_S, number
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +107,16 @@ class LiveHub:
         self._followers: dict[uuid.UUID, _Follower] = {}
         self._joining = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        self._numberer: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(self._listen(), name="live-listener")
+        self._numberer = asyncio.create_task(self._number(), name="live-numberer")
 
     async def stop(self) -> None:
-        tasks = [f.task for f in self._followers.values() if f.task] + [self._listener]
+        tasks: list[asyncio.Task[None] | None] = [f.task for f in self._followers.values()]
+        tasks += [self._listener, self._numberer]
         for t in tasks:
             if t is not None:
                 t.cancel()
@@ -176,6 +182,20 @@ class LiveHub:
                 f.cursor = e.seq
             if len(rows) == BATCH:
                 f.wake.set()
+
+    async def _number(self) -> None:
+        """Number the feed every `NUMBER_EVERY_S` (when no other process is at it)."""
+        while True:
+            try:
+                async with self.connection() as db:
+                    while True:
+                        if await number(db) < NUMBER_BATCH:
+                            await asyncio.sleep(NUMBER_EVERY_S)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("could not number the live feed; trying again")
+                await asyncio.sleep(1.0)
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         with contextlib.suppress(ValueError):

@@ -1,16 +1,16 @@
-"""a tenant's live feed, numbered in the order its transactions commit
+"""a tenant's live feed, numbered in the order its rows become visible
 
 Revision ID: 0031
 Revises: 0030
 Create Date: 2026-12-07 23:00:00
 
 What the live streams send (positions, visits, plan changes, coaching notes: backend/live/)
-is written to `live_events` in the transaction that makes it. A deferred trigger numbers each
-row when that transaction commits, from the tenant's row in `live_heads`, whose lock it holds
-until the commit is done: the tenant's rows are numbered 1, 2, 3... in commit order, with no
-gap, and a row numbered n is never seen before the rows numbered below it. Each numbered
-transaction notifies `fieldsense_live` with its tenant (delivered at commit), and every API
-process's hub reads what is new from there.
+is written to `live_events` in the transaction that makes it, unnumbered. The API processes'
+numberer (backend/live/numbering.py), one at a time, numbers the committed rows it finds
+from each tenant's row in `live_heads` and notifies `fieldsense_live`: the tenant's rows
+are numbered 1, 2, 3... with no gap, and a row numbered n is never visible before the rows
+numbered below it. The writers take no lock and send no notification (a NOTIFY serializes
+the commits of every transaction that sends one).
 """
 
 from collections.abc import Sequence
@@ -69,29 +69,16 @@ def upgrade() -> None:
                 USING (tenant_id = fieldsense_tenant())
                 WITH CHECK (tenant_id = fieldsense_tenant())"""
         )
-    # Fired at commit (deferred), in the order the rows were inserted: the head's row lock is
-    # held from here to the end of the commit, so the tenant's next committer waits for it.
-    op.execute(
-        """CREATE FUNCTION fieldsense_live_number() RETURNS trigger LANGUAGE plpgsql AS $$
-           DECLARE n bigint;
-           BEGIN
-             INSERT INTO live_heads AS h (tenant_id, seq) VALUES (NEW.tenant_id, 1)
-             ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq + 1
-             RETURNING h.seq INTO n;
-             UPDATE live_events SET seq = n WHERE tenant_id = NEW.tenant_id AND id = NEW.id;
-             PERFORM pg_notify('fieldsense_live', NEW.tenant_id::text);
-             RETURN NULL;
-           END $$"""
-    )
-    op.execute(
-        """CREATE CONSTRAINT TRIGGER live_events_number AFTER INSERT ON live_events
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fieldsense_live_number()"""
+    op.create_index(
+        "ix_live_events_unnumbered",
+        "live_events",
+        ["id"],
+        postgresql_where=sa.text("seq IS NULL"),
     )
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS live_events_number ON live_events")
-    op.execute("DROP FUNCTION IF EXISTS fieldsense_live_number()")
+    op.drop_index("ix_live_events_unnumbered", table_name="live_events")
     for table in ("live_heads", "live_events"):
         op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
     op.drop_table("live_heads")

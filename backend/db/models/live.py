@@ -1,5 +1,5 @@
 """What the live streams read (backend/live/): the tenant's feed of what just happened, in the
-order its transactions committed."""
+order it became visible."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, Uuid, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, Uuid, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,9 +27,9 @@ LIVE_KINDS = (
 
 
 class LiveEvent(Base):
-    """One entry of a tenant's live feed. `seq` is the tenant's order, gapless, set when the
-    inserting transaction commits (a deferred trigger: migrations/versions/0031), so a
-    reader that has seen `seq` n has seen everything before it."""
+    """One entry of a tenant's live feed. `seq` is the tenant's order, gapless, set once the
+    row is committed (backend/live/numbering.py), so a reader that has seen `seq` n has seen
+    everything before it; empty until then."""
 
     __tablename__ = "live_events"
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -45,11 +45,12 @@ class LiveEvent(Base):
     __table_args__ = (
         Index("ux_live_events_tenant_id_seq", "tenant_id", "seq", unique=True),
         Index("ix_live_events_at", "at"),
+        Index("ix_live_events_unnumbered", "id", postgresql_where=text("seq IS NULL")),
     )
 
 
 class LiveHead(Base):
-    """The newest `seq` of a tenant's feed; its row lock orders the tenant's commits."""
+    """The newest `seq` of a tenant's feed."""
 
     __tablename__ = "live_heads"
     tenant_id: Mapped[uuid.UUID] = mapped_column(

@@ -232,42 +232,48 @@ async def test_a_reconnect_after_what_the_feed_keeps_is_told_to_start_again(
         assert s.got[1].event == "position" and int(s.got[1].id or 0) == head + 1
 
 
-async def test_the_feed_is_numbered_in_commit_order_without_gaps(
+async def test_the_feed_is_numbered_as_it_becomes_visible_without_gaps(
     tenant: Tenant, engine: AsyncEngine
 ) -> None:
-    """The first to insert commits last: it is numbered after the other. A rolled-back
-    transaction takes no number."""
+    """The first to insert commits last: it is numbered after the other, which was numbered
+    (by the hubs' numberer) while the first was still open. A rolled-back transaction takes no
+    number; no writer waits for another."""
     t = tenant
     insert = text(
         "INSERT INTO live_events (tenant_id, kind, data) VALUES (:t, 'coaching_note', :d)"
     )
+    seq_of = text("SELECT seq FROM live_events WHERE tenant_id = :t AND data->>'n' = :n")
 
-    async def head() -> int:
-        async with engine.connect() as c:
-            v = await c.scalar(text("SELECT seq FROM live_heads WHERE tenant_id = :t"), {"t": t.id})
-            return int(v or 0)
+    async def numbered(n: str) -> int:
+        async with asyncio.timeout(10):
+            while True:
+                async with engine.connect() as c:
+                    v = await c.scalar(seq_of, {"t": t.id, "n": n})
+                if v is not None:
+                    return int(v)
+                await asyncio.sleep(0.02)
 
-    before = await head()
+    async with engine.connect() as c:
+        before = int(
+            await c.scalar(
+                text("SELECT coalesce(max(seq), 0) FROM live_events WHERE tenant_id = :t"),
+                {"t": t.id},
+            )
+            or 0
+        )
     async with engine.connect() as first, engine.connect() as second:
         await first.begin()
         await first.execute(insert, {"t": t.id, "d": '{"n": "first"}'})
         await second.begin()
         await second.execute(insert, {"t": t.id, "d": '{"n": "second"}'})
         await second.commit()
-        await first.commit()
+        assert await numbered("second") == before + 1
         async with engine.connect() as rolled:
             await rolled.begin()
             await rolled.execute(insert, {"t": t.id, "d": '{"n": "rolled back"}'})
             await rolled.rollback()
+        await first.commit()
+        assert await numbered("first") == before + 2
     async with engine.connect() as c:
-        rows = (
-            await c.execute(
-                text(
-                    "SELECT seq, data->>'n' FROM live_events WHERE tenant_id = :t AND seq > :b "
-                    "ORDER BY seq"
-                ),
-                {"t": t.id, "b": before},
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [(before + 1, "second"), (before + 2, "first")]
-    assert await head() == before + 2
+        head = await c.scalar(text("SELECT seq FROM live_heads WHERE tenant_id = :t"), {"t": t.id})
+    assert head == before + 2

@@ -70,9 +70,10 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
     live_server: str, client: AsyncTestClient[Litestar], tenant: Tenant
 ) -> None:
     """The team's live stream on the map: the agent's marker appears where the phone is and
-    follows it (the ping goes through another app than the page's: PostgreSQL fans it out)."""
+    follows it (the ping goes through another app than the page's: PostgreSQL fans it out).
+    The admin watches T2, whose agent has no shift (the day fixture gives T1's one)."""
     t = tenant
-    device = str((await t.device("agent"))["id"])
+    device = str((await t.device("agent2"))["id"])
 
     async def ping(north_m: float, ago_s: float = 0) -> float:
         lat = 37.5665 + north_m / 111_195
@@ -80,7 +81,7 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
         fix = {"client_id": str(uuid.uuid4()), "time": at.isoformat(),
                "lat": lat, "lon": 126.978, "accuracy_m": 8}  # fmt: skip
         r = await client.post(
-            "/ingest/locations", json={"device_id": device, "points": [fix]}, headers=t.h("agent")
+            "/ingest/locations", json={"device_id": device, "points": [fix]}, headers=t.h("agent2")
         )
         assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
         return lat
@@ -93,11 +94,11 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(f"{live_server}/manager/")
             await page.fill("input[name=tenant]", t.slug)
-            await page.fill("input[name=email]", f"manager@{t.slug}.test")
+            await page.fill("input[name=email]", f"admin@{t.slug}.test")
             await page.fill("input[name=password]", PASSWORD)
             await page.click("#login-form button[type=submit]")
             await page.wait_for_selector("#team option", state="attached")
-            await page.select_option("#team", str(t.units["T1"]))
+            await page.select_option("#team", str(t.units["T2"]))
             await page.check("#live")
             await page.wait_for_function(
                 "document.querySelector('#live-status').textContent === 'live'"
@@ -106,7 +107,7 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
             marker = page.locator("path.live-agent")
             await marker.wait_for()
             assert float(await marker.get_attribute("data-lat") or 0) == first
-            assert await marker.get_attribute("data-agent") == str(t.users["agent"])
+            assert await marker.get_attribute("data-agent") == str(t.users["agent2"])
             before = await marker.get_attribute("d")
             second = await ping(200)
             await page.wait_for_function(
