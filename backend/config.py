@@ -117,6 +117,9 @@ class Settings:
     # Live streams (GET /live/...) one caller may hold open at once per API process; one
     # more is a 429 (backend/live/controllers.py).
     live_streams_per_caller: int = 4
+    # A live stream ends after this long; its client reconnects with Last-Event-ID and loses
+    # nothing (streams spread again over the processes after a deploy or a scale-up).
+    live_stream_max_s: float = 3600.0
     log_sql: bool = False
     jobs: bool = True
     access_log: bool = True
@@ -169,6 +172,7 @@ class Settings:
             db_pool_warm=int(os.environ.get("FIELDSENSE_DB_POOL_WARM", 4)),
             ingest_concurrency=int(os.environ.get("FIELDSENSE_INGEST_CONCURRENCY", 4)),
             live_streams_per_caller=int(os.environ.get("FIELDSENSE_LIVE_STREAMS_PER_CALLER", 4)),
+            live_stream_max_s=float(os.environ.get("FIELDSENSE_LIVE_STREAM_MAX_S", 3600)),
             log_sql=os.environ.get("FIELDSENSE_LOG_SQL", "") == "1",
             jobs=os.environ.get("FIELDSENSE_JOBS", "1") != "0",
             access_log=os.environ.get("FIELDSENSE_ACCESS_LOG", "1") != "0",

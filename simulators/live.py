@@ -172,8 +172,8 @@ async def _phone(
 ) -> None:  # fmt: skip
     n = spec["batch"]
     every = len(spec["phones"]) * n / spec["rate"]
-    await asyncio.sleep(p.rng.uniform(0, every))
-    next_at = time.monotonic()
+    next_at = time.monotonic() + p.rng.uniform(0, every)
+    await _until(stop, next_at)
     while not stop.is_set():
         points, newest = p.batch(n, min(1.0, every / n))
         asked = time.monotonic()
@@ -192,7 +192,13 @@ async def _phone(
         except httpx.HTTPError:
             tally.upload_errors += 1
         next_at += every
-        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        await _until(stop, next_at)
+
+
+async def _until(stop: asyncio.Event, at: float) -> None:
+    """Wait until `at` (monotonic), or until told to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), max(0.0, at - time.monotonic()))
 
 
 async def _notes(
@@ -223,7 +229,7 @@ async def _notes(
         except httpx.HTTPError:
             tally.note_errors += 1
         next_at += every
-        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        await _until(stop, next_at)
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -259,8 +265,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             s.drop.set()
         await asyncio.sleep(spec["seconds"] / 2)
         stop.set()
-        await asyncio.gather(*load)
         ran_s = time.monotonic() - started
+        await asyncio.gather(*load)
         await asyncio.sleep(spec["drain_s"])
         for r in readers:
             r.cancel()

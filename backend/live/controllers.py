@@ -16,6 +16,7 @@ import collections
 import contextlib
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
@@ -108,9 +109,12 @@ async def _events(
     joined_at: int,
     after: int | None,
     done: contextlib.ExitStack,
+    max_s: float,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The stream: the backlog after `after` (a reconnect's) from the table, then what the
-    hub offers, each event once and in order; ends when the hub dropped a slow reader."""
+    hub offers, each event once and in order; ends when the hub dropped a slow reader, or
+    after `max_s` (the client reconnects with its last id)."""
+    ends = time.monotonic() + max_s
     with done:
         try:
             yield ServerSentEventMessage(data=None, comment="live", retry=RETRY_MS)
@@ -126,11 +130,14 @@ async def _events(
                         yield _reset("the feed no longer holds every event after Last-Event-ID")
                     async for e in backfill(db, sub, after, joined_at):
                         yield _message(e)
-            while True:
+            while time.monotonic() < ends:
                 while not sub.pending and not sub.dropped:
+                    left = ends - time.monotonic()
+                    if left <= 0:
+                        return  # the stream's time is up: the client reconnects
                     sub.ready.clear()
                     try:
-                        await asyncio.wait_for(sub.ready.wait(), KEEPALIVE_S)
+                        await asyncio.wait_for(sub.ready.wait(), min(KEEPALIVE_S, left))
                     except TimeoutError:
                         yield ServerSentEventMessage(data=None, comment="keepalive")
                 if sub.dropped:
@@ -154,6 +161,7 @@ async def _open(
     after = _last_event_id(last_event_id)
     hub: LiveHub = state["live"]
     slots: StreamSlots = state["live_slots"]
+    max_s: float = state["settings"].live_stream_max_s
     done = contextlib.ExitStack()
     done.enter_context(slots.take(p.device_id or p.id))
     try:
@@ -163,7 +171,7 @@ async def _open(
         done.close()
         raise
     return ServerSentEvent(
-        _events(hub, sub, joined_at, after, done),
+        _events(hub, sub, joined_at, after, done, max_s),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
@@ -175,6 +183,7 @@ class LiveController(Controller):
     @get(
         "/team/{org_unit_id:uuid}",
         operation_id="LiveTeam",
+        media_type="text/event-stream",
         description=(
             "Server-sent events for a manager (their subtree) or an admin: the unit's agents' "
             "positions, visits started, ended, updated and retracted, plan changes and "
@@ -203,6 +212,7 @@ class LiveController(Controller):
     @get(
         "/me",
         operation_id="LiveMe",
+        media_type="text/event-stream",
         description=(
             "Server-sent events for an agent's app (the agent's token or the device's own): "
             "the agent's plan changes (a re-plan, an urgent visit added), new coaching notes "

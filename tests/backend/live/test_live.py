@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -114,6 +114,13 @@ async def test_a_managers_stream_sees_their_subtree_and_not_another_branch(
         other_visit = await _check_in(client, t, "agent2", place)
         visit = await _check_in(client, t, "agent", place)
         await s.until(lambda got: any(e.event == "visit_started" for e in got))
+        # The agent's manual actions are events too: the check-out with its outcome.
+        out = await client.post(
+            f"/visits/{visit}/check-out", json={"outcome": "met"}, headers=t.h("agent")
+        )
+        assert out.status_code == 200, out.text
+        await s.until(lambda got: any(e.event == "visit_ended" for e in got))
+        assert [v["data"]["outcome"] for v in s.of("visit_ended")] == ["met"]
         positions = s.of("position")
         assert [p["device_id"] for p in positions] == [mine]
         assert positions[0]["agent_id"] == str(t.users["agent"])
@@ -214,9 +221,6 @@ async def test_a_reconnect_after_what_the_feed_keeps_is_told_to_start_again(
     device = await _device(t, "agent")
     await _ping(client, t, "agent", device)
     async with engine.begin() as conn:
-        head = (
-            await conn.execute(text("SELECT seq FROM live_heads WHERE tenant_id = :t"), {"t": t.id})
-        ).scalar_one()
         # Everything so far is two days old, and forgotten.
         await conn.execute(
             text("UPDATE live_events SET at = now() - interval '2 days' WHERE tenant_id = :t"),
@@ -229,7 +233,8 @@ async def test_a_reconnect_after_what_the_feed_keeps_is_told_to_start_again(
     async with stream(live_server, path, t.tokens["manager"], last_event_id="1") as s:
         await s.until(lambda got: len(got) >= 2)
         assert s.got[0].event == "reset"
-        assert s.got[1].event == "position" and int(s.got[1].id or 0) == head + 1
+        assert [e.event for e in s.got[1:]] == ["position"]
+        assert s.got[1].json()["data"]["lat"] == LAT + 5 / 111_195
 
 
 async def test_the_feed_is_numbered_as_it_becomes_visible_without_gaps(
@@ -277,3 +282,52 @@ async def test_the_feed_is_numbered_as_it_becomes_visible_without_gaps(
     async with engine.connect() as c:
         head = await c.scalar(text("SELECT seq FROM live_heads WHERE tenant_id = :t"), {"t": t.id})
     assert head == before + 2
+
+
+async def test_a_phone_with_its_own_credential_hears_its_plan_replanned_with_an_urgent_visit(
+    client: AsyncTestClient[Litestar], tenant: Tenant, live_server: str
+) -> None:
+    """The agent's app, enrolled by a code (no password), follows /live/me: the day's plan,
+    then the manager's re-plan with an urgent visit, arrive as `plan_changed`."""
+    t = tenant
+    device = await _device(t, "agent")
+    code = (await t.post("manager", f"/devices/{device}/enrollment", {}))["code"]
+    enrolled = await ok(
+        await client.post("/auth/device/enroll", json={"tenant": t.slug, "code": code}), 200
+    )
+    day = (datetime.now(UTC) + timedelta(days=1)).date()
+    profile = {"start": {"lat": LAT, "lon": LON}, "shift_start": "09:00", "shift_end": "17:00",
+               "mode": "car", "timezone": "UTC"}  # fmt: skip
+    r = await client.put(
+        f"/agents/{t.users['agent']}/profile", json=profile, headers=t.h("manager")
+    )
+    assert r.status_code == 200, r.text
+    customers = []
+    for k in (1, 2):
+        body = {"name": f"c{k}", "lat": LAT + 0.01 * k, "lon": LON,
+                "org_unit_id": str(t.units["T1"]), "assigned_agent_id": str(t.users["agent"])}  # fmt: skip
+        customers.append((await t.post("admin", "/customers", body))["id"])
+    ten = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+    async with stream(live_server, "/live/me", enrolled["access_token"]) as s:
+        plan = await t.post(
+            "manager",
+            "/plans",
+            {"agent_id": str(t.users["agent"]), "date": day.isoformat(), "time_limit_s": 0.2,
+             "appointments": [{"customer_id": customers[0], "start": ten.isoformat(),
+                               "service_min": 30}]},
+        )  # fmt: skip
+        await s.until(lambda got: len(got) >= 1)
+        replanned = await t.post(
+            "manager",
+            f"/plans/{plan['id']}/replan",
+            {"position": {"lat": LAT, "lon": LON}, "at": (ten - timedelta(hours=1)).isoformat(),
+             "urgent": [{"customer_id": customers[1], "service_min": 20}]},
+        )  # fmt: skip
+        await s.until(lambda got: len(got) >= 2)
+        told = s.of("plan_changed")
+        assert [(p["data"]["plan_id"], p["data"]["reason"]) for p in told] == [
+            (plan["id"], "planned"),
+            (replanned["id"], "replanned"),
+        ]
+        assert told[1]["data"]["urgent"] == [customers[1]]
+        assert told[1]["data"]["revision"] == 2
