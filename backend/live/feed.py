@@ -70,6 +70,15 @@ def into_feed(rows: str) -> str:
     )
 
 
+def forget_positions(tenant: str, agent: str) -> str:
+    """A data-modifying CTE body: delete the agent's positions from the feed (an erasure of
+    their location history); `tenant` and `agent` are the statement's placeholders."""
+    return (
+        f"DELETE FROM live_events WHERE tenant_id = {tenant} AND agent_id = {agent}"  # noqa: S608 - placeholders from code
+        " AND kind = 'position' RETURNING 1"
+    )
+
+
 async def forget_live_events(session: AsyncSession, now: datetime) -> int:
     """The feed's entries older than `KEEP` (a job); how many were deleted."""
     db = await raw_connection(session)

@@ -1,6 +1,7 @@
 """Erasure of one user's location history: their devices' points, scans, presence events and
-engine states, the webhook deliveries that would still carry those events, and the positions
-on their visits (the visits stay). Admins only, and recorded in the audit log."""
+engine states, the webhook deliveries that would still carry those events, their positions in
+the live feed, and the positions on their visits (the visits stay). Admins only, and recorded
+in the audit log."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from backend.auth.security import Principal
 from backend.db.driver import raw_connection
 from backend.db.models import User
 from backend.errors import Forbidden, NotFound
+from backend.live.feed import forget_positions
 from backend.privacy.services import audit
 from backend.webhooks.outbox import deliveries_of
 
@@ -30,6 +32,7 @@ class Erased(BaseModel):
     webhook_deliveries: int
     engine_states: int
     visits_stripped: int
+    live_positions: int
 
 
 # One statement, one transaction: the points, scans and presence events of every device the
@@ -54,6 +57,8 @@ WITH devs AS (
 ), cp AS (
     DELETE FROM device_checkpoints WHERE tenant_id = $1 AND device_id IN (SELECT id FROM devs)
     RETURNING 1
+), lf AS (
+    {forget_positions("$1", "$2")}
 ), v AS (
     UPDATE visits SET lat = NULL, lon = NULL, accuracy_m = NULL
     WHERE tenant_id = $1 AND agent_id = $2 AND (lat IS NOT NULL OR accuracy_m IS NOT NULL)
@@ -63,8 +68,8 @@ SELECT (SELECT count(*) FROM devs) AS devices, (SELECT count(*) FROM p) AS point
        (SELECT count(*) FROM s) AS scans, (SELECT count(*) FROM e) AS events,
        (SELECT count(*) FROM w) AS webhook_deliveries,
        (SELECT count(*) FROM st) + (SELECT count(*) FROM cp) AS engine_states,
-       (SELECT count(*) FROM v) AS visits_stripped
-"""  # noqa: S608 - the webhooks domain's fragment
+       (SELECT count(*) FROM v) AS visits_stripped, (SELECT count(*) FROM lf) AS live_positions
+"""  # noqa: S608 - the webhooks and live domains' fragments
 
 
 async def erase_location_history(session: AsyncSession, p: Principal, user_id: uuid.UUID) -> Erased:

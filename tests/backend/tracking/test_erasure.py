@@ -78,9 +78,23 @@ async def test_an_admin_erases_one_agents_location_history(
     erased = resp.json()
     assert erased["points"] >= len(visit_track()) and erased["events"] > 0
     assert erased["visits_stripped"] >= 1
+    assert erased["live_positions"] >= 1  # the live map's copy of where the phone was
 
     assert await counts(engine, mine) == {"pings": 0, "events": 0, "states": 0}
     kept = await counts(engine, theirs)  # another agent's history is untouched
+    async with engine.connect() as conn:
+        live = dict(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT agent_id, count(*) FROM live_events WHERE kind = 'position'"
+                        " AND agent_id = ANY(:a) GROUP BY agent_id"
+                    ),
+                    {"a": [t.users["agent"], t.users["agent2"]]},
+                )
+            ).all()
+        )
+    assert t.users["agent"] not in live and live[t.users["agent2"]] >= 1
     assert kept["pings"] == len(visit_track()) and kept["events"] > 0
     visits = await client.get(
         "/visits", params={"agent_id": str(t.users["agent"])}, headers=t.h("admin")
