@@ -102,8 +102,11 @@ class Subscriber:
                 finally:
                     reader.cancel()
                     dropped.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-                        await reader
+                    # Waited for, not awaited: a cancellation of this task must not be taken
+                    # for the reader's own (and swallowed, and the stream opened again).
+                    await asyncio.wait({reader, dropped})
+                    if not reader.cancelled():
+                        reader.exception()  # a read error ends the stream; it reconnects
                     await resp.aclose()
                 if self.drop.is_set():
                     self.drop.clear()
