@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.activity.controllers import ActivityController
+from backend.appointments.controllers import AppointmentController
 from backend.auth.controllers import AuthController
 from backend.auth.ratelimit import RateLimiter
 from backend.auth.security import API_KEY_HEADER, PRINCIPAL_SQL, make_jwt_auth
@@ -71,6 +72,7 @@ from backend.org.controllers import (
     UserController,
 )
 from backend.places.controllers import BeaconController, PlaceController, WifiAccessPointController
+from backend.plans.calendar import CalendarController
 from backend.plans.controllers import AgentProfileController, PlanController, TeamPlanController
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from backend.plans.pool import shutdown_pool, warm_pool
@@ -120,6 +122,8 @@ ROUTES = [
     AgentProfileController,
     PlanController,
     TeamPlanController,
+    AppointmentController,
+    CalendarController,
     RecommendationController,
     CampaignController,
     MarketController,

@@ -6,23 +6,37 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.appointments.queries import Due, due
 from backend.auth.scope import subtree_unit_ids
 from backend.auth.security import Principal
 from backend.customers.scoring import weight_vector
 from backend.db.models import Customer
 from backend.errors import Invalid
 from backend.plans.problem import CANDIDATES
+from backend.plans.schemas import AppointmentIn
 from backend.tenants.settings import TenantSettings, tenant_settings
 from routing.travel import GeoPoint
 
 PAST_DAYS = 1  # plans for yesterday are still accepted (late corrections), not before
 FUTURE_DAYS = 366
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """Stored appointments for a plan: as the request's own, whose agent each is, and their
+    customers."""
+
+    appointments: list[AppointmentIn]
+    pins: dict[uuid.UUID, uuid.UUID]
+    info: dict[uuid.UUID, dict[str, Any]]
 
 
 class PlanInputs:
@@ -83,6 +97,35 @@ class PlanInputs:
             if cid not in found:
                 raise Invalid(f"unknown customer {cid}", field=field)
         return found
+
+    async def _booked(
+        self,
+        agents: Sequence[uuid.UUID],
+        day: date,
+        tz: ZoneInfo,
+        given: Sequence[AppointmentIn],
+    ) -> Booked:
+        """The agents' stored appointments of the local `day` that stand, but for customers
+        the request gives an appointment itself: each one pinned to its agent, and its
+        customer read whoever planned it (a manager may book a customer the agent does not
+        own)."""
+        start = datetime(day.year, day.month, day.day, tzinfo=tz)
+        rows = await due(self.session, self.p.tenant_id, agents, start, start + timedelta(days=1))
+        asked = {a.customer_id for a in given}
+        kept: dict[uuid.UUID, Due] = {}
+        for r in rows:
+            if r.customer_id not in asked and r.customer_id not in kept:
+                kept[r.customer_id] = r  # the first of a customer's that day
+        info = await self._customers(
+            [(f"appointment {r.id}", r.customer_id) for r in kept.values()], scoped=False
+        )
+        appointments = [
+            AppointmentIn(customer_id=r.customer_id, start=r.start, end=r.latest_start,
+                          service_min=r.duration_min)
+            for r in kept.values()
+        ]  # fmt: skip
+        pins = {r.customer_id: r.agent_id for r in kept.values()}
+        return Booked(appointments, pins, info)
 
     async def _candidates(
         self,

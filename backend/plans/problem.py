@@ -108,10 +108,14 @@ def stops_of(
     must: Sequence[VisitIn],
     prospects: Sequence[dict[str, Any]],
     info: dict[uuid.UUID, dict[str, Any]],
+    pins: dict[uuid.UUID, uuid.UUID] | None = None,
 ) -> list[planner.Stop]:
+    """The routing engine's stops; `pins`: the appointments that are one agent's (stored
+    appointments: a team plan keeps each with its agent)."""
     stops: list[planner.Stop] = []
     for a in appointments:
         c = info[a.customer_id]
+        pin = (pins or {}).get(a.customer_id)
         stops.append(
             planner.Stop(
                 id=str(a.customer_id),
@@ -120,6 +124,7 @@ def stops_of(
                 kind=planner.StopKind.APPOINTMENT,
                 windows=((a.start, a.end or a.start),),
                 segment=c["segment"],
+                agents=(str(pin),) if pin else None,
             )
         )
     for m in must:

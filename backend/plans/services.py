@@ -163,6 +163,9 @@ class PlanService(PlanInputs):
         team_id: uuid.UUID | None = None,
     ) -> tuple[list[PlanOut], list[DroppedOut]]:
         tz = ZoneInfo(agents[0][1].timezone)
+        booked = await self._booked([u.id for u, _ in agents], day, tz, appointments)
+        must = [m for m in must if m.customer_id not in booked.pins]
+        prospects = prospects and [p for p in prospects if p.customer_id not in booked.pins]
         named = [
             (f"appointments[{i}].customer_id", a.customer_id) for i, a in enumerate(appointments)
         ]
@@ -170,7 +173,8 @@ class PlanService(PlanInputs):
         named += [
             (f"prospects[{i}].customer_id", p.customer_id) for i, p in enumerate(prospects or [])
         ]
-        info = await self._customers(named)
+        info = await self._customers(named) | booked.info
+        appointments = [*appointments, *booked.appointments]
         seen: set[uuid.UUID] = set()
         for field, cid in named:
             if cid in seen:
@@ -182,8 +186,8 @@ class PlanService(PlanInputs):
         if prospects is not None:
             cands = [_given(p, info[p.customer_id]) for p in prospects]
         else:
-            cands = await self._chosen(agents, opts, [cid for _, cid in named], coaching)
-        stops = stops_of(day, tz, appointments, must, cands, info)
+            cands = await self._chosen(agents, opts, [*seen, *booked.pins], coaching)
+        stops = stops_of(day, tz, appointments, must, cands, info, booked.pins)
         problem = planner.Problem(
             agents=tuple(agent_of(profile, user.id, day) for user, profile in agents),
             stops=tuple(stops),

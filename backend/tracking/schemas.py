@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal, TypedDict
 import msgspec
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from backend.appointments.schemas import AppointmentAt
+
 MAX_POINTS = 1000
 
 
@@ -260,17 +262,25 @@ class CheckIn(BaseModel):
         return self
 
 
+AGREED = (
+    "with the outcome `appointment_set`: the appointment agreed (its start, window, duration), "
+    "made for the visit's agent and customer (GET /appointments)"
+)
+
+
 class CheckOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at: AwareDatetime | None = None
     outcome: Outcome | None = None
     note: str | None = Field(default=None, max_length=2000)
+    appointment: AppointmentAt | None = Field(default=None, description=AGREED)
 
 
 class VisitUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Outcome | None = None
     note: str | None = Field(default=None, max_length=2000)
+    appointment: AppointmentAt | None = Field(default=None, description=AGREED)
     customer_id: uuid.UUID | None = Field(
         default=None,
         description="reassign the visit to this customer (the agent or a manager who knows "

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, false, or_, select, true
 
+from backend.appointments.services import agreed_at_visit
 from backend.auth.scope import subtree_unit_ids
 from backend.common.crud import CrudService
 from backend.customers.services import CustomerService
@@ -230,6 +231,7 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         }
 
     async def update_values(self, row: VisitRow, changes: dict[str, Any]) -> dict[str, Any]:
+        changes = {k: v for k, v in changes.items() if k != "appointment"}  # not a column
         if "customer_id" not in changes:
             return changes
         new = changes["customer_id"]
@@ -249,8 +251,32 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         out = await super().update(item_id, data)
         if "customer_id" in data.model_fields_set:
             await plan_fulfilment().refulfil(self.session, self.p.tenant_id, out.id)
+        await self._agree(out.agent_id, out.customer_id, out.id, out.outcome, data)
         await self._announce(out.id)
         return out
+
+    async def _agree(
+        self,
+        agent_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
+        visit_id: uuid.UUID,
+        outcome: str | None,
+        data: BaseModel,
+    ) -> None:
+        """The appointment an `appointment_set` outcome agrees, if the request names one."""
+        at = getattr(data, "appointment", None)
+        if at is None:
+            return
+        if outcome != "appointment_set":
+            raise Invalid(
+                "an appointment comes with the outcome appointment_set", field="appointment"
+            )
+        if customer_id is None:
+            raise Invalid(
+                "a visit to a place agrees no appointment: reassign it to the customer first",
+                field="appointment",
+            )
+        await agreed_at_visit(self.session, self.p, agent_id, customer_id, visit_id, at)
 
     async def check_out(self, item_id: uuid.UUID, data: CheckOut) -> VisitOut:
         row = await self._load_writable(item_id)
@@ -273,6 +299,7 @@ class VisitService(CrudService[VisitRow, VisitOut]):
         if data.note is not None:
             row.note = data.note
         await self._flush()
+        await self._agree(row.agent_id, row.customer_id, row.id, row.outcome, data)
         await self._announce(row.id)
         await self.session.refresh(row)
         return self.to_schema(row)

@@ -1,6 +1,12 @@
 """All models, re-exported so Alembic sees one metadata."""
 
 from backend.db.base import Base
+from backend.db.models.appointments import (
+    APPOINTMENT_SOURCES,
+    APPOINTMENT_STATUSES,
+    Appointment,
+    CalendarFeed,
+)
 from backend.db.models.campaigns import CAMPAIGN_KINDS, MEMBER_STATUSES, Campaign, CampaignMember
 from backend.db.models.coaching import (
     MAX_NOTE_CHARS,
@@ -36,6 +42,8 @@ from backend.db.models.webhooks import (
 )
 
 __all__ = [
+    "APPOINTMENT_SOURCES",
+    "APPOINTMENT_STATUSES",
     "CAMPAIGN_KINDS",
     "CUSTOMER_STATUSES",
     "DELIVERY_STATUSES",
@@ -51,9 +59,11 @@ __all__ = [
     "STOP_STATUSES",
     "VISIT_SOURCES",
     "AgentProfile",
+    "Appointment",
     "AuditEntry",
     "Base",
     "Beacon",
+    "CalendarFeed",
     "Campaign",
     "CampaignMember",
     "CoachingNote",
