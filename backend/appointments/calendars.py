@@ -17,7 +17,7 @@ from backend.appointments.schemas import FeedListed, FeedOut, ImportOut
 from backend.appointments.services import AppointmentService
 from backend.customers.services import CustomerService
 from backend.db.models import Appointment, CalendarFeed, Customer
-from backend.errors import Forbidden, Invalid, NotFound
+from backend.errors import Invalid, NotFound
 
 FEED_PREFIX = "fscal_"
 
@@ -31,12 +31,7 @@ async def import_calendar(
 ) -> ImportOut:
     """The file's events as the agent's appointments: new UIDs created, known ones moved."""
     p, session = svc.p, svc.session
-    if p.is_store_app:
-        raise Forbidden("store apps do not keep appointments")
-    agent = agent_id or (p.id if p.is_agent else None)
-    if agent is None:
-        raise Invalid("whose calendar: agent_id", field="agent_id")
-    await svc.require_agent(agent, "agent_id")
+    agent = await svc.whose(agent_id)
     events = read(body, zone)
     refs = {e.customer for e in events if e.customer}
     ids = {r for r in refs if _uuid(r) is not None}
@@ -99,12 +94,7 @@ def _uuid(value: str) -> uuid.UUID | None:
 async def open_feed(svc: AppointmentService, agent_id: uuid.UUID | None, base: str) -> FeedOut:
     """A new feed of the agent's calendar; its token is in the URL, shown this once."""
     p = svc.p
-    if p.is_store_app:
-        raise Forbidden("store apps have no calendar")
-    agent = agent_id or (p.id if p.is_agent else None)
-    if agent is None:
-        raise Invalid("whose calendar: agent_id", field="agent_id")
-    await svc.require_agent(agent, "agent_id")
+    agent = await svc.whose(agent_id)
     token = FEED_PREFIX + secrets.token_urlsafe(32)
     feed = CalendarFeed(
         tenant_id=p.tenant_id, agent_id=agent, token_hash=feed_hash(token), created_by=p.id

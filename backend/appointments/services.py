@@ -20,7 +20,7 @@ from backend.auth.security import Principal
 from backend.common.crud import CrudService
 from backend.customers.services import CustomerService
 from backend.db.models import Appointment, User
-from backend.errors import Invalid
+from backend.errors import Forbidden, Invalid
 
 
 class AppointmentService(CrudService[Appointment, AppointmentOut]):
@@ -52,11 +52,19 @@ class AppointmentService(CrudService[Appointment, AppointmentOut]):
     def may_create(self) -> bool:
         return not self.p.is_store_app
 
+    async def whose(self, agent_id: uuid.UUID | None) -> uuid.UUID:
+        """The agent a request is for: the one named, which the caller must manage, or the
+        calling agent; a 422 naming `agent_id` when a manager names none."""
+        if self.p.is_store_app:
+            raise Forbidden("store apps keep no appointments")
+        agent = agent_id or (self.p.id if self.p.is_agent else None)
+        if agent is None:
+            raise Invalid("whose appointments: agent_id", field="agent_id")
+        await self.require_agent(agent, "agent_id")
+        return agent
+
     async def create_values(self, data: AppointmentCreate) -> dict[str, Any]:
-        agent_id = data.agent_id or (self.p.id if self.p.is_agent else None)
-        if agent_id is None:
-            raise Invalid("whose appointment: agent_id", field="agent_id")
-        await self.require_agent(agent_id, "agent_id")
+        agent_id = await self.whose(data.agent_id)
         await self.require_visible(CustomerService, data.customer_id, "customer_id")
         return {
             "agent_id": agent_id,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 from backend.web.controllers import LEAFLET
 from tests.backend.activity.test_day import DAY, Day, day  # noqa: F401 (the constructed day)
@@ -27,6 +27,14 @@ ARGS = [
 ]
 
 
+async def log_in(page: Page, base: str, tenant: str, email: str) -> None:
+    await page.goto(f"{base}/manager/")
+    await page.fill("input[name=tenant]", tenant)
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+
+
 async def test_a_manager_reviews_a_day_and_writes_a_note(live_server: str, day: Day) -> None:  # noqa: F811
     assert (LEAFLET / "leaflet.js").exists(), "Leaflet is installed at setup (./dev)"
     t = day.t
@@ -36,11 +44,7 @@ async def test_a_manager_reviews_a_day_and_writes_a_note(live_server: str, day: 
             page = await browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"{live_server}/manager/")
-            await page.fill("input[name=tenant]", t.slug)
-            await page.fill("input[name=email]", f"manager@{t.slug}.test")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("#login-form button[type=submit]")
+            await log_in(page, live_server, t.slug, f"manager@{t.slug}.test")
             await page.wait_for_selector("#day-view:not([hidden])")
             await page.wait_for_selector("#team option", state="attached")
             assert await page.input_value("#team") == str(t.units["T1"])
@@ -92,11 +96,7 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
             page = await browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"{live_server}/manager/")
-            await page.fill("input[name=tenant]", t.slug)
-            await page.fill("input[name=email]", f"admin@{t.slug}.test")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("#login-form button[type=submit]")
+            await log_in(page, live_server, t.slug, f"admin@{t.slug}.test")
             await page.wait_for_selector("#team option", state="attached")
             await page.select_option("#team", str(t.units["T2"]))
             await page.check("#live")
