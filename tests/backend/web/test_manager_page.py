@@ -3,8 +3,10 @@ day, see the route drawn, write a coaching note, see it listed."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
@@ -27,6 +29,20 @@ ARGS = [
 ]
 
 
+@contextlib.asynccontextmanager
+async def manager_page() -> AsyncIterator[tuple[Page, list[str]]]:
+    """A page of Debian's headless Chromium, and the script errors it raised."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            yield page, errors
+        finally:
+            await browser.close()
+
+
 async def log_in(page: Page, base: str, tenant: str, email: str) -> None:
     await page.goto(f"{base}/manager/")
     await page.fill("input[name=tenant]", tenant)
@@ -38,36 +54,29 @@ async def log_in(page: Page, base: str, tenant: str, email: str) -> None:
 async def test_a_manager_reviews_a_day_and_writes_a_note(live_server: str, day: Day) -> None:  # noqa: F811
     assert (LEAFLET / "leaflet.js").exists(), "Leaflet is installed at setup (./dev)"
     t = day.t
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = await browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await log_in(page, live_server, t.slug, f"manager@{t.slug}.test")
-            await page.wait_for_selector("#day-view:not([hidden])")
-            await page.wait_for_selector("#team option", state="attached")
-            assert await page.input_value("#team") == str(t.units["T1"])
+    async with manager_page() as (page, errors):
+        await log_in(page, live_server, t.slug, f"manager@{t.slug}.test")
+        await page.wait_for_selector("#day-view:not([hidden])")
+        await page.wait_for_selector("#team option", state="attached")
+        assert await page.input_value("#team") == str(t.units["T1"])
 
-            await page.fill("#day", DAY.isoformat())
-            await page.click("#open-day")
-            # The planned route and the track are drawn on the map (SVG paths), the timeline
-            # and the plan against actual are listed.
-            await page.wait_for_selector("path.route-line")
-            await page.wait_for_selector("path.track-line")
-            assert await page.locator("path.ping").count() == 35
-            assert await page.locator("path.visit").count() == 3
-            assert await page.locator("#pva tbody tr").count() == 4  # 3 stops + unplanned
-            assert "skipped" in await page.inner_text("#pva")
-            assert "visit" in await page.inner_text("#timeline")
+        await page.fill("#day", DAY.isoformat())
+        await page.click("#open-day")
+        # The planned route and the track are drawn on the map (SVG paths), the timeline
+        # and the plan against actual are listed.
+        await page.wait_for_selector("path.route-line")
+        await page.wait_for_selector("path.track-line")
+        assert await page.locator("path.ping").count() == 35
+        assert await page.locator("path.visit").count() == 3
+        assert await page.locator("#pva tbody tr").count() == 4  # 3 stops + unplanned
+        assert "skipped" in await page.inner_text("#pva")
+        assert "visit" in await page.inner_text("#timeline")
 
-            await page.fill("#note-body", "Start with C tomorrow, it slipped today.")
-            await page.click("#note-form button[type=submit]")
-            await page.wait_for_selector("#notes li.note")
-            assert "Start with C tomorrow" in await page.inner_text("#notes")
-            assert errors == []
-        finally:
-            await browser.close()
+        await page.fill("#note-body", "Start with C tomorrow, it slipped today.")
+        await page.click("#note-form button[type=submit]")
+        await page.wait_for_selector("#notes li.note")
+        assert "Start with C tomorrow" in await page.inner_text("#notes")
+        assert errors == []
 
 
 async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
@@ -90,32 +99,25 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
         assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
         return lat
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = await browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await log_in(page, live_server, t.slug, f"admin@{t.slug}.test")
-            await page.wait_for_selector("#team option", state="attached")
-            await page.select_option("#team", str(t.units["T2"]))
-            await page.check("#live")
-            await page.wait_for_function(
-                "document.querySelector('#live-status').textContent === 'live'"
-            )
-            first = await ping(0, ago_s=60)
-            marker = page.locator("path.live-agent")
-            await marker.wait_for()
-            assert float(await marker.get_attribute("data-lat") or 0) == first
-            assert await marker.get_attribute("data-agent") == str(t.users["agent2"])
-            before = await marker.get_attribute("d")
-            second = await ping(200)
-            await page.wait_for_function(
-                f"document.querySelector('path.live-agent').dataset.lat === '{second}'"
-            )
-            assert await marker.get_attribute("d") != before  # it moved on the map
-            assert await page.locator("path.live-agent").count() == 1
-            assert "1 agent(s)" in await page.inner_text("#live-status")
-            assert errors == []
-        finally:
-            await browser.close()
+    async with manager_page() as (page, errors):
+        await log_in(page, live_server, t.slug, f"admin@{t.slug}.test")
+        await page.wait_for_selector("#team option", state="attached")
+        await page.select_option("#team", str(t.units["T2"]))
+        await page.check("#live")
+        await page.wait_for_function(
+            "document.querySelector('#live-status').textContent === 'live'"
+        )
+        first = await ping(0, ago_s=60)
+        marker = page.locator("path.live-agent")
+        await marker.wait_for()
+        assert float(await marker.get_attribute("data-lat") or 0) == first
+        assert await marker.get_attribute("data-agent") == str(t.users["agent2"])
+        before = await marker.get_attribute("d")
+        second = await ping(200)
+        await page.wait_for_function(
+            f"document.querySelector('path.live-agent').dataset.lat === '{second}'"
+        )
+        assert await marker.get_attribute("d") != before  # it moved on the map
+        assert await page.locator("path.live-agent").count() == 1
+        assert "1 agent(s)" in await page.inner_text("#live-status")
+        assert errors == []
