@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.activity.controllers import ActivityController
 from backend.appointments.controllers import AppointmentController
+from backend.appointments.keeping import keep_appointments
 from backend.auth.controllers import AuthController
 from backend.auth.ratelimit import RateLimiter
 from backend.auth.security import API_KEY_HEADER, PRINCIPAL_SQL, make_jwt_auth
@@ -90,7 +91,7 @@ from backend.tracking.controllers import (
 from backend.tracking.fence_changes import apply_fence_change
 from backend.tracking.ingest import warm
 from backend.tracking.jobs import close_finished_days, exit_silent_devices
-from backend.tracking.queries import plan_fulfilment, webhook_events
+from backend.tracking.queries import plan_fulfilment, visits, webhook_events
 from backend.tracking.retention import enforce_retention
 from backend.web.controllers import ManagerPageController, static_routers
 from backend.webhooks.controllers import WebhookController
@@ -334,6 +335,7 @@ def _jobs(system_engine: AsyncEngine, settings: Settings, dispatcher: Dispatcher
     jobs.add(
         "fulfil_plan_stops", partial(fulfil_plan_stops, fulfilment=plan_fulfilment()), every_s=120
     )
+    jobs.add("keep_appointments", partial(keep_appointments, visits=visits()), every_s=120)
     jobs.add("learn_from_outcomes", learn_from_outcomes, every_s=300)
     jobs.add("score_customers", score_customers, every_s=86_400)
     jobs.add("track_campaigns", track_campaigns, every_s=300)

@@ -15,8 +15,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from backend.appointments.keeping import keep_appointments
 from backend.plans.jobs import plan_tomorrow
-from backend.tracking.queries import plan_fulfilment
+from backend.tracking.queries import plan_fulfilment, visits
 from tests.backend.world import Tenant, errors_for, ok
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -223,3 +224,29 @@ async def test_a_calendar_file_imports_once_and_a_broken_one_names_its_line(
         "/appointments/import", content=text, headers=h, params={"timezone": "Mars/Olympus"}
     )
     assert r.status_code == 422 and errors_for(r) == ["timezone"]
+
+
+async def test_a_visit_in_the_window_keeps_the_appointment(
+    client: AsyncTestClient[Litestar], tenant: Tenant, customers: dict[str, str],
+    engine: AsyncEngine,
+) -> None:  # fmt: skip
+    t = tenant
+    now = datetime.now(UTC)
+    due = await t.post(
+        "agent", "/appointments",
+        {"customer_id": customers["c1"], "start": (now - timedelta(minutes=20)).isoformat()},
+    )  # fmt: skip
+    earlier = await t.post(
+        "agent", "/appointments",
+        {"customer_id": customers["c1"], "start": (now - timedelta(hours=5)).isoformat()},
+    )  # fmt: skip
+    visit = await t.post(
+        "agent", "/visits",
+        {"customer_id": customers["c1"], "lat": LAT + 0.02, "lon": LON, "accuracy_m": 10},
+    )  # fmt: skip
+    async with AsyncSession(engine) as session, session.begin():
+        assert await keep_appointments(session, datetime.now(UTC), visits()) >= 1
+    got = await ok(await client.get(f"/appointments/{due['id']}", headers=t.h("agent")), 200)
+    assert got["status"] == "done" and got["visit_id"] == visit["id"]
+    missed = await ok(await client.get(f"/appointments/{earlier['id']}", headers=t.h("agent")), 200)
+    assert missed["status"] == "planned" and missed["visit_id"] is None
