@@ -55,8 +55,8 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
         if user.tenant_id not in countries:
             settings = await tenant_settings(session, user.tenant_id)
             countries[user.tenant_id] = settings.holiday_country
-        if day_off(tomorrow, profile.workdays, countries[user.tenant_id]):
-            continue  # a weekday the agent does not work, or a public holiday
+        if day_off(tomorrow, profile.workdays, countries[user.tenant_id], profile.days_off()):
+            continue  # time off, a weekday the agent does not work, or a public holiday
         exists = await session.scalar(
             select(Plan.id).where(
                 Plan.tenant_id == user.tenant_id,

@@ -34,6 +34,22 @@ class LunchIn(BaseModel):
         return value
 
 
+class TimeOffIn(BaseModel):
+    """Days the agent does not work (leave, training): first and last, inclusive."""
+
+    first: date
+    last: date
+    reason: str | None = Field(default=None, max_length=200)
+
+    @field_validator("last")
+    @classmethod
+    def _order(cls, value: date, info: ValidationInfo) -> date:
+        first = info.data.get("first")
+        if first is not None and value < first:
+            raise ValueError("the time off ends before it starts")
+        return value
+
+
 class AgentProfileIn(BaseModel):
     """Where the day starts and ends, the shift (local time), lunch and how the agent moves."""
 
@@ -53,6 +69,15 @@ class AgentProfileIn(BaseModel):
         "no nightly plan on the others, and points from them kept only when the tenant "
         "captures outside working hours",
     )
+    time_off: list[TimeOffIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="the agent's days off (leave, training): no nightly plan, and points kept "
+        "only when the tenant captures outside working hours",
+    )
+
+    def days_off(self) -> list[tuple[date, date]]:
+        return [(t.first, t.last) for t in self.time_off]
 
     @field_validator("workdays")
     @classmethod

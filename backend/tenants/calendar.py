@@ -28,10 +28,15 @@ def _holidays(country: str, year: int) -> dict[date, str]:
 
 
 def day_off(
-    day: date, workdays: Collection[int] = ALL_DAYS, country: str | None = None
+    day: date,
+    workdays: Collection[int] = ALL_DAYS,
+    country: str | None = None,
+    time_off: Collection[tuple[date, date]] = (),
 ) -> str | None:
-    """Why `day` is not a working day (a weekday off, or a public holiday's name); None when
-    it is one."""
+    """Why `day` is not a working day (the agent's time off, a weekday off, or a public
+    holiday's name); None when it is one. `time_off`: first and last days, inclusive."""
+    if any(first <= day <= last for first, last in time_off):
+        return "the agent's time off"
     if day.isoweekday() not in workdays:
         return f"{day:%A} is not a working day"
     if country and (name := _holidays(country, day.year).get(day)):

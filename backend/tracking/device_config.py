@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,9 @@ class ShiftOut(BaseModel):
     days: list[int] = Field(description="ISO weekdays (1 Monday .. 7 Sunday) the shift is on")
     holidays: list[date] = Field(
         description="public holidays of the tenant's country in the next 30 days: days off"
+    )
+    time_off: list[date] = Field(
+        default_factory=list, description="the agent's own days off in the next 30 days"
     )
 
 
@@ -116,14 +119,14 @@ async def device_config(
     at = None
     if profile:
         tz = profile.get("timezone", "UTC")
+        today = datetime.now(ZoneInfo(tz)).date()
         shift = ShiftOut(
             timezone=tz,
             start=str(profile.get("shift_start", "09:00"))[:5],
             end=str(profile.get("shift_end", "18:00"))[:5],
             days=sorted(profile.get("workdays") or ALL_DAYS),
-            holidays=holidays_between(
-                settings.holiday_country, datetime.now(ZoneInfo(tz)).date(), 30
-            ),
+            holidays=holidays_between(settings.holiday_country, today, 30),
+            time_off=_time_off(profile, today, 30),
         )
         start = profile.get("start") or {}
         if "lat" in start and "lon" in start:
@@ -147,3 +150,16 @@ async def device_config(
 def _etag(doc: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
     return f'"{digest[:32]}"'
+
+
+def _time_off(profile: dict[str, Any], first: date, days: int) -> list[date]:
+    """The agent's days off (their profile's `time_off` ranges) among the `days` from
+    `first`."""
+    out = []
+    for k in range(days):
+        day = first + timedelta(days=k)
+        for t in profile.get("time_off") or ():
+            if date.fromisoformat(t["first"]) <= day <= date.fromisoformat(t["last"]):
+                out.append(day)
+                break
+    return out

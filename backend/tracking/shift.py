@@ -1,12 +1,12 @@
 """When an agent works: the shift's hours in their time zone, on their working days (their
-profile's `workdays`, bar the public holidays of the tenant's country: backend/tenants/
-calendar.py). Points from outside it are not kept unless the tenant captures outside working
-hours."""
+profile's `workdays`, bar their `time_off` and the public holidays of the tenant's country:
+backend/tenants/calendar.py). Points from outside it are not kept unless the tenant captures
+outside working hours."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +20,7 @@ class Shift:
     tz: ZoneInfo
     workdays: frozenset[int] = frozenset(ALL_DAYS)
     country: str | None = None  # whose public holidays are days off
+    time_off: tuple[tuple[date, date], ...] = ()  # the agent's, first and last days
 
     @classmethod
     def of(cls, profile: dict[str, Any] | None, country: str | None = None) -> Shift | None:
@@ -32,6 +33,10 @@ class Shift:
                 ZoneInfo(profile.get("timezone") or "UTC"),
                 frozenset(profile.get("workdays") or ALL_DAYS),
                 country,
+                tuple(
+                    (date.fromisoformat(t["first"]), date.fromisoformat(t["last"]))
+                    for t in profile.get("time_off") or ()
+                ),
             )
         except (ValueError, KeyError, TypeError, ZoneInfoNotFoundError):
             return None
@@ -44,8 +49,8 @@ class Shift:
         local = datetime.fromtimestamp(t, self.tz)
         if not self.start <= local.time() < self.end:
             return "outside the agent's shift"
-        if (self.country or len(self.workdays) < 7) and day_off(
-            local.date(), self.workdays, self.country
+        if (self.country or len(self.workdays) < 7 or self.time_off) and day_off(
+            local.date(), self.workdays, self.country, self.time_off
         ):
             return "on the agent's day off"
         return None

@@ -482,6 +482,32 @@ class TestNightlyJob:
         )
         assert bad.status_code == 422 and errors_for(bad) == ["workdays"]
 
+    async def test_no_nightly_plan_in_the_agents_time_off(
+        self, tenant: Tenant, book: Book, engine: AsyncEngine
+    ) -> None:
+        day = DAY + timedelta(days=12)
+        evening = datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=19)
+        target = day + timedelta(days=1)
+        path = f"/agents/{tenant.users['agent']}/profile"
+        leave = {"first": (target - timedelta(days=1)).isoformat(),
+                 "last": (target + timedelta(days=2)).isoformat(), "reason": "annual leave"}  # fmt: skip
+        r = await tenant.client.put(
+            path, json={**PROFILE, "time_off": [leave]}, headers=tenant.h("manager")
+        )
+        assert r.status_code == 200 and r.json()["time_off"] == [leave]
+        params = {"agent_id": str(tenant.users["agent"]), "plan_date": target.isoformat()}
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            await plan_tomorrow(session, evening, plan_fulfilment())
+        listed = await tenant.client.get("/plans", params=params, headers=tenant.h("agent"))
+        assert listed.json() == []
+        backwards = {"first": leave["last"], "last": leave["first"]}
+        bad = await tenant.client.put(
+            path, json={**PROFILE, "time_off": [backwards]}, headers=tenant.h("manager")
+        )
+        assert bad.status_code == 422 and errors_for(bad) == ["time_off.0.last"]
+        r = await tenant.client.put(path, json=PROFILE, headers=tenant.h("manager"))
+        assert r.status_code == 200
+
 
 class TestFulfilmentJob:
     async def test_job_marks_stops_fulfilled_by_visits(

@@ -40,6 +40,14 @@ def test_points_on_a_day_off_are_outside_the_shift() -> None:
     chuseok_ten = 1_790_298_000.0  # 2026-09-25 10:00 KST, a Friday
     assert shift.why_not(chuseok_ten) == "on the agent's day off"
     assert Shift.of(profile, None).why_not(chuseok_ten) is None  # type: ignore[union-attr]
+    # The agent's own time off (a Monday to a Tuesday): days off too, and only those.
+    leave = Shift.of({**profile, "time_off": [{"first": "2026-12-07", "last": "2026-12-08"}]})
+    assert leave is not None
+    assert leave.why_not(monday_ten) == "on the agent's day off"
+    assert leave.why_not(monday_ten + 86_400) == "on the agent's day off"
+    assert leave.why_not(monday_ten + 2 * 86_400) is None  # Wednesday
+    assert day_off(date(2026, 12, 8), (1, 2, 3, 4, 5), None, [(date(2026, 12, 7),
+                   date(2026, 12, 8))]) == "the agent's time off"  # fmt: skip
 
 
 async def test_the_tenant_names_its_holidays_country(

@@ -4,7 +4,9 @@ ETag says when nothing changed."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -38,8 +40,10 @@ async def test_the_config_follows_the_profile_and_says_when_it_changed(
     same = await client.get("/devices/me/config", headers={**auth(token), "If-None-Match": etag})
     assert same.status_code == 304 and same.headers["etag"] == etag
 
+    soon = datetime.now(ZoneInfo("Asia/Seoul")).date() + timedelta(days=3)
     profile = {"start": {"lat": LAT, "lon": LON}, "shift_start": "08:30:00",
-               "shift_end": "17:30:00", "timezone": "Asia/Seoul"}  # fmt: skip
+               "shift_end": "17:30:00", "timezone": "Asia/Seoul",
+               "time_off": [{"first": soon.isoformat(), "last": soon.isoformat()}]}  # fmt: skip
     await ok(
         await client.put(
             f"/agents/{tenant.users['agent']}/profile", json=profile, headers=tenant.h("manager")
@@ -55,7 +59,8 @@ async def test_the_config_follows_the_profile_and_says_when_it_changed(
     got = await ok(changed, 200)
     assert changed.headers["etag"] != etag
     assert got["shift"] == {"timezone": "Asia/Seoul", "start": "08:30", "end": "17:30",
-                            "days": [1, 2, 3, 4, 5, 6, 7], "holidays": []}  # fmt: skip
+                            "days": [1, 2, 3, 4, 5, 6, 7], "holidays": [],
+                            "time_off": [soon.isoformat()]}  # fmt: skip
     assert [f["id"] for f in got["fences"]] == [fence["id"]]
     assert (
         20 <= got["fences"][0]["distance_m"] <= 35
