@@ -40,7 +40,7 @@ from backend.geofences.queries import geofences
 from backend.plans.queries import active_plans, plan_stops, profile_of
 from backend.plans.schemas import AgentProfileIn
 from backend.privacy.services import audit_read
-from backend.tenants.settings import tenant_settings
+from backend.tenants.settings import local_zone
 from backend.tracking.queries import events, kept_points, visits
 
 MAX_RANGE_DAYS = 366
@@ -282,16 +282,17 @@ class ActivityService:
             ],
         )
 
-    async def _zone(self) -> ZoneInfo:
-        """The tenant's time zone: its days run from local midnight to local midnight."""
-        return ZoneInfo((await tenant_settings(self.session, self.p.tenant_id)).timezone)
+    async def _zone(self, unit_id: uuid.UUID | None = None) -> ZoneInfo:
+        """Where the figures' days run from local midnight to local midnight: the org unit's
+        own time zone (or its nearest ancestor's), else the tenant's."""
+        return await local_zone(self.session, self.p.tenant_id, unit_id)
 
     # --- a team over a range -----------------------------------------------------------
     async def team(self, unit_id: uuid.UUID, since: date, until: date) -> TeamFigures:
         days = check_range(since, until)
         unit = await self._unit(unit_id)
         db = await raw_connection(self.session)
-        tz = await self._zone()
+        tz = await self._zone(unit.id)
         lo, hi = _utc_range(since, until, tz)
         rows = await db.fetch(AGENT_FIGURES, self.p.tenant_id, unit.id, lo, hi, since, until)
         agents = [
@@ -343,7 +344,7 @@ class ActivityService:
         check_range(since, until)
         unit = await self._unit(unit_id)
         db = await raw_connection(self.session)
-        lo, hi = _utc_range(since, until, await self._zone())
+        lo, hi = _utc_range(since, until, await self._zone(unit.id))
         rows = await db.fetch(HEATMAP, self.p.tenant_id, unit.id, lo, hi, cell_deg)
         return {
             "type": "FeatureCollection",
@@ -389,7 +390,7 @@ class ActivityService:
         if place is None:
             raise NotFound(f"place {place_id} not found", field="place_id")
         db = await raw_connection(self.session)
-        tz = tz or await self._zone()
+        tz = tz or await self._zone(place.org_unit_id)
         lo, hi = _utc_range(since, until, tz)
         visits = await db.fetch(STORE_VISITS, self.p.tenant_id, place.id, lo, hi)
         outer = {

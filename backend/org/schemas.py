@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from backend.tenants.settings import known_zone
 
 OrgKind = Literal["hq", "region", "branch", "team"]
 Role = Literal["agent", "manager", "admin"]
@@ -14,16 +16,34 @@ Platform = Literal["android", "ios", "other"]
 Email = str
 
 
+ZONE = (
+    "the unit's own IANA time zone (a region abroad): its figures count its days there; none: "
+    "its nearest ancestor's, else the tenant's"
+)
+
+
 class OrgUnitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     kind: OrgKind
     parent_id: uuid.UUID | None = Field(default=None, description="none only for the HQ")
+    timezone: str | None = Field(default=None, description=ZONE)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
 
 
 class OrgUnitUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, description=ZONE)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
 
 
 class OrgUnit(BaseModel):
@@ -33,6 +53,7 @@ class OrgUnit(BaseModel):
     kind: OrgKind
     parent_id: uuid.UUID | None
     path: list[uuid.UUID] = Field(description="ids from the root down to this unit")
+    timezone: str | None = Field(default=None, description=ZONE)
     created_at: datetime
     updated_at: datetime
 

@@ -75,6 +75,7 @@ class OrgUnitService(CrudService[OrgUnitRow, OrgUnit]):
                 "kind": data.kind,
                 "parent_id": None,
                 "path": [new_id],
+                "timezone": data.timezone,
             }
         await self.require_unit(data.parent_id, "parent_id")
         parent = await self.session.get_one(OrgUnitRow, (self.p.tenant_id, data.parent_id))
@@ -86,6 +87,7 @@ class OrgUnitService(CrudService[OrgUnitRow, OrgUnit]):
             "kind": data.kind,
             "parent_id": data.parent_id,
             "path": [*parent.path, new_id],
+            "timezone": data.timezone,
         }
 
     async def update_values(self, row: OrgUnitRow, changes: dict[str, Any]) -> dict[str, Any]:

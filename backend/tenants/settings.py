@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from litestar import Controller, Request, get, patch
 from litestar.params import JSONBody
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
@@ -155,6 +155,25 @@ def settings_of(raw: dict[str, Any] | None) -> TenantSettings:
 async def tenant_settings(session: AsyncSession, tenant_id: uuid.UUID) -> TenantSettings:
     """A tenant's settings, read in the caller's session."""
     return settings_of(await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id)))
+
+
+# The unit's own zone, else its nearest ancestor's with one (the path runs from the root).
+_UNIT_ZONE = """SELECT o.timezone FROM org_units u
+JOIN org_units o ON o.tenant_id = u.tenant_id AND o.id = ANY(u.path)
+WHERE u.tenant_id = :t AND u.id = :u AND o.timezone IS NOT NULL
+ORDER BY array_position(u.path, o.id) DESC LIMIT 1"""
+
+
+async def local_zone(
+    session: AsyncSession, tenant_id: uuid.UUID, unit_id: uuid.UUID | None = None
+) -> ZoneInfo:
+    """Where an org unit's days run midnight to midnight: its own time zone, else its nearest
+    ancestor's, else the tenant's."""
+    if unit_id is not None:
+        own = await session.scalar(text(_UNIT_ZONE), {"t": tenant_id, "u": unit_id})
+        if own:
+            return ZoneInfo(own)
+    return ZoneInfo((await tenant_settings(session, tenant_id)).timezone)
 
 
 class TenantSettingsController(Controller):

@@ -44,6 +44,9 @@ class OrgUnit(TenantKeyed, Timestamped, Base):
     kind: Mapped[str] = mapped_column(String(16))
     # Ancestors from the root down to this unit itself: subtree = `path @> ARRAY[unit]`.
     path: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
+    # The unit's own time zone (a region abroad), for its figures; none: its nearest
+    # ancestor's, else the tenant's (backend/tenants/settings.py `local_zone`).
+    timezone: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         tenant_fk("parent_id", "org_units", ondelete="RESTRICT"),
         CheckConstraint(f"kind IN {ORG_KINDS}", name="kind"),

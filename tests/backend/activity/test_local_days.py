@@ -71,3 +71,39 @@ async def test_a_seoul_tenants_day_runs_midnight_to_midnight_in_seoul(
         "/tenant/settings", json={"timezone": "Mars/Olympus_Mons"}, headers=tenant.h("admin")
     )
     assert resp.status_code == 422 and errors_for(resp) == ["timezone"]
+
+
+async def test_a_region_abroad_counts_its_own_days(
+    client: AsyncTestClient[Litestar], other_tenant: Tenant
+) -> None:
+    """A tenant in UTC whose region R2 is in Seoul: R2's teams' figures run midnight to
+    midnight in Seoul (the nearest unit with a zone), R1's in UTC."""
+    t = other_tenant
+    r = await client.patch(
+        f"/org-units/{t.units['R2']}", json={"timezone": "Asia/Seoul"}, headers=t.h("admin")
+    )
+    assert r.status_code == 200 and r.json()["timezone"] == "Asia/Seoul"
+    bad = await client.patch(
+        f"/org-units/{t.units['R2']}", json={"timezone": "Asia/Atlantis"}, headers=t.h("admin")
+    )
+    assert bad.status_code == 422 and errors_for(bad) == ["timezone"]
+    customer = await t.post(
+        "admin", "/customers",
+        {"name": "abroad", "lat": LAT, "lon": LON, "status": "customer",
+         "org_unit_id": str(t.units["T2"]), "assigned_agent_id": str(t.users["agent2"])},
+    )  # fmt: skip
+    body = {"customer_id": customer["id"], "lat": LAT, "lon": LON, "accuracy_m": 10,
+            "at": "2026-12-01T08:30:00+09:00"}  # fmt: skip
+    await ok(await client.post("/visits", json=body, headers=t.h("agent2")))
+    days = {"since": "2026-12-01", "until": "2026-12-01"}
+    seoul = await ok(
+        await client.get(f"/org-units/{t.units['T2']}/figures", params=days, headers=t.h("admin")),
+        200,
+    )
+    assert seoul["timezone"] == "Asia/Seoul"
+    assert [a["visits"] for a in seoul["agents"] if a["agent_id"] == str(t.users["agent2"])] == [1]
+    home = await ok(
+        await client.get(f"/org-units/{t.units['T1']}/figures", params=days, headers=t.h("admin")),
+        200,
+    )
+    assert home["timezone"] == "UTC"
