@@ -124,6 +124,9 @@ class TenantSettings(BaseModel):
         return known_country(value) if value else None
 
 
+CLEARABLE = ("holiday_country", "travel_provider")
+
+
 class TenantSettingsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     retention_points_days: int | None = Field(default=None, ge=1, le=3650)
@@ -134,7 +137,7 @@ class TenantSettingsUpdate(BaseModel):
     travel_provider: str | None = Field(default=None, max_length=32)
     timezone: str | None = Field(default=None, max_length=64)
     holiday_country: str | None = Field(
-        default=None, max_length=8, description="an ISO country code; empty: no holidays"
+        default=None, max_length=8, description="an ISO country code; null or empty: no holidays"
     )
 
     @field_validator("timezone")
@@ -196,7 +199,12 @@ class TenantSettingsController(Controller):
     ) -> TenantSettings:
         tenant = await self._tenant(db_session, request.user)
         current = settings_of(tenant.settings)
-        changes = data.model_dump(exclude_unset=True, exclude_none=True)
+        changes = data.model_dump(exclude_unset=True)
+        # `null` clears what may be empty (the holidays' country, the road network); the
+        # others keep their value.
+        changes = {k: v for k, v in changes.items() if v is not None or k in CLEARABLE}
+        if changes.get("travel_provider", "") is None:
+            changes["travel_provider"] = ""
         provider = changes.get("travel_provider")
         if provider and provider not in networks.names():
             known = ", ".join(networks.names()) or "none configured"

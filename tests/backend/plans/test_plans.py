@@ -6,6 +6,7 @@ import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -481,6 +482,36 @@ class TestNightlyJob:
             path, json={**PROFILE, "workdays": [0, 3]}, headers=tenant.h("manager")
         )
         assert bad.status_code == 422 and errors_for(bad) == ["workdays"]
+
+    async def test_chuseok_is_not_planned(
+        self, tenant: Tenant, book: Book, engine: AsyncEngine
+    ) -> None:
+        """A Seoul agent of a tenant whose holidays are Korea's: no nightly plan for Chuseok
+        (15 September 2027, a Wednesday), one for the Friday after."""
+        seoul = ZoneInfo("Asia/Seoul")
+        path = f"/agents/{tenant.users['agent']}/profile"
+        settings = "/tenant/settings"
+        h = tenant.h("admin")
+        assert (
+            await tenant.client.patch(settings, json={"holiday_country": "KR"}, headers=h)
+        ).status_code == 200
+        r = await tenant.client.put(
+            path, json={**PROFILE, "timezone": "Asia/Seoul"}, headers=tenant.h("manager")
+        )
+        assert r.status_code == 200
+        try:
+            for eve, planned in ((date(2027, 9, 14), False), (date(2027, 9, 16), True)):
+                evening = datetime.combine(eve, datetime.min.time(), tzinfo=seoul).replace(hour=19)
+                async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+                    await plan_tomorrow(session, evening.astimezone(UTC), plan_fulfilment())
+                target = (eve + timedelta(days=1)).isoformat()
+                params = {"agent_id": str(tenant.users["agent"]), "plan_date": target}
+                listed = await tenant.client.get("/plans", params=params, headers=tenant.h("agent"))
+                assert len(listed.json()) == (1 if planned else 0), target
+        finally:
+            back = await tenant.client.patch(settings, json={"holiday_country": None}, headers=h)
+            assert back.status_code == 200 and back.json()["holiday_country"] is None
+            await tenant.client.put(path, json=PROFILE, headers=tenant.h("manager"))
 
     async def test_no_nightly_plan_in_the_agents_time_off(
         self, tenant: Tenant, book: Book, engine: AsyncEngine
