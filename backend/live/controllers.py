@@ -18,7 +18,8 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -108,47 +109,46 @@ async def _events(
     sub: Subscriber,
     joined_at: int,
     after: int | None,
-    done: contextlib.ExitStack,
+    release: Callable[[], None],
     max_s: float,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The stream: the backlog after `after` (a reconnect's) from the table, then what the
     hub offers, each event once and in order; ends when the hub dropped a slow reader, or
     after `max_s` (the client reconnects with its last id)."""
     ends = time.monotonic() + max_s
-    with done:
-        try:
-            yield ServerSentEventMessage(data=None, comment="live", retry=RETRY_MS)
-            last = joined_at
-            if after is not None and after > joined_at and after > await hub.head(sub.tenant_id):
-                yield _reset("Last-Event-ID is not an event of this feed", head=joined_at)
-            elif after is not None and after > joined_at:
-                last = after  # the hub has not read so far yet: skip what the client has
-            elif after is not None and after < joined_at:
-                async with hub.connection() as db:
-                    first = await oldest(db, sub.tenant_id)
-                    if first is None or first > after + 1:
-                        yield _reset("the feed no longer holds every event after Last-Event-ID")
-                    async for e in backfill(db, sub, after, joined_at):
-                        yield _message(e)
-            while time.monotonic() < ends:
-                while not sub.pending and not sub.dropped:
-                    left = ends - time.monotonic()
-                    if left <= 0:
-                        return  # the stream's time is up: the client reconnects
-                    sub.ready.clear()
-                    try:
-                        await asyncio.wait_for(sub.ready.wait(), min(KEEPALIVE_S, left))
-                    except TimeoutError:
-                        yield ServerSentEventMessage(data=None, comment="keepalive")
-                if sub.dropped:
-                    return  # too far behind: the client reconnects with its last id
-                while sub.pending:
-                    e = sub.pending.popleft()
-                    if e.seq > last:
-                        last = e.seq
-                        yield _message(e)
-        finally:
-            hub.leave(sub)
+    try:
+        yield ServerSentEventMessage(data=None, comment="live", retry=RETRY_MS)
+        last = joined_at
+        if after is not None and after > joined_at and after > await hub.head(sub.tenant_id):
+            yield _reset("Last-Event-ID is not an event of this feed", head=joined_at)
+        elif after is not None and after > joined_at:
+            last = after  # the hub has not read so far yet: skip what the client has
+        elif after is not None and after < joined_at:
+            async with hub.connection() as db:
+                first = await oldest(db, sub.tenant_id)
+                if first is None or first > after + 1:
+                    yield _reset("the feed no longer holds every event after Last-Event-ID")
+                async for e in backfill(db, sub, after, joined_at):
+                    yield _message(e)
+        while time.monotonic() < ends:
+            while not sub.pending and not sub.dropped:
+                left = ends - time.monotonic()
+                if left <= 0:
+                    return  # the stream's time is up: the client reconnects
+                sub.ready.clear()
+                try:
+                    await asyncio.wait_for(sub.ready.wait(), min(KEEPALIVE_S, left))
+                except TimeoutError:
+                    yield ServerSentEventMessage(data=None, comment="keepalive")
+            if sub.dropped:
+                return  # too far behind: the client reconnects with its last id
+            while sub.pending:
+                e = sub.pending.popleft()
+                if e.seq > last:
+                    last = e.seq
+                    yield _message(e)
+    finally:
+        release()
 
 
 async def _open(
@@ -164,16 +164,21 @@ async def _open(
     max_s: float = state["settings"].live_stream_max_s
     done = contextlib.ExitStack()
     done.enter_context(slots.take(p.device_id or p.id))
+    sub = Subscriber(p.tenant_id, kinds, agents)
     try:
-        sub = Subscriber(p.tenant_id, kinds, agents)
         joined_at = await hub.join(sub)
     except BaseException:
         done.close()
         raise
-    return ServerSentEvent(
-        _events(hub, sub, joined_at, after, done, max_s),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+
+    def release() -> None:  # once: the stream's end, or its generator collected unstarted
+        hub.leave(sub)
+        done.close()
+
+    stream = _events(hub, sub, joined_at, after, release, max_s)
+    # A client gone before the first byte: the generator never runs its `finally`.
+    weakref.finalize(stream, release)
+    return ServerSentEvent(stream, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 class LiveController(Controller):
