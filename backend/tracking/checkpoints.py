@@ -10,9 +10,14 @@ from datetime import UTC, datetime
 from backend.live.feed import into_feed
 from geofence.types import Fix
 
+# The agent's newest position ($6, JSON; NULL: none to tell) to the live feed, as the agent's
+# ($7).
+_POSITION = into_feed(
+    """(SELECT $1::uuid AS tenant_id, 'position' AS kind, $7::uuid AS agent_id,
+               $2::uuid AS device_id, $6::jsonb AS data WHERE $6::jsonb IS NOT NULL) p"""
+)
 # A checkpoint at most every 10 minutes of fix time (a replay starts from the one before the
-# late point and re-runs the minutes since), none kept past 8 days. The position ($6, JSON;
-# NULL: none to tell) goes to the live feed as the agent's ($7).
+# late point and re-runs the minutes since), none kept past 8 days.
 SAVE_STATE = f"""WITH cp AS (
      INSERT INTO device_checkpoints (tenant_id, device_id, fix_time, client_id, state)
      SELECT $1, $2, $3, $4, $5::jsonb
@@ -24,12 +29,7 @@ SAVE_STATE = f"""WITH cp AS (
    ), old AS (
      DELETE FROM device_checkpoints WHERE tenant_id = $1 AND device_id = $2
      AND fix_time < $3::timestamptz - interval '8 days'
-   ), live AS (
-     {
-    into_feed('''(SELECT $1::uuid AS tenant_id, 'position' AS kind, $7::uuid AS agent_id,
-                   $2::uuid AS device_id, $6::jsonb AS data WHERE $6::jsonb IS NOT NULL) p''')
-}
-   )
+   ), live AS ({_POSITION})
    UPDATE device_states SET state = $5::jsonb, last_fix_time = $3, last_client_id = $4
    WHERE tenant_id = $1 AND device_id = $2"""  # noqa: S608 - the live domain's fragment
 
