@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.db.tenancy import driver_of
 from backend.live.feed import CHANNEL
 from backend.live.numbering import BATCH as NUMBER_BATCH
-from backend.live.numbering import NUMBER_EVERY_S, number
+from backend.live.numbering import FOLLOW_S, NUMBER_EVERY_S, lead, number
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class LiveHub:
         self._listener: asyncio.Task[None] | None = None
         self._numberer: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
+        self.leading = False  # this process numbers the feed (numbering.py)
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(self._listen(), name="live-listener")
@@ -184,13 +185,22 @@ class LiveHub:
                 f.wake.set()
 
     async def _number(self) -> None:
-        """Number the feed every `NUMBER_EVERY_S` (when no other process is at it)."""
+        """Number the feed every `NUMBER_EVERY_S` while this process leads the numbering
+        (numbering.py); ask for the lead every `FOLLOW_S` while another process has it."""
         while True:
             try:
-                async with self.connection() as db:
-                    while True:
-                        if await number(db) < NUMBER_BATCH:
-                            await asyncio.sleep(NUMBER_EVERY_S)
+                async with self.engine.connect() as conn:
+                    try:
+                        db = await driver_of(conn)
+                        while not await lead(db):  # noqa: ASYNC110 - the lead is in PostgreSQL
+                            await asyncio.sleep(FOLLOW_S)
+                        self.leading = True
+                        while True:
+                            if await number(db) < NUMBER_BATCH:
+                                await asyncio.sleep(NUMBER_EVERY_S)
+                    finally:
+                        self.leading = False
+                        await conn.invalidate()  # the lead goes with it, never pooled
             except asyncio.CancelledError:
                 raise
             except (OSError, SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError):

@@ -17,11 +17,13 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from backend.live.feed import forget_live_events
+from backend.live.hub import LiveHub
 from simulators.sse import Event, events, headers
 from tests.backend.world import Tenant, errors_for, ok
+from tests.conftest import fresh_database_with_tenant
 
 LAT, LON = 37.5665, 126.978
 
@@ -331,3 +333,46 @@ async def test_a_phone_with_its_own_credential_hears_its_plan_replanned_with_an_
         ]
         assert told[1]["data"]["urgent"] == [customers[1]]
         assert told[1]["data"]["revision"] == 2
+
+
+async def test_one_process_numbers_and_another_takes_over_when_it_goes(db_url: str) -> None:
+    """Two hubs (two API processes) on a database of their own: one leads the numbering;
+    stopped, the other takes over and numbers what comes next."""
+    url = await fresh_database_with_tenant(db_url, "lead")
+    engines = [create_async_engine(url), create_async_engine(url)]
+    hubs = [LiveHub(e) for e in engines]
+    try:
+        for h in hubs:
+            await h.start()
+
+        async def leaders() -> list[LiveHub]:
+            async with asyncio.timeout(10):
+                while not any(h.leading for h in hubs):  # noqa: ASYNC110 - a flag of the hubs
+                    await asyncio.sleep(0.05)
+            return [h for h in hubs if h.leading]
+
+        first = await leaders()
+        assert len(first) == 1
+        await first[0].stop()
+        hubs.remove(first[0])
+        async with engines[0].begin() as conn:
+            tenant = await conn.scalar(text("SELECT id FROM tenants LIMIT 1"))
+            await conn.execute(
+                text(
+                    "INSERT INTO live_events (tenant_id, kind, data) VALUES (:t, 'plan_changed', '{}')"
+                ),
+                {"t": tenant},
+            )
+        assert await leaders() == hubs  # the other, within a second or two
+        async with asyncio.timeout(10):
+            while True:
+                async with engines[0].connect() as conn:
+                    seq = await conn.scalar(text("SELECT max(seq) FROM live_events"))
+                if seq == 1:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        for h in hubs:
+            await h.stop()
+        for e in engines:
+            await e.dispose()
