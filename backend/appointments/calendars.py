@@ -57,7 +57,13 @@ async def import_calendar(
         )
     }
     created = updated = 0
+    uids: set[str] = set()
     for e in events:
+        if e.uid and e.uid in uids:
+            raise Invalid(f"the event at line {e.line} repeats UID {e.uid}", field="body",
+                          extra={"line": e.line})  # fmt: skip
+        if e.uid:
+            uids.add(e.uid)
         customer = by_ref.get(e.customer or "")
         if customer is None:
             raise Invalid(

@@ -217,6 +217,9 @@ async def test_a_calendar_file_imports_once_and_a_broken_one_names_its_line(
     broken = text.replace("DTEND;TZID=Asia/Seoul:", "DTEND;TZID=Asia/Seoul", 1)
     r = await client.post("/appointments/import", content=broken, headers=h, params=params)
     assert r.status_code == 422 and "line 4" in r.json()["detail"] and "DTEND" in r.json()["detail"]
+    twice = text.replace("UID:crm-2@example.com", "UID:crm-1@example.com")
+    r = await client.post("/appointments/import", content=twice, headers=h, params=params)
+    assert r.status_code == 422 and "line 11" in r.json()["detail"]
     stranger = text.replace("ext-0", "ext-2")  # agent2's customer
     r = await client.post("/appointments/import", content=stranger, headers=h, params=params)
     assert r.status_code == 422 and "line 4" in r.json()["detail"]
