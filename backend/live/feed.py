@@ -10,12 +10,10 @@ note.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.driver import raw_connection
@@ -27,23 +25,7 @@ CHANNEL = "fieldsense_live"
 # to start again (a `reset` event), and location data is kept no longer than needed.
 KEEP = timedelta(days=1)
 
-_PUBLISH = """INSERT INTO live_events (tenant_id, kind, agent_id, device_id, data)
-VALUES ($1, $2, $3, $4, $5::jsonb)"""
 _FORGET = "DELETE FROM live_events WHERE at < $1"
-
-
-async def publish(
-    db: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    kind: str,
-    data: dict[str, Any],
-    *,
-    agent_id: uuid.UUID | None,
-    device_id: uuid.UUID | None = None,
-) -> None:
-    """One entry, in the caller's transaction on the driver connection `db`. Its `at` is
-    when it is written; the time of what it tells (a fix, an arrival) is in `data`."""
-    await db.execute(_PUBLISH, tenant_id, kind, agent_id, device_id, json.dumps(data))
 
 
 def entry(

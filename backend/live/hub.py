@@ -156,9 +156,6 @@ class LiveHub:
             if not f.subscribers:
                 f.idle_since = time.monotonic()
 
-    def subscribers(self) -> int:
-        return sum(len(f.subscribers) for f in self._followers.values())
-
     async def _follow(self, f: _Follower) -> None:
         while True:
             with contextlib.suppress(TimeoutError):

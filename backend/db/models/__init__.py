@@ -1,12 +1,7 @@
 """All models, re-exported so Alembic sees one metadata."""
 
 from backend.db.base import Base
-from backend.db.models.appointments import (
-    APPOINTMENT_SOURCES,
-    APPOINTMENT_STATUSES,
-    Appointment,
-    CalendarFeed,
-)
+from backend.db.models.appointments import Appointment, CalendarFeed
 from backend.db.models.campaigns import CAMPAIGN_KINDS, MEMBER_STATUSES, Campaign, CampaignMember
 from backend.db.models.coaching import (
     MAX_NOTE_CHARS,
@@ -42,8 +37,6 @@ from backend.db.models.webhooks import (
 )
 
 __all__ = [
-    "APPOINTMENT_SOURCES",
-    "APPOINTMENT_STATUSES",
     "CAMPAIGN_KINDS",
     "CUSTOMER_STATUSES",
     "DELIVERY_STATUSES",

@@ -12,9 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db.base import Base
 from backend.db.models._keys import TenantKeyed, tenant_fk
 
-APPOINTMENT_STATUSES = ("planned", "confirmed", "cancelled", "done")
-APPOINTMENT_SOURCES = ("api", "outcome", "ical")
-
 
 class Appointment(TenantKeyed, Base):
     """A visit agreed with a customer: it starts between `starts_at` and `latest_start_at`
