@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
@@ -28,6 +28,7 @@ from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
 from backend.common.strict import Instant
 from backend.errors import Invalid
+from backend.tenants.settings import known_zone
 
 _AppointmentControllerBase: Any = crud_controller(
     path="/appointments",
@@ -42,9 +43,9 @@ _AppointmentControllerBase: Any = crud_controller(
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Invalid(f"unknown time zone {name!r}", field="timezone") from exc
+        return ZoneInfo(known_zone(name))
+    except ValueError as exc:
+        raise Invalid(str(exc), field="timezone") from exc
 
 
 class AppointmentController(_AppointmentControllerBase):

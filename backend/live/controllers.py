@@ -29,9 +29,9 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from backend.auth.security import Principal
 from backend.common.deps import DbEngine
-from backend.db.driver import driver_transaction
 from backend.db.models import LIVE_KINDS
-from backend.errors import Forbidden, Invalid, NotFound, TooManyRequests
+from backend.errors import Forbidden, Invalid, TooManyRequests
+from backend.live.audience import team_agents
 from backend.live.hub import Entry, LiveHub, Subscriber, backfill, oldest
 
 KEEPALIVE_S = 15.0
@@ -57,12 +57,6 @@ LastEventId = Annotated[
         description="the id of the last event received: the stream resumes after it",
     ),
 ]
-
-_UNIT = """SELECT 1 FROM org_units WHERE tenant_id = $1 AND id = $2
-  AND ($3::uuid IS NULL OR path @> ARRAY[$3::uuid])"""
-_AGENTS = """SELECT u.id FROM users u
-JOIN org_units o ON o.tenant_id = u.tenant_id AND o.id = u.org_unit_id
-WHERE u.tenant_id = $1 AND u.role = 'agent' AND o.path @> ARRAY[$2::uuid]"""
 
 
 class StreamSlots:
@@ -207,11 +201,7 @@ class LiveController(Controller):
         if not (p.is_manager or p.is_admin) or p.is_store_app:
             raise Forbidden("a team's live stream is for its managers; agents follow /live/me")
         _last_event_id(last_event_id)
-        async with driver_transaction(db_engine) as db:
-            scope = None if p.is_admin else p.org_unit_id
-            if await db.fetchval(_UNIT, p.tenant_id, org_unit_id, scope) is None:
-                raise NotFound(f"org unit {org_unit_id} not found", field="org_unit_id")
-            agents = frozenset(r["id"] for r in await db.fetch(_AGENTS, p.tenant_id, org_unit_id))
+        agents = await team_agents(db_engine, p, org_unit_id)
         return await _open(request.app.state, p, TEAM_KINDS, agents, last_event_id)
 
     @get(

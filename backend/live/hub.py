@@ -108,7 +108,6 @@ class LiveHub:
         self._joining = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
         self._numberer: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()
         self.leading = False  # this process numbers the feed (numbering.py)
 
     async def start(self) -> None:
@@ -227,7 +226,6 @@ class LiveHub:
             closed = asyncio.Event()
             db.add_termination_listener(lambda _c: closed.set())
             await db.add_listener(CHANNEL, self._notified)
-            self.listening.set()
             for f in list(self._followers.values()):  # what came while away
                 f.wake.set()
             try:
@@ -237,7 +235,6 @@ class LiveHub:
                     if not closed.is_set():
                         await db.fetchval("SELECT 1")  # a dead peer shows here
             finally:
-                self.listening.clear()
                 if not db.is_closed():
                     with contextlib.suppress(Exception):
                         await db.remove_listener(CHANNEL, self._notified)

@@ -29,6 +29,7 @@ from backend.tenants.calendar import ALL_DAYS, holidays_between
 from backend.tenants.settings import settings_of
 from backend.tracking.ingest import speaks_for
 from backend.tracking.matching import watch_list
+from backend.tracking.shift import time_off_of
 from geofence.types import Fix
 
 
@@ -155,11 +156,6 @@ def _etag(doc: dict[str, Any]) -> str:
 def _time_off(profile: dict[str, Any], first: date, days: int) -> list[date]:
     """The agent's days off (their profile's `time_off` ranges) among the `days` from
     `first`."""
-    out = []
-    for k in range(days):
-        day = first + timedelta(days=k)
-        for t in profile.get("time_off") or ():
-            if date.fromisoformat(t["first"]) <= day <= date.fromisoformat(t["last"]):
-                out.append(day)
-                break
-    return out
+    ranges = time_off_of(profile)
+    coming = (first + timedelta(days=k) for k in range(days))
+    return [d for d in coming if any(a <= d <= b for a, b in ranges)]

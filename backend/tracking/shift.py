@@ -13,6 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from backend.tenants.calendar import ALL_DAYS, day_off
 
 
+def time_off_of(profile: dict[str, Any]) -> tuple[tuple[date, date], ...]:
+    """The profile's `time_off` as (first, last) days, inclusive."""
+    return tuple(
+        (date.fromisoformat(t["first"]), date.fromisoformat(t["last"]))
+        for t in profile.get("time_off") or ()
+    )
+
+
 @dataclass(frozen=True)
 class Shift:
     start: time
@@ -33,10 +41,7 @@ class Shift:
                 ZoneInfo(profile.get("timezone") or "UTC"),
                 frozenset(profile.get("workdays") or ALL_DAYS),
                 country,
-                tuple(
-                    (date.fromisoformat(t["first"]), date.fromisoformat(t["last"]))
-                    for t in profile.get("time_off") or ()
-                ),
+                time_off_of(profile),
             )
         except (ValueError, KeyError, TypeError, ZoneInfoNotFoundError):
             return None
