@@ -74,7 +74,12 @@ from backend.org.controllers import (
 )
 from backend.places.controllers import BeaconController, PlaceController, WifiAccessPointController
 from backend.plans.calendar import CalendarController
-from backend.plans.controllers import AgentProfileController, PlanController, TeamPlanController
+from backend.plans.controllers import (
+    AgentProfileController,
+    PlanController,
+    TeamPlanController,
+    WeekPlanController,
+)
 from backend.plans.jobs import fulfil_plan_stops, plan_tomorrow
 from backend.plans.pool import shutdown_pool, warm_pool
 from backend.recommendations.controllers import RecommendationController
@@ -123,6 +128,7 @@ ROUTES = [
     AgentProfileController,
     PlanController,
     TeamPlanController,
+    WeekPlanController,
     AppointmentController,
     CalendarController,
     RecommendationController,

@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from backend.common.cadence import Cadence
+
 Status = Literal["customer", "prospect", "dormant"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -66,6 +68,9 @@ class _CustomerFields(BaseModel):
     last_contact_at: datetime | None = None
     do_not_visit: bool = False
     preferred_hours: list[HoursWindow] = Field(default_factory=list, max_length=21)
+    cadence: Cadence | None = Field(
+        default=None, description="how often to see them; none: their segment's, if any"
+    )
     assigned_agent_id: uuid.UUID | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
 
@@ -104,6 +109,7 @@ class CustomerUpdate(BaseModel):
     last_contact_at: datetime | None = None
     do_not_visit: bool | None = None
     preferred_hours: list[HoursWindow] | None = Field(default=None, max_length=21)
+    cadence: Cadence | None = None
     assigned_agent_id: uuid.UUID | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
 

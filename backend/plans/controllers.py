@@ -1,4 +1,4 @@
-"""HTTP routes: planning profiles, plans, re-plans and team plans."""
+"""HTTP routes: planning profiles, plans, re-plans, team plans and week plans."""
 
 import uuid
 from datetime import date
@@ -19,8 +19,12 @@ from backend.plans.schemas import (
     ReplanIn,
     TeamPlanCreate,
     TeamPlanOut,
+    TeamWeekOut,
+    WeekPlanCreate,
+    WeekPlanOut,
 )
 from backend.plans.services import PlanService
+from backend.plans.week import WeekPlanService
 
 
 async def _plan_service(
@@ -138,3 +142,44 @@ class TeamPlanController(Controller):
         data: JSONBody[TeamPlanCreate],
     ) -> TeamPlanOut:
         return await plan_service.team(data)
+
+
+async def _week_service(
+    db_session: DbSession,
+    request: Request[Principal, Any, Any],
+    plan_fulfilment: NamedDependency[Fulfilment],
+) -> WeekPlanService:
+    return WeekPlanService(db_session, request.user, plan_fulfilment)
+
+
+class WeekPlanController(Controller):
+    path = "/week-plans"
+    tags = ["plans"]
+    dependencies = {"week_service": Provide(_week_service)}
+
+    @post(
+        "/",
+        operation_id="CreateWeekPlan",
+        description="Plan an agent's (or every agent's of a unit) working week whole: the "
+        "week's appointments on their days, the customers due by their cadence spread over "
+        "the working days, prospects in the gaps; each day's plan stored (docs/week.md).",
+    )
+    async def create(
+        self, week_service: NamedDependency[WeekPlanService], data: JSONBody[WeekPlanCreate]
+    ) -> TeamWeekOut:
+        return await week_service.plan_weeks(data)
+
+    @get("/{week_id:uuid}", operation_id="GetWeekPlan")
+    async def read(
+        self, week_service: NamedDependency[WeekPlanService], week_id: FromPath[uuid.UUID]
+    ) -> WeekPlanOut:
+        return await week_service.get_week(week_id)
+
+    @get("/", operation_id="ListWeekPlans", description="The active week plans, newest week first.")
+    async def list_weeks(
+        self,
+        week_service: NamedDependency[WeekPlanService],
+        agent_id: FromQuery[uuid.UUID | None] = None,
+        week_start: FromQuery[date | None] = None,
+    ) -> list[WeekPlanOut]:
+        return await week_service.list_weeks(agent_id, week_start)

@@ -1,4 +1,5 @@
-"""Plan stops fulfilled by the visits detected (or checked in) for them.
+"""Plan stops fulfilled by the visits detected (or checked in) for them; when an agent's
+customers with a cadence were last seen (week plans).
 
 The visits are the tracking domain's, and tracking reads plans (a planned stop is evidence of
 where an agent was), so this domain does not import it: a `Fulfilment` is made from the
@@ -10,9 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.customers.queries import customers
 
 _FULFIL = """
 UPDATE plan_stops ps SET status = 'fulfilled', visit_id = v.id
@@ -43,6 +47,21 @@ WHERE p.tenant_id = :tenant AND v.id = :visit AND p.status = 'active'
 """
 
 
+# The customers with a cadence (their own, or their segment's), of one agent's book, and when
+# each was last seen: the last visit that stands, or the last contact on record.
+_CADENCED = """
+SELECT c.id, c.name, ST_Y(c.location::geometry) AS lat, ST_X(c.location::geometry) AS lon,
+       c.life_stage, c.preferred_hours, c.cadence,
+       GREATEST(c.last_contact_at,
+                (SELECT max(v.arrived_at) FROM {visits} v
+                  WHERE v.tenant_id = c.tenant_id AND v.customer_id = c.id)) AS last_seen
+FROM {customers} c
+WHERE c.tenant_id = :tenant AND c.assigned_agent_id = :agent AND NOT c.do_not_visit
+  AND (c.cadence IS NOT NULL OR coalesce(c.life_stage, 'unknown') = ANY(:segments))
+ORDER BY c.id
+"""
+
+
 def _over(statement: str, visits: str) -> TextClause:
     return text(statement.replace("{visits}", visits))
 
@@ -55,6 +74,7 @@ class Fulfilment:
         self.fulfil = _over(_FULFIL, visits)
         self.unfulfil = _over(_UNFULFIL, visits)
         self.plans_of_visit = _over(_PLANS_OF_VISIT, visits)
+        self.last_seen = _over(_CADENCED.replace("{customers}", customers()), visits)
 
     async def sync(
         self, session: AsyncSession, tenant_id: uuid.UUID, plan_ids: Sequence[uuid.UUID]
@@ -69,6 +89,20 @@ class Fulfilment:
         """Mark the planned stops of every tenant's plans under way fulfilled (a job)."""
         result = await session.execute(self.fulfil, {"tenant": None, "plans": None, "now": now})
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def cadenced(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        segments: Sequence[str],
+    ) -> list[dict[str, Any]]:
+        """The agent's customers with a cadence of their own or of their segment (one of
+        `segments`), each with `last_seen` (None: never)."""
+        rows = await session.execute(
+            self.last_seen, {"tenant": tenant_id, "agent": agent_id, "segments": list(segments)}
+        )
+        return [dict(r._mapping) for r in rows]
 
     async def refulfil(
         self, session: AsyncSession, tenant_id: uuid.UUID, visit_id: uuid.UUID

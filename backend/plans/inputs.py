@@ -1,6 +1,7 @@
-"""What a plan is made from, read as the caller may see it: the day asked for, the customers
-named (422 naming the first unknown one), and the candidates near the agent scored as
-suggestions are (backend/customers/scoring.py). The input half of `PlanService`."""
+"""What a plan is made from, read as the caller may see it: the day asked for, the agents of
+a unit, the customers named (422 naming the first unknown one), the stored appointments, and
+the candidates near the agent scored as suggestions are (backend/customers/scoring.py). The
+input half of `PlanService`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +18,10 @@ from backend.appointments.queries import Due, due
 from backend.auth.scope import subtree_unit_ids
 from backend.auth.security import Principal
 from backend.customers.scoring import weight_vector
-from backend.db.models import Customer
-from backend.errors import Invalid
+from backend.db.models import AgentProfile, Customer, OrgUnit, User
+from backend.errors import Forbidden, Invalid
 from backend.plans.problem import CANDIDATES
-from backend.plans.schemas import AppointmentIn
+from backend.plans.schemas import AgentProfileIn, AppointmentIn
 from backend.tenants.settings import TenantSettings, tenant_settings
 from routing.travel import GeoPoint
 
@@ -101,21 +101,20 @@ class PlanInputs:
     async def _booked(
         self,
         agents: Sequence[uuid.UUID],
-        day: date,
-        tz: ZoneInfo,
-        given: Sequence[AppointmentIn],
+        since: datetime,
+        until: datetime,
+        given: Sequence[AppointmentIn] = (),
     ) -> Booked:
-        """The agents' stored appointments of the local `day` that stand, but for customers
-        the request gives an appointment itself: each one pinned to its agent, and its
-        customer read whoever planned it (a manager may book a customer the agent does not
-        own)."""
-        start = datetime(day.year, day.month, day.day, tzinfo=tz)
-        rows = await due(self.session, self.p.tenant_id, agents, start, start + timedelta(days=1))
+        """The agents' stored appointments starting in [since, until) that stand, but for
+        customers the request gives an appointment itself, and a customer's first only:
+        each one pinned to its agent, and its customer read whoever planned it (a manager
+        may book a customer the agent does not own)."""
+        rows = await due(self.session, self.p.tenant_id, agents, since, until)
         asked = {a.customer_id for a in given}
         kept: dict[uuid.UUID, Due] = {}
         for r in rows:
             if r.customer_id not in asked and r.customer_id not in kept:
-                kept[r.customer_id] = r  # the first of a customer's that day
+                kept[r.customer_id] = r  # the customer's first
         info = await self._customers(
             [(f"appointment {r.id}", r.customer_id) for r in kept.values()], scoped=False
         )
@@ -126,6 +125,55 @@ class PlanInputs:
         ]  # fmt: skip
         pins = {r.customer_id: r.agent_id for r in kept.values()}
         return Booked(appointments, pins, info)
+
+    async def _team(
+        self, org_unit_id: uuid.UUID
+    ) -> tuple[OrgUnit, list[tuple[User, AgentProfileIn]], list[uuid.UUID]]:
+        """A unit's active agents with a planning profile, and those without one (a
+        manager's subtree; 403 for agents, 422 naming `org_unit_id` for another unit)."""
+        if self.p.is_agent:
+            raise Forbidden("team plans are made by managers")
+        unit = await self.session.scalar(
+            select(OrgUnit).where(
+                OrgUnit.tenant_id == self.p.tenant_id,
+                OrgUnit.id == org_unit_id,
+                *([] if self.p.is_admin else [OrgUnit.id.in_(subtree_unit_ids(self.p))]),
+            )
+        )
+        if unit is None:
+            raise Invalid("unknown org_unit_id (or outside your org subtree)", field="org_unit_id")
+        users = (
+            await self.session.scalars(
+                select(User)
+                .join(
+                    OrgUnit,
+                    (OrgUnit.tenant_id == User.tenant_id) & (OrgUnit.id == User.org_unit_id),
+                )
+                .where(
+                    User.tenant_id == self.p.tenant_id,
+                    User.role == "agent",
+                    User.active,
+                    OrgUnit.path.contains([unit.id]),
+                )
+                .order_by(User.id)
+            )
+        ).all()
+        rows = await self.session.execute(
+            select(AgentProfile.user_id, AgentProfile.settings).where(
+                AgentProfile.tenant_id == self.p.tenant_id,
+                AgentProfile.user_id.in_([u.id for u in users]),
+            )
+        )
+        settings: dict[uuid.UUID, dict[str, Any]] = {uid: value for uid, value in rows}
+        with_profiles = [
+            (user, AgentProfileIn.model_validate(settings[user.id]))
+            for user in users
+            if user.id in settings
+        ]
+        skipped = [user.id for user in users if user.id not in settings]
+        if not with_profiles:
+            raise Invalid("no agent under this unit has a planning profile", field="org_unit_id")
+        return unit, with_profiles, skipped
 
     async def _candidates(
         self,

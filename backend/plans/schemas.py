@@ -253,3 +253,60 @@ class TeamPlanOut(BaseModel):
     plans: list[PlanOut]
     dropped: list[DroppedOut]
     skipped_agents: list[uuid.UUID] = Field(description="agents without a planning profile")
+
+
+class WeekPlanCreate(BaseModel):
+    """An agent's working week (or every agent's of a team), from Monday `week_start`."""
+
+    agent_id: uuid.UUID | None = Field(default=None, description="one agent's week")
+    org_unit_id: uuid.UUID | None = Field(
+        default=None, description="or every agent's with a profile under this unit"
+    )
+    week_start: date = Field(description="the week's Monday")
+    max_prospects: int = Field(default=100, ge=0, le=300)
+    prospect_radius_m: float = Field(default=15_000, gt=0, le=200_000)
+    time_limit_s: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=30,
+        description="seconds to solve each agent's week; cut to the tenant's plan_time_limit_s",
+    )
+
+    @field_validator("week_start")
+    @classmethod
+    def _monday(cls, value: date) -> date:
+        if value.weekday() != 0:
+            raise ValueError(f"{value} is a {value:%A}: a week starts on a Monday")
+        return value
+
+
+class WeekDayOut(BaseModel):
+    date: date
+    plan: PlanOut | None = Field(description="the day's plan; none on a day off")
+    off: str | None = Field(default=None, description="why the day is not planned")
+
+
+class LeftOutOut(DroppedOut):
+    customer_name: str | None = None
+    due: date | None = Field(default=None, description="when the cadence says to see them")
+
+
+class WeekPlanOut(BaseModel):
+    id: uuid.UUID
+    agent_id: uuid.UUID
+    week_start: date
+    status: str
+    created_at: datetime
+    days: list[WeekDayOut]
+    left_out: list[LeftOutOut] = Field(
+        description="due customers and appointments the week could not keep, with why"
+    )
+    due: int = Field(description="customers due this week by their cadence")
+    due_planned: int = Field(description="of them, planned this week")
+    travel_s: int
+    solve_ms: int
+
+
+class TeamWeekOut(BaseModel):
+    weeks: list[WeekPlanOut]
+    skipped_agents: list[uuid.UUID] = Field(description="agents without a planning profile")

@@ -10,7 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
 from backend.coaching.services import coaching_for
 from backend.db.base import uuid7
-from backend.db.models import AgentProfile, Customer, OrgUnit, Plan, PlanStop, User
+from backend.db.models import AgentProfile, Customer, Plan, PlanStop, User
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.plans.fulfilment import Fulfilment
 from backend.plans.inputs import PlanInputs
@@ -163,7 +163,10 @@ class PlanService(PlanInputs):
         team_id: uuid.UUID | None = None,
     ) -> tuple[list[PlanOut], list[DroppedOut]]:
         tz = ZoneInfo(agents[0][1].timezone)
-        booked = await self._booked([u.id for u, _ in agents], day, tz, appointments)
+        since = datetime(day.year, day.month, day.day, tzinfo=tz)
+        booked = await self._booked(
+            [u.id for u, _ in agents], since, since + timedelta(days=1), appointments
+        )
         must = [m for m in must if m.customer_id not in booked.pins]
         prospects = prospects and [p for p in prospects if p.customer_id not in booked.pins]
         named = [
@@ -200,6 +203,9 @@ class PlanService(PlanInputs):
             "appointments": [a.model_dump(mode="json") for a in appointments],
             "must_visit": [m.model_dump(mode="json") for m in must],
             "prospects": cands,
+            # Which appointments were the stored ones (the nightly job re-plans a day whose
+            # stored appointments changed since: backend/plans/jobs.py).
+            "booked": [str(c) for c in booked.pins],
             "coaching": coaching.model_dump(mode="json") if coaching else None,
             "coaching_notes": [str(n) for n in notes],
             "time_limit_s": time_limit_s,
@@ -290,49 +296,8 @@ class PlanService(PlanInputs):
         return out
 
     async def team(self, data: TeamPlanCreate) -> TeamPlanOut:
-        if self.p.is_agent:
-            raise Forbidden("team plans are made by managers")
-        unit = await self.session.scalar(
-            select(OrgUnit).where(
-                OrgUnit.tenant_id == self.p.tenant_id,
-                OrgUnit.id == data.org_unit_id,
-                *([] if self.p.is_admin else [OrgUnit.id.in_(subtree_unit_ids(self.p))]),
-            )
-        )
-        if unit is None:
-            raise Invalid("unknown org_unit_id (or outside your org subtree)", field="org_unit_id")
         self._check_date(data.date)
-        users = (
-            await self.session.scalars(
-                select(User)
-                .join(
-                    OrgUnit,
-                    (OrgUnit.tenant_id == User.tenant_id) & (OrgUnit.id == User.org_unit_id),
-                )
-                .where(
-                    User.tenant_id == self.p.tenant_id,
-                    User.role == "agent",
-                    User.active,
-                    OrgUnit.path.contains([unit.id]),
-                )
-                .order_by(User.id)
-            )
-        ).all()
-        rows = await self.session.execute(
-            select(AgentProfile.user_id, AgentProfile.settings).where(
-                AgentProfile.tenant_id == self.p.tenant_id,
-                AgentProfile.user_id.in_([u.id for u in users]),
-            )
-        )
-        settings: dict[uuid.UUID, dict[str, Any]] = {uid: value for uid, value in rows}
-        with_profiles = [
-            (user, AgentProfileIn.model_validate(settings[user.id]))
-            for user in users
-            if user.id in settings
-        ]
-        skipped = [user.id for user in users if user.id not in settings]
-        if not with_profiles:
-            raise Invalid("no agent under this unit has a planning profile", field="org_unit_id")
+        unit, with_profiles, skipped = await self._team(data.org_unit_id)
         team_id = uuid7()
         plans, dropped = await self._plan_agents(with_profiles, data.date, data, team_id=team_id)
         return TeamPlanOut(

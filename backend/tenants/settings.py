@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
+from backend.common.cadence import Cadence
 from backend.common.deps import DbSession
 from backend.db.models import Tenant
 from backend.errors import Forbidden, Invalid
@@ -112,6 +113,11 @@ class TenantSettings(BaseModel):
         "no nightly plan, and points kept only when capturing outside the shift; none: no "
         "holidays",
     )
+    cadences: dict[str, Cadence] = Field(
+        default_factory=dict,
+        description="a visit cadence per segment (a customer's life stage): customers "
+        "without their own are seen as their segment's says (week plans)",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -138,6 +144,9 @@ class TenantSettingsUpdate(BaseModel):
     timezone: str | None = Field(default=None, max_length=64)
     holiday_country: str | None = Field(
         default=None, max_length=8, description="an ISO country code; null or empty: no holidays"
+    )
+    cadences: dict[str, Cadence] | None = Field(
+        default=None, max_length=100, description="replaces the segments' cadences; {}: none"
     )
 
     @field_validator("timezone")
@@ -212,6 +221,8 @@ class TenantSettingsController(Controller):
                 f"no road network named {provider!r} on this server ({known})",
                 field="travel_provider",
             )
+        if "cadences" in changes:
+            changes["cadences"] = data.cadences  # as models, not their dumps
         if "score_weights" in changes:
             changes["score_weights"] = current.score_weights.model_copy(
                 update=changes["score_weights"]

@@ -17,7 +17,14 @@ from backend.db.models.learning import SegmentOutcome
 from backend.db.models.live import LIVE_KINDS, LiveEvent, LiveHead
 from backend.db.models.org import DeviceEnrollment, DeviceRefreshToken
 from backend.db.models.places import PLACE_KINDS, Beacon, Place, WifiAccessPoint
-from backend.db.models.plans import PLAN_STATUSES, STOP_STATUSES, AgentProfile, Plan, PlanStop
+from backend.db.models.plans import (
+    PLAN_STATUSES,
+    STOP_STATUSES,
+    AgentProfile,
+    Plan,
+    PlanStop,
+    WeekPlan,
+)
 from backend.db.models.tenancy import ORG_KINDS, ROLES, Device, OrgUnit, StoreApp, Tenant, User
 from backend.db.models.tracking import (
     VISIT_SOURCES,
@@ -89,5 +96,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",
+    "WeekPlan",
     "WifiAccessPoint",
 ]

@@ -56,6 +56,9 @@ class Customer(TenantKeyed, Timestamped, Base):
     preferred_hours: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default="[]"
     )
+    # How often to see the customer (backend/customers/schemas.py Cadence); NULL: the
+    # segment's, from the tenant's settings.
+    cadence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     assigned_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     external_id: Mapped[str | None] = mapped_column(String(128))
     # RFM and churn risk from the customer's transactions (backend/customers/rfm.py), kept

@@ -87,6 +87,36 @@ class Plan(TenantKeyed, Base):
     )
 
 
+class WeekPlan(TenantKeyed, Base):
+    """An agent's working week planned whole (backend/plans/week.py): its days (each a plan
+    id, or why it is off) and the due customers it left out, with their reasons."""
+
+    __tablename__ = "week_plans"
+    agent_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    week_start: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    days: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    left_out: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    due: Mapped[int] = mapped_column(Integer)
+    due_planned: Mapped[int] = mapped_column(Integer)
+    travel_s: Mapped[int] = mapped_column(Integer)
+    solve_ms: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (
+        tenant_fk("agent_id", "users", ondelete="CASCADE"),
+        CheckConstraint(f"status IN {PLAN_STATUSES}", name="week_plan_status"),
+        Index(
+            "uq_week_plans_active_per_week",
+            "tenant_id",
+            "agent_id",
+            "week_start",
+            unique=True,
+            postgresql_where="status = 'active'",
+        ),
+    )
+
+
 class PlanStop(Base):
     __tablename__ = "plan_stops"
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
