@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from backend.auth.security import Principal
 from backend.db.models import AgentProfile, Plan, User
 from backend.errors import DomainError
 from backend.plans.fulfilment import Fulfilment
-from backend.plans.schemas import AgentProfileIn, PlanOptionsIn
+from backend.plans.schemas import AgentProfileIn, AppointmentIn, PlanOptionsIn, VisitIn
 from backend.plans.services import PlanService
 from backend.tenants.calendar import day_off
 from backend.tenants.settings import tenant_settings
@@ -29,9 +29,11 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
     """Plan tomorrow (in each agent's time zone) for agents who have no plan for it yet.
 
     Runs every few minutes; after 18:00 local time an agent without tomorrow's plan gets one
-    made from the profile and the best-scored candidates, unless tomorrow is their day off (a
-    weekday outside their `workdays`, or a public holiday of the tenant's country). Returns
-    plans made."""
+    made from the profile, their stored appointments and the best-scored candidates, unless
+    tomorrow is their day off (a weekday outside their `workdays`, their time off, or a public
+    holiday of the tenant's country). A day already planned (by a week plan, a person, an
+    earlier run) is kept, unless its stored appointments changed since: then it is planned
+    again, its must-visits (a week plan's due customers) kept. Returns plans made."""
     rows = (
         await session.execute(
             select(AgentProfile, User)
@@ -58,14 +60,13 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
         if day_off(tomorrow, profile.workdays, countries[user.tenant_id], profile.days_off()):
             continue  # time off, a weekday the agent does not work, or a public holiday
         exists = await session.scalar(
-            select(Plan.id).where(
+            select(Plan).where(
                 Plan.tenant_id == user.tenant_id,
                 Plan.agent_id == user.id,
                 Plan.plan_date == tomorrow,
+                Plan.status == "active",
             )
         )
-        if exists is not None:
-            continue
         system = Principal(
             kind="user",
             tenant_id=user.tenant_id,
@@ -73,16 +74,41 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
             role="agent",
             org_unit_id=user.org_unit_id,
         )
+        service = PlanService(session, system, fulfilment)
+        must: list[VisitIn] = []
+        if exists is not None:
+            since = datetime.combine(tomorrow, time(0), ZoneInfo(profile.timezone))
+            if not await _appointments_changed(service, exists, since):
+                continue  # planned (by the week plan, a person, or an earlier run) and current
+            must = [VisitIn.model_validate(m) for m in exists.inputs.get("must_visit", [])]
         try:
             async with session.begin_nested():
-                await PlanService(session, system, fulfilment)._plan_agents(
-                    [(user, profile)], tomorrow, PlanOptionsIn()
-                )
+                await service._plan_agents([(user, profile)], tomorrow, PlanOptionsIn(), must=must)
         except DomainError as exc:
             log.warning("no plan for agent %s on %s: %s", user.id, tomorrow, exc)
             continue
         made += 1
     return made
+
+
+async def _appointments_changed(service: PlanService, plan: Plan, since: datetime) -> bool:
+    """Whether the agent's stored appointments of the plan's day are no longer those it was
+    made with (one booked, cancelled, moved or deleted since). A plan that does not say which
+    were stored (made before they were recorded) is left as it is."""
+    booked = plan.inputs.get("booked")
+    if booked is None:
+        return False
+    then = {
+        _key(AppointmentIn.model_validate(a))
+        for a in plan.inputs.get("appointments", [])
+        if a["customer_id"] in booked
+    }
+    current = await service._booked([plan.agent_id], since, since + timedelta(days=1))
+    return then != {_key(a) for a in current.appointments}
+
+
+def _key(a: AppointmentIn) -> tuple[uuid.UUID, datetime, datetime, int]:
+    return (a.customer_id, a.start, a.end or a.start, a.service_min)
 
 
 async def fulfil_plan_stops(session: AsyncSession, now: datetime, fulfilment: Fulfilment) -> int:

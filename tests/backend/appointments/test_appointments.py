@@ -137,6 +137,33 @@ async def test_an_appointment_set_at_a_visit_is_in_tonights_plan_and_a_cancelled
     # The cancelled one is no appointment of the plan (the customer may still be suggested).
     assert stops.get(customers["c1"], {}).get("kind") != "appointment"
 
+    # The day is planned; then the first is cancelled and another booked: the next run plans
+    # the day again, as the appointments now stand. Once current, it is left alone.
+    r = await client.patch(
+        f"/appointments/{set_here[0]['id']}", json={"status": "cancelled"}, headers=t.h("agent")
+    )
+    assert r.status_code == 200
+    await t.post(
+        "agent", "/appointments", {"customer_id": customers["c1"], "start": kst(15).isoformat()}
+    )
+    for _ in range(20):
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            if await plan_tomorrow(session, EVENING.astimezone(UTC), plan_fulfilment()) == 0:
+                break
+    [again] = await ok(
+        await client.get(
+            "/plans",
+            params={"agent_id": str(t.users["agent"]), "plan_date": DAY.isoformat()},
+            headers=t.h("agent"),
+        ),
+        200,
+    )
+    assert again["id"] != plans[0]["id"]
+    kinds = {s["customer_id"]: (s["kind"], s["start_at"]) for s in again["stops"]}
+    assert kinds.get(customers["c0"], ("",))[0] != "appointment"
+    assert kinds[customers["c1"]][0] == "appointment"
+    assert datetime.fromisoformat(kinds[customers["c1"]][1]) == kst(15)
+
 
 async def test_the_calendar_feed_opens_in_a_standard_parser_in_seoul_time(
     client: AsyncTestClient[Litestar], tenant: Tenant, customers: dict[str, str],
