@@ -127,6 +127,66 @@ async function showAgent() {
   drawPlan(data.plan_against_actual);
   drawTimeline(data.timeline);
   await loadNotes();
+  await loadWeek();
+}
+
+// The week of the chosen day (Monday to Sunday): the agent's week plan, if there is one.
+function monday(day) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+  return d.toISOString().slice(0, 10);
+}
+
+function weekday(day) {
+  return new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })
+    .format(new Date(`${day}T00:00:00Z`));
+}
+
+async function loadWeek() {
+  $("#week-error").textContent = "";
+  const weeks = await api(`/week-plans?agent_id=${$("#agent").value}&week_start=${monday($("#day").value)}`);
+  drawWeek(weeks[0] || null);
+}
+
+function drawWeek(week) {
+  const body = $("#week tbody");
+  if (!week) {
+    $("#week-summary").textContent = "no week plan for this week";
+    body.replaceChildren();
+    $("#week-left-out").replaceChildren();
+    return;
+  }
+  $("#week-summary").textContent =
+    `${week.due_planned} of ${week.due} customers due this week planned · ${minutes(week.travel_s)} travel`;
+  body.replaceChildren(...week.days.map((d) => {
+    const tr = document.createElement("tr");
+    tr.dataset.day = d.date;
+    if (!d.plan) {
+      const td = text("td", d.off || "off", "week-off");
+      td.colSpan = 3;
+      tr.append(text("td", weekday(d.date)), td);
+      return tr;
+    }
+    const due = d.plan.stops.filter((s) => s.kind === "must").length;
+    tr.append(text("td", weekday(d.date)), text("td", d.plan.stops.length),
+      text("td", due), text("td", minutes(d.plan.travel_s)));
+    return tr;
+  }));
+  $("#week-left-out").replaceChildren(...week.left_out.map((x) =>
+    text("li", `${x.customer_name || x.customer_id.slice(0, 8)} (${x.kind}): ${x.detail}`)));
+}
+
+async function planWeek() {
+  $("#week-error").textContent = "";
+  try {
+    const body = await api("/week-plans", {
+      method: "POST",
+      body: JSON.stringify({ agent_id: $("#agent").value, week_start: monday($("#day").value) }),
+    });
+    drawWeek(body.weeks[0]);
+  } catch (err) {
+    $("#week-error").textContent = err.message;
+  }
 }
 
 function drawMap(data) {
@@ -350,4 +410,5 @@ $("#team").addEventListener("change", () => { if ($("#live").checked) setLive();
 $("#pick-form").addEventListener("submit", openDay);
 $("#agent").addEventListener("change", () => showAgent().catch((e) => { $("#day-error").textContent = e.message; }));
 $("#note-form").addEventListener("submit", saveNote);
+$("#plan-week").addEventListener("click", planWeek);
 if (token) start().catch(logout);

@@ -1,5 +1,6 @@
 """The manager page in a real headless Chromium (Debian's, driven by Playwright): log in, open a
-day, see the route drawn, write a coaching note, see it listed."""
+day, see the route drawn, write a coaching note, see it listed; follow the team live; plan an
+agent's week and read it."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from playwright.async_api import Page, async_playwright
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.web.controllers import LEAFLET
 from tests.backend.activity.test_day import DAY, Day, day  # noqa: F401 (the constructed day)
-from tests.backend.world import PASSWORD, Tenant
+from tests.backend.world import PASSWORD, Tenant, make_tenant
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -120,4 +122,42 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
         assert await marker.get_attribute("d") != before  # it moved on the map
         assert await page.locator("path.live-agent").count() == 1
         assert "1 agent(s)" in await page.inner_text("#live-status")
+        assert errors == []
+
+
+async def test_a_manager_plans_an_agents_week_and_reads_it_day_by_day(
+    live_server: str, client: AsyncTestClient[Litestar], session: AsyncSession
+) -> None:
+    """The Week pane: no week plan yet, then *Plan this week*: a row per day, the weekend off
+    with its reason, the due customers counted."""
+    t = await make_tenant(client, session)
+    agent = str(t.users["agent"])
+    profile = {"start": {"lat": 37.5665, "lon": 126.978}, "timezone": "Asia/Seoul",
+               "workdays": [1, 2, 3, 4, 5]}  # fmt: skip
+    r = await client.put(f"/agents/{agent}/profile", json=profile, headers=t.h("admin"))
+    assert r.status_code == 200, r.text
+    for k in range(2):
+        body = {"name": f"due {k}", "lat": 37.57 + 0.01 * k, "lon": 126.98, "status": "customer",
+                "org_unit_id": str(t.units["T1"]), "assigned_agent_id": agent,
+                "cadence": {"every_weeks": 2}}  # fmt: skip
+        await t.post("admin", "/customers", body)
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=14 - today.weekday())
+    async with manager_page() as (page, errors):
+        await log_in(page, live_server, t.slug, f"manager@{t.slug}.test")
+        await page.wait_for_selector("#team option", state="attached")
+        await page.fill("#day", (monday + timedelta(days=2)).isoformat())
+        await page.click("#open-day")
+        await page.wait_for_function(
+            "document.querySelector('#week-summary').textContent.includes('no week plan')"
+        )
+        await page.click("#plan-week")
+        await page.wait_for_selector("#week tbody tr")
+        assert await page.locator("#week tbody tr").count() == 7
+        summary = await page.inner_text("#week-summary")
+        assert summary.startswith("2 of 2 customers due this week planned"), summary
+        saturday = (monday + timedelta(days=5)).isoformat()
+        assert "not a working day" in await page.inner_text(f"#week tr[data-day='{saturday}']")
+        due_seen = await page.locator("#week tbody tr td:nth-child(3)").all_inner_texts()
+        assert sum(int(x) for x in due_seen if x.isdigit()) == 2
         assert errors == []
