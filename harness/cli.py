@@ -67,6 +67,12 @@ def cmd_bench_live(args: argparse.Namespace) -> int:
     return cli(args)
 
 
+def cmd_bench_week(args: argparse.Namespace) -> int:
+    from harness.bench.week import cli
+
+    return cli(args)
+
+
 def cmd_bench_nearby(args: argparse.Namespace) -> int:
     from harness.bench.nearby import cli
 
@@ -110,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bench_commands(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`fieldsense bench NAME`: ingest, live, routing, nearby, travel."""
+    """`fieldsense bench NAME`: ingest, live, routing, week, nearby, travel."""
     ingest = bench_sub.add_parser("ingest", help="end-to-end ingest against raw COPY")
     ingest.add_argument("--json", help="write the report here")
     ingest.add_argument("--fences", type=int, default=10_000)
@@ -152,6 +158,14 @@ def _bench_commands(bench_sub: argparse._SubParsersAction[argparse.ArgumentParse
     )
     bench_routing.add_argument("--json", help="write the report here")
     bench_routing.set_defaults(fn=cmd_bench_routing)
+    week = bench_sub.add_parser(
+        "week", help="agents' working weeks planned whole, against each day planned alone"
+    )
+    week.add_argument("--agents", type=int, default=20, help="agent-weeks to plan")
+    week.add_argument("--seed", type=int, default=1)
+    week.add_argument("--time-limit", type=float, default=5.0, help="solver seconds per agent-week")
+    week.add_argument("--json", help="write the report here")
+    week.set_defaults(fn=cmd_bench_week)
     nearby = bench_sub.add_parser(
         "nearby", help="free-time suggestions against a bare KNN query, 1M prospects"
     )
