@@ -258,9 +258,7 @@ def daily_greedy(
         travel += result.agents[0].travel_s
         done |= {s.stop_id for s in result.agents[0].stops}
         dropped_appointments[w.day] = sum(
-            1
-            for a in week.appointments
-            if a.windows[0][0].date() == w.day and a.id not in done
+            1 for a in week.appointments if a.windows[0][0].date() == w.day and a.id not in done
         )
     return {
         "travel_s": travel,
