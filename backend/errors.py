@@ -20,6 +20,8 @@ from litestar.status_codes import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from backend import i18n
+
 
 class DomainError(Exception):
     """Base of every error a service raises; carries a status, a message and details."""
@@ -134,16 +136,34 @@ def domain_error_from_integrity(exc: IntegrityError, *, deleting: bool = False) 
     return Conflict("the change conflicts with existing data")
 
 
-def _domain_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def _in_language(request: Request[Any, Any, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The body's messages in the caller's language (backend/i18n); fields and codes stay."""
+    locale = i18n.locale_of(request.scope)
+    if locale == i18n.SOURCE:
+        return body
+    out = dict(body)
+    if isinstance(out.get("detail"), str):
+        out["detail"] = i18n.tr(out["detail"], locale)
+    if isinstance(out.get("errors"), list):
+        out["errors"] = [
+            {**e, "message": i18n.tr(e["message"], locale)}
+            if isinstance(e, dict) and isinstance(e.get("message"), str)
+            else e
+            for e in out["errors"]
+        ]
+    return out
+
+
+def _domain_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return Response(
-        content=exc.body(),
+        content=_in_language(request, exc.body()),
         status_code=exc.status_code,
         media_type=MediaType.JSON,
         headers=exc.headers,
     )
 
 
-def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def _validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
@@ -152,7 +172,7 @@ def _validation_handler(_: Request[Any, Any, Any], exc: ValidationException) -> 
                 {"field": field, "message": item.get("message"), "source": item.get("source")}
             )
     body = {"status_code": 422, "detail": exc.detail or "Validation failed", "errors": errors}
-    return Response(content=body, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
+    return Response(content=_in_language(request, body), status_code=HTTP_422_UNPROCESSABLE_ENTITY)
 
 
 def _integrity_handler(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
@@ -250,7 +270,10 @@ def _http_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     if exc.extra:
         body["extra"] = exc.extra
     return Response(
-        content=body, status_code=exc.status_code, headers=exc.headers, media_type=MediaType.JSON
+        content=_in_language(request, body),
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type=MediaType.JSON,
     )
 
 

@@ -1,17 +1,22 @@
 """Login and who-am-I."""
 
+from dataclasses import replace
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend import i18n
 from backend.auth.ratelimit import RateLimiter
-from backend.auth.schemas import LoginRequest, Me, TokenResponse
+from backend.auth.schemas import LoginRequest, Me, MeUpdate, TokenResponse
 from backend.auth.security import Principal
 from backend.auth.services import AuthService, me
-from backend.errors import TooManyRequests, Unauthorized
+from backend.db.models import User
+from backend.errors import Forbidden, TooManyRequests, Unauthorized
 
 
 class AuthController(Controller):
@@ -51,3 +56,27 @@ class AuthController(Controller):
     @get("/me", operation_id="GetMe")
     async def get_me(self, request: Request[Principal, Any, Any]) -> Me:
         return me(request.user)
+
+    @patch(
+        "/me",
+        operation_id="UpdateMe",
+        description="The caller's own settings: `locale`, the language of the texts they read "
+        "(en, ko; null: Accept-Language).",
+    )
+    async def update_me(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        request: Request[Principal, Any, Any],
+        data: JSONBody[MeUpdate],
+    ) -> Me:
+        p = request.user
+        if p.kind != "user":
+            raise Forbidden("store apps have no language setting")
+        await db_session.execute(
+            update(User)
+            .where(User.tenant_id == p.tenant_id, User.id == p.id)
+            .values(locale=data.locale)
+        )
+        changed = replace(p, locale=data.locale)
+        i18n.use(i18n.locale_of({**request.scope, "user": changed}))
+        return me(changed)

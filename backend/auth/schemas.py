@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+Locale = Literal["en", "ko"]  # the languages of backend/i18n
 
 
 class LoginRequest(BaseModel):
@@ -24,6 +27,19 @@ class Me(BaseModel):
     device_id: uuid.UUID | None = Field(
         default=None, description="the device whose own credential made the call, if one did"
     )
+    locale: Locale | None = Field(
+        default=None, description="the user's language setting; none: the browser's"
+    )
+    language: Locale = Field(
+        default="en",
+        description="the language this request's texts are in (setting, else "
+        "Accept-Language, else English)",
+    )
+
+
+class MeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    locale: Locale | None = Field(description="en or ko; null: follow Accept-Language")
 
 
 class TokenResponse(BaseModel):

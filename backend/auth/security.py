@@ -20,6 +20,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend import i18n
 from backend.db.models import StoreApp
 from backend.db.tenancy import current_tenant, driver_of, tenant_scope
 from backend.errors import DomainError, TooManyRequests
@@ -56,6 +57,7 @@ class Principal:
     store_ids: tuple[uuid.UUID, ...] = field(default_factory=tuple)
     # A phone's own credential (backend/org/enrollment.py): it speaks for this device only.
     device_id: uuid.UUID | None = None
+    locale: str | None = None  # the user's language setting (backend/i18n)
 
     @property
     def is_admin(self) -> bool:
@@ -104,7 +106,7 @@ def issue_device_token(
 
 
 PRINCIPAL_SQL = """
-SELECT u.role, u.org_unit_id, o.path
+SELECT u.role, u.org_unit_id, o.path, u.locale
 FROM users u JOIN org_units o ON o.tenant_id = u.tenant_id AND o.id = u.org_unit_id
 WHERE u.tenant_id = $1 AND u.id = $2 AND u.active
 """
@@ -113,7 +115,7 @@ WHERE u.tenant_id = $1 AND u.id = $2 AND u.active
 # A device's token holds while the device is its user's and not revoked (a lost phone is
 # refused on its next request).
 DEVICE_PRINCIPAL_SQL = """
-SELECT u.role, u.org_unit_id, o.path
+SELECT u.role, u.org_unit_id, o.path, u.locale
 FROM users u JOIN org_units o ON o.tenant_id = u.tenant_id AND o.id = u.org_unit_id
 JOIN devices d ON d.tenant_id = u.tenant_id AND d.id = $3 AND d.user_id = u.id
 WHERE u.tenant_id = $1 AND u.id = $2 AND u.active AND d.revoked_at IS NULL
@@ -143,6 +145,7 @@ async def principal_for_user(
         org_unit_id=row["org_unit_id"],
         org_path=tuple(row["path"]),
         device_id=device_id,
+        locale=row["locale"],
     )
 
 
@@ -259,8 +262,14 @@ class AuthMiddleware(JWTAuthenticationMiddleware):
     request's database connections carry (row-level security, backend/db/tenancy.py)."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        with tenant_scope(None):  # nothing carries over from a previous request
-            await super().__call__(scope, receive, send)
+        # Nothing carries over from a previous request: no tenant; the language of the
+        # request's headers until its caller is known (backend/i18n).
+        undo = i18n.use(i18n.locale_of(scope))
+        try:
+            with tenant_scope(None):
+                await super().__call__(scope, receive, send)
+        finally:
+            undo()
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -279,7 +288,9 @@ class AuthMiddleware(JWTAuthenticationMiddleware):
             if wait:
                 raise TooManyRequests("too many requests for this API key", wait)
             return AuthenticationResult(user=principal, auth=None)
-        return await super().authenticate_request(connection)
+        result = await super().authenticate_request(connection)
+        i18n.use(i18n.locale_of({**connection.scope, "user": result.user}))
+        return result
 
 
 def make_jwt_auth(secret: str, ttl_s: int) -> JWTAuth[Principal, Token]:

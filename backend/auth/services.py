@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend import i18n
 from backend.auth.schemas import LoginRequest, Me, TokenResponse
 from backend.auth.security import DUMMY_HASH, Principal, issue_token, verify_password
 from backend.db.models import Tenant, User
@@ -50,4 +51,6 @@ def me(p: Principal) -> Me:
         org_unit_id=p.org_unit_id,
         store_ids=list(p.store_ids),
         device_id=p.device_id,
+        locale=p.locale,
+        language=i18n.current(),
     )

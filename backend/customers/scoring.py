@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from asyncpg import Record
 
+from backend.i18n import N_
 from backend.tenants.settings import ScoreWeights
 
 # SQL expressions over a `customers` row aliased `c`: the base score from the customer's own
@@ -111,9 +112,9 @@ def adjusted(
 
 
 STATUS_LABEL = {
-    "prospect": "prospect",
-    "dormant": "dormant customer: win back",
-    "customer": "customer due for contact",
+    "prospect": N_("prospect"),
+    "dormant": N_("dormant customer: win back"),
+    "customer": N_("customer due for contact"),
 }
 
 
@@ -134,7 +135,7 @@ def reasons(
     """Plain-language reasons behind a customer's score. A row from a query with
     `running_campaigns` also says what each campaign has taught (`reached`, `converted`)."""
     out = [STATUS_LABEL.get(row["status"], row["status"])]
-    out += [f"campaign: {name}" for name in campaigns or []]
+    out += [N_(f"campaign: {name}") for name in campaigns or []]
     taught = zip(
         campaigns or [], row.get("reached") or [], row.get("converted") or [], strict=False
     )
@@ -142,45 +143,49 @@ def reasons(
         if reached:
             rate, factor = learned_factor(reached, converted)
             out.append(
-                f"{name}: {converted} of {reached} reached converted "
-                f"(learned rate {rate:.0%}, boost x{factor:.2f})"
+                N_(
+                    f"{name}: {converted} of {reached} reached converted "
+                    f"(learned rate {rate:.0%}, boost x{factor:.2f})"
+                )
             )
     last = row.get("last_contact_at")
     if last is None:
-        out.append("never contacted")
+        out.append(N_("never contacted"))
     else:
         days = int((now - last).total_seconds() // 86400)
-        out.append(f"untouched {days} days")
+        out.append(N_(f"untouched {days} days"))
     if row.get("life_stage"):
-        out.append(f"segment: {row['life_stage']}")
+        out.append(N_(f"segment: {row['life_stage']}"))
     segment = (learned or {}).get(row.get("life_stage") or "unknown")
     if segment is not None and segment["talks"]:
         out.append(
-            f"{row.get('life_stage') or 'unsegmented'}: {segment['conversions']} of "
-            f"{segment['talks']} conversations converted (learned rate "
-            f"{segment['rate']:.0%}, x{segment['factor']:.2f})"
+            N_(
+                f"{row.get('life_stage') or N_('unsegmented')}: {segment['conversions']} of "
+                f"{segment['talks']} conversations converted (learned rate "
+                f"{segment['rate']:.0%}, x{segment['factor']:.2f})"
+            )
         )
     value = float(row.get("value") or 0)
     if value >= 50_000:
-        out.append(f"high value ({int(value):,})")
+        out.append(N_(f"high value ({int(value):,})"))
     if row.get("rfm_r") is not None:
         r, f, m = row["rfm_r"], row["rfm_f"], row["rfm_m"]
         out.append(
-            f"RFM {r}-{f}-{m}" + (f" ({RFM_LABELS[(r, f)]})" if (r, f) in RFM_LABELS else "")
+            N_(f"RFM {r}-{f}-{m}" + (f" ({RFM_LABELS[(r, f)]})" if (r, f) in RFM_LABELS else ""))
         )
     risk = row.get("churn_risk")
     if risk is not None and risk >= CHURN_MEDIUM:
-        level = "high" if risk >= CHURN_HIGH else "medium"
-        out.append(f"churn risk {level}: no purchase for {row['rfm_recency_days']} days")
+        level = N_("high") if risk >= CHURN_HIGH else N_("medium")
+        out.append(N_(f"churn risk {level}: no purchase for {row['rfm_recency_days']} days"))
     return out
 
 
 # The usual names of RFM cells, by recency and frequency quintile.
 RFM_LABELS = {
-    **{(r, f): "champion" for r in (4, 5) for f in (4, 5)},
-    **{(r, f): "loyal, slipping away" for r in (1, 2) for f in (4, 5)},
-    **{(5, f): "new or occasional buyer" for f in (1, 2)},
-    **{(r, f): "lapsed" for r in (1, 2) for f in (1, 2)},
+    **{(r, f): N_("champion") for r in (4, 5) for f in (4, 5)},
+    **{(r, f): N_("loyal, slipping away") for r in (1, 2) for f in (4, 5)},
+    **{(5, f): N_("new or occasional buyer") for f in (1, 2)},
+    **{(r, f): N_("lapsed") for r in (1, 2) for f in (1, 2)},
 }
 CHURN_MEDIUM = 0.25
 CHURN_HIGH = 0.5

@@ -12,6 +12,7 @@ from backend.tenants.settings import known_zone
 
 OrgKind = Literal["hq", "region", "branch", "team"]
 Role = Literal["agent", "manager", "admin"]
+Locale = Literal["en", "ko"]  # the languages of backend/i18n
 Platform = Literal["android", "ios", "other"]
 Email = str
 
@@ -65,6 +66,7 @@ class UserCreate(BaseModel):
     role: Role = "agent"
     org_unit_id: uuid.UUID
     password: str = Field(min_length=8, max_length=256)
+    locale: Locale | None = Field(default=None, description="en or ko; none: the browser's")
 
 
 class UserUpdate(BaseModel):
@@ -74,6 +76,7 @@ class UserUpdate(BaseModel):
     org_unit_id: uuid.UUID | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
     active: bool | None = None
+    locale: Locale | None = None
 
 
 class User(BaseModel):
@@ -84,6 +87,7 @@ class User(BaseModel):
     role: Role
     org_unit_id: uuid.UUID
     active: bool
+    locale: Locale | None = None
     created_at: datetime
     updated_at: datetime
 

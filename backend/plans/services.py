@@ -23,6 +23,7 @@ from backend.coaching.services import coaching_for
 from backend.db.base import uuid7
 from backend.db.models import AgentProfile, Customer, Plan, PlanStop, User
 from backend.errors import Forbidden, Invalid, NotFound
+from backend.i18n import tr
 from backend.plans.fulfilment import Fulfilment
 from backend.plans.inputs import PlanInputs
 from backend.plans.pool import planner_pool
@@ -216,7 +217,7 @@ class PlanService(PlanInputs):
                 customer_id=uuid.UUID(d.stop_id),
                 kind=d.kind.value,
                 reason=d.reason.value,
-                detail=d.detail,
+                detail=tr(d.detail),
             )
             for d in result.dropped
         ]

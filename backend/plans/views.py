@@ -1,4 +1,5 @@
-"""A stored plan as the API shows it."""
+"""A stored plan as the API shows it, its explanations in the caller's language (stored in
+English, translated as read: backend/i18n)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from backend.db.models import Plan
+from backend.i18n import tr, tr_opt
 from backend.plans.schemas import DroppedOut, PlanOut, PlanStopOut
 
 
@@ -50,15 +52,15 @@ def plan_out(plan: Plan, rows: Sequence[Any], route: str | None) -> PlanOut:
         solve_ms=plan.solve_ms,
         strategy=plan.strategy,
         travel=plan.travel,
-        travel_note=plan.travel_note,
+        travel_note=tr_opt(plan.travel_note),
         lunch=(
             {k: datetime.fromisoformat(plan.lunch[k]) for k in ("start", "end")}
             if plan.lunch and "start" in plan.lunch
             else None
         ),
-        lunch_note=(plan.lunch or {}).get("note"),
+        lunch_note=tr_opt((plan.lunch or {}).get("note")),
         stops=stops,
-        dropped=[DroppedOut.model_validate(d) for d in plan.dropped],
+        dropped=[DroppedOut.model_validate({**d, "detail": tr(d["detail"])}) for d in plan.dropped],
         route=json.loads(route) if route else {"type": "LineString", "coordinates": []},
         shaped_by=[uuid.UUID(n) for n in (plan.inputs or {}).get("coaching_notes", [])],
     )

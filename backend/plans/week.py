@@ -27,6 +27,7 @@ from backend.common.cadence import Cadence
 from backend.db.base import uuid7
 from backend.db.models import Customer, Plan, User, WeekPlan
 from backend.errors import Invalid, NotFound
+from backend.i18n import N_, tr, tr_opt
 from backend.plans.pool import planner_pool
 from backend.plans.problem import agent_of, local_time, preferred_windows, stops_of
 from backend.plans.schemas import (
@@ -90,9 +91,9 @@ class WeekPlanService(PlanService):
         working: list[date] = []
         for k in range(7):
             d = monday + timedelta(days=k)
-            why = "past" if d < today else None
+            why = N_("past") if d < today else None
             if d == today and started is not None:
-                why = "today is planned already: re-plan it (POST /plans/{id}/replan)"
+                why = N_("today is planned already: re-plan it (POST /plans/{id}/replan)")
             why = why or day_off(d, profile.workdays, settings.holiday_country, profile.days_off())
             if why:
                 off[d] = why
@@ -304,7 +305,7 @@ class WeekPlanService(PlanService):
                 WeekDayOut(
                     date=day,
                     plan=await self.read(plan_id) if plan_id else None,
-                    off=d["off"],
+                    off=tr_opt(d["off"]),
                 )
             )
         return WeekPlanOut(
@@ -315,7 +316,9 @@ class WeekPlanService(PlanService):
             created_at=row.created_at,
             days=days,
             left_out=[
-                LeftOutOut.model_validate({**x, "customer_name": names.get(x["customer_id"])})
+                LeftOutOut.model_validate(
+                    {**x, "detail": tr(x["detail"]), "customer_name": names.get(x["customer_id"])}
+                )
                 for x in row.left_out
             ],
             due=row.due,

@@ -31,6 +31,7 @@ from backend.customers.scoring import (
 )
 from backend.db.driver import raw_connection
 from backend.errors import Forbidden, Invalid
+from backend.i18n import N_, tr
 from backend.plans.problem import preferred_windows
 from backend.plans.schemas import AgentProfileIn
 from backend.plans.services import PlanService
@@ -219,7 +220,7 @@ class RecommendationService:
         for r, (detour_s, leg) in ranked:
             why = reasons(dict(r), now, learned, list(r["names"] or []))
             why.append(
-                f"{int(r['off_route_m'])} m off your route, {round(detour_s / 60)} min detour"
+                N_(f"{int(r['off_route_m'])} m off your route, {round(detour_s / 60)} min detour")
             )
             items.append(
                 AlongRouteItem(
@@ -236,7 +237,7 @@ class RecommendationService:
                     value_per_min=round(
                         float(r["score"]) / max(1.0, (detour_s + service_s) / 60), 3
                     ),
-                    reasons=why,
+                    reasons=[tr(x) for x in why],
                 )
             )
         return AlongRouteResult(plan_id=plan_id, corridor_m=corridor_m, items=items)
@@ -400,9 +401,9 @@ def _ranked(
         joined = campaigns.get(r["id"])
         row = r if joined is None else {**r, **joined}
         why = reasons(row, now, learned, list(row["names"] or []) if joined else None)
-        why.append(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode}")
+        why.append(N_(f"{int(r['distance_m'])} m away, {round(travel_s / 60)} min by {mode}"))
         if k in starts:
-            why.append(f"prefers visits from {starts[k].astimezone(found.tz):%H:%M}")
+            why.append(N_(f"prefers visits from {starts[k].astimezone(found.tz):%H:%M}"))
         times = (travel_s, found.service_s, onward_s, spare_s)
         items.append(_recommendation(r, times, score_k, value[k], why))
     return items[: q.limit]
@@ -442,5 +443,5 @@ def _recommendation(
         spare_s=spare_s,
         score=round(score, 2),
         value_per_min=round(value, 3),
-        reasons=why,
+        reasons=[tr(x) for x in why],
     )

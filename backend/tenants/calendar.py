@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import holidays
 
+from backend.i18n import N_
+
 ALL_DAYS = (1, 2, 3, 4, 5, 6, 7)  # ISO weekdays, Monday 1 .. Sunday 7
 
 
@@ -24,7 +26,11 @@ def known_country(code: str) -> str:
 
 @lru_cache(maxsize=64)
 def _holidays(country: str, year: int) -> dict[date, str]:
-    return dict(holidays.country_holidays(country, years=year))
+    """The country's public holidays of the year, named in English where the calendar has
+    it (the Korean catalog has Korea's names: backend/i18n)."""
+    supported = holidays.country_holidays(country).supported_languages
+    english = next((s for s in supported if s.split("_")[0] == "en"), None)
+    return dict(holidays.country_holidays(country, years=year, language=english))
 
 
 def day_off(
@@ -36,11 +42,11 @@ def day_off(
     """Why `day` is not a working day (the agent's time off, a weekday off, or a public
     holiday's name); None when it is one. `time_off`: first and last days, inclusive."""
     if any(first <= day <= last for first, last in time_off):
-        return "the agent's time off"
+        return N_("the agent's time off")
     if day.isoweekday() not in workdays:
-        return f"{day:%A} is not a working day"
+        return N_(f"{day:%A} is not a working day")
     if country and (name := _holidays(country, day.year).get(day)):
-        return f"a public holiday: {name}"
+        return N_(f"a public holiday: {name}")
     return None
 
 

@@ -143,7 +143,9 @@ class _Seed:
         name = f"{self.rng.choice(SURNAMES)} {self.rng.choice(GIVEN)}"
         row = {"tenant_id": self.tid, "id": uuid7(), "email": _email(name, len(self.users) + 1),
                "name": name, "role": role, "org_unit_id": org_unit_id,
-               "password_hash": self.pw_hash}  # fmt: skip
+               "password_hash": self.pw_hash,
+               # A Seoul insurer's managers read Korean (backend/i18n); agents, their phones'.
+               "locale": "ko" if role == "manager" else None}  # fmt: skip
         self.users.append(row)
         return row
 

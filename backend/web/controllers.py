@@ -1,4 +1,5 @@
-"""Serves the manager page (/manager), its script and style, and Leaflet from node_modules.
+"""Serves the manager page (/manager), its script, style and texts (/manager/i18n/ko),
+and Leaflet from node_modules.
 
 Leaflet is installed from the npm registry at setup (`./dev` runs `npm ci` in backend/web)
 and served from here: the page never loads code from a CDN. Map tiles come from
@@ -12,8 +13,12 @@ from typing import Any
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.params import FromPath
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
+
+from backend import i18n
+from backend.errors import NotFound
 
 WEB = Path(__file__).resolve().parent
 LEAFLET = WEB / "node_modules" / "leaflet" / "dist"
@@ -30,6 +35,13 @@ class ManagerPageController(Controller):
             media_type="text/html",
             headers={"cache-control": "no-cache"},
         )
+
+    @get("/i18n/{locale:str}", exclude_from_auth=True)
+    async def catalog(self, locale: FromPath[str]) -> Response[dict[str, str]]:
+        """The page's texts in `locale` (backend/i18n/<locale>/LC_MESSAGES/web.po)."""
+        if locale not in i18n.LOCALES:
+            raise NotFound(f"no texts in {locale!r}")
+        return Response(i18n.entries(locale, "web"), headers={"cache-control": "no-cache"})
 
     @get("/config.js", exclude_from_auth=True, media_type="application/javascript")
     async def config(self, state: State) -> str:

@@ -63,10 +63,13 @@ class User(TenantKeyed, Timestamped, Base):
     org_unit_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # The language of the texts they read (backend/i18n); NULL: their browser's, else English.
+    locale: Mapped[str | None] = mapped_column(String(8))
     __table_args__ = (
         tenant_fk("org_unit_id", "org_units", ondelete="RESTRICT"),
         UniqueConstraint("tenant_id", "email"),
         CheckConstraint(f"role IN {ROLES}", name="role"),
+        CheckConstraint("locale IN ('en', 'ko')", name="user_locale"),
         Index("ix_users_tenant_id_org_unit_id", "tenant_id", "org_unit_id"),
     )
 

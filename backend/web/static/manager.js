@@ -12,13 +12,66 @@ let layers = null;
 let agents = [];
 let zone = "UTC"; // the agent's time zone: times show as they read on the agent's day
 
+// The page's language: the user's (GET /auth/me says it: their setting, else what the browser
+// asks for), before login the browser's. Texts come from the server's catalog
+// (/manager/i18n/{lang}, backend/i18n/<lang>/LC_MESSAGES/web.po): an element marked
+// data-i18n has its English text as the key; t(text, ...values) fills its {} in order
+// ({0}, {1} where the language orders them otherwise). Dates and numbers: Intl, the same locale.
+const LANGUAGES = ["en", "ko"];
+let lang = "en";
+let catalog = {};
+
+function t(msgid, ...values) {
+  const text = (lang !== "en" && catalog[msgid]) || msgid;
+  let next = 0;
+  return text.replace(/\{(\d*)\}/g, (m, k) => {
+    const i = k === "" ? next++ : Number(k);
+    return i < values.length ? String(values[i]) : m;
+  });
+}
+
+const N_ = (msgid) => msgid; // a text for the catalog, translated where it is shown
+
+function intlLocale() {
+  return lang === "ko" ? "ko-KR" : "en-GB";
+}
+
+function browserLanguage() {
+  for (const tag of navigator.languages || [navigator.language || "en"]) {
+    const base = tag.toLowerCase().split("-")[0];
+    if (LANGUAGES.includes(base)) return base;
+  }
+  return "en";
+}
+
+async function setLanguage(next) {
+  if (!LANGUAGES.includes(next)) next = "en";
+  if (next !== "en") {
+    const resp = await fetch(`/manager/i18n/${next}`);
+    catalog = resp.ok ? await resp.json() : {};
+  }
+  lang = next;
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => {
+    if (!el.dataset.msgid) el.dataset.msgid = el.textContent;
+    el.textContent = t(el.dataset.msgid);
+  });
+  for (const attr of ["title", "aria-label"]) {
+    document.querySelectorAll(`[data-i18n-${attr}]`).forEach((el) => {
+      const key = `msgid${attr === "title" ? "Title" : "Label"}`;
+      if (!el.dataset[key]) el.dataset[key] = el.getAttribute(attr);
+      el.setAttribute(attr, t(el.dataset[key]));
+    });
+  }
+}
+
 async function api(path, options = {}) {
-  const headers = { "content-type": "application/json", ...(options.headers || {}) };
+  const headers = { "content-type": "application/json", "accept-language": lang, ...(options.headers || {}) };
   if (token) headers.authorization = `Bearer ${token}`;
   const resp = await fetch(path, { ...options, headers });
   if (resp.status === 401) {
     logout();
-    throw new Error("please log in again");
+    throw new Error(t("please log in again"));
   }
   const body = resp.status === 204 ? null : await resp.json();
   if (!resp.ok) {
@@ -37,13 +90,13 @@ function text(tag, value, cls) {
 
 function hhmm(iso) {
   if (!iso) return "";
-  return new Intl.DateTimeFormat("en-GB", {
+  return new Intl.DateTimeFormat(intlLocale(), {
     hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone,
   }).format(new Date(iso));
 }
 
 function minutes(seconds) {
-  return `${Math.round(seconds / 60)} min`;
+  return t("{} min", new Intl.NumberFormat(intlLocale()).format(Math.round(seconds / 60)));
 }
 
 function logout() {
@@ -84,7 +137,8 @@ function setupMap() {
 
 async function start() {
   const me = await api("/auth/me");
-  $("#who").textContent = `signed in as ${me.role}`;
+  await setLanguage(me.language);
+  $("#who").textContent = t("signed in as {}", t(me.role));
   $("#login-view").hidden = true;
   $("#day-view").hidden = false;
   setupMap();
@@ -110,7 +164,7 @@ async function openDay(event) {
       opt.value = a.id;
       return opt;
     }));
-    if (!agents.length) throw new Error("no agents in this team");
+    if (!agents.length) throw new Error(t("no agents in this team"));
     await showAgent();
   } catch (err) {
     $("#day-error").textContent = err.message;
@@ -138,7 +192,7 @@ function monday(day) {
 }
 
 function weekday(day) {
-  return new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })
+  return new Intl.DateTimeFormat(intlLocale(), { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })
     .format(new Date(`${day}T00:00:00Z`));
 }
 
@@ -151,18 +205,18 @@ async function loadWeek() {
 function drawWeek(week) {
   const body = $("#week tbody");
   if (!week) {
-    $("#week-summary").textContent = "no week plan for this week";
+    $("#week-summary").textContent = t("no week plan for this week");
     body.replaceChildren();
     $("#week-left-out").replaceChildren();
     return;
   }
   $("#week-summary").textContent =
-    `${week.due_planned} of ${week.due} customers due this week planned · ${minutes(week.travel_s)} travel`;
+    t("{} of {} customers due this week planned · {} travel", week.due_planned, week.due, minutes(week.travel_s));
   body.replaceChildren(...week.days.map((d) => {
     const tr = document.createElement("tr");
     tr.dataset.day = d.date;
     if (!d.plan) {
-      const td = text("td", d.off || "off", "week-off");
+      const td = text("td", d.off || t("off"), "week-off");
       td.colSpan = 3;
       tr.append(text("td", weekday(d.date)), td);
       return tr;
@@ -173,7 +227,7 @@ function drawWeek(week) {
     return tr;
   }));
   $("#week-left-out").replaceChildren(...week.left_out.map((x) =>
-    text("li", `${x.customer_name || x.customer_id.slice(0, 8)} (${x.kind}): ${x.detail}`)));
+    text("li", `${x.customer_name || x.customer_id.slice(0, 8)} (${t(x.kind)}): ${x.detail}`)));
 }
 
 async function planWeek() {
@@ -211,7 +265,7 @@ function drawMap(data) {
   data.timeline.filter((i) => i.kind === "visit" && i.lat != null).forEach((v) => {
     const color = v.planned ? "#15803d" : "#b45309";
     L.circleMarker([v.lat, v.lon], { radius: 7, color, fillOpacity: 0.8, className: "visit" })
-      .bindTooltip(`${hhmm(v.start)} ${v.customer_name || "visit"} (${v.source})`)
+      .bindTooltip(`${hhmm(v.start)} ${v.customer_name || t("visit")} (${t(v.source)})`)
       .addTo(layers);
     bounds.push([v.lat, v.lon]);
   });
@@ -219,16 +273,17 @@ function drawMap(data) {
 }
 
 function drawSummary(d) {
+  const km = new Intl.NumberFormat(intlLocale(), { maximumFractionDigits: 1, minimumFractionDigits: 1 });
   const rows = [
-    ["Visits", d.visits],
-    ["On site", minutes(d.time_on_site_s)],
-    ["Travelling", minutes(d.travelling_s)],
-    ["Idle", minutes(d.idle_s)],
-    ["Distance", `${(d.distance_m / 1000).toFixed(1)} km`],
-    ["First / last", `${hhmm(d.first_activity_at)} – ${hhmm(d.last_activity_at)}`],
-    ["Plan adherence", d.plan_against_actual.adherence == null ? "no plan" : `${Math.round(d.plan_against_actual.adherence * 100)} %`],
+    [N_("Visits"), d.visits],
+    [N_("On site"), minutes(d.time_on_site_s)],
+    [N_("Travelling"), minutes(d.travelling_s)],
+    [N_("Idle"), minutes(d.idle_s)],
+    [N_("Distance"), t("{} km", km.format(d.distance_m / 1000))],
+    [N_("First / last"), `${hhmm(d.first_activity_at)} – ${hhmm(d.last_activity_at)}`],
+    [N_("Plan adherence"), d.plan_against_actual.adherence == null ? t("no plan") : `${Math.round(d.plan_against_actual.adherence * 100)} %`],
   ];
-  $("#summary").replaceChildren(...rows.flatMap(([k, v]) => [text("dt", k), text("dd", String(v))]));
+  $("#summary").replaceChildren(...rows.flatMap(([k, v]) => [text("dt", t(k)), text("dd", String(v))]));
 }
 
 function drawPlan(pva) {
@@ -237,12 +292,12 @@ function drawPlan(pva) {
     const tr = document.createElement("tr");
     tr.append(text("td", s.seq), text("td", s.customer_name || s.customer_id.slice(0, 8)),
       text("td", hhmm(s.planned_at)), text("td", hhmm(s.arrived_at)),
-      text("td", s.status, `status-${s.status}`));
+      text("td", t(s.status), `status-${s.status}`));
     return tr;
   }));
   if (pva.unplanned) {
     const tr = document.createElement("tr");
-    const td = text("td", `${pva.unplanned} unplanned visit(s)`);
+    const td = text("td", t("{} unplanned visit(s)", pva.unplanned));
     td.colSpan = 5;
     tr.append(td);
     body.append(tr);
@@ -252,8 +307,8 @@ function drawPlan(pva) {
 function drawTimeline(items) {
   $("#timeline").replaceChildren(...items.map((i) => {
     const what = i.kind === "visit"
-      ? `visit ${i.customer_name || ""} (${i.source}${i.outcome ? ", " + i.outcome : ""})`
-      : i.kind === "travel" ? `travel ${(i.distance_m / 1000).toFixed(1)} km` : i.kind.replace("_", " ");
+      ? `${t("visit")} ${i.customer_name || ""} (${t(i.source)}${i.outcome ? ", " + t(i.outcome) : ""})`
+      : i.kind === "travel" ? `${t("travel")} ${t("{} km", (i.distance_m / 1000).toFixed(1))}` : t(i.kind.replace("_", " "));
     return text("li", `${hhmm(i.start)}–${hhmm(i.end)} ${what}, ${minutes(i.duration_s)}`, `kind-${i.kind}`);
   }));
 }
@@ -266,7 +321,7 @@ async function loadNotes() {
     const li = document.createElement("li");
     li.className = "note";
     li.append(text("div", n.body, "note-body"),
-      text("div", `${n.author_name} · ${new Date(n.created_at).toLocaleString()}${n.acknowledged_at ? " · acknowledged" : ""}`, "note-meta"));
+      text("div", `${n.author_name} · ${new Date(n.created_at).toLocaleString(intlLocale())}${n.acknowledged_at ? " · " + t("acknowledged") : ""}`, "note-meta"));
     n.replies.forEach((r) => li.append(text("div", `↳ ${r.author_name}: ${r.body}`, "note-reply")));
     return li;
   }));
@@ -320,15 +375,15 @@ function onLive(kind, ev) {
     }
     const el = m.getElement();
     if (el) Object.assign(el.dataset, { agent: ev.agent_id, lat: ev.data.lat, lon: ev.data.lon, fixAt: ev.data.fix_at });
-    $("#live-status").textContent = `live · ${live.markers.size} agent(s) on the map`;
+    $("#live-status").textContent = t("live · {} agent(s) on the map", live.markers.size);
   } else if (kind.startsWith("visit_")) {
-    liveSay(`${hhmm(ev.at)} ${agentName(ev.agent_id)}: ${kind.replace("_", " ")}`);
+    liveSay(`${hhmm(ev.at)} ${agentName(ev.agent_id)}: ${t(kind.replace("_", " "))}`);
   } else if (kind === "plan_changed") {
-    liveSay(`${hhmm(ev.at)} ${agentName(ev.agent_id)}: plan ${ev.data.reason} (${ev.data.stops} stops)`);
+    liveSay(`${hhmm(ev.at)} ${agentName(ev.agent_id)}: ${t("plan {} ({} stops)", t(ev.data.reason), ev.data.stops)}`);
   } else if (kind === "coaching_note") {
-    liveSay(`${hhmm(ev.at)} note for ${agentName(ev.agent_id)}`);
+    liveSay(`${hhmm(ev.at)} ${t("note for {}", agentName(ev.agent_id))}`);
   } else if (kind === "reset") {
-    liveSay("some live events were too old to resend; the day view is current");
+    liveSay(t("some live events were too old to resend; the day view is current"));
   }
 }
 
@@ -366,7 +421,7 @@ async function follow(team) {
       const resp = await fetch(`/live/team/${team}`, { headers, signal: abort.signal });
       if (resp.status === 401) { logout(); return; }
       if (!resp.ok) throw new Error(`live: ${resp.status}`);
-      $("#live-status").textContent = "live";
+      $("#live-status").textContent = t("live");
       const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -376,7 +431,7 @@ async function follow(team) {
       }
     } catch (err) {
       if (abort.signal.aborted) return;
-      $("#live-status").textContent = `live: reconnecting (${err.message})`;
+      $("#live-status").textContent = t("live: reconnecting ({})", err.message);
     }
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -411,4 +466,4 @@ $("#pick-form").addEventListener("submit", openDay);
 $("#agent").addEventListener("change", () => showAgent().catch((e) => { $("#day-error").textContent = e.message; }));
 $("#note-form").addEventListener("submit", saveNote);
 $("#plan-week").addEventListener("click", planWeek);
-if (token) start().catch(logout);
+setLanguage(browserLanguage()).then(() => { if (token) start().catch(logout); });

@@ -1,6 +1,6 @@
 """The manager page in a real headless Chromium (Debian's, driven by Playwright): log in, open a
 day, see the route drawn, write a coaching note, see it listed; follow the team live; plan an
-agent's week and read it."""
+agent's week and read it; the page in Korean and in English."""
 
 from __future__ import annotations
 
@@ -32,12 +32,13 @@ ARGS = [
 
 
 @contextlib.asynccontextmanager
-async def manager_page() -> AsyncIterator[tuple[Page, list[str]]]:
-    """A page of Debian's headless Chromium, and the script errors it raised."""
+async def manager_page(locale: str = "en-US") -> AsyncIterator[tuple[Page, list[str]]]:
+    """A page of Debian's headless Chromium (its language `locale`: what it asks for in
+    Accept-Language and says in navigator.languages), and the script errors it raised."""
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            page = await browser.new_page()
+            page = await browser.new_page(locale=locale)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             yield page, errors
@@ -160,4 +161,63 @@ async def test_a_manager_plans_an_agents_week_and_reads_it_day_by_day(
         assert "not a working day" in await page.inner_text(f"#week tr[data-day='{saturday}']")
         due_seen = await page.locator("#week tbody tr td:nth-child(3)").all_inner_texts()
         assert sum(int(x) for x in due_seen if x.isdigit()) == 2
+        assert errors == []
+
+
+async def test_the_page_speaks_korean_to_a_korean_manager_and_english_to_others(
+    live_server: str, client: AsyncTestClient[Litestar], session: AsyncSession
+) -> None:
+    """A Korean browser sees the login in Korean; a manager whose setting is Korean reads the
+    page in Korean whatever the browser, the API's texts too (a week's days off), dates the
+    Korean way; with the setting cleared, an English browser reads English."""
+    t = await make_tenant(client, session)
+    agent = str(t.users["agent"])
+    profile = {"start": {"lat": 37.5665, "lon": 126.978}, "timezone": "Asia/Seoul",
+               "workdays": [1, 2, 3, 4, 5]}  # fmt: skip
+    r = await client.put(f"/agents/{agent}/profile", json=profile, headers=t.h("admin"))
+    assert r.status_code == 200, r.text
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=14 - today.weekday())
+    r = await client.post(
+        "/week-plans", json={"agent_id": agent, "week_start": monday.isoformat()},
+        headers=t.h("manager"),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    saturday = (monday + timedelta(days=5)).isoformat()
+
+    async def open_week(page: Page) -> None:
+        await page.wait_for_selector("#team option", state="attached")
+        await page.fill("#day", (monday + timedelta(days=2)).isoformat())
+        await page.click("#open-day")
+        await page.wait_for_selector(f"#week tr[data-day='{saturday}']")
+
+    async with manager_page("ko-KR") as (page, errors):
+        await page.goto(f"{live_server}/manager/")
+        await page.wait_for_function("document.documentElement.lang === 'ko'")
+        assert await page.inner_text("#login-form h2") == "로그인"
+        assert "회사" in await page.inner_text("#login-form")
+        assert errors == []
+
+    r = await client.patch("/auth/me", json={"locale": "ko"}, headers=t.h("manager"))
+    assert r.status_code == 200 and r.json()["language"] == "ko"
+    async with manager_page("en-US") as (page, errors):
+        await log_in(page, live_server, t.slug, f"manager@{t.slug}.test")
+        await open_week(page)
+        assert await page.inner_text("#who") == "매니저(으)로 로그인됨"
+        assert "요약" in await page.inner_text(".side")
+        assert "주간" in await page.inner_text("#week-pane h2")
+        saturday_row = await page.inner_text(f"#week tr[data-day='{saturday}']")
+        assert "토요일" in saturday_row and "근무일이 아닙니다" in saturday_row, saturday_row
+        assert "월" in saturday_row.split("\t")[0], saturday_row  # its date, ko-KR (Intl)
+        assert errors == []
+
+    r = await client.patch("/auth/me", json={"locale": None}, headers=t.h("manager"))
+    assert r.status_code == 200
+    async with manager_page("en-US") as (page, errors):
+        await log_in(page, live_server, t.slug, f"manager@{t.slug}.test")
+        await open_week(page)
+        assert await page.inner_text("#who") == "signed in as manager"
+        assert "Summary" in await page.inner_text(".side")
+        saturday_row = await page.inner_text(f"#week tr[data-day='{saturday}']")
+        assert "Saturday is not a working day" in saturday_row, saturday_row
         assert errors == []
