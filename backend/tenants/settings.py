@@ -77,10 +77,17 @@ class ScoreWeightsUpdate(BaseModel):
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
     retention_points_days: int = Field(
-        default=30, ge=1, le=3650, description="raw points and scans, by their fix time"
+        default=30,
+        ge=1,
+        le=3650,
+        description="raw points and scans, by their fix time; days are local days (timezone), "
+        "today counting as one",
     )
     retention_records_days: int = Field(
-        default=365, ge=1, le=3650, description="events and visits, by when they happened"
+        default=365,
+        ge=1,
+        le=3650,
+        description="events and visits, by when they happened; local days, as for points",
     )
     capture_outside_shift: bool = Field(
         default=False,
@@ -128,6 +135,10 @@ class TenantSettings(BaseModel):
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:
         return known_country(value) if value else None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 CLEARABLE = ("holiday_country", "travel_provider")

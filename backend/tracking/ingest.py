@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
@@ -27,6 +27,7 @@ from backend.tracking.checkpoints import SAVE_STATE, position
 from backend.tracking.matching import MATCH_AND_WATCH, match_fences, watch_list
 from backend.tracking.points import Parsed, ms, parse_points, to_dt
 from backend.tracking.records import INSERT_EVENTS, EventWriter
+from backend.tracking.retention import kept_since
 from backend.tracking.schemas import (
     FenceToWatch,
     IngestResult,
@@ -126,7 +127,8 @@ async def require_own_device(
     if row["approved_at"] is None:
         raise Forbidden("this device waits for a manager's approval")
     settings = settings_of(loads(row["tenant_settings"]))
-    oldest = datetime.now(UTC) - timedelta(days=settings.retention_points_days)
+    # What retention would forget at once is not stored (the tenant's local days: retention.py).
+    oldest = kept_since(datetime.now(UTC), settings.retention_points_days, settings.zone)
     shift = None
     if not settings.capture_outside_shift:
         profile = loads(row["profile"]) if row["profile"] else None

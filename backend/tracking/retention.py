@@ -8,14 +8,19 @@ longest point retention of any tenant: the bulk of expiry is a `DROP TABLE`, not
 A tenant that keeps points for less than that longest period has its older points deleted row
 by row from the partitions that remain (the only row deletes on the point table). Scans,
 events and visits are not partitioned; their expired rows are deleted per tenant.
+
+Days are the tenant's local days (its `timezone`): N days kept are today and the N - 1 days
+before, each from local midnight (`kept_since`). A day goes whole, at the tenant's midnight,
+and nothing is kept longer than N x 24 hours.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +38,16 @@ PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'pings'::regclass
 """
+
+
+def kept_since(now: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """The start of the oldest local day of `days` kept: the first local midnight at or
+    after `now - days`."""
+    oldest = (now - timedelta(days=days)).astimezone(zone)
+    midnight = datetime.combine(oldest.date(), time(0), zone)
+    if midnight < oldest:
+        midnight = datetime.combine(oldest.date() + timedelta(days=1), time(0), zone)
+    return midnight
 
 
 def expired_partitions(names: list[str], horizon: datetime) -> list[str]:
@@ -72,9 +87,11 @@ async def enforce_retention(session: AsyncSession, now: datetime) -> int:
         await db.execute("DELETE FROM pings_default WHERE fix_time < $1", horizon)
     )
     for tenant_id, s in tenants:
-        points_before = now - timedelta(days=s.retention_points_days)
-        records_before = now - timedelta(days=s.retention_records_days)
-        if s.retention_points_days < longest:
+        points_before = kept_since(now, s.retention_points_days, s.zone)
+        records_before = kept_since(now, s.retention_records_days, s.zone)
+        # What the dropped partitions left of the tenant's expired points (at most a day's
+        # for the longest retention; the whole of it for a shorter one).
+        if points_before > horizon:
             deleted["pings"] += _count(
                 await db.execute(
                     "DELETE FROM pings WHERE tenant_id = $1 AND fix_time < $2",

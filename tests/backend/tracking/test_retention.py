@@ -1,5 +1,6 @@
 """Retention: expired days of points go by dropping their partition; a tenant that keeps
-points for less than the longest retention loses its older rows; records expire per tenant.
+points for less than the longest retention loses its older rows; records expire per tenant, at
+the tenant's local midnight.
 On a database of its own (the job works across every tenant in it)."""
 
 from __future__ import annotations
@@ -8,13 +9,14 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from backend.tenants.services import create_tenant
-from backend.tracking.retention import enforce_retention, expired_partitions
+from backend.tracking.retention import enforce_retention, expired_partitions, kept_since
 from tests.conftest import fresh_database
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -108,3 +110,39 @@ async def test_points_expire_by_partition_and_records_by_tenant(own_db: AsyncEng
         assert await ages("pings", "fix_time", b) == [5]  # keeps points 10 days
         assert await ages("events", "occurred_at", a) == [5, 20, 40]  # records: a year
         assert await ages("events", "occurred_at", b) == [5, 20]  # records: 30 days
+
+
+async def test_records_expire_at_the_tenants_local_midnight(own_db: AsyncEngine) -> None:
+    """A Seoul tenant keeping records two days: today and yesterday, Seoul time. At 10:00 on
+    10 December, an event at 00:30 on the 9th stays (a UTC day would have cut it: it is 15:30
+    on the 8th in UTC) and one at 23:30 on the 8th goes (only 34.5 hours old: its day is
+    gone)."""
+    seoul = ZoneInfo("Asia/Seoul")
+    now = datetime(2026, 12, 10, 10, 0, tzinfo=seoul)
+    assert kept_since(now, 2, seoul) == datetime(2026, 12, 9, 0, 0, tzinfo=seoul)
+    assert kept_since(now, 2, ZoneInfo("UTC")) == datetime(2026, 12, 9, 0, 0, tzinfo=UTC)
+    async with AsyncSession(own_db, expire_on_commit=False) as session, session.begin():
+        tenant, device = await tenant_with_a_device(session, "seoul-days")
+        await session.execute(
+            text("UPDATE tenants SET settings = CAST(:s AS jsonb) WHERE id = :t"),
+            {"s": json.dumps({"timezone": "Asia/Seoul", "retention_records_days": 2}), "t": tenant},
+        )
+        for at in (datetime(2026, 12, 8, 23, 30), datetime(2026, 12, 9, 0, 30)):
+            await session.execute(
+                text(
+                    "INSERT INTO events (tenant_id, id, kind, occurred_at, device_id, subject) "
+                    "VALUES (:t, :i, 'entered', :f, :d, 'x')"
+                ),
+                {"t": tenant, "i": uuid.uuid4(), "f": at.replace(tzinfo=seoul), "d": device},
+            )
+    async with AsyncSession(own_db, expire_on_commit=False) as session, session.begin():
+        await enforce_retention(session, now.astimezone(UTC))
+    async with own_db.connect() as conn:
+        left = (
+            await conn.scalars(
+                text("SELECT occurred_at FROM events WHERE tenant_id = :t"), {"t": tenant}
+            )
+        ).all()
+    assert [t.astimezone(seoul).replace(tzinfo=None) for t in left] == [
+        datetime(2026, 12, 9, 0, 30)
+    ]
