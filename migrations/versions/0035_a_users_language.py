@@ -24,5 +24,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_users_user_locale", "users", type_="check")
+    op.drop_constraint(op.f("ck_users_user_locale"), "users", type_="check")
     op.drop_column("users", "locale")
