@@ -337,7 +337,12 @@ def _jobs(system_engine: AsyncEngine, settings: Settings, dispatcher: Dispatcher
     jobs.add("deliver_webhooks", dispatcher.job, every_s=settings.webhook_every_s, shared=True)
     jobs.add("exit_silent_devices", exit_silent_devices, every_s=60)
     jobs.add("close_finished_days", close_finished_days, every_s=60)
-    jobs.add("plan_tomorrow", partial(plan_tomorrow, fulfilment=plan_fulfilment()), every_s=600)
+    jobs.add(
+        "plan_tomorrow",
+        partial(plan_tomorrow, fulfilment=plan_fulfilment()),
+        every_s=60,
+        shared=True,  # every process plans, each agent's day claimed by one (plans/jobs.py)
+    )
     jobs.add(
         "fulfil_plan_stops", partial(fulfil_plan_stops, fulfilment=plan_fulfilment()), every_s=120
     )

@@ -113,6 +113,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The periodic jobs without the HTTP API: the app's start-up (jobs, the live feed's
+    numbering) and shut-down, around a wait for SIGINT or SIGTERM. Shared jobs (webhook
+    delivery, nightly planning) are drained by every API and worker process."""
+    import asyncio
+    import signal
+
+    from backend.app import create_app
+    from backend.db import migrate
+
+    url = database_url()
+    os.environ["DATABASE_URL"] = url
+    os.environ["FIELDSENSE_JOBS"] = "1"
+    migrate.upgrade(url)
+    app = create_app(Settings.from_env())
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with app.lifespan():
+            say("worker: running the periodic jobs (no HTTP)")
+            await stop.wait()
+        say("worker: stopped")
+
+    asyncio.run(work())
+    return 0
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     from backend.db import migrate
     from backend.tenants.demo import seed_demo
@@ -153,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("FIELDSENSE_PORT", 8000)))
     serve.add_argument("--workers", type=int, default=1, help="API worker processes")
     serve.set_defaults(fn=cmd_serve)
+    worker = sub.add_parser(
+        "worker", help="run the periodic jobs without serving HTTP (more of them: more throughput)"
+    )
+    worker.set_defaults(fn=cmd_worker)
     for name, text in HARNESS.items():  # listed for --help; main() hands them over
         sub.add_parser(name, help=text, add_help=False)
 

@@ -67,6 +67,16 @@ def start_api(
         )
 
 
+def start_worker(
+    url: str, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`fieldsense worker` (the periodic jobs, no HTTP) as a process of its own."""
+    env = {**os.environ, "DATABASE_URL": url, **(extra_env or {})}
+    exe = shutil.which("fieldsense", path=str(Path(sys.executable).parent)) or "fieldsense"
+    with log.open("ab") as out:
+        return subprocess.Popen([exe, "worker"], env=env, stdout=out, stderr=out)  # noqa: S603
+
+
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:

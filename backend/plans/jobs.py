@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.security import Principal
@@ -22,13 +22,19 @@ from backend.tenants.settings import tenant_settings
 log = logging.getLogger("fieldsense.plans")
 
 PLAN_FROM_HOUR = 18  # local time from which tomorrow is planned
-BATCH = 20  # plans per firing: each takes up to the solver's time limit
+BATCH = 20  # plans per firing and process: each takes up to the solver's time limit
+
+# An agent's tomorrow is one process's at a time: a lock held until the run's transaction ends
+# (its plans committed), so two processes never plan the same agent's day; the second finds
+# the lock taken and goes on to the next agent, or, once the first committed, the plan made.
+_CLAIM = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfilment) -> int:
     """Plan tomorrow (in each agent's time zone) for agents who have no plan for it yet.
 
-    Runs every few minutes; after 18:00 local time an agent without tomorrow's plan gets one
+    Runs in every process (a shared job: each agent's day claimed by one, `_CLAIM`), every
+    minute; after 18:00 local time an agent without tomorrow's plan gets one
     made from the profile, their stored appointments and the best-scored candidates, unless
     tomorrow is their day off (a weekday outside their `workdays`, their time off, or a public
     holiday of the tenant's country). A day already planned (by a week plan, a person, an
@@ -59,6 +65,9 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
             countries[user.tenant_id] = settings.holiday_country
         if day_off(tomorrow, profile.workdays, countries[user.tenant_id], profile.days_off()):
             continue  # time off, a weekday the agent does not work, or a public holiday
+        key = f"plan_tomorrow:{user.tenant_id}:{user.id}:{tomorrow}"
+        if not await session.scalar(_CLAIM, {"key": key}):
+            continue  # another process is planning this agent's day
         exists = await session.scalar(
             select(Plan).where(
                 Plan.tenant_id == user.tenant_id,

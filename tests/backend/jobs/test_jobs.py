@@ -1,18 +1,27 @@
-"""Two real API processes on one database: each job fires once per interval, not per process."""
+"""Two real API processes on one database: each job fires once per interval, not per process;
+two `fieldsense worker` processes plan each agent's tomorrow exactly once between them."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from backend.db.models import AgentProfile, Customer, User
 from backend.embedded_db import free_port
-from harness.simrun import start_api, wait_healthy
+from backend.tenants.services import create_tenant
+from harness.simrun import start_api, start_worker, wait_healthy
 from tests.backend.world import Tenant
 from tests.conftest import fresh_database
 
@@ -48,7 +57,7 @@ async def test_two_api_processes_fire_each_job_once(db_url: str, tmp_path: Path)
     finally:
         await conn.close()
     # A long-interval job was due once, at the first start: one process ran it, once.
-    assert rows["plan_tomorrow"]["runs"] == 1, dict(rows["plan_tomorrow"])
+    assert rows["score_customers"]["runs"] == 1, dict(rows["score_customers"])
     assert rows["exit_silent_devices"]["runs"] == 1
     # A job every FAST seconds ran about once per FAST seconds in all, not once per process.
     for name in ("learn_from_outcomes", "track_campaigns"):
@@ -62,5 +71,71 @@ async def test_admin_lists_the_jobs(client: AsyncTestClient[Litestar], tenant: T
     assert resp.status_code == 200, resp.text
     jobs = {j["name"]: j for j in resp.json()}
     assert {"deliver_webhooks", "plan_tomorrow", "exit_silent_devices"} <= set(jobs)
-    assert jobs["deliver_webhooks"]["shared"] and not jobs["plan_tomorrow"]["shared"]
+    assert jobs["deliver_webhooks"]["shared"] and jobs["plan_tomorrow"]["shared"]
+    assert not jobs["score_customers"]["shared"]
     assert (await client.get("/admin/jobs", headers=tenant.h("manager"))).status_code == 403
+
+
+def _evening_zone() -> str:
+    """A time zone where it is now between 18:00 and 22:00: the nightly plan's hours."""
+    now = datetime.now(UTC)
+    for hours in range(-12, 15):
+        zone = f"Etc/GMT{'-' if hours > 0 else '+'}{abs(hours)}"  # the Etc sign is inverted
+        if 18 <= now.astimezone(ZoneInfo(zone)).hour <= 22:
+            return zone
+    raise AssertionError("no zone is in its evening")  # 27 offsets cover every hour
+
+
+async def test_two_workers_plan_each_agent_exactly_once(db_url: str, tmp_path: Path) -> None:
+    url = await fresh_database(db_url, "workers")
+    engine = create_async_engine(url)
+    zone = _evening_zone()
+    agents = 12
+    async with AsyncSession(engine) as session, session.begin():
+        made = await create_tenant(
+            session, slug="workers", name="workers", admin_email="a@w.test",
+            admin_password="x" * 12,
+        )  # fmt: skip
+        for k in range(agents):
+            user = User(tenant_id=made.tenant.id, id=uuid.uuid4(), email=f"a{k}@w.test",
+                        name=f"agent {k}", role="agent", org_unit_id=made.hq.id,
+                        password_hash="-")  # fmt: skip
+            session.add(user)
+            await session.flush()
+            profile = {"start": {"lat": 37.5 + k / 100, "lon": 127.0}, "timezone": zone}
+            session.add(AgentProfile(tenant_id=made.tenant.id, user_id=user.id, settings=profile))
+            for c in range(6):
+                session.add(
+                    Customer(tenant_id=made.tenant.id, id=uuid.uuid4(), org_unit_id=made.hq.id,
+                             status="prospect", name=f"c{k}-{c}", assigned_agent_id=user.id,
+                             location=f"SRID=4326;POINT({127.0 + c / 200} {37.5 + k / 100})")
+                )  # fmt: skip
+    env = {
+        "FIELDSENSE_SECRET": "workers-test-" + "y" * 32,
+        "FIELDSENSE_JOB_INTERVALS": "plan_tomorrow=1",
+    }
+    logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+    procs = [start_worker(url, log, env) for log in logs]
+    count = text("SELECT count(*), count(DISTINCT agent_id) FROM plans")
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            async with engine.connect() as conn:
+                plans, planned = (await conn.execute(count)).one()
+            if planned == agents:
+                break
+            assert all(p.poll() is None for p in procs), [log.read_text()[-2000:] for log in logs]
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(3)  # a few more firings of both: none may plan again
+        async with engine.connect() as conn:
+            plans, planned = (await conn.execute(count)).one()
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+        await engine.dispose()
+    assert planned == agents, [log.read_text()[-2000:] for log in logs]
+    assert plans == agents  # each agent's tomorrow once: no second plan, no revision
+    assert all(p.returncode == 0 for p in procs)
+    assert all("worker: running the periodic jobs" in log.read_text() for log in logs)
