@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    PrimaryKeyConstraint,
     String,
     Text,
     Uuid,
@@ -66,7 +67,7 @@ class AuditEntry(Base):
     """Who read whose location history, when, and what exactly (append-only)."""
 
     __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger, autoincrement=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
     actor_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     action: Mapped[str] = mapped_column(String(40))
@@ -74,5 +75,6 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),  # distributable by tenant (migration 0036)
         Index("ix_audit_log_tenant_id_subject_user_id_at", "tenant_id", "subject_user_id", "at"),
     )

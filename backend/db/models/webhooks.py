@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     Uuid,
@@ -111,7 +112,7 @@ class WebhookAttempt(Base):
     """The delivery log: one row per POST."""
 
     __tablename__ = "webhook_attempts"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(Integer, autoincrement=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"))
     subscription_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     delivery_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -120,6 +121,7 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "id"),  # distributable by tenant (migration 0036)
         tenant_fk("delivery_id", "webhook_deliveries", ondelete="CASCADE"),
         Index(
             "ix_webhook_attempts_tenant_id_subscription_id_attempted_at",

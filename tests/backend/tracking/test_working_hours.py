@@ -93,6 +93,7 @@ async def test_points_outside_the_shift_are_not_kept(
             "travel_provider",
             "timezone",
             "holiday_country",
+            "cadences",
         )
     }
     assert privacy == {
