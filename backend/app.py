@@ -42,6 +42,7 @@ from backend.coaching.controllers import CoachingController
 from backend.common import idempotency
 from backend.common.admission import UploadAdmission
 from backend.common.bodies import LimitedRequest
+from backend.common.deps import read_session
 from backend.common.egress import TargetPolicy
 from backend.common.idempotency import forget_idempotency_keys
 from backend.common.openapi import document_errors, document_security, true_allow_headers
@@ -54,6 +55,7 @@ from backend.common.strict import (
 from backend.config import Settings
 from backend.customers.controllers import CustomerController, TransactionController
 from backend.customers.rfm import score_customers
+from backend.db.replicas import ReadRouter, ReadRouting
 from backend.db.tenancy import NO_JIT, driver_of, drop_closed_connections, tenant_engine
 from backend.errors import exception_handlers
 from backend.geofences.controllers import GeofenceController, TerritoryController
@@ -191,6 +193,7 @@ def _fence_changed() -> FenceChanged:
 _WIRED = {
     "fence_changed": Provide(_fence_changed, sync_to_thread=False),
     "plan_fulfilment": Provide(plan_fulfilment, sync_to_thread=False),
+    "read_session": Provide(read_session),
 }
 
 
@@ -222,10 +225,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     jobs = _jobs(system_engine, settings, dispatcher)
     live = LiveHub(system_engine)
+    reads = ReadRouter.of(
+        engine,
+        system_engine,
+        list(settings.read_database_urls),
+        settings.read_max_lag_s,
+        lambda url: drop_closed_connections(
+            tenant_engine(
+                url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_pool_size,
+                pool_use_lifo=True,
+            )
+        ),
+    )
     app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
         plugins=_plugins(settings, db),
-        middleware=[prometheus.middleware],
+        middleware=[prometheus.middleware, ReadRouting],
         on_app_init=[
             jwt_auth.on_app_init,
             UploadAdmission(settings.ingest_concurrency).on_app_init,
@@ -247,11 +264,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "webhook_events": webhook_events(),
                 "dispatcher": dispatcher,
                 "live": live,
+                "reads": reads,
                 "live_slots": StreamSlots(settings.live_streams_per_caller),
             }
         ),
-        on_startup=[*_on_startup(settings, engine, system_engine, jobs), live.start],
+        on_startup=[*_on_startup(settings, engine, system_engine, jobs), live.start, reads.start],
         on_shutdown=[
+            reads.stop,
             live.stop,
             jobs.stop,
             networks.stop,

@@ -25,6 +25,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     from backend.db import migrate
 
     pg = embedded()
+    if args.action == "replica":
+        return cmd_replica(args.replica_action or "status")
     if args.action == "up":
         pg.start()
         say(f"database ready: {make_url(pg.url).render_as_string(hide_password=True)}")
@@ -42,6 +44,30 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "destroy":
         pg.destroy()
         say(f"removed {pg.root}")
+    return 0
+
+
+def cmd_replica(action: str) -> int:
+    """`fieldsense db replica up|down|status|destroy`: the embedded cluster's hot standby.
+    Reads go to it when FIELDSENSE_READ_DATABASE_URL names it (the URL `up` prints)."""
+    from backend.db.local import embedded_replica
+
+    replica = embedded_replica()
+    assert replica.primary is not None
+    if action == "up":
+        replica.primary.start()  # the primary's access rules let the standby stream
+        replica.start()
+        url = make_url(replica.url).render_as_string(hide_password=True)
+        say(f"standby ready: FIELDSENSE_READ_DATABASE_URL={url} (password: the primary's)")
+    elif action == "down":
+        replica.stop()
+    elif action == "destroy":
+        replica.destroy()
+        say(f"removed {replica.root}")
+    else:
+        print(replica.status())
+        if replica.running():
+            print(replica.lag())
     return 0
 
 
@@ -191,7 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=text, add_help=False)
 
     db = sub.add_parser("db", help="manage the embedded PostGIS under .data/pg")
-    db.add_argument("action", choices=["up", "down", "status", "migrate", "destroy"])
+    db.add_argument("action", choices=["up", "down", "status", "migrate", "destroy", "replica"])
+    db.add_argument(
+        "replica_action",
+        nargs="?",
+        choices=["up", "down", "status", "destroy"],
+        help="for replica: a hot standby of the embedded cluster (docs/operations.md)",
+    )
     db.add_argument("--revision", default="head", help="for migrate: target revision")
     db.set_defaults(fn=cmd_db)
 

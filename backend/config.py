@@ -101,6 +101,13 @@ def _limit(name: str, default: Limit) -> Limit:
     return limit
 
 
+def _asyncpg(url: str) -> str:
+    """A libpq-style URL as SQLAlchemy's asyncpg dialect takes it."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -109,6 +116,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     db_pool_size: int = 10
+    # Hot standbys serving the read-heavy endpoints, and the lag over which they do not
+    # (backend/db/replicas.py).
+    read_database_urls: tuple[str, ...] = ()
+    read_max_lag_s: float = 5.0
     # Pooled connections per engine opened and readied at start-up (backend/app.py).
     db_pool_warm: int = 4
     # Uploads (POST /ingest/...) in progress at once per API process; the rest wait their turn
@@ -159,17 +170,18 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        url = os.environ.get("DATABASE_URL", "")
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
-            url = "postgresql+asyncpg://" + url.split("://", 1)[1]
         return cls(
-            database_url=url,
+            database_url=_asyncpg(os.environ.get("DATABASE_URL", "")),
             secret=_secret(),
             token_ttl_s=int(os.environ.get("FIELDSENSE_TOKEN_TTL_S", 12 * 3600)),
             host=os.environ.get("FIELDSENSE_HOST", "127.0.0.1"),
             port=int(os.environ.get("FIELDSENSE_PORT", 8000)),
             db_pool_size=int(os.environ.get("FIELDSENSE_DB_POOL_SIZE", 10)),
             db_pool_warm=int(os.environ.get("FIELDSENSE_DB_POOL_WARM", 4)),
+            read_database_urls=tuple(
+                _asyncpg(u) for u in _list(os.environ.get("FIELDSENSE_READ_DATABASE_URL", ""))
+            ),
+            read_max_lag_s=float(os.environ.get("FIELDSENSE_READ_MAX_LAG_S", 5)),
             ingest_concurrency=int(os.environ.get("FIELDSENSE_INGEST_CONCURRENCY", 4)),
             live_streams_per_caller=int(os.environ.get("FIELDSENSE_LIVE_STREAMS_PER_CALLER", 4)),
             live_stream_max_s=float(os.environ.get("FIELDSENSE_LIVE_STREAM_MAX_S", 3600)),

@@ -99,6 +99,7 @@ def free_port() -> int:
 # else, on the socket or on loopback, shows the password.
 HBA = """# written by fieldsense (backend/embedded_db.py) at each start
 local   all   postgres   peer map=owner
+local   replication   postgres   peer map=owner
 local   all   all        scram-sha-256
 host    all   all        127.0.0.1/32   scram-sha-256
 host    all   all        ::1/128        scram-sha-256
@@ -346,3 +347,70 @@ class EmbeddedPostgres:
             return f"not initialized ({self.datadir})"
         state = "running" if self.running() else "stopped"
         return f"{state}: {self.datadir} port {self.resolved_port}"
+
+
+@dataclass
+class EmbeddedReplica(EmbeddedPostgres):
+    """A hot standby of `primary` in `root`: a base backup streamed over the primary's socket
+    (`pg_basebackup -R`, as the cluster's owner), then started on a port of its own, replaying
+    the primary's WAL as it comes. It shares the primary's roles and password."""
+
+    primary: EmbeddedPostgres | None = None
+
+    @property
+    def password(self) -> str:
+        assert self.primary is not None
+        return self.primary.password
+
+    def init(self) -> None:
+        assert self.primary is not None
+        bindir = ensure_postgis_installed()
+        if self.initialized():
+            return
+        if not self.primary.running():
+            raise EmbeddedDbError("the primary is not running: fieldsense db up")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._chown(self.root)
+        self.root.chmod(0o700)
+        _say(f"base backup of the primary into {self.datadir}")
+        res = self._run(
+            [
+                str(bindir / "pg_basebackup"),
+                "-h",
+                str(self.primary.root),
+                "-p",
+                str(self.primary.resolved_port),
+                "-U",
+                "postgres",
+                "-D",
+                str(self.datadir),
+                "-R",  # standby.signal and primary_conninfo: a standby from its first start
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+            check=False,
+        )
+        if res.returncode != 0:
+            raise EmbeddedDbError(f"pg_basebackup failed: {res.stderr.strip()}")
+        self.portfile.write_text(str(self.resolved_port))
+        self._chown(self.portfile)
+
+    def _ensure_database(self) -> None:
+        """Nothing to create on a standby: it has the primary's, read-only."""
+        for _ in range(50):
+            try:
+                self._psql("SELECT 1")
+                return
+            except EmbeddedDbError:
+                time.sleep(0.2)
+        raise EmbeddedDbError("the standby did not accept connections")
+
+    def lag(self) -> str:
+        """How far it has replayed, against what it has received."""
+        return self._psql(
+            "SELECT pg_is_in_recovery() AS standby, pg_last_wal_receive_lsn() AS received, "
+            "pg_last_wal_replay_lsn() AS replayed, now() - pg_last_xact_replay_timestamp() "
+            "AS since_last_replayed_commit"
+        )

@@ -11,12 +11,16 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from backend.activity.schemas import AuditOut, DayActivity, StoreFigures, TeamFigures
 from backend.activity.services import ActivityService, audit_log
 from backend.auth.security import Principal
-from backend.common.deps import DbSession, per_request
+from backend.common.deps import DbSession, per_read, per_request
 
 
 class ActivityController(Controller):
     tags = ["activity"]
-    dependencies = {"activity_service": per_request(ActivityService)}
+    dependencies = {
+        "activity_service": per_request(ActivityService),
+        # Figures and the heat map only read: a hot standby may serve them (docs/operations.md).
+        "activity_reads": per_read(ActivityService),
+    }
 
     @get(
         "/agents/{agent_id:uuid}/days/{day:date}",
@@ -38,12 +42,12 @@ class ActivityController(Controller):
     @get("/org-units/{unit_id:uuid}/figures", operation_id="GetTeamFigures")
     async def team_figures(
         self,
-        activity_service: NamedDependency[ActivityService],
+        activity_reads: NamedDependency[ActivityService],
         unit_id: FromPath[uuid.UUID],
         since: FromQuery[date],
         until: FromQuery[date],
     ) -> TeamFigures:
-        return await activity_service.team(unit_id, since, until)
+        return await activity_reads.team(unit_id, since, until)
 
     @get(
         "/org-units/{unit_id:uuid}/heatmap",
@@ -52,18 +56,18 @@ class ActivityController(Controller):
     )
     async def heatmap(
         self,
-        activity_service: NamedDependency[ActivityService],
+        activity_reads: NamedDependency[ActivityService],
         unit_id: FromPath[uuid.UUID],
         since: FromQuery[date],
         until: FromQuery[date],
         cell_deg: Annotated[float, QueryParameter(gt=0.0005, le=1.0)] = 0.005,
     ) -> dict[str, Any]:
-        return await activity_service.heatmap(unit_id, since, until, cell_deg)
+        return await activity_reads.heatmap(unit_id, since, until, cell_deg)
 
     @get("/places/{place_id:uuid}/figures", operation_id="GetStoreFigures")
     async def store_figures(
         self,
-        activity_service: NamedDependency[ActivityService],
+        activity_reads: NamedDependency[ActivityService],
         place_id: FromPath[uuid.UUID],
         since: FromQuery[date],
         until: FromQuery[date],
@@ -72,7 +76,7 @@ class ActivityController(Controller):
             QueryParameter(max_length=64, description="IANA zone; default: the tenant's"),
         ] = None,
     ) -> StoreFigures:
-        return await activity_service.store(place_id, since, until, tz)
+        return await activity_reads.store(place_id, since, until, tz)
 
     @get(
         "/audit-log",

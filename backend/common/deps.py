@@ -1,6 +1,7 @@
 """Dependency types shared by controllers (named explicitly, as Litestar 3 requires), and the
 request's services, provided by Litestar's dependency injection."""
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol, TypeVar
 
 from litestar import Request
@@ -11,6 +12,28 @@ from backend.auth.security import Principal
 
 DbSession = NamedDependency[AsyncSession]
 DbEngine = NamedDependency[AsyncEngine]
+# A session for reads only, on a hot standby when one is within its lag bound
+# (backend/db/replicas.py), else on the primary.
+ReadSession = NamedDependency[AsyncSession]
+
+
+async def read_session(request: Request[Principal, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """The request's read session; which database serves it is said in `X-Read-Source`. A
+    standby that does not answer is set aside at once and the read goes to the primary."""
+    reads = request.app.state["reads"]
+    engine, source = reads.engine_for(request.user.id)
+    session = AsyncSession(engine, expire_on_commit=False)
+    if source == "replica":
+        try:
+            await session.connection()
+        except Exception:
+            await session.close()
+            reads.failed(engine)
+            engine, source = reads.primary, "primary"
+            session = AsyncSession(engine, expire_on_commit=False)
+    request.state.read_source = source
+    async with session:
+        yield session
 
 
 class RequestService(Protocol):
@@ -28,5 +51,14 @@ def per_request(cls: type[S]) -> Provide:
 
     async def made(db_session: DbSession, request: Request[Principal, Any, Any]) -> Any:
         return cls(db_session, request.user)
+
+    return Provide(made)
+
+
+def per_read(cls: type[S]) -> Provide:
+    """As `per_request`, on the request's read session: for services that only read."""
+
+    async def made(read_session: ReadSession, request: Request[Principal, Any, Any]) -> Any:
+        return cls(read_session, request.user)
 
     return Provide(made)

@@ -11,7 +11,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from backend.config import DATA_DIR, Settings
-from backend.embedded_db import EmbeddedPostgres
+from backend.embedded_db import EmbeddedPostgres, EmbeddedReplica
 
 T = TypeVar("T")
 
@@ -19,6 +19,11 @@ T = TypeVar("T")
 def embedded() -> EmbeddedPostgres:
     # The database password lives beside the JWT secret (backend/config.py), both 0600.
     return EmbeddedPostgres(Path(DATA_DIR) / "pg", secret_file=Path(DATA_DIR) / "db-secret")
+
+
+def embedded_replica() -> EmbeddedReplica:
+    """The embedded cluster's hot standby, under .data/pg-replica (`fieldsense db replica`)."""
+    return EmbeddedReplica(Path(DATA_DIR) / "pg-replica", primary=embedded())
 
 
 def database_url(start: bool = True) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from litestar import Controller, MediaType, Response, get
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.handlers import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusController
 from pydantic import BaseModel
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"] | None = None
+    # With read replicas configured: `ok` when one serves reads, else why none does (reads
+    # then go to the primary, and the service is ready all the same).
+    replicas: Literal["ok", "lagging", "unavailable", "not_a_standby"] | None = None
 
 
 class HealthController(Controller):
@@ -33,7 +37,7 @@ class HealthController(Controller):
         return Health(status="ok")
 
     @get("/ready", operation_id="GetReadiness", security=[], exclude_from_auth=True)
-    async def ready(self, db_engine: DbEngine) -> Response[Health]:
+    async def ready(self, db_engine: DbEngine, state: State) -> Response[Health]:
         try:
             async with db_engine.connect() as conn:
                 await conn.scalar(text("SELECT postgis_lib_version()"))
@@ -44,7 +48,8 @@ class HealthController(Controller):
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        return Response(Health(status="ok", database="ok"))
+        replicas = state["reads"].state() if "reads" in state else None
+        return Response(Health(status="ok", database="ok", replicas=replicas))
 
 
 def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
