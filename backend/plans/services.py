@@ -21,7 +21,7 @@ from backend.auth.scope import require_agent, subtree_unit_ids
 from backend.auth.security import Principal
 from backend.coaching.services import coaching_for
 from backend.db.base import uuid7
-from backend.db.models import AgentProfile, Customer, Plan, PlanStop, User
+from backend.db.models import AgentProfile, Customer, Plan, PlanStop, User, WeekPlan
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.i18n import tr
 from backend.plans.fulfilment import Fulfilment
@@ -65,16 +65,18 @@ class PlanService(PlanInputs):
     async def require_agent(self, agent_id: uuid.UUID, field: str) -> User:
         return await require_agent(self.session, self.p, agent_id, field)
 
-    def _visible(self, stmt: Any) -> Any:
-        stmt = stmt.where(Plan.tenant_id == self.p.tenant_id)
+    def _visible(self, stmt: Any, model: type[Plan] | type[WeekPlan] = Plan) -> Any:
+        """`stmt` over `model` (a day's or a week's plans) limited to what the caller may
+        see: an agent their own, a manager their subtree's agents', an admin all."""
+        stmt = stmt.where(model.tenant_id == self.p.tenant_id)
         if self.p.is_agent:
-            return stmt.where(Plan.agent_id == self.p.id)
+            return stmt.where(model.agent_id == self.p.id)
         if not self.p.is_admin:
             agents = select(User.id).where(
                 User.tenant_id == self.p.tenant_id,
                 User.org_unit_id.in_(subtree_unit_ids(self.p)),
             )
-            return stmt.where(Plan.agent_id.in_(agents))
+            return stmt.where(model.agent_id.in_(agents))
         return stmt
 
     # --- profiles ---------------------------------------------------------------------

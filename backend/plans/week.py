@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from backend.auth.scope import subtree_unit_ids
 from backend.common.cadence import Cadence
 from backend.db.base import uuid7
 from backend.db.models import Customer, Plan, User, WeekPlan
@@ -260,18 +259,6 @@ class WeekPlanService(PlanService):
         return await self._out(stored)
 
     # --- reads ------------------------------------------------------------------------
-    def _visible_weeks(self, stmt: Any) -> Any:
-        stmt = stmt.where(WeekPlan.tenant_id == self.p.tenant_id)
-        if self.p.is_agent:
-            return stmt.where(WeekPlan.agent_id == self.p.id)
-        if not self.p.is_admin:
-            agents = select(User.id).where(
-                User.tenant_id == self.p.tenant_id,
-                User.org_unit_id.in_(subtree_unit_ids(self.p)),
-            )
-            return stmt.where(WeekPlan.agent_id.in_(agents))
-        return stmt
-
     async def _out(self, row: WeekPlan) -> WeekPlanOut:
         """The week as stored, each working day with the day's plan as it stands now (a
         re-plan's revision, once there is one)."""
@@ -329,7 +316,7 @@ class WeekPlanService(PlanService):
 
     async def get_week(self, week_id: uuid.UUID) -> WeekPlanOut:
         row = await self.session.scalar(
-            self._visible_weeks(select(WeekPlan).where(WeekPlan.id == week_id))
+            self._visible(select(WeekPlan).where(WeekPlan.id == week_id), WeekPlan)
         )
         if row is None:
             raise NotFound("no such week plan")
@@ -338,7 +325,7 @@ class WeekPlanService(PlanService):
     async def list_weeks(
         self, agent_id: uuid.UUID | None, week_start: date | None
     ) -> list[WeekPlanOut]:
-        stmt = self._visible_weeks(select(WeekPlan).where(WeekPlan.status == "active"))
+        stmt = self._visible(select(WeekPlan).where(WeekPlan.status == "active"), WeekPlan)
         if agent_id is not None:
             stmt = stmt.where(WeekPlan.agent_id == agent_id)
         if week_start is not None:

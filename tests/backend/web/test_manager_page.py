@@ -8,7 +8,7 @@ import contextlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -126,24 +126,36 @@ async def test_a_ping_sent_to_the_api_moves_the_agents_marker_live(
         assert errors == []
 
 
-async def test_a_manager_plans_an_agents_week_and_reads_it_day_by_day(
-    live_server: str, client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
-    """The Week pane: no week plan yet, then *Plan this week*: a row per day, the weekend off
-    with its reason, the due customers counted."""
+async def a_seoul_agent(
+    client: AsyncTestClient[Litestar], session: AsyncSession
+) -> tuple[Tenant, str]:
+    """A tenant of its own whose agent works Monday to Friday in Seoul."""
     t = await make_tenant(client, session)
     agent = str(t.users["agent"])
     profile = {"start": {"lat": 37.5665, "lon": 126.978}, "timezone": "Asia/Seoul",
                "workdays": [1, 2, 3, 4, 5]}  # fmt: skip
     r = await client.put(f"/agents/{agent}/profile", json=profile, headers=t.h("admin"))
     assert r.status_code == 200, r.text
+    return t, agent
+
+
+def a_monday_ahead() -> date:
+    today = datetime.now(UTC).date()
+    return today + timedelta(days=14 - today.weekday())
+
+
+async def test_a_manager_plans_an_agents_week_and_reads_it_day_by_day(
+    live_server: str, client: AsyncTestClient[Litestar], session: AsyncSession
+) -> None:
+    """The Week pane: no week plan yet, then *Plan this week*: a row per day, the weekend off
+    with its reason, the due customers counted."""
+    t, agent = await a_seoul_agent(client, session)
     for k in range(2):
         body = {"name": f"due {k}", "lat": 37.57 + 0.01 * k, "lon": 126.98, "status": "customer",
                 "org_unit_id": str(t.units["T1"]), "assigned_agent_id": agent,
                 "cadence": {"every_weeks": 2}}  # fmt: skip
         await t.post("admin", "/customers", body)
-    today = datetime.now(UTC).date()
-    monday = today + timedelta(days=14 - today.weekday())
+    monday = a_monday_ahead()
     async with manager_page() as (page, errors):
         await log_in(page, live_server, t.slug, f"manager@{t.slug}.test")
         await page.wait_for_selector("#team option", state="attached")
@@ -170,14 +182,8 @@ async def test_the_page_speaks_korean_to_a_korean_manager_and_english_to_others(
     """A Korean browser sees the login in Korean; a manager whose setting is Korean reads the
     page in Korean whatever the browser, the API's texts too (a week's days off), dates the
     Korean way; with the setting cleared, an English browser reads English."""
-    t = await make_tenant(client, session)
-    agent = str(t.users["agent"])
-    profile = {"start": {"lat": 37.5665, "lon": 126.978}, "timezone": "Asia/Seoul",
-               "workdays": [1, 2, 3, 4, 5]}  # fmt: skip
-    r = await client.put(f"/agents/{agent}/profile", json=profile, headers=t.h("admin"))
-    assert r.status_code == 200, r.text
-    today = datetime.now(UTC).date()
-    monday = today + timedelta(days=14 - today.weekday())
+    t, agent = await a_seoul_agent(client, session)
+    monday = a_monday_ahead()
     r = await client.post(
         "/week-plans", json={"agent_id": agent, "week_start": monday.isoformat()},
         headers=t.h("manager"),
