@@ -26,7 +26,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     pg = embedded()
     if args.action == "replica":
-        return cmd_replica(args.replica_action or "status")
+        return cmd_replica(args.replica_action or "status", args.sync)
     if args.action == "up":
         pg.start()
         say(f"database ready: {make_url(pg.url).render_as_string(hide_password=True)}")
@@ -47,9 +47,11 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_replica(action: str) -> int:
-    """`fieldsense db replica up|down|status|destroy`: the embedded cluster's hot standby.
-    Reads go to it when FIELDSENSE_READ_DATABASE_URL names it (the URL `up` prints)."""
+def cmd_replica(action: str, sync: bool = False) -> int:
+    """`fieldsense db replica up [--sync]|down|status|promote|destroy`: the embedded cluster's
+    hot standby. Reads go to it when FIELDSENSE_READ_DATABASE_URL names it (the URL `up`
+    prints); with --sync, no commit is acknowledged before the standby has it (failover
+    without loss; docs/operations.md)."""
     from backend.db.local import embedded_replica
 
     replica = embedded_replica()
@@ -57,10 +59,16 @@ def cmd_replica(action: str) -> int:
     if action == "up":
         replica.primary.start()  # the primary's access rules let the standby stream
         replica.start()
+        replica.primary.synchronous(replica.NAME if sync else None)
         url = make_url(replica.url).render_as_string(hide_password=True)
         say(f"standby ready: FIELDSENSE_READ_DATABASE_URL={url} (password: the primary's)")
     elif action == "down":
+        if replica.primary.running():
+            replica.primary.synchronous(None)  # else every commit would wait for it
         replica.stop()
+    elif action == "promote":
+        replica.promote()
+        say("the standby is a primary now: point DATABASE_URL at it (or list both hosts)")
     elif action == "destroy":
         replica.destroy()
         say(f"removed {replica.root}")
@@ -221,8 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument(
         "replica_action",
         nargs="?",
-        choices=["up", "down", "status", "destroy"],
+        choices=["up", "down", "status", "promote", "destroy"],
         help="for replica: a hot standby of the embedded cluster (docs/operations.md)",
+    )
+    db.add_argument(
+        "--sync",
+        action="store_true",
+        help="for replica up: the primary commits only once the standby has it on disk",
     )
     db.add_argument("--revision", default="head", help="for migrate: target revision")
     db.set_defaults(fn=cmd_db)

@@ -123,6 +123,8 @@ class EmbeddedPostgres:
     root: Path
     port: int | None = None
     secret_file: Path | None = None
+    # More server settings (`name=value`), given at each start.
+    options: tuple[str, ...] = ()
 
     @property
     def secret_path(self) -> Path:
@@ -257,6 +259,7 @@ class EmbeddedPostgres:
             if not fsync:
                 # Throwaway test clusters only: durability is not what they test.
                 opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            opts += "".join(f" -c {o}" for o in self.options)
             _say(f"starting PostgreSQL on 127.0.0.1:{self.resolved_port}")
             res = self._run(
                 [
@@ -331,12 +334,20 @@ class EmbeddedPostgres:
         if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":  # noqa: S608 - the module's own database name; psql takes no parameters
             self._psql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; `immediate`: as a crash would (no checkpoint; tests of failover)."""
         bindir = pg_bindir()
         if bindir is None or not self.running():
             return
         _say("stopping PostgreSQL")
-        self._run([str(bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+        self._run([str(bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"])
+
+    def synchronous(self, standby: str | None) -> None:
+        """Commit only once `standby` (its `cluster_name`) has the commit on disk; None: not
+        waiting for any. A running server takes it at once (ALTER SYSTEM, reload)."""
+        value = standby or ""
+        self._psql(f"ALTER SYSTEM SET synchronous_standby_names = '{value}'")
+        self._psql("SELECT pg_reload_conf()")
 
     def destroy(self) -> None:
         self.stop()
@@ -356,6 +367,12 @@ class EmbeddedReplica(EmbeddedPostgres):
     the primary's WAL as it comes. It shares the primary's roles and password."""
 
     primary: EmbeddedPostgres | None = None
+    # The name it streams under (the walreceiver's application_name), which the primary's
+    # synchronous_standby_names may name.
+    NAME = "fieldsense_standby"
+
+    def __post_init__(self) -> None:
+        self.options = (f"cluster_name={self.NAME}", *self.options)
 
     @property
     def password(self) -> str:
@@ -406,6 +423,16 @@ class EmbeddedReplica(EmbeddedPostgres):
             except EmbeddedDbError:
                 time.sleep(0.2)
         raise EmbeddedDbError("the standby did not accept connections")
+
+    def promote(self) -> None:
+        """Make it a primary (the old one is gone): it stops replaying and takes writes."""
+        bindir = ensure_postgis_installed()
+        res = self._run(
+            [str(bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60", "promote"],
+            check=False,
+        )
+        if res.returncode != 0:
+            raise EmbeddedDbError(f"pg_ctl promote failed: {res.stderr.strip()}")
 
     def lag(self) -> str:
         """How far it has replayed, against what it has received."""
