@@ -67,6 +67,12 @@ def cmd_bench_live(args: argparse.Namespace) -> int:
     return cli(args)
 
 
+def cmd_bench_failover(args: argparse.Namespace) -> int:
+    from harness.bench.failover import cli
+
+    return cli(args)
+
+
 def cmd_bench_week(args: argparse.Namespace) -> int:
     from harness.bench.week import cli
 
@@ -116,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bench_commands(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`fieldsense bench NAME`: ingest, live, routing, week, nearby, travel."""
+    """`fieldsense bench NAME`: ingest, live, routing, week, failover, nearby, travel."""
     ingest = bench_sub.add_parser("ingest", help="end-to-end ingest against raw COPY")
     ingest.add_argument("--json", help="write the report here")
     ingest.add_argument("--fences", type=int, default=10_000)
@@ -158,6 +164,14 @@ def _bench_commands(bench_sub: argparse._SubParsersAction[argparse.ArgumentParse
     )
     bench_routing.add_argument("--json", help="write the report here")
     bench_routing.set_defaults(fn=cmd_bench_routing)
+    failover = bench_sub.add_parser(
+        "failover", help="a synchronous standby promoted under load; planning over workers"
+    )
+    failover.add_argument("--phones", type=int, default=4)
+    failover.add_argument("--seconds", type=float, default=10.0, help="per replication mode")
+    failover.add_argument("--agents", type=int, default=20, help="agents to plan")
+    failover.add_argument("--json", help="write the report here")
+    failover.set_defaults(fn=cmd_bench_failover)
     week = bench_sub.add_parser(
         "week", help="agents' working weeks planned whole, against each day planned alone"
     )

@@ -1,0 +1,332 @@
+"""`fieldsense bench failover`: a primary and its standby, phones uploading, the primary killed.
+
+On two throwaway clusters of its own (a primary and a hot standby streaming from it):
+
+1. **What synchronous replication costs**: phones upload as fast as they can for `--seconds`
+   with the standby asynchronous, then as long with it synchronous (the primary acknowledges a
+   commit only once the standby has it on disk); `ingest_cost_pct` is the throughput lost.
+2. **Failover**: still synchronous and under load, the primary is killed (immediate shutdown)
+   and the standby promoted; the API (its own process, both hosts in `DATABASE_URL`) finds it
+   by itself. `acknowledged` points (a 2xx), `stored` of them on the new primary, `lost`, and
+   `unavailable_s`, the longest time without a successful upload.
+3. **Nightly planning spread over processes**: agents whose evening it is, planned by one
+   `fieldsense worker`, then (their plans deleted) by two: `plans_per_min_1`,
+   `plans_per_min_2`. Each process's planner uses the machine's cores, so on a small machine
+   the second process adds little: the figure says what this machine does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from backend.db import migrate
+from backend.db.local import run_in_session
+from backend.db.models import AgentProfile, Customer, User
+from backend.embedded_db import EmbeddedPostgres, EmbeddedReplica, free_port
+from backend.tenants.services import create_tenant
+from harness.simrun import start_api, start_worker, wait_healthy
+
+PASSWORD = "correct-horse-battery"  # noqa: S105 - the throwaway clusters' users
+BATCH = 20
+NO_LOGIN = "!"  # the planned agents never log in: no hash matches it
+
+
+def say(msg: str) -> None:
+    print(f"[bench failover] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Phones:
+    """Phones uploading batches as fast as the API takes them, a batch re-sent until a 2xx."""
+
+    base: str
+    tokens: list[tuple[str, str]]  # (token, device id)
+    acked: set[str] = field(default_factory=set)
+    oks: list[float] = field(default_factory=list)  # monotonic times of the 2xx
+    statuses: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, token: str, device: str, n: int) -> None:
+        t0 = datetime.now(UTC) - timedelta(hours=2)
+        seq, pending = 0, list[dict[str, Any]]()
+        with httpx.Client(base_url=self.base, timeout=20) as http:
+            while not self.stop.is_set():
+                if not pending:
+                    for _ in range(BATCH):
+                        seq += 1
+                        pending.append({"client_id": str(uuid.uuid4()),
+                                        "time": (t0 + timedelta(seconds=seq + n / 10)).isoformat(),
+                                        "lat": 37.5 + seq * 1e-5, "lon": 127.0, "accuracy_m": 10.0})  # fmt: skip
+                try:
+                    resp = http.post(
+                        "/ingest/locations",
+                        json={"device_id": device, "points": pending},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+                    continue
+                with self.lock:
+                    self.statuses[resp.status_code] = self.statuses.get(resp.status_code, 0) + 1
+                    if resp.status_code == 200:
+                        self.oks.append(time.monotonic())
+                        self.acked.update(
+                            str(r["client_id"])
+                            for r in resp.json()["results"]
+                            if r["status"] != "rejected"
+                        )
+                if resp.status_code == 200:
+                    pending = []
+                else:
+                    time.sleep(0.2)
+
+    def start(self) -> list[threading.Thread]:
+        self.stop.clear()
+        threads = [
+            threading.Thread(target=self.run, args=(tok, dev, i), daemon=True)
+            for i, (tok, dev) in enumerate(self.tokens)
+        ]
+        for th in threads:
+            th.start()
+        return threads
+
+    def points_per_s(self, seconds: float) -> float:
+        with self.lock:
+            before = len(self.acked)
+        time.sleep(seconds)
+        with self.lock:
+            return (len(self.acked) - before) / seconds
+
+
+def _users(base: str, slug: str, phones: int) -> list[tuple[str, str]]:
+    out = []
+    with httpx.Client(base_url=base, timeout=20) as http:
+        login = {"tenant": slug, "email": "admin@f.test", "password": PASSWORD}
+        h = {
+            "Authorization": f"Bearer {http.post('/auth/login', json=login).json()['access_token']}"
+        }
+        unit = http.get("/auth/me", headers=h).json()["org_unit_id"]
+        for i in range(phones):
+            email = f"agent{i}@f.test"
+            user = {"email": email, "name": f"agent {i}", "role": "agent", "org_unit_id": unit,
+                    "password": PASSWORD}  # fmt: skip
+            uid = http.post("/users", json=user, headers=h).json()["id"]
+            token = http.post("/auth/login", json={**login, "email": email}).json()["access_token"]
+            device = {"name": "phone", "identifier": f"p{i}", "user_id": uid}
+            out.append((token, http.post("/devices", json=device, headers=h).json()["id"]))
+    return out
+
+
+async def _stored(url: str, devices: list[str]) -> set[str]:
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, database=u.database
+    )
+    try:
+        rows = await conn.fetch(
+            "SELECT client_id FROM pings WHERE device_id = ANY($1::uuid[])",
+            [uuid.UUID(d) for d in devices],
+        )
+    finally:
+        await conn.close()
+    return {str(r["client_id"]) for r in rows}
+
+
+def _both(primary: EmbeddedPostgres, standby: EmbeddedPostgres) -> str:
+    u = make_url(primary.url)
+    return (
+        f"postgresql+asyncpg://{u.username}:{u.password}@/{u.database}"
+        f"?host=127.0.0.1:{primary.resolved_port}&host=127.0.0.1:{standby.resolved_port}"
+        "&target_session_attrs=read-write"
+    )
+
+
+def _unavailable_s(oks: list[float], killed: float) -> float:
+    """The longest time without a 2xx, among the gaps from just before the kill on."""
+    times = sorted(oks)
+    before = [t for t in times if t <= killed]
+    after = [t for t in times if t > killed]
+    if not after:
+        return float("inf")
+    start = before[-1] if before else killed
+    gaps = [after[0] - start] + [b - a for a, b in itertools.pairwise(after)]
+    return max(gaps)
+
+
+def _evening_zone() -> str:
+    now = datetime.now(UTC)
+    for hours in range(-12, 15):
+        zone = f"Etc/GMT{'-' if hours > 0 else '+'}{abs(hours)}"
+        if 18 <= now.astimezone(ZoneInfo(zone)).hour <= 22:
+            return zone
+    raise RuntimeError("no zone is in its evening")
+
+
+async def _agents_to_plan(url: str, agents: int) -> None:
+    engine = create_async_engine(url)
+    zone = _evening_zone()
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            made = await create_tenant(session, slug="planning", name="planning",
+                                       admin_email="a@p.test", admin_password=PASSWORD)  # fmt: skip
+            for k in range(agents):
+                user = User(tenant_id=made.tenant.id, id=uuid.uuid4(), email=f"a{k}@p.test",
+                            name=f"agent {k}", role="agent", org_unit_id=made.hq.id,
+                            password_hash=NO_LOGIN)  # fmt: skip
+                session.add(user)
+                await session.flush()
+                start = {"lat": 37.45 + (k % 10) / 50, "lon": 126.9 + (k // 10) / 50}
+                session.add(AgentProfile(tenant_id=made.tenant.id, user_id=user.id,
+                                         settings={"start": start, "timezone": zone}))  # fmt: skip
+                for c in range(40):
+                    lat, lon = start["lat"] + (c % 7) / 300, start["lon"] + (c // 7) / 300
+                    session.add(Customer(tenant_id=made.tenant.id, id=uuid.uuid4(),
+                                         org_unit_id=made.hq.id, status="prospect",
+                                         name=f"c{k}-{c}", assigned_agent_id=user.id,
+                                         location=f"SRID=4326;POINT({lon} {lat})"))  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+async def _count_plans(url: str, clear: bool = False) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            if clear:
+                await conn.execute(text("DELETE FROM plans"))
+            return int(await conn.scalar(text("SELECT count(DISTINCT agent_id) FROM plans")) or 0)
+    finally:
+        await engine.dispose()
+
+
+def plans_per_min(url: str, workers: int, agents: int, root: Path) -> float:
+    asyncio.run(_count_plans(url, clear=True))
+    env = {"FIELDSENSE_JOB_INTERVALS": "plan_tomorrow=1", "FIELDSENSE_SECRET": "b" * 40}
+    procs = [start_worker(url, root / f"worker-{workers}-{k}.log", env) for k in range(workers)]
+    t0 = time.monotonic()
+    try:
+        while asyncio.run(_count_plans(url)) < agents and time.monotonic() - t0 < 600:
+            time.sleep(0.5)
+        took = time.monotonic() - t0
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+    planned = asyncio.run(_count_plans(url))
+    say(f"{workers} worker(s): {planned} agents planned in {took:.1f} s")
+    return round(planned / took * 60, 1)
+
+
+def run(phones: int, seconds: float, agents: int, json_path: Path | None) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="fieldsense-failover-"))
+    primary = EmbeddedPostgres(root / "primary")
+    standby = EmbeddedReplica(root / "standby", primary=primary)
+    api = None
+    try:
+        primary.start(fsync=True)
+        migrate.upgrade(primary.url)
+        run_in_session(primary.url, lambda s: create_tenant(
+            s, slug="failover", name="Failover", admin_email="admin@f.test",
+            admin_password=PASSWORD))  # fmt: skip
+        standby.start(fsync=True)
+        port = free_port()
+        api = start_api(_both(primary, standby), port, root / "api.log",
+                        {"FIELDSENSE_RATE_DEVICE": "1000000:100000"})  # fmt: skip
+        wait_healthy(port, api, root / "api.log")
+        base = f"http://127.0.0.1:{port}"
+        load = Phones(base, _users(base, "failover", phones))
+        threads = load.start()
+        time.sleep(2)  # warm
+        say(f"asynchronous standby: {seconds:.0f} s of uploads")
+        rate_async = load.points_per_s(seconds)
+        primary.synchronous(standby.NAME)
+        while primary._psql("SELECT sync_state FROM pg_stat_replication") != "sync":
+            time.sleep(0.2)
+        say(f"synchronous standby: {seconds:.0f} s of uploads")
+        rate_sync = load.points_per_s(seconds)
+        say(f"{rate_async:.0f} points/s asynchronous, {rate_sync:.0f} synchronous")
+        say("killing the primary, promoting the standby")
+        primary.stop("immediate")
+        killed = time.monotonic()
+        standby.promote()
+        while not [t for t in load.oks if t > killed] and time.monotonic() - killed < 60:
+            time.sleep(0.1)
+        time.sleep(3)
+        load.stop.set()
+        for th in threads:
+            th.join(timeout=30)
+        acked = set(load.acked)
+        stored = asyncio.run(_stored(standby.url, [d for _, d in load.tokens]))
+        unavailable = _unavailable_s(load.oks, killed)
+        api.terminate()
+        api.wait(timeout=30)
+        api = None
+        say(f"planning {agents} agents with one worker, then two")
+        asyncio.run(_agents_to_plan(standby.url, agents))
+        one = plans_per_min(standby.url, 1, agents, root)
+        two = plans_per_min(standby.url, 2, agents, root)
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(timeout=30)
+        standby.destroy()
+        primary.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+    summary = {
+        "acknowledged": len(acked),
+        "stored": len(acked & stored),
+        "lost": len(acked - stored),
+        "unavailable_s": round(unavailable, 2),
+        "ingest_cost_pct": round(100.0 * (rate_async - rate_sync) / rate_async, 1),
+        "plans_per_min_1": one,
+        "plans_per_min_2": two,
+    }
+    print(
+        "\n| figure | value | target |\n|---|---:|---|\n"
+        f"| acknowledged points | {summary['acknowledged']} | |\n"
+        f"| stored on the promoted standby | {summary['stored']} | |\n"
+        f"| lost | {summary['lost']} | 0 |\n"
+        f"| unavailable_s | {summary['unavailable_s']} | <= 15 |\n"
+        f"| ingest points/s, asynchronous / synchronous | {rate_async:.0f} / {rate_sync:.0f} | |\n"
+        f"| ingest_cost_pct | {summary['ingest_cost_pct']} | (measured) |\n"
+        f"| plans per minute, 1 / 2 workers | {one} / {two} | 2 >= 1.6 x 1 where the cores allow |\n",
+        flush=True,
+    )
+    report = {
+        "benchmark": "failover",
+        "phones": phones,
+        "seconds": seconds,
+        "agents": agents,
+        "points_per_s": {"asynchronous": round(rate_async, 1), "synchronous": round(rate_sync, 1)},
+        "statuses": load.statuses,
+        "summary": summary,
+    }
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2))
+    return report
+
+
+def cli(args: Any) -> int:
+    run(args.phones, args.seconds, args.agents, Path(args.json) if args.json else None)
+    return 0
