@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from backend.auth.security import Principal
 from backend.common.bodies import PayloadTooLarge, decode_json
 from backend.common.controllers import crud_controller
-from backend.common.deps import DbEngine, DbSession, per_request
+from backend.common.deps import DbEngine, DbSession, per_read, per_request
 from backend.common.openapi import documented_body
 from backend.common.pagination import Page
 from backend.common.params import Cursor, Limit
@@ -172,7 +172,8 @@ class IngestController(Controller):
 class EventController(Controller):
     path = "/events"
     tags = ["events"]
-    dependencies = {"event_service": per_request(EventService)}
+    # Reads only: a hot standby within its lag bound may serve them (backend/db/replicas.py).
+    dependencies = {"event_service": per_read(EventService)}
 
     @get("/", operation_id="ListEvents")
     async def list_events(
@@ -223,6 +224,7 @@ class DeviceTimelineController(Controller):
         since: Since = None,
         until: Until = None,
     ) -> Timeline:
+        # On the primary: reading a track writes the audit log.
         return await device_timeline(db_session, request.user, device_id, since, until)
 
     @get(
@@ -262,12 +264,15 @@ _VisitBase: Any = crud_controller(
 
 
 class VisitController(_VisitBase):
-    dependencies = {"visit_service": per_request(VisitService)}
+    dependencies = {
+        "visit_service": per_request(VisitService),
+        "visit_reads": per_read(VisitService),  # the list: on a standby within its bound
+    }
 
     @get("/", operation_id="ListVisits")
     async def list_visits(
         self,
-        visit_service: NamedDependency[VisitService],
+        visit_reads: NamedDependency[VisitService],
         agent_id: FromQuery[uuid.UUID | None] = None,
         customer_id: FromQuery[uuid.UUID | None] = None,
         place_id: FromQuery[uuid.UUID | None] = None,
@@ -278,7 +283,7 @@ class VisitController(_VisitBase):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page[VisitOut]:
-        filters = visit_service.filters(
+        filters = visit_reads.filters(
             agent_id=agent_id,
             customer_id=customer_id,
             place_id=place_id,
@@ -287,7 +292,7 @@ class VisitController(_VisitBase):
             until=until,
             include_retracted=include_retracted,
         )
-        return await visit_service.page(filters, cursor, limit)
+        return await visit_reads.page(filters, cursor, limit)
 
     @post("/{item_id:uuid}/check-out", operation_id="CheckOutVisit", status_code=200)
     async def check_out(

@@ -110,6 +110,11 @@ async def test_figures_are_read_on_the_standby_within_the_bound_else_on_the_prim
         return await _figures(client, t, "admin") == (2, "replica")
 
     assert await _until(caught_up)
+    # The visits and events lists too.
+    r = await client.get("/visits", headers=t.h("admin"))
+    assert r.headers["x-read-source"] == "replica" and len(r.json()["items"]) == 2
+    r = await client.get("/events", headers=t.h("admin"))
+    assert r.status_code == 200 and r.headers["x-read-source"] == "replica"
 
     # The standby stopped: reads go to the primary at once, and /ready says so.
     standby.stop()
