@@ -359,7 +359,7 @@ def _jobs(system_engine: AsyncEngine, settings: Settings, dispatcher: Dispatcher
     jobs.add(
         "plan_tomorrow",
         partial(plan_tomorrow, fulfilment=plan_fulfilment()),
-        every_s=60,
+        every_s=120,
         shared=True,  # every process plans, each agent's day claimed by one (plans/jobs.py)
     )
     jobs.add(

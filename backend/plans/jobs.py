@@ -34,7 +34,7 @@ async def plan_tomorrow(session: AsyncSession, now: datetime, fulfilment: Fulfil
     """Plan tomorrow (in each agent's time zone) for agents who have no plan for it yet.
 
     Runs in every process (a shared job: each agent's day claimed by one, `_CLAIM`), every
-    minute; after 18:00 local time an agent without tomorrow's plan gets one
+    two minutes; after 18:00 local time an agent without tomorrow's plan gets one
     made from the profile, their stored appointments and the best-scored candidates, unless
     tomorrow is their day off (a weekday outside their `workdays`, their time off, or a public
     holiday of the tenant's country). A day already planned (by a week plan, a person, an

@@ -204,7 +204,11 @@ class WeekPlanService(PlanService):
         days: list[dict[str, Any]] = []
         for dp in result.days:
             ids = [s.stop_id for s in dp.plan.stops]
-            inputs = _day_inputs(profile, ids, appointments, due_of, by_prospect, week_id)
+            zone = ZoneInfo(profile.timezone)
+            # All of the day's appointments, kept or not: the nightly job compares them with
+            # the stored ones, and re-plans the day only when those changed.
+            on_day = [a for a in appointments if a.start.astimezone(zone).date() == dp.day]
+            inputs = _day_inputs(profile, ids, on_day, due_of, by_prospect, week_id)
             one = planner.PlanResult(
                 agents=(replace(dp.plan, agent_id=str(user.id)),),
                 dropped=(),
@@ -347,19 +351,17 @@ def _day_inputs(
     week_id: uuid.UUID,
 ) -> dict[str, Any]:
     """What a week's day plan was made from, as a day plan keeps it (a re-plan starts from
-    it): the day's appointments, its due customers as must-visits, its prospects."""
+    it): the day's stored appointments, its due customers as must-visits, its prospects."""
     return {
         "profile": profile.model_dump(mode="json"),
-        "appointments": [
-            a.model_dump(mode="json") for a in appointments if str(a.customer_id) in ids
-        ],
+        "appointments": [a.model_dump(mode="json") for a in appointments],
         "must_visit": [
             VisitIn(customer_id=uuid.UUID(i), service_min=DUE_SERVICE_MIN).model_dump(mode="json")
             for i in ids
             if i in due_of
         ],
         "prospects": [by_prospect[i] for i in ids if i in by_prospect],
-        "booked": [str(a.customer_id) for a in appointments if str(a.customer_id) in ids],
+        "booked": [str(a.customer_id) for a in appointments],
         "coaching": None,
         "coaching_notes": [],
         "week_plan_id": str(week_id),

@@ -65,6 +65,8 @@ async def week(tenant: Tenant) -> dict[str, str]:
         "segment": {"life_stage": "retiree"},
         # An appointment on the week's third working day.
         "booked": {"cadence": {"every_weeks": 1}},
+        # Another appointment at the same hour: one of the two cannot be kept.
+        "clash": {},
     }
     out: dict[str, str] = {}
     for k, (name, extra) in enumerate(people.items()):
@@ -82,6 +84,11 @@ async def week(tenant: Tenant) -> dict[str, str]:
         "agent",
         "/appointments",
         {"customer_id": out["booked"], "start": at.isoformat(), "duration_min": 45},
+    )
+    await t.post(
+        "agent",
+        "/appointments",
+        {"customer_id": out["clash"], "start": at.isoformat(), "duration_min": 45},
     )
     out["prefer"] = prefer.isoformat()
     out["booked_day"] = working[2].isoformat()
@@ -108,14 +115,16 @@ async def test_a_week_keeps_appointments_cadences_and_holidays(
     assert len(planned) == 4
     where = {c: d for d, cs in planned.items() for c in cs}
     # The appointment on its day, as an appointment.
-    assert where[week["booked"]] == week["booked_day"]
-    booked_stop = next(
-        s for s in days[week["booked_day"]]["plan"]["stops"] if s["customer_id"] == week["booked"]
-    )
-    assert booked_stop["kind"] == "appointment"
+    on_the_day = {s["customer_id"]: s["kind"] for s in days[week["booked_day"]]["plan"]["stops"]}
+    pair = (week["booked"], week["clash"])
+    kept = [c for c in pair if on_the_day.get(c) == "appointment"]
+    assert len(kept) == 1, on_the_day
+    [left] = plan["left_out"]
+    assert left["customer_id"] in pair and left["customer_id"] not in kept
+    assert left["reason"] == "conflicts_with_appointment" and left["kind"] == "appointment"
     # Due: the overdue one, the one with a weekday, the segment's; not the one seen lately
     # (the booked one has its appointment).
-    assert plan["due"] == 3 and plan["due_planned"] == 3 and plan["left_out"] == []
+    assert plan["due"] == 3 and plan["due_planned"] == 3
     assert where[week["prefers"]] == week["prefer"]
     assert {week["overdue"], week["segment"]} <= set(where)
     kinds = {s["customer_id"]: s["kind"] for v in days.values() if v["plan"]
@@ -142,6 +151,18 @@ async def test_a_week_keeps_appointments_cadences_and_holidays(
     )
     [monday_plan] = r.json()
     assert monday_plan["id"] == days[MONDAY.isoformat()]["plan"]["id"]
+    # And the day of the two appointments, one left out: its stored appointments are those it
+    # was made with, the one left out too, so the nightly job leaves it as it is.
+    booked_day = date.fromisoformat(week["booked_day"])
+    evening = datetime.combine(booked_day - timedelta(days=1), datetime.min.time(), SEOUL)
+    await plan_tomorrow(session, evening.replace(hour=19).astimezone(UTC), plan_fulfilment())
+    await session.commit()
+    r = await client.get(
+        "/plans",
+        params={"agent_id": str(t.users["agent"]), "plan_date": week["booked_day"]},
+        headers=t.h("manager"),
+    )
+    assert [p["id"] for p in r.json()] == [days[week["booked_day"]]["plan"]["id"]]
     # Planned again: the new week supersedes the old one.
     r = await client.post("/week-plans", json=body, headers=t.h("manager"))
     again = r.json()["weeks"][0]
