@@ -225,20 +225,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     jobs = _jobs(system_engine, settings, dispatcher)
     live = LiveHub(system_engine)
-    reads = ReadRouter.of(
-        engine,
-        system_engine,
-        list(settings.read_database_urls),
-        settings.read_max_lag_s,
-        lambda url: drop_closed_connections(
-            tenant_engine(
-                url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_pool_size,
-                pool_use_lifo=True,
-            )
-        ),
-    )
+    reads = _read_router(settings, engine, system_engine)
     app = Litestar(
         route_handlers=[*ROUTES, *static_routers()],
         plugins=_plugins(settings, db),
@@ -331,6 +318,27 @@ def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
         )
     )
     return engine, system_engine
+
+
+def _read_router(
+    settings: Settings, engine: AsyncEngine, system_engine: AsyncEngine
+) -> ReadRouter:
+    """Where the read-only endpoints read: the standbys within their lag bound, else the
+    primary (backend/db/replicas.py); their engines are made as the requests' engine is."""
+    return ReadRouter.of(
+        engine,
+        system_engine,
+        list(settings.read_database_urls),
+        settings.read_max_lag_s,
+        lambda url: drop_closed_connections(
+            tenant_engine(
+                url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_pool_size,
+                pool_use_lifo=True,
+            )
+        ),
+    )
 
 
 def _openapi() -> OpenAPIConfig:

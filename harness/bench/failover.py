@@ -256,29 +256,9 @@ def run(phones: int, seconds: float, agents: int, json_path: Path | None) -> dic
         wait_healthy(port, api, root / "api.log")
         base = f"http://127.0.0.1:{port}"
         load = Phones(base, _users(base, "failover", phones))
-        threads = load.start()
-        time.sleep(2)  # warm
-        say(f"asynchronous standby: {seconds:.0f} s of uploads")
-        rate_async = load.points_per_s(seconds)
-        primary.synchronous(standby.NAME)
-        while primary._psql("SELECT sync_state FROM pg_stat_replication") != "sync":
-            time.sleep(0.2)
-        say(f"synchronous standby: {seconds:.0f} s of uploads")
-        rate_sync = load.points_per_s(seconds)
-        say(f"{rate_async:.0f} points/s asynchronous, {rate_sync:.0f} synchronous")
-        say("killing the primary, promoting the standby")
-        primary.stop("immediate")
-        killed = time.monotonic()
-        standby.promote()
-        while not [t for t in load.oks if t > killed] and time.monotonic() - killed < 60:
-            time.sleep(0.1)
-        time.sleep(3)
-        load.stop.set()
-        for th in threads:
-            th.join(timeout=30)
+        rate_async, rate_sync, killed = _replicate_then_fail_over(load, primary, standby, seconds)
         acked = set(load.acked)
         stored = asyncio.run(_stored(standby.url, [d for _, d in load.tokens]))
-        unavailable = _unavailable_s(load.oks, killed)
         api.terminate()
         api.wait(timeout=30)
         api = None
@@ -297,22 +277,12 @@ def run(phones: int, seconds: float, agents: int, json_path: Path | None) -> dic
         "acknowledged": len(acked),
         "stored": len(acked & stored),
         "lost": len(acked - stored),
-        "unavailable_s": round(unavailable, 2),
+        "unavailable_s": round(_unavailable_s(load.oks, killed), 2),
         "ingest_cost_pct": round(100.0 * (rate_async - rate_sync) / rate_async, 1),
         "plans_per_min_1": one,
         "plans_per_min_2": two,
     }
-    print(
-        "\n| figure | value | target |\n|---|---:|---|\n"
-        f"| acknowledged points | {summary['acknowledged']} | |\n"
-        f"| stored on the promoted standby | {summary['stored']} | |\n"
-        f"| lost | {summary['lost']} | 0 |\n"
-        f"| unavailable_s | {summary['unavailable_s']} | <= 15 |\n"
-        f"| ingest points/s, asynchronous / synchronous | {rate_async:.0f} / {rate_sync:.0f} | |\n"
-        f"| ingest_cost_pct | {summary['ingest_cost_pct']} | (measured) |\n"
-        f"| plans per minute, 1 / 2 workers | {one} / {two} | 2 >= 1.6 x 1 where the cores allow |\n",
-        flush=True,
-    )
+    _print_table(summary, rate_async, rate_sync)
     report = {
         "benchmark": "failover",
         "phones": phones,
@@ -325,6 +295,50 @@ def run(phones: int, seconds: float, agents: int, json_path: Path | None) -> dic
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2))
     return report
+
+
+def _replicate_then_fail_over(
+    load: Phones, primary: EmbeddedPostgres, standby: EmbeddedReplica, seconds: float
+) -> tuple[float, float, float]:
+    """Uploads with the standby asynchronous, then synchronous (points/s of each), then the
+    primary killed and the standby promoted under load; returns both rates and when the
+    primary was killed (monotonic)."""
+    threads = load.start()
+    time.sleep(2)  # warm
+    say(f"asynchronous standby: {seconds:.0f} s of uploads")
+    rate_async = load.points_per_s(seconds)
+    primary.synchronous(standby.NAME)
+    while primary._psql("SELECT sync_state FROM pg_stat_replication") != "sync":
+        time.sleep(0.2)
+    say(f"synchronous standby: {seconds:.0f} s of uploads")
+    rate_sync = load.points_per_s(seconds)
+    say(f"{rate_async:.0f} points/s asynchronous, {rate_sync:.0f} synchronous")
+    say("killing the primary, promoting the standby")
+    primary.stop("immediate")
+    killed = time.monotonic()
+    standby.promote()
+    while not [t for t in load.oks if t > killed] and time.monotonic() - killed < 60:
+        time.sleep(0.1)
+    time.sleep(3)
+    load.stop.set()
+    for th in threads:
+        th.join(timeout=30)
+    return rate_async, rate_sync, killed
+
+
+def _print_table(summary: dict[str, Any], rate_async: float, rate_sync: float) -> None:
+    one, two = summary["plans_per_min_1"], summary["plans_per_min_2"]
+    print(
+        "\n| figure | value | target |\n|---|---:|---|\n"
+        f"| acknowledged points | {summary['acknowledged']} | |\n"
+        f"| stored on the promoted standby | {summary['stored']} | |\n"
+        f"| lost | {summary['lost']} | 0 |\n"
+        f"| unavailable_s | {summary['unavailable_s']} | <= 15 |\n"
+        f"| ingest points/s, asynchronous / synchronous | {rate_async:.0f} / {rate_sync:.0f} | |\n"
+        f"| ingest_cost_pct | {summary['ingest_cost_pct']} | (measured) |\n"
+        f"| plans per minute, 1 / 2 workers | {one} / {two} | 2 >= 1.6 x 1 where the cores allow |\n",
+        flush=True,
+    )
 
 
 def cli(args: Any) -> int:

@@ -11,10 +11,13 @@ from tests.backend.world import Tenant
 
 
 async def test_health_and_ready_need_no_auth(client: AsyncTestClient[Litestar]) -> None:
-    assert (await client.get("/health")).json() == {"status": "ok", "database": None}
+    health = {"status": "ok", "database": None, "replicas": None}
+    assert (await client.get("/health")).json() == health
     ready = await client.get("/ready")
     # Ready or not, and nothing an anonymous prober could aim at (no versions).
-    assert ready.status_code == 200 and ready.json() == {"status": "ok", "database": "ok"}
+    # No read replicas configured: nothing said of them.
+    expected = {"status": "ok", "database": "ok", "replicas": None}
+    assert ready.status_code == 200 and ready.json() == expected
 
 
 async def test_openapi_is_public_and_names_every_operation(
