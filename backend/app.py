@@ -320,9 +320,7 @@ def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     return engine, system_engine
 
 
-def _read_router(
-    settings: Settings, engine: AsyncEngine, system_engine: AsyncEngine
-) -> ReadRouter:
+def _read_router(settings: Settings, engine: AsyncEngine, system_engine: AsyncEngine) -> ReadRouter:
     """Where the read-only endpoints read: the standbys within their lag bound, else the
     primary (backend/db/replicas.py); their engines are made as the requests' engine is."""
     return ReadRouter.of(

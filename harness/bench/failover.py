@@ -30,12 +30,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from backend.db import migrate
@@ -43,6 +40,7 @@ from backend.db.local import run_in_session
 from backend.db.models import AgentProfile, Customer, User
 from backend.embedded_db import EmbeddedPostgres, EmbeddedReplica, free_port
 from backend.tenants.services import create_tenant
+from harness.cluster import agent_phones, both_hosts, evening_zone, stored_points
 from harness.simrun import start_api, start_worker, wait_healthy
 
 PASSWORD = "correct-horse-battery"  # noqa: S105 - the throwaway clusters' users
@@ -118,49 +116,6 @@ class Phones:
             return (len(self.acked) - before) / seconds
 
 
-def _users(base: str, slug: str, phones: int) -> list[tuple[str, str]]:
-    out = []
-    with httpx.Client(base_url=base, timeout=20) as http:
-        login = {"tenant": slug, "email": "admin@f.test", "password": PASSWORD}
-        h = {
-            "Authorization": f"Bearer {http.post('/auth/login', json=login).json()['access_token']}"
-        }
-        unit = http.get("/auth/me", headers=h).json()["org_unit_id"]
-        for i in range(phones):
-            email = f"agent{i}@f.test"
-            user = {"email": email, "name": f"agent {i}", "role": "agent", "org_unit_id": unit,
-                    "password": PASSWORD}  # fmt: skip
-            uid = http.post("/users", json=user, headers=h).json()["id"]
-            token = http.post("/auth/login", json={**login, "email": email}).json()["access_token"]
-            device = {"name": "phone", "identifier": f"p{i}", "user_id": uid}
-            out.append((token, http.post("/devices", json=device, headers=h).json()["id"]))
-    return out
-
-
-async def _stored(url: str, devices: list[str]) -> set[str]:
-    u = make_url(url)
-    conn = await asyncpg.connect(
-        host=u.host, port=u.port, user=u.username, password=u.password, database=u.database
-    )
-    try:
-        rows = await conn.fetch(
-            "SELECT client_id FROM pings WHERE device_id = ANY($1::uuid[])",
-            [uuid.UUID(d) for d in devices],
-        )
-    finally:
-        await conn.close()
-    return {str(r["client_id"]) for r in rows}
-
-
-def _both(primary: EmbeddedPostgres, standby: EmbeddedPostgres) -> str:
-    u = make_url(primary.url)
-    return (
-        f"postgresql+asyncpg://{u.username}:{u.password}@/{u.database}"
-        f"?host=127.0.0.1:{primary.resolved_port}&host=127.0.0.1:{standby.resolved_port}"
-        "&target_session_attrs=read-write"
-    )
-
-
 def _unavailable_s(oks: list[float], killed: float) -> float:
     """The longest time without a 2xx, among the gaps from just before the kill on."""
     times = sorted(oks)
@@ -173,18 +128,9 @@ def _unavailable_s(oks: list[float], killed: float) -> float:
     return max(gaps)
 
 
-def _evening_zone() -> str:
-    now = datetime.now(UTC)
-    for hours in range(-12, 15):
-        zone = f"Etc/GMT{'-' if hours > 0 else '+'}{abs(hours)}"
-        if 18 <= now.astimezone(ZoneInfo(zone)).hour <= 22:
-            return zone
-    raise RuntimeError("no zone is in its evening")
-
-
 async def _agents_to_plan(url: str, agents: int) -> None:
     engine = create_async_engine(url)
-    zone = _evening_zone()
+    zone = evening_zone()
     try:
         async with AsyncSession(engine) as session, session.begin():
             made = await create_tenant(session, slug="planning", name="planning",
@@ -251,14 +197,14 @@ def run(phones: int, seconds: float, agents: int, json_path: Path | None) -> dic
             admin_password=PASSWORD))  # fmt: skip
         standby.start(fsync=True)
         port = free_port()
-        api = start_api(_both(primary, standby), port, root / "api.log",
+        api = start_api(both_hosts(primary, standby), port, root / "api.log",
                         {"FIELDSENSE_RATE_DEVICE": "1000000:100000"})  # fmt: skip
         wait_healthy(port, api, root / "api.log")
         base = f"http://127.0.0.1:{port}"
-        load = Phones(base, _users(base, "failover", phones))
+        load = Phones(base, agent_phones(base, "failover", "admin@f.test", PASSWORD, phones))
         rate_async, rate_sync, killed = _replicate_then_fail_over(load, primary, standby, seconds)
         acked = set(load.acked)
-        stored = asyncio.run(_stored(standby.url, [d for _, d in load.tokens]))
+        stored = asyncio.run(stored_points(standby.url, [d for _, d in load.tokens]))
         api.terminate()
         api.wait(timeout=30)
         api = None

@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from backend.db import migrate
 from backend.db.local import run_in_session
 from backend.embedded_db import EmbeddedPostgres, free_port
 from backend.tenants.services import create_tenant
+from harness.cluster import agent_phones, stored_points
 from harness.simrun import start_api, wait_healthy
 
 PASSWORD = "correct-horse-battery"
@@ -93,21 +92,6 @@ def send_until(base: str, phone: Phone, n: int, stop: threading.Event) -> None:
                 time.sleep(0.2)
 
 
-async def stored(url: str, devices: list[str]) -> set[str]:
-    u = make_url(url)
-    conn = await asyncpg.connect(
-        host=u.host, port=u.port, user=u.username, password=u.password, database=u.database
-    )
-    try:
-        rows = await conn.fetch(
-            "SELECT client_id FROM pings WHERE device_id = ANY($1::uuid[])",
-            [uuid.UUID(d) for d in devices],
-        )
-    finally:
-        await conn.close()
-    return {str(r["client_id"]) for r in rows}
-
-
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
     cluster = EmbeddedPostgres(tmp_path / "pg")
@@ -129,31 +113,9 @@ def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
         api = start_api(url, port, log, {"FIELDSENSE_RATE_DEVICE": "1000000:100000"})
         wait_healthy(port, api, log)
         base = f"http://127.0.0.1:{port}"
-        phones = []
-        with httpx.Client(base_url=base, timeout=20) as http:
-            login = {"tenant": slug, "email": "admin@r.test", "password": PASSWORD}
-            token = http.post("/auth/login", json=login).json()["access_token"]
-            h = {"Authorization": f"Bearer {token}"}
-            me = http.get("/auth/me", headers=h).json()
-            for i in range(PHONES):
-                email = f"agent{i}@r.test"
-                user = {
-                    "email": email,
-                    "name": f"agent {i}",
-                    "role": "agent",
-                    "org_unit_id": me["org_unit_id"],
-                    "password": PASSWORD,
-                }
-                created = http.post("/users", json=user, headers=h)
-                assert created.status_code == 201, created.text
-                t = http.post("/auth/login", json={**login, "email": email}).json()["access_token"]
-                d = http.post(
-                    "/devices",
-                    json={"name": "phone", "identifier": f"p{i}", "user_id": created.json()["id"]},
-                    headers=h,
-                )
-                assert d.status_code == 201, d.text
-                phones.append(Phone(t, d.json()["id"]))
+        phones = [
+            Phone(t, d) for t, d in agent_phones(base, slug, "admin@r.test", PASSWORD, PHONES)
+        ]
 
         stop = threading.Event()
         threads = [
@@ -184,7 +146,7 @@ def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
         assert api.poll() is None, "the API process died"
 
         acked = set().union(*(p.acked for p in phones))
-        kept = asyncio.run(stored(url, [p.device for p in phones]))
+        kept = asyncio.run(stored_points(url, [p.device for p in phones]))
         statuses = Counter[int]()
         for p in phones:
             statuses.update(p.statuses)

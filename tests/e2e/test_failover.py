@@ -17,52 +17,17 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from backend.db import migrate
 from backend.db.local import run_in_session
 from backend.embedded_db import EmbeddedPostgres, EmbeddedReplica, free_port
 from backend.tenants.services import create_tenant
+from harness.cluster import agent_phones, both_hosts, stored_points
 from harness.simrun import start_api, wait_healthy
-from tests.e2e.test_db_restart import PASSWORD, Phone, send_until, stored
+from tests.e2e.test_db_restart import PASSWORD, Phone, send_until
 
 PHONES = 3
-
-
-def both_hosts(primary: EmbeddedPostgres, standby: EmbeddedPostgres) -> str:
-    """One URL naming both servers, for whichever of them takes writes."""
-    u = make_url(primary.url)
-    return (
-        f"postgresql+asyncpg://{u.username}:{u.password}@/{u.database}"
-        f"?host=127.0.0.1:{primary.resolved_port}&host=127.0.0.1:{standby.resolved_port}"
-        "&target_session_attrs=read-write"
-    )
-
-
-def agents(base: str, slug: str) -> list[Phone]:
-    phones = []
-    with httpx.Client(base_url=base, timeout=20) as http:
-        login = {"tenant": slug, "email": "admin@f.test", "password": PASSWORD}
-        token = http.post("/auth/login", json=login).json()["access_token"]
-        h = {"Authorization": f"Bearer {token}"}
-        unit = http.get("/auth/me", headers=h).json()["org_unit_id"]
-        for i in range(PHONES):
-            email = f"agent{i}@f.test"
-            user = {"email": email, "name": f"agent {i}", "role": "agent", "org_unit_id": unit,
-                    "password": PASSWORD}  # fmt: skip
-            created = http.post("/users", json=user, headers=h)
-            assert created.status_code == 201, created.text
-            t = http.post("/auth/login", json={**login, "email": email}).json()["access_token"]
-            d = http.post(
-                "/devices",
-                json={"name": "phone", "identifier": f"p{i}", "user_id": created.json()["id"]},
-                headers=h,
-            )
-            assert d.status_code == 201, d.text
-            phones.append(Phone(t, d.json()["id"]))
-    return phones
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
@@ -96,7 +61,9 @@ def test_no_acknowledged_point_is_lost_when_the_primary_dies(tmp_path: Path) -> 
         )
         wait_healthy(port, api, log)
         base = f"http://127.0.0.1:{port}"
-        phones = agents(base, slug)
+        phones = [
+            Phone(t, d) for t, d in agent_phones(base, slug, "admin@f.test", PASSWORD, PHONES)
+        ]
         stop = threading.Event()
         threads = [
             threading.Thread(target=send_until, args=(base, p, i, stop), daemon=True)
@@ -123,7 +90,7 @@ def test_no_acknowledged_point_is_lost_when_the_primary_dies(tmp_path: Path) -> 
         assert api.poll() is None, "the API process died"
 
         acked = set().union(*(p.acked for p in phones))
-        kept = asyncio.run(stored(standby.url, [p.device for p in phones]))
+        kept = asyncio.run(stored_points(standby.url, [p.device for p in phones]))
         statuses = Counter[int]()
         for p in phones:
             statuses.update(p.statuses)

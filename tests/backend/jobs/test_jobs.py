@@ -7,9 +7,7 @@ import asyncio
 import signal
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from litestar import Litestar
@@ -21,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from backend.db.models import AgentProfile, Customer, User
 from backend.embedded_db import free_port
 from backend.tenants.services import create_tenant
+from harness.cluster import evening_zone
 from harness.simrun import start_api, start_worker, wait_healthy
 from tests.backend.world import Tenant
 from tests.conftest import fresh_database
@@ -76,20 +75,10 @@ async def test_admin_lists_the_jobs(client: AsyncTestClient[Litestar], tenant: T
     assert (await client.get("/admin/jobs", headers=tenant.h("manager"))).status_code == 403
 
 
-def _evening_zone() -> str:
-    """A time zone where it is now between 18:00 and 22:00: the nightly plan's hours."""
-    now = datetime.now(UTC)
-    for hours in range(-12, 15):
-        zone = f"Etc/GMT{'-' if hours > 0 else '+'}{abs(hours)}"  # the Etc sign is inverted
-        if 18 <= now.astimezone(ZoneInfo(zone)).hour <= 22:
-            return zone
-    raise AssertionError("no zone is in its evening")  # 27 offsets cover every hour
-
-
 async def test_two_workers_plan_each_agent_exactly_once(db_url: str, tmp_path: Path) -> None:
     url = await fresh_database(db_url, "workers")
     engine = create_async_engine(url)
-    zone = _evening_zone()
+    zone = evening_zone()
     agents = 12
     async with AsyncSession(engine) as session, session.begin():
         made = await create_tenant(
