@@ -2,12 +2,13 @@
 The tracking domain holds the location data, so it forgets it (as it erases a person's:
 erasure.py); the webhooks domain forgets the deliveries that carried it.
 
-Raw points live in `pings`, partitioned by UTC day of fix time (migration 0011). The job makes
-the coming week's partitions and drops every partition whose whole day is older than the
-longest point retention of any tenant: the bulk of expiry is a `DROP TABLE`, not row deletes.
-A tenant that keeps points for less than that longest period has its older points deleted row
-by row from the partitions that remain (the only row deletes on the point table). Scans,
-events and visits are not partitioned; their expired rows are deleted per tenant.
+Raw points live in `pings`, partitioned by UTC day of fix time (migration 0011), and scans in
+`scans`, by day of scan time (migration 0037). The job makes the coming week's partitions of
+both and drops every partition whose whole day is older than the longest point retention of
+any tenant: the bulk of expiry is a `DROP TABLE`, not row deletes. A tenant that keeps points
+for less than that longest period has its older points and scans deleted row by row from the
+partitions that remain. Events and visits are not partitioned; their expired rows are deleted
+per tenant.
 
 Days are the tenant's local days (its `timezone`): N days kept are today and the N - 1 days
 before, each from local midnight (`kept_since`). A day goes whole, at the tenant's midnight,
@@ -32,11 +33,13 @@ from backend.webhooks.outbox import forget_deliveries
 log = logging.getLogger("fieldsense.retention")
 
 AHEAD_DAYS = 7
-_PARTITION = re.compile(r"^pings_p(\d{8})$")
+_PARTITION = re.compile(r"^(\w+)_p(\d{8})$")
+# Tables partitioned by day, and the column of their day.
+BY_DAY = {"pings": "fix_time", "scans": "scanned_at"}
 
 PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = 'pings'::regclass
+WHERE i.inhparent = ANY(ARRAY['pings'::regclass, 'scans'::regclass])
 """
 
 
@@ -51,13 +54,14 @@ def kept_since(now: datetime, days: int, zone: ZoneInfo) -> datetime:
 
 
 def expired_partitions(names: list[str], horizon: datetime) -> list[str]:
-    """The daily partitions whose whole day lies before `horizon`."""
+    """The daily partitions (of the tables partitioned by day) whose whole day lies before
+    `horizon`."""
     out = []
     for name in names:
         m = _PARTITION.match(name)
-        if not m:
+        if not m or m.group(1) not in BY_DAY:
             continue
-        day = datetime.strptime(m.group(1), "%Y%m%d").replace(tzinfo=UTC)
+        day = datetime.strptime(m.group(2), "%Y%m%d").replace(tzinfo=UTC)
         if day + timedelta(days=1) <= horizon:
             out.append(name)
     return sorted(out)
@@ -69,6 +73,11 @@ async def enforce_retention(session: AsyncSession, now: datetime) -> int:
     today: date = now.astimezone(UTC).date()
     made = await db.fetchval(
         "SELECT fieldsense_ping_partitions($1, $2)", today, today + timedelta(days=AHEAD_DAYS)
+    )
+    made += await db.fetchval(
+        "SELECT fieldsense_day_partitions('scans', 'scanned_at', $1, $2)",
+        today,
+        today + timedelta(days=AHEAD_DAYS),
     )
     tenants = [
         (r["id"], settings_of(loads(r["settings"])))
@@ -83,9 +92,10 @@ async def enforce_retention(session: AsyncSession, now: datetime) -> int:
     for name in dropped:
         await db.execute(f'DROP TABLE "{name}"')
     deleted = dict.fromkeys(("pings", "scans", "events", "visits", "webhook_deliveries"), 0)
-    deleted["pings"] += _count(
-        await db.execute("DELETE FROM pings_default WHERE fix_time < $1", horizon)
-    )
+    for table, column in BY_DAY.items():
+        deleted[table] += _count(
+            await db.execute(f"DELETE FROM {table}_default WHERE {column} < $1", horizon)  # noqa: S608 - names from this module's fixed table
+        )
     for tenant_id, s in tenants:
         points_before = kept_since(now, s.retention_points_days, s.zone)
         records_before = kept_since(now, s.retention_records_days, s.zone)

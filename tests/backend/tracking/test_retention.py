@@ -46,8 +46,11 @@ async def tenant_with_a_device(session: AsyncSession, slug: str) -> tuple[uuid.U
 
 def test_which_partitions_have_expired() -> None:
     horizon = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-    names = ["pings_p20261030", "pings_p20261031", "pings_p20261101", "pings_default", "x"]
-    assert expired_partitions(names, horizon) == ["pings_p20261030", "pings_p20261031"]
+    names = ["pings_p20261030", "pings_p20261031", "pings_p20261101", "pings_default", "x",
+             "scans_p20261031", "other_p20261030"]  # fmt: skip
+    assert expired_partitions(names, horizon) == [
+        "pings_p20261030", "pings_p20261031", "scans_p20261031"
+    ]  # fmt: skip
 
 
 async def test_points_expire_by_partition_and_records_by_tenant(own_db: AsyncEngine) -> None:
@@ -61,6 +64,10 @@ async def test_points_expire_by_partition_and_records_by_tenant(own_db: AsyncEng
         start = (NOW - timedelta(days=45)).date()
         await session.execute(
             text("SELECT fieldsense_ping_partitions(:a, :b)"), {"a": start, "b": NOW.date()}
+        )
+        await session.execute(
+            text("SELECT fieldsense_day_partitions('scans', 'scanned_at', :a, :b)"),
+            {"a": start, "b": NOW.date()},
         )
         for tenant, device in ((a, dev_a), (b, dev_b)):
             for days in (40, 20, 5):
@@ -84,8 +91,17 @@ async def test_points_expire_by_partition_and_records_by_tenant(own_db: AsyncEng
                     ),
                     {"t": tenant, "i": uuid.uuid4(), "f": NOW - timedelta(days=days), "d": device},
                 )
+                await session.execute(
+                    text(
+                        "INSERT INTO scans (tenant_id, device_id, kind, scanned_at, received_at, "
+                        "sightings) VALUES (:t, :d, 'wifi', :f, :f, '[]')"
+                    ),
+                    {"t": tenant, "d": device, "f": NOW - timedelta(days=days)},
+                )
     old_day = f"pings_p{(NOW - timedelta(days=40)):%Y%m%d}"
     ahead = f"pings_p{(NOW + timedelta(days=7)):%Y%m%d}"
+    old_scans = f"scans_p{(NOW - timedelta(days=40)):%Y%m%d}"
+    scans_ahead = f"scans_p{(NOW + timedelta(days=7)):%Y%m%d}"
 
     async with own_db.connect() as conn:
         assert await conn.scalar(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": old_day})
@@ -108,6 +124,11 @@ async def test_points_expire_by_partition_and_records_by_tenant(own_db: AsyncEng
         assert await conn.scalar(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": ahead})
         assert await ages("pings", "fix_time", a) == [5, 20]
         assert await ages("pings", "fix_time", b) == [5]  # keeps points 10 days
+        # Scans go as points do: the old day's partition dropped whole, next week's made.
+        assert not await conn.scalar(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": old_scans})
+        assert await conn.scalar(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": scans_ahead})
+        assert await ages("scans", "scanned_at", a) == [5, 20]
+        assert await ages("scans", "scanned_at", b) == [5]
         assert await ages("events", "occurred_at", a) == [5, 20, 40]  # records: a year
         assert await ages("events", "occurred_at", b) == [5, 20]  # records: 30 days
 
