@@ -289,7 +289,9 @@ class AuthMiddleware(JWTAuthenticationMiddleware):
                 raise TooManyRequests("too many requests for this API key", wait)
             return AuthenticationResult(user=principal, auth=None)
         result = await super().authenticate_request(connection)
-        i18n.use(i18n.locale_of({**connection.scope, "user": result.user}))
+        # The caller's own language setting, now that they are known.
+        setting = getattr(result.user, "locale", None)
+        i18n.use(i18n.negotiate(setting, connection.headers.get("accept-language")))
         return result
 
 
