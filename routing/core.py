@@ -64,9 +64,11 @@ def _build(model: Model) -> _Built:
         lo, hi = vehicle.window
         time.CumulVar(routing.Start(v)).SetRange(lo, hi)
         time.CumulVar(routing.End(v)).SetRange(lo, hi)
-        # Leave as late as the day allows and come back as early as it allows: no idle start.
-        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
+        # Come back as early as the day allows, then leave as late as that allows: no idle
+        # start, and no day pushed to the end of the shift (the finalizer fixes them in this
+        # order; the other way round, a day with no windows slid to the afternoon).
         routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
+        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
     _counted(model, routing, depots)
     built = _Built(manager=manager, routing=routing, time=time)
     _breaks(model, built)

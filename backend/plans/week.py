@@ -103,7 +103,9 @@ class WeekPlanService(PlanService):
         booked = await self._booked([user.id], max(since, datetime.now(tz)), until)
         appointments = stops_of(monday, tz, booked.appointments, [], [], booked.info)
         due = await self._due(user, tz, working, monday, set(booked.pins))
-        named = [*booked.pins, *(uuid.UUID(v.stop.id) for v in due)]
+        # Customers due this week are that; the others may be chosen as prospects.
+        sunday = monday + timedelta(days=6)
+        named = [*booked.pins, *(uuid.UUID(v.stop.id) for v in due if v.due <= sunday)]
         opts = PlanOptionsIn(
             max_prospects=data.max_prospects, prospect_radius_m=data.prospect_radius_m
         )
@@ -121,7 +123,7 @@ class WeekPlanService(PlanService):
         ]
         week = Week(
             days=tuple(WorkDay(d, agent_of(profile, user.id, d)) for d in working),
-            until=monday + timedelta(days=6),
+            until=sunday,
             appointments=tuple(appointments),
             due=tuple(due),
             prospects=tuple(prospects),
@@ -199,7 +201,7 @@ class WeekPlanService(PlanService):
         week_id = uuid7()
         monday = week.until - timedelta(days=6)
         travel = await self.travel()
-        due_of = {v.stop.id: v.due for v in week.due}
+        due_of = {v.stop.id: v.due for v in week.due if v.due <= week.until}  # this week's
         by_prospect = {c["customer_id"]: c for c in cands}
         days: list[dict[str, Any]] = []
         for dp in result.days:

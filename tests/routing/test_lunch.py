@@ -91,3 +91,19 @@ def test_appointments_that_cannot_both_be_kept_drop_one_as_a_conflict() -> None:
     result = plan(Problem((agent(),), far), FAST)
     (dropped,) = result.dropped
     assert dropped.reason is DropReason.CONFLICT and "too far from appointment" in dropped.detail
+
+
+def test_a_day_with_a_lunch_starts_in_the_morning_not_at_the_end_of_the_shift() -> None:
+    """The solver's path (a break in the day) fixes the times by finishing as early as the
+    stops allow, then leaving as late as that allows: three visits without windows are made
+    from 09:00, not slid to the afternoon (they were, 16:03 to 18:00, before the order of the
+    two was mended), and a day whose first commitment is at 14:00 does not leave at 09:00."""
+    lunch = Lunch(at(11.5), at(13.5), 3600)
+    visits = tuple(Stop(f"v{k}", offset(2000 + 300 * k, 0), 1200, StopKind.MUST) for k in range(3))
+    day = plan(Problem((agent(lunch=lunch),), visits), FAST).agents[0]
+    assert len(day.stops) == 3
+    assert day.depart == at(9) and day.stops[-1].departure < at(11.5), day
+    late = plan(
+        Problem((agent(lunch=lunch),), (appointment("a", 14, offset(3000, 0)),)), FAST
+    ).agents[0]
+    assert at(13) < late.depart < at(14), late.depart  # leaves for it, no idle morning

@@ -54,11 +54,19 @@ async def week(tenant: Tenant) -> dict[str, str]:
         MONDAY + timedelta(days=k) for k in range(5) if MONDAY + timedelta(days=k) != HOLIDAY
     ]
     prefer = working[1]  # a working day that is not Monday
+    # An interval that ends four weeks after the planned week, however far ahead it is.
+    not_yet = (MONDAY + timedelta(days=6) - now.date()).days + 30
     people = {
         # Seen six weeks ago, every two weeks: overdue.
         "overdue": {"cadence": {"every_weeks": 2}, "last_contact_at": now - timedelta(days=42)},
-        # Seen two days ago, monthly: not due this week.
-        "recent": {"cadence": {"per_month": 1}, "last_contact_at": now - timedelta(days=2)},
+        # Seen two days ago, due four weeks after the planned week: not due this week.
+        "recent": {"cadence": {"every_days": not_yet}, "last_contact_at": now - timedelta(days=2)},
+        # A prospect seen lately, not due this week either, but worth a gap.
+        "later": {
+            "cadence": {"every_days": not_yet},
+            "last_contact_at": now - timedelta(days=3),
+            "status": "prospect",
+        },
         # Four visits a month, on the weekday they prefer.
         "prefers": {"cadence": {"per_month": 4, "weekdays": [prefer.weekday()]}},
         # No cadence of their own: their segment's (every 10 days), never seen.
@@ -130,6 +138,16 @@ async def test_a_week_keeps_appointments_cadences_and_holidays(
     kinds = {s["customer_id"]: s["kind"] for v in days.values() if v["plan"]
              for s in v["plan"]["stops"]}  # fmt: skip
     assert kinds.get(week["recent"]) != "must"
+    # Not due this week, it may fill a gap as a prospect, and then its day re-plans as any.
+    assert kinds[week["later"]] == "optional", kinds
+    later_day = next(d for d, cs in planned.items() if week["later"] in cs)
+    replan = {"position": {"lat": LAT, "lon": LON},
+              "at": datetime.combine(date.fromisoformat(later_day), datetime.min.time(), SEOUL)
+              .replace(hour=8).isoformat()}  # fmt: skip
+    r = await client.post(
+        f"/plans/{days[later_day]['plan']['id']}/replan", json=replan, headers=t.h("manager")
+    )
+    assert r.status_code == 201 and r.json()["revision"] == 2, r.text
     # The week reads back, and lists for its agent.
     r = await client.get(f"/week-plans/{plan['id']}", headers=t.h("agent"))
     assert r.status_code == 200 and r.json()["due_planned"] == 3
