@@ -1,9 +1,10 @@
 """What the benchmarks and the tests that run their own clusters share: one URL for a primary
 and its standby, agents with a phone each made through the API, the points a database holds,
-and a time zone whose evening it is (when the nightly plan runs)."""
+a time zone whose evening it is (when the nightly plan runs), and agents to plan then."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -11,8 +12,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from backend.db.models import AgentProfile, Customer, User
 from backend.embedded_db import EmbeddedPostgres
+from backend.tenants.services import create_tenant
+
+NO_LOGIN = "!"  # a password hash no password matches: seeded agents never log in
 
 
 def both_hosts(primary: EmbeddedPostgres, standby: EmbeddedPostgres) -> str:
@@ -75,3 +81,33 @@ def evening_zone() -> str:
         if 18 <= now.astimezone(ZoneInfo(zone)).hour <= 22:
             return zone
     raise RuntimeError("no zone is in its evening")  # 27 offsets cover every hour
+
+
+async def agents_to_plan(url: str, slug: str, agents: int, customers_each: int) -> None:
+    """A tenant of `agents` agents whose evening it is (the nightly plan plans their
+    tomorrow), each with a profile and `customers_each` prospects of their own around their
+    start; none of them ever logs in."""
+    engine = create_async_engine(url)
+    zone = evening_zone()
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            made = await create_tenant(session, slug=slug, name=slug,
+                                       admin_email=f"admin@{slug}.test",
+                                       admin_password=secrets.token_urlsafe(16))  # fmt: skip
+            for k in range(agents):
+                user = User(tenant_id=made.tenant.id, id=uuid.uuid4(), email=f"a{k}@{slug}.test",
+                            name=f"agent {k}", role="agent", org_unit_id=made.hq.id,
+                            password_hash=NO_LOGIN)  # fmt: skip
+                session.add(user)
+                await session.flush()
+                start = {"lat": 37.45 + (k % 10) / 50, "lon": 126.9 + (k // 10) / 50}
+                session.add(AgentProfile(tenant_id=made.tenant.id, user_id=user.id,
+                                         settings={"start": start, "timezone": zone}))  # fmt: skip
+                for c in range(customers_each):
+                    lat, lon = start["lat"] + (c % 7) / 300, start["lon"] + (c // 7) / 300
+                    session.add(Customer(tenant_id=made.tenant.id, id=uuid.uuid4(),
+                                         org_unit_id=made.hq.id, status="prospect",
+                                         name=f"c{k}-{c}", assigned_agent_id=user.id,
+                                         location=f"SRID=4326;POINT({lon} {lat})"))  # fmt: skip
+    finally:
+        await engine.dispose()

@@ -33,19 +33,17 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.db import migrate
 from backend.db.local import run_in_session
-from backend.db.models import AgentProfile, Customer, User
 from backend.embedded_db import EmbeddedPostgres, EmbeddedReplica, free_port
 from backend.tenants.services import create_tenant
-from harness.cluster import agent_phones, both_hosts, evening_zone, stored_points
+from harness.cluster import agent_phones, agents_to_plan, both_hosts, stored_points
 from harness.simrun import start_api, start_worker, wait_healthy
 
 PASSWORD = "correct-horse-battery"  # noqa: S105 - the throwaway clusters' users
 BATCH = 20
-NO_LOGIN = "!"  # the planned agents never log in: no hash matches it
 
 
 def say(msg: str) -> None:
@@ -128,32 +126,6 @@ def _unavailable_s(oks: list[float], killed: float) -> float:
     return max(gaps)
 
 
-async def _agents_to_plan(url: str, agents: int) -> None:
-    engine = create_async_engine(url)
-    zone = evening_zone()
-    try:
-        async with AsyncSession(engine) as session, session.begin():
-            made = await create_tenant(session, slug="planning", name="planning",
-                                       admin_email="a@p.test", admin_password=PASSWORD)  # fmt: skip
-            for k in range(agents):
-                user = User(tenant_id=made.tenant.id, id=uuid.uuid4(), email=f"a{k}@p.test",
-                            name=f"agent {k}", role="agent", org_unit_id=made.hq.id,
-                            password_hash=NO_LOGIN)  # fmt: skip
-                session.add(user)
-                await session.flush()
-                start = {"lat": 37.45 + (k % 10) / 50, "lon": 126.9 + (k // 10) / 50}
-                session.add(AgentProfile(tenant_id=made.tenant.id, user_id=user.id,
-                                         settings={"start": start, "timezone": zone}))  # fmt: skip
-                for c in range(40):
-                    lat, lon = start["lat"] + (c % 7) / 300, start["lon"] + (c // 7) / 300
-                    session.add(Customer(tenant_id=made.tenant.id, id=uuid.uuid4(),
-                                         org_unit_id=made.hq.id, status="prospect",
-                                         name=f"c{k}-{c}", assigned_agent_id=user.id,
-                                         location=f"SRID=4326;POINT({lon} {lat})"))  # fmt: skip
-    finally:
-        await engine.dispose()
-
-
 async def _count_plans(url: str, clear: bool = False) -> int:
     engine = create_async_engine(url)
     try:
@@ -209,7 +181,7 @@ def run(phones: int, seconds: float, agents: int, json_path: Path | None) -> dic
         api.wait(timeout=30)
         api = None
         say(f"planning {agents} agents with one worker, then two")
-        asyncio.run(_agents_to_plan(standby.url, agents))
+        asyncio.run(agents_to_plan(standby.url, "planning", agents, 40))
         one = plans_per_min(standby.url, 1, agents, root)
         two = plans_per_min(standby.url, 2, agents, root)
     finally:

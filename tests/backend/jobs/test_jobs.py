@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -14,12 +13,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from backend.db.models import AgentProfile, Customer, User
 from backend.embedded_db import free_port
-from backend.tenants.services import create_tenant
-from harness.cluster import evening_zone
+from harness.cluster import agents_to_plan
 from harness.simrun import start_api, start_worker, wait_healthy
 from tests.backend.world import Tenant
 from tests.conftest import fresh_database
@@ -77,28 +74,9 @@ async def test_admin_lists_the_jobs(client: AsyncTestClient[Litestar], tenant: T
 
 async def test_two_workers_plan_each_agent_exactly_once(db_url: str, tmp_path: Path) -> None:
     url = await fresh_database(db_url, "workers")
-    engine = create_async_engine(url)
-    zone = evening_zone()
     agents = 12
-    async with AsyncSession(engine) as session, session.begin():
-        made = await create_tenant(
-            session, slug="workers", name="workers", admin_email="a@w.test",
-            admin_password="x" * 12,
-        )  # fmt: skip
-        for k in range(agents):
-            user = User(tenant_id=made.tenant.id, id=uuid.uuid4(), email=f"a{k}@w.test",
-                        name=f"agent {k}", role="agent", org_unit_id=made.hq.id,
-                        password_hash="-")  # fmt: skip
-            session.add(user)
-            await session.flush()
-            profile = {"start": {"lat": 37.5 + k / 100, "lon": 127.0}, "timezone": zone}
-            session.add(AgentProfile(tenant_id=made.tenant.id, user_id=user.id, settings=profile))
-            for c in range(6):
-                session.add(
-                    Customer(tenant_id=made.tenant.id, id=uuid.uuid4(), org_unit_id=made.hq.id,
-                             status="prospect", name=f"c{k}-{c}", assigned_agent_id=user.id,
-                             location=f"SRID=4326;POINT({127.0 + c / 200} {37.5 + k / 100})")
-                )  # fmt: skip
+    await agents_to_plan(url, "workers", agents, 6)
+    engine = create_async_engine(url)
     env = {
         "FIELDSENSE_SECRET": "workers-test-" + "y" * 32,
         "FIELDSENSE_JOB_INTERVALS": "plan_tomorrow=1",
