@@ -92,6 +92,40 @@ def send_until(base: str, phone: Phone, n: int, stop: threading.Event) -> None:
                 time.sleep(0.2)
 
 
+@dataclass
+class Sending:
+    """Phones sending in threads of their own, until stopped."""
+
+    phones: list[Phone]
+    stop: threading.Event
+    threads: list[threading.Thread]
+
+    @classmethod
+    def start(cls, base: str, phones: list[Phone]) -> Sending:
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=send_until, args=(base, p, i, stop), daemon=True)
+            for i, p in enumerate(phones)
+        ]
+        for th in threads:
+            th.start()
+        return cls(phones, stop, threads)
+
+    def served_again(self, within_s: float, every_s: float) -> None:
+        """Until every phone has had one more 2xx than now (or `within_s` passed)."""
+        marks = [p.statuses[200] for p in self.phones]
+        deadline = time.time() + within_s
+        while time.time() < deadline and any(
+            p.statuses[200] <= m for p, m in zip(self.phones, marks, strict=True)
+        ):
+            time.sleep(every_s)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for th in self.threads:
+            th.join(timeout=30)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
     cluster = EmbeddedPostgres(tmp_path / "pg")
@@ -117,13 +151,7 @@ def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
             Phone(t, d) for t, d in agent_phones(base, slug, "admin@r.test", PASSWORD, PHONES)
         ]
 
-        stop = threading.Event()
-        threads = [
-            threading.Thread(target=send_until, args=(base, p, i, stop), daemon=True)
-            for i, p in enumerate(phones)
-        ]
-        for th in threads:
-            th.start()
+        sending = Sending.start(base, phones)
         time.sleep(3)
         before = sum(len(p.acked) for p in phones)
         cluster.stop()  # fast shutdown: open sessions are terminated
@@ -133,16 +161,9 @@ def test_points_survive_a_database_restart_under_load(tmp_path: Path) -> None:
             during.update(p.statuses)
         cluster.start(fsync=True)
         # Recovered: every phone gets a 2xx again within 30 s, from the same API process.
-        deadline = time.time() + 30
-        marks = [p.statuses[200] for p in phones]
-        while time.time() < deadline and any(
-            p.statuses[200] <= m for p, m in zip(phones, marks, strict=True)
-        ):
-            time.sleep(0.2)
+        sending.served_again(within_s=30, every_s=0.2)
         time.sleep(2)
-        stop.set()
-        for th in threads:
-            th.join(timeout=30)
+        sending.finish()
         assert api.poll() is None, "the API process died"
 
         acked = set().union(*(p.acked for p in phones))

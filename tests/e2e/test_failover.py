@@ -11,7 +11,6 @@ got a 2xx for is on it; in between the phones got 503 with `Retry-After`, never 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections import Counter
@@ -25,7 +24,7 @@ from backend.embedded_db import EmbeddedPostgres, EmbeddedReplica, free_port
 from backend.tenants.services import create_tenant
 from harness.cluster import agent_phones, both_hosts, stored_points
 from harness.simrun import start_api, wait_healthy
-from tests.e2e.test_db_restart import PASSWORD, Phone, send_until
+from tests.e2e.test_db_restart import PASSWORD, Phone, Sending
 
 PHONES = 3
 
@@ -64,29 +63,16 @@ def test_no_acknowledged_point_is_lost_when_the_primary_dies(tmp_path: Path) -> 
         phones = [
             Phone(t, d) for t, d in agent_phones(base, slug, "admin@f.test", PASSWORD, PHONES)
         ]
-        stop = threading.Event()
-        threads = [
-            threading.Thread(target=send_until, args=(base, p, i, stop), daemon=True)
-            for i, p in enumerate(phones)
-        ]
-        for th in threads:
-            th.start()
+        sending = Sending.start(base, phones)
         time.sleep(3)
         before = sum(len(p.acked) for p in phones)
         primary.stop("immediate")  # as a crash: no shutdown checkpoint, sessions cut
         killed = time.monotonic()
         standby.promote()
-        marks = [p.statuses[200] for p in phones]
-        deadline = time.time() + 60
-        while time.time() < deadline and any(
-            p.statuses[200] <= m for p, m in zip(phones, marks, strict=True)
-        ):
-            time.sleep(0.1)
+        sending.served_again(within_s=60, every_s=0.1)
         back_s = time.monotonic() - killed
         time.sleep(2)
-        stop.set()
-        for th in threads:
-            th.join(timeout=30)
+        sending.finish()
         assert api.poll() is None, "the API process died"
 
         acked = set().union(*(p.acked for p in phones))
