@@ -1,22 +1,19 @@
 """Login and who-am-I."""
 
-from dataclasses import replace
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend import i18n
 from backend.auth.ratelimit import RateLimiter
 from backend.auth.schemas import LoginRequest, Me, MeUpdate, TokenResponse
 from backend.auth.security import Principal
-from backend.auth.services import AuthService, me
-from backend.db.models import User
-from backend.errors import Forbidden, TooManyRequests, Unauthorized
+from backend.auth.services import AuthService, me, set_locale
+from backend.errors import TooManyRequests, Unauthorized
 
 
 class AuthController(Controller):
@@ -69,14 +66,7 @@ class AuthController(Controller):
         request: Request[Principal, Any, Any],
         data: JSONBody[MeUpdate],
     ) -> Me:
-        p = request.user
-        if p.kind != "user":
-            raise Forbidden("store apps have no language setting")
-        await db_session.execute(
-            update(User)
-            .where(User.tenant_id == p.tenant_id, User.id == p.id)
-            .values(locale=data.locale)
-        )
-        changed = replace(p, locale=data.locale)
-        i18n.use(i18n.locale_of({**request.scope, "user": changed}))
+        changed = await set_locale(db_session, request.user, data.locale)
+        # This answer already in the new language.
+        i18n.use(i18n.negotiate(changed.locale, request.headers.get("accept-language")))
         return me(changed)

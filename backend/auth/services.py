@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import replace
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend import i18n
 from backend.auth.schemas import LoginRequest, Me, TokenResponse
 from backend.auth.security import DUMMY_HASH, Principal, issue_token, verify_password
 from backend.db.models import Tenant, User
-from backend.errors import Unauthorized
+from backend.errors import Forbidden, Unauthorized
 
 
 class AuthService:
@@ -40,6 +42,16 @@ class AuthService:
                 org_unit_id=user.org_unit_id,
             ),
         )
+
+
+async def set_locale(session: AsyncSession, p: Principal, locale: str | None) -> Principal:
+    """The caller's own language setting (None: their browser's); the caller as it is now."""
+    if p.kind != "user":
+        raise Forbidden("store apps have no language setting")
+    await session.execute(
+        update(User).where(User.tenant_id == p.tenant_id, User.id == p.id).values(locale=locale)
+    )
+    return replace(p, locale=locale)
 
 
 def me(p: Principal) -> Me:
